@@ -1,0 +1,244 @@
+/*
+ * cowstore.h - the copy-on-write extent store: pools, volumes, snapshots,
+ * clones, extent-sharing copies, checksums and crash-safe durability.
+ *
+ * Model.  A pool is a directory: RocksDB metadata (meta/), one data file
+ * (data) cut into 4 KiB blocks, and an optional persistent write log (plog).
+ * Volumes are addressed in 512-byte sectors; internally every mapping is in
+ * 4 KiB blocks, and a request that is not block-aligned is read-modify-write
+ * but still atomic.  Data is never overwritten in place: every write goes to
+ * fresh blocks and the metadata commit makes it visible, so a crash shows a
+ * request either whole or not at all.
+ *
+ * Threading.  One store thread owns all metadata and the io_uring ring; a
+ * second thread performs durable syncs.  Every public function may be called
+ * from any thread.  IO is asynchronous: cowstore_submit() queues a request,
+ * and its done() callback later runs in the thread that calls
+ * cowstore_queue_reap() on the request's queue (never in the store thread).
+ * Management functions are synchronous: they run on the store thread, in
+ * order with IO; the ones that free space first wait for in-flight IO.
+ *
+ * Errors are negative errno values.  Functions taking a struct cowstore_err
+ * fill it (when not NULL) with a sentence naming the object and the cause.
+ */
+#ifndef SLATE_COWSTORE_H
+#define SLATE_COWSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define COWSTORE_SECTOR_SIZE 512u
+#define COWSTORE_BLOCK_SIZE 4096u
+#define COWSTORE_NAME_MAX 63u
+/* Largest request cowstore_submit() takes; callers split larger ones. */
+#define COWSTORE_MAX_IO_BYTES (8u << 20)
+
+struct cowstore;
+struct cowstore_queue;
+
+struct cowstore_err {
+	char msg[256];
+};
+
+/* ---- pools ---------------------------------------------------------- */
+
+struct cowstore_pool_options {
+	uint64_t capacity_bytes;     /* data space; 0 means 64 GiB (thin) */
+	uint64_t plog_bytes;         /* persistent FUA log; 0 means none */
+	unsigned soft_threshold_pct; /* 0 means 80 */
+};
+
+/* Create a new pool in dir (created if missing; must hold no pool). */
+int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *opts,
+			 struct cowstore_err *err);
+/* Open a pool; replays the persistent log and rebuilds allocation state.
+ * The caller owns *out and releases it with cowstore_close(). */
+int cowstore_open(const char *dir, struct cowstore **out, struct cowstore_err *err);
+/* Wait for in-flight IO, make everything durable, release the pool. */
+void cowstore_close(struct cowstore *cs);
+
+struct cowstore_pool_info {
+	uint64_t capacity_bytes;
+	uint64_t allocated_bytes;  /* blocks holding data (shared ones once) */
+	uint64_t free_bytes;
+	uint64_t logical_bytes;    /* mapped bytes summed over every volume and snapshot view */
+	uint64_t metadata_bytes;   /* RocksDB files on disk */
+	uint64_t plog_bytes;
+	unsigned soft_threshold_pct;
+	int soft_threshold_crossed;
+	uint32_t nvolumes;
+	uint32_t nsnapshots;
+	uint32_t format_version;
+};
+int cowstore_pool_info(struct cowstore *cs, struct cowstore_pool_info *info);
+
+enum cowstore_event_type {
+	COWSTORE_EVENT_SOFT_THRESHOLD, /* allocation crossed the soft threshold */
+	COWSTORE_EVENT_CHECKSUM_ERROR, /* a stored block failed its CRC32C */
+	COWSTORE_EVENT_POOL_FULL,      /* a write was refused with -ENOSPC */
+};
+struct cowstore_event {
+	enum cowstore_event_type type;
+	uint64_t volume_id;   /* 0 when not about one volume */
+	uint64_t snapshot_id; /* 0 when about a volume's head */
+	uint64_t lba;         /* sector, for checksum errors */
+	uint64_t pblock;      /* data-file block, for checksum errors */
+	char message[200];
+};
+/* The handler runs on the store thread: it must be quick and must not call
+ * back into cowstore.  Set it before submitting IO. */
+typedef void (*cowstore_event_fn)(void *arg, const struct cowstore_event *ev);
+void cowstore_set_event_handler(struct cowstore *cs, cowstore_event_fn fn, void *arg);
+
+/* ---- volumes -------------------------------------------------------- */
+
+struct cowstore_volume_info {
+	uint64_t id;
+	char name[COWSTORE_NAME_MAX + 1];
+	uint64_t size_bytes;
+	int64_t created_unix_ns;
+	uint64_t parent_snapshot_id; /* 0 unless a clone */
+	uint32_t nsnapshots;
+	uint32_t nclones;            /* clones made from this volume's snapshots */
+	/* Space (filled by cowstore_volume_info/_list only when asked): */
+	uint64_t mapped_bytes;       /* bytes of the volume that read data */
+	uint64_t unique_bytes;       /* held by this volume's head alone */
+};
+
+int cowstore_volume_create(struct cowstore *cs, const char *name, uint64_t size_bytes,
+			   uint64_t *id_out, struct cowstore_err *err);
+int cowstore_volume_lookup(struct cowstore *cs, const char *name, uint64_t *id_out);
+/* with_space: also compute mapped/unique bytes (reads the extent maps). */
+int cowstore_volume_info(struct cowstore *cs, uint64_t id, int with_space,
+			 struct cowstore_volume_info *info);
+/* *list is allocated with malloc and owned by the caller. */
+int cowstore_volume_list(struct cowstore *cs, int with_space,
+			 struct cowstore_volume_info **list, size_t *count);
+/* Grow or shrink; shrinking releases the blocks past the new end. */
+int cowstore_volume_resize(struct cowstore *cs, uint64_t id, uint64_t size_bytes,
+			   struct cowstore_err *err);
+/* Delete a volume with its snapshots; -EBUSY naming clones that depend on it. */
+int cowstore_volume_delete(struct cowstore *cs, uint64_t id, struct cowstore_err *err);
+
+/* ---- snapshots and clones ------------------------------------------- */
+
+struct cowstore_snapshot_info {
+	uint64_t id;
+	uint64_t volume_id;
+	char name[COWSTORE_NAME_MAX + 1];
+	int64_t created_unix_ns;
+	uint64_t size_bytes;
+	uint64_t group_id;       /* shared by snapshots taken in one group */
+	uint32_t nclones;
+	uint64_t unique_bytes;   /* freed if this snapshot is deleted */
+	uint64_t shared_bytes;   /* data it shows that something else also holds */
+};
+
+/* Instant, O(1): nothing is copied. */
+int cowstore_snapshot_create(struct cowstore *cs, uint64_t volume_id, const char *name,
+			     uint64_t *snap_id_out, struct cowstore_err *err);
+/* Snapshot several volumes at one instant (a consistency group); every
+ * snapshot gets the same name and group id.  snap_ids_out has count slots. */
+int cowstore_snapshot_group_create(struct cowstore *cs, const uint64_t *volume_ids,
+				   size_t count, const char *name, uint64_t *snap_ids_out,
+				   struct cowstore_err *err);
+int cowstore_snapshot_lookup(struct cowstore *cs, uint64_t volume_id, const char *name,
+			     uint64_t *snap_id_out);
+/* Oldest first; *list is malloc'ed and owned by the caller. */
+int cowstore_snapshot_list(struct cowstore *cs, uint64_t volume_id,
+			   struct cowstore_snapshot_info **list, size_t *count);
+/* Reclaims exactly the snapshot's unique space; -EBUSY naming its clones. */
+int cowstore_snapshot_delete(struct cowstore *cs, uint64_t snap_id, struct cowstore_err *err);
+
+/* Roll the volume back to the snapshot.  Newer snapshots of the volume
+ * must be deleted first (-EBUSY naming them) unless the flag asks for it. */
+#define COWSTORE_ROLLBACK_DELETE_NEWER 1u
+int cowstore_snapshot_rollback(struct cowstore *cs, uint64_t snap_id, unsigned flags,
+			       struct cowstore_err *err);
+/* A new writable volume sharing all of the snapshot's data; instant. */
+int cowstore_clone_create(struct cowstore *cs, uint64_t snap_id, const char *name,
+			  uint64_t *volume_id_out, struct cowstore_err *err);
+
+/* ---- asynchronous IO ------------------------------------------------ */
+
+enum cowstore_op {
+	COWSTORE_OP_READ,
+	COWSTORE_OP_WRITE,
+	COWSTORE_OP_WRITE_ZEROES, /* reads back as zeros, frees space */
+	COWSTORE_OP_DISCARD,      /* same as write-zeroes here (LBPRZ) */
+	COWSTORE_OP_FLUSH,        /* everything completed before it becomes durable */
+	COWSTORE_OP_COPY,         /* share src range into dst; data copied only where unaligned */
+};
+
+#define COWSTORE_IO_FUA 1u /* durable when done() runs */
+
+struct cowstore_io_state;
+
+struct cowstore_io {
+	/* Set by the caller. */
+	enum cowstore_op op;
+	unsigned flags;
+	uint64_t volume_id;
+	uint64_t snapshot_id;     /* READ only: nonzero reads that snapshot */
+	uint64_t lba;             /* first 512-byte sector */
+	uint32_t nsectors;
+	void *buf;                /* READ/WRITE: nsectors * 512 bytes */
+	uint64_t src_volume_id;   /* COPY: source volume and first sector */
+	uint64_t src_lba;
+	struct cowstore_queue *queue; /* where done() runs; NULL only inside the sync helpers */
+	void (*done)(struct cowstore_io *io);
+	void *priv;
+
+	/* Set by cowstore before done(). */
+	int result;               /* 0, or -EINVAL/-ENOENT/-ENOSPC/-EIO/... */
+	uint64_t error_lba;       /* -EIO: first sector whose block failed its checksum */
+
+	struct cowstore_io_state *state; /* private */
+};
+
+/* Queue a request.  Returns 0 (done() will run) or a negative errno for a
+ * request that is malformed on its face (done() will not run). */
+int cowstore_submit(struct cowstore *cs, struct cowstore_io *io);
+
+/* A completion queue belongs to one thread.  Its fd (an eventfd) becomes
+ * readable when completions wait; reap runs their done() callbacks. */
+int cowstore_queue_create(struct cowstore *cs, struct cowstore_queue **out);
+int cowstore_queue_fd(const struct cowstore_queue *q);
+/* Runs up to max callbacks (0 means all waiting); returns how many ran. */
+int cowstore_queue_reap(struct cowstore_queue *q, unsigned max);
+/* Blocks until at least one completion waits or timeout_ms passes (-1: forever). */
+int cowstore_queue_wait(struct cowstore_queue *q, int timeout_ms);
+/* The queue must have no request in flight. */
+void cowstore_queue_destroy(struct cowstore_queue *q);
+
+/* Synchronous helpers for tools and tests: submit one request and wait. */
+int cowstore_read(struct cowstore *cs, uint64_t volume_id, uint64_t lba, uint32_t nsectors,
+		  void *buf);
+int cowstore_read_snapshot(struct cowstore *cs, uint64_t snap_id, uint64_t lba,
+			   uint32_t nsectors, void *buf);
+int cowstore_write(struct cowstore *cs, uint64_t volume_id, uint64_t lba, uint32_t nsectors,
+		   const void *buf, unsigned flags);
+int cowstore_write_zeroes(struct cowstore *cs, uint64_t volume_id, uint64_t lba,
+			  uint32_t nsectors);
+int cowstore_discard(struct cowstore *cs, uint64_t volume_id, uint64_t lba, uint32_t nsectors);
+int cowstore_copy(struct cowstore *cs, uint64_t dst_volume_id, uint64_t dst_lba,
+		  uint64_t src_volume_id, uint64_t src_lba, uint32_t nsectors);
+int cowstore_flush(struct cowstore *cs);
+
+/* ---- checking ------------------------------------------------------- */
+
+struct cowstore_bad_block {
+	uint64_t volume_id;
+	uint64_t snapshot_id; /* 0: the volume's head */
+	uint64_t lba;         /* first sector of the bad block */
+	uint64_t pblock;
+};
+struct cowstore_scrub_report {
+	uint64_t blocks_checked;
+	uint64_t bad_blocks;
+	struct cowstore_bad_block first_bad[16]; /* the first ones found */
+};
+/* Read and verify every stored block of the pool. */
+int cowstore_scrub(struct cowstore *cs, struct cowstore_scrub_report *report);
+
+#endif /* SLATE_COWSTORE_H */

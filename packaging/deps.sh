@@ -1,0 +1,31 @@
+#!/bin/sh
+# deps.sh - install every Debian package that Slate's build, tests and
+# benchmarks need. Idempotent: when everything is present it only runs
+# dpkg-query and exits, so `make run` and `make test` can call it each time.
+#
+# Packages are grouped by what needs them; add new ones to the right line.
+set -eu
+
+BUILD="build-essential pkg-config clang librocksdb-dev libisal-dev libpmem-dev liburing-dev zlib1g-dev"
+TEST="libclang-rt-14-dev"
+# Clients and peers used by integration tests and benchmarks (later issues).
+CLIENTS="libiscsi-dev libiscsi-bin libnfs-dev libnfs-utils qemu-utils qemu-block-extra"
+PEERS="tgt"
+
+missing=""
+for pkg in $BUILD $TEST $CLIENTS $PEERS; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+	[ "$status" = "installed" ] || missing="$missing $pkg"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+echo "deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
