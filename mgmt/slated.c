@@ -1,0 +1,307 @@
+/*
+ * slated.c - the Slate daemon.  For now it only owns the pool: it creates a
+ * pool on first start, opens it, logs its state and cowstore events, and on
+ * SIGTERM or SIGINT closes it cleanly.  Later issues add iSCSI, NFS and REST.
+ *
+ *   slated --data DIR [--config FILE]
+ *
+ * DIR is created with a pool in it (64 GiB thin capacity, no plog) when it is
+ * missing or empty; a non-empty DIR must already hold a pool.  --config is
+ * accepted and ignored for now (one log line says so): there is no config
+ * format yet, and accepting the flag lets service files use it already.
+ *
+ * Signals: SIGTERM and SIGINT are blocked before cowstore starts its threads,
+ * so every thread inherits the mask and the signals arrive only through the
+ * signalfd that main polls.  Later listeners join that poll set.
+ * Logs go to stderr, one write(2) per line with a UTC timestamp prefix, so
+ * lines from the store thread (events) never interleave with main's.
+ * Exit status: 0 after a clean shutdown, 1 a failure, 2 a usage error.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cowstore/cowstore.h"
+
+/* The daemon's state; owned by main, handed down. */
+struct slated {
+	const char *data_dir;
+	const char *config_path; /* NULL when not given */
+	struct cowstore *cs;
+	int signal_fd;
+};
+
+/* ---- logging -------------------------------------------------------- */
+
+static void __attribute__((format(printf, 1, 2))) log_line(const char *fmt, ...)
+{
+	char line[1024];
+	struct timespec now;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	size_t len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	len += (size_t)snprintf(line + len, sizeof(line) - len, ".%03ldZ slated: ",
+				now.tv_nsec / 1000000);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap); /* keep room for '\n' */
+	va_end(ap);
+	len = strlen(line);
+	line[len++] = '\n';
+	/* One write per line; a failing stderr has nowhere to report to. */
+	if (write(STDERR_FILENO, line, len) < 0)
+		return;
+}
+
+static const char *event_name(enum cowstore_event_type type)
+{
+	switch (type) {
+	case COWSTORE_EVENT_SOFT_THRESHOLD:
+		return "soft threshold crossed";
+	case COWSTORE_EVENT_CHECKSUM_ERROR:
+		return "checksum error";
+	case COWSTORE_EVENT_POOL_FULL:
+		return "pool full";
+	}
+	return "unknown event";
+}
+
+/* Runs on the store thread: one formatted write, nothing else. */
+static void on_cowstore_event(void *arg, const struct cowstore_event *ev)
+{
+	(void)arg;
+	log_line("event: %s: %s (volume %" PRIu64 ", snapshot %" PRIu64 ", sector %" PRIu64
+		 ", data block %" PRIu64 ")", event_name(ev->type), ev->message, ev->volume_id,
+		 ev->snapshot_id, ev->lba, ev->pblock);
+}
+
+/* ---- the data directory --------------------------------------------- */
+
+/* mkdir -p; 0 or -errno. */
+static int make_dirs(const char *path)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	int rc = 0;
+	for (char *p = copy + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			break;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	free(copy);
+	if (rc == 0) {
+		struct stat st;
+		if (stat(path, &st) < 0)
+			rc = -errno;
+		else if (!S_ISDIR(st.st_mode))
+			rc = -ENOTDIR;
+	}
+	return rc;
+}
+
+/* 1 when dir has no entries, 0 when it has some, -errno on error. */
+static int dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	int empty = 1;
+	struct dirent *entry;
+	while ((entry = readdir(d))) {
+		if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+/* Create the directory and a default pool in it unless something is there. */
+static int prepare_pool(struct slated *sd)
+{
+	int rc = make_dirs(sd->data_dir);
+	if (rc < 0) {
+		log_line("error: cannot create data directory %s: %s", sd->data_dir, strerror(-rc));
+		return rc;
+	}
+	rc = dir_is_empty(sd->data_dir);
+	if (rc < 0) {
+		log_line("error: cannot read data directory %s: %s", sd->data_dir, strerror(-rc));
+		return rc;
+	}
+	if (rc == 0)
+		return 0; /* an existing pool (cowstore_open checks it) */
+	struct cowstore_pool_options opts = { 0 }; /* 64 GiB thin, no plog, 80% */
+	struct cowstore_err err = { "" };
+	rc = cowstore_pool_create(sd->data_dir, &opts, &err);
+	if (rc < 0) {
+		log_line("error: cannot create a pool in %s: %s", sd->data_dir,
+			 err.msg[0] ? err.msg : strerror(-rc));
+		return rc;
+	}
+	log_line("created a new pool in %s (64 GiB thin capacity, no plog)", sd->data_dir);
+	return 0;
+}
+
+static int open_pool(struct slated *sd)
+{
+	struct cowstore_err err = { "" };
+	int rc = cowstore_open(sd->data_dir, &sd->cs, &err);
+	if (rc < 0) {
+		log_line("error: cannot open the pool in %s: %s", sd->data_dir,
+			 err.msg[0] ? err.msg : strerror(-rc));
+		sd->cs = NULL;
+		return rc;
+	}
+	cowstore_set_event_handler(sd->cs, on_cowstore_event, sd);
+	return 0;
+}
+
+static void log_pool_state(struct slated *sd)
+{
+	struct cowstore_pool_info info;
+	int rc = cowstore_pool_info(sd->cs, &info);
+	if (rc < 0) {
+		log_line("warning: cannot read the state of the pool in %s: %s", sd->data_dir,
+			 strerror(-rc));
+		return;
+	}
+	log_line("pool %s: format %" PRIu32 ", capacity %" PRIu64 " bytes, allocated %" PRIu64
+		 " bytes (%.1f%%), free %" PRIu64 " bytes, %" PRIu32 " volumes, %" PRIu32
+		 " snapshots, plog %" PRIu64 " bytes, soft threshold %u%%%s", sd->data_dir,
+		 info.format_version, info.capacity_bytes, info.allocated_bytes,
+		 info.capacity_bytes ? 100.0 * (double)info.allocated_bytes /
+					       (double)info.capacity_bytes : 0.0,
+		 info.free_bytes, info.nvolumes, info.nsnapshots, info.plog_bytes,
+		 info.soft_threshold_pct, info.soft_threshold_crossed ? " (CROSSED)" : "");
+}
+
+/* ---- signals and the main loop -------------------------------------- */
+
+/* Block SIGTERM/SIGINT (inherited by threads started later) and return a
+ * signalfd for them, or -errno. */
+static int block_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	/* A shell starts background jobs with SIGINT ignored; take it back. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	int rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (rc)
+		return -rc;
+	int fd = signalfd(-1, &set, SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Wait until SIGTERM or SIGINT; 0, or -errno if waiting failed. */
+static int serve(struct slated *sd)
+{
+	struct pollfd fds[] = { { .fd = sd->signal_fd, .events = POLLIN } };
+	for (;;) {
+		if (poll(fds, sizeof(fds) / sizeof(fds[0]), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		struct signalfd_siginfo si;
+		ssize_t n = read(sd->signal_fd, &si, sizeof(si));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n != (ssize_t)sizeof(si))
+			return n < 0 ? -errno : -EIO;
+		log_line("received %s from pid %" PRIu32 ", shutting down",
+			 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", si.ssi_pid);
+		return 0;
+	}
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: slated --data DIR [--config FILE]\n"
+		     "  --data DIR      pool directory; created with a 64 GiB thin pool if missing or empty\n"
+		     "  --config FILE   accepted and ignored for now\n");
+}
+
+/* 0, or the exit status after a usage message. */
+static int parse_args(int argc, char **argv, struct slated *sd)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			exit(0);
+		}
+		const char **slot = !strcmp(argv[i], "--data")	 ? &sd->data_dir
+				    : !strcmp(argv[i], "--config") ? &sd->config_path
+								   : NULL;
+		if (!slot) {
+			fprintf(stderr, "slated: unknown argument '%s'\n", argv[i]);
+			return usage(stderr), 2;
+		}
+		if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+			fprintf(stderr, "slated: %s needs a value\n", argv[i]);
+			return usage(stderr), 2;
+		}
+		*slot = argv[++i];
+	}
+	if (!sd->data_dir) {
+		fprintf(stderr, "slated: --data DIR is required\n");
+		return usage(stderr), 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct slated sd = { .signal_fd = -1 };
+	int status = parse_args(argc, argv, &sd);
+	if (status)
+		return status;
+	log_line("starting, pid %ld, data directory %s", (long)getpid(), sd.data_dir);
+	if (sd.config_path)
+		log_line("ignoring --config %s: configuration files are not supported yet",
+			 sd.config_path);
+	sd.signal_fd = block_signals();
+	if (sd.signal_fd < 0) {
+		log_line("error: cannot set up signal handling: %s", strerror(-sd.signal_fd));
+		return 1;
+	}
+	if (prepare_pool(&sd) < 0 || open_pool(&sd) < 0) {
+		log_line("exiting: no usable pool in %s", sd.data_dir);
+		close(sd.signal_fd);
+		return 1;
+	}
+	log_pool_state(&sd);
+	log_line("ready; serving until SIGTERM or SIGINT");
+	int rc = serve(&sd);
+	if (rc < 0)
+		log_line("error: waiting for signals failed: %s; shutting down", strerror(-rc));
+	cowstore_close(sd.cs);
+	log_line("pool %s closed cleanly; exiting", sd.data_dir);
+	close(sd.signal_fd);
+	return rc < 0 ? 1 : 0;
+}
