@@ -1,0 +1,332 @@
+/*
+ * internal.h - what the files of cowstore share; private to cowstore/.
+ *
+ * Layers.  Every volume head and every snapshot is a layer with its own
+ * extent map in RocksDB (key 'E' layer lba).  A volume head maps every
+ * block it can read; snapshots are reverse deltas: when the head overwrites
+ * or releases a mapping born before its newest snapshot, the old mapping is
+ * moved into that snapshot's layer.  A snapshot S therefore reads block x
+ * from the first layer, going S, newer snapshots..., head, that maps x, as
+ * long as that mapping was born no later than S (birth <= S.gen); a newer
+ * birth means x was unmapped at S.  Clones fall through unmapped blocks to
+ * the snapshot they were made from.  Taking a snapshot only bumps cur_gen.
+ *
+ * Invariant: along one volume's chain of layers, the mappings of a block
+ * have strictly increasing births, so each layer holds at most one of them.
+ *
+ * Ownership: struct cowstore and everything it points to belong to the store
+ * thread once cowstore_open() returns; other threads talk to it only through
+ * the submission list (sub_lock) and completion queues (queue->lock).
+ */
+#ifndef SLATE_COWSTORE_INTERNAL_H
+#define SLATE_COWSTORE_INTERNAL_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdbool.h>
+
+#include "cowstore/cowstore.h"
+
+#define FORMAT_VERSION 1u
+#define BLOCK_SHIFT 12
+#define SECTORS_PER_BLOCK (COWSTORE_BLOCK_SIZE / COWSTORE_SECTOR_SIZE)
+#define MAX_EXTENT_BLOCKS 256u  /* a data extent maps at most 1 MiB */
+#define GEN_NONE 0u             /* births start at 1 */
+
+/* ---- extent maps (extent.c) ----------------------------------------- */
+
+enum blk_kind {
+	BLK_NONE = 0, /* not mapped in the layer(s) looked at */
+	BLK_ZERO,     /* mapped to zeros (hides a clone's parent) */
+	BLK_DATA,     /* mapped to a data-file block */
+};
+
+/* One 4 KiB block's mapping, as resolved or as about to be written. */
+struct blk {
+	uint64_t pblock;
+	uint32_t crc;
+	uint8_t kind;
+	uint64_t layer; /* where it was found (resolve only) */
+};
+
+struct extent {
+	uint64_t layer;
+	uint64_t lba;     /* first block */
+	uint64_t nblocks;
+	uint64_t birth;
+	uint8_t kind;     /* BLK_ZERO or BLK_DATA */
+	uint64_t pblock;  /* BLK_DATA: first data-file block */
+	uint32_t *crcs;   /* BLK_DATA: nblocks checksums; owned by the extent */
+};
+
+/* ---- in-memory objects (loaded at open, persisted in RocksDB) -------- */
+
+struct snap {
+	uint64_t id; /* also its layer id */
+	struct vol *vol;
+	char name[COWSTORE_NAME_MAX + 1];
+	uint64_t gen;
+	uint64_t size_bytes;
+	int64_t created_ns;
+	uint64_t group_id;
+	uint32_t nclones;
+};
+
+struct vol {
+	uint64_t id; /* also its head layer id */
+	char name[COWSTORE_NAME_MAX + 1];
+	uint64_t size_bytes;
+	uint64_t cur_gen;  /* birth of mappings written now */
+	int64_t created_ns;
+	struct snap *parent; /* clone source, or NULL */
+	struct snap **snaps; /* alive snapshots, oldest (lowest gen) first */
+	uint32_t nsnaps, snaps_cap;
+};
+
+/* ---- allocation (alloc.c) ------------------------------------------ */
+
+struct run {
+	uint64_t start, count;
+};
+
+struct alloc {
+	uint64_t nblocks;      /* data-file capacity */
+	uint64_t *bitmap;      /* 1 = referenced (or pending free) */
+	uint64_t used;         /* bits set */
+	uint64_t cursor;       /* next place to look */
+	uint64_t reserve;      /* blocks kept for net-neutral overwrites */
+	/* extra references beyond the first: open addressing, key+1 (0 = empty) */
+	uint64_t *extra_keys;
+	uint32_t *extra_refs;
+	uint64_t extra_cap, extra_count;
+	/* freed since the last sync started: released after the next sync */
+	struct run *pending;
+	size_t npending, pending_cap;
+	size_t sealed; /* runs a running sync covers: never extended */
+};
+
+int alloc_init(struct alloc *a, uint64_t nblocks);
+void alloc_destroy(struct alloc *a);
+/* Count one more reference to each of [pblock, pblock+n) (open-time scan, shares). */
+int alloc_ref(struct alloc *a, uint64_t pblock, uint64_t n);
+/* Drop a reference; blocks reaching zero go to the pending list. */
+int alloc_unref(struct alloc *a, uint64_t pblock, uint64_t n);
+/* Up to want contiguous free blocks; *got == 0 when none.  use_reserve
+ * lets the request dip into the reserve. */
+void alloc_get(struct alloc *a, uint64_t want, bool use_reserve, uint64_t *start,
+	       uint64_t *got);
+/* Give back blocks that were allocated but never referenced in metadata. */
+void alloc_put(struct alloc *a, uint64_t start, uint64_t n);
+uint64_t alloc_free_blocks(const struct alloc *a);
+uint32_t alloc_refcount(const struct alloc *a, uint64_t pblock);
+/* Move the first n pending runs to the free map (their sync completed). */
+void alloc_release_pending(struct alloc *a, size_t n);
+
+/* ---- persistent FUA log (plog.c) ------------------------------------ */
+
+struct plog;
+int plog_create(const char *path, uint64_t bytes, struct cowstore_err *err);
+int plog_open(const char *path, struct plog **out, struct cowstore_err *err);
+void plog_close(struct plog *pl);
+/* Append one write durably; *seq gets its sequence number.  -ENOSPC when
+ * the log holds too much unsynced data (the caller falls back to a sync). */
+int plog_append(struct plog *pl, uint64_t volume_id, uint64_t lba, uint32_t nsectors,
+		const void *data, uint64_t *seq);
+uint64_t plog_last_seq(const struct plog *pl);
+/* Everything up to seq is in the synced pool: its space can be reused. */
+void plog_mark_synced(struct plog *pl, uint64_t seq);
+/* Calls fn for each record not yet marked synced, oldest first. */
+typedef int (*plog_replay_fn)(void *arg, uint64_t seq, uint64_t volume_id, uint64_t lba,
+			      uint32_t nsectors, const void *data);
+int plog_replay(struct plog *pl, plog_replay_fn fn, void *arg);
+
+/* ---- the store ------------------------------------------------------ */
+
+struct io_list {
+	struct cowstore_io_state *head, *tail;
+};
+
+struct cowstore_queue {
+	struct cowstore *cs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct io_list done;
+	int efd; /* -1 for the sync helpers' private queues */
+};
+
+struct sync_state {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool requested, finished, stop;
+	int result;
+};
+
+struct cowstore {
+	char *dir;
+	rocksdb_t *db;
+	rocksdb_options_t *dbopts;
+	rocksdb_writeoptions_t *wopts;
+	rocksdb_readoptions_t *ropts;
+	rocksdb_cache_t *cache;
+	rocksdb_block_based_table_options_t *tableopts;
+	int data_fd;
+	struct plog *plog;
+	uint64_t plog_applied; /* highest plog seq whose metadata is committed */
+
+	/* pool record */
+	uint64_t capacity_blocks;
+	uint64_t plog_bytes;
+	unsigned soft_threshold_pct;
+	bool soft_crossed;
+	uint64_t next_id;
+	int64_t created_ns;
+
+	struct vol **vols;
+	uint32_t nvols, vols_cap;
+	struct alloc alloc;
+
+	cowstore_event_fn event_fn;
+	void *event_arg;
+
+	/* engine (engine.c) */
+	struct io_uring ring;
+	int wake_fd;
+	pthread_t thread;
+	pthread_mutex_t sub_lock;
+	struct io_list submitted;  /* guarded by sub_lock */
+	struct io_list waiting;    /* store thread: not yet started, in order */
+	struct io_list inflight;   /* store thread: started, not done */
+	uint32_t ninflight;
+	bool sync_needed;          /* someone waits for a sync not yet started */
+	bool sync_running;
+	uint64_t syncs_started;    /* epoch of the newest sync started */
+	uint64_t syncing_plog_seq; /* plog records the running sync covers */
+	struct sync_state sync;
+	bool stopping;
+	bool failed;               /* a metadata write failed: refuse IO */
+};
+
+/* ---- metadata (meta.c) ---------------------------------------------- */
+
+enum { KEY_EXTENT_LEN = 17 };
+void key_extent(uint8_t key[KEY_EXTENT_LEN], uint64_t layer, uint64_t lba);
+int extent_decode(const char *key, size_t klen, const char *val, size_t vlen,
+		  struct extent *e);
+void extent_put(rocksdb_writebatch_t *wb, const struct extent *e);
+void extent_delete(rocksdb_writebatch_t *wb, uint64_t layer, uint64_t lba);
+void extent_free(struct extent *e);
+void pool_record_put(struct cowstore *cs, rocksdb_writebatch_t *wb);
+int pool_record_load(struct cowstore *cs, struct cowstore_err *err);
+void vol_record_put(rocksdb_writebatch_t *wb, const struct vol *v);
+void vol_record_delete(rocksdb_writebatch_t *wb, uint64_t id);
+void snap_record_put(rocksdb_writebatch_t *wb, const struct snap *s);
+void snap_record_delete(rocksdb_writebatch_t *wb, uint64_t id);
+void applied_seq_put(rocksdb_writebatch_t *wb, uint64_t seq);
+int meta_load_objects(struct cowstore *cs, struct cowstore_err *err);
+int meta_commit(struct cowstore *cs, rocksdb_writebatch_t *wb);
+uint64_t meta_disk_bytes(struct cowstore *cs);
+
+/* Iterate a layer's extents that overlap [lba, lba+n); fn returns nonzero to stop. */
+typedef int (*extent_fn)(void *arg, const struct extent *e);
+int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, extent_fn fn,
+	       void *arg);
+
+/* ---- extent maps (extent.c) ----------------------------------------- */
+
+/* Resolve what volume v's head (snap == NULL) or snapshot snap shows for
+ * blocks [lba, lba+n): every out[i] ends BLK_DATA or BLK_ZERO. */
+int view_resolve(struct cowstore *cs, struct vol *v, struct snap *snap, uint64_t lba,
+		 uint64_t n, struct blk *out);
+/* Replace head mappings of [lba, lba+n) with newmap[] (kinds DATA, ZERO or
+ * NONE), or with uniform_kind when newmap is NULL.  Old mappings born before
+ * the newest snapshot move into it; others are unreferenced. */
+int head_replace(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v, uint64_t lba,
+		 uint64_t n, const struct blk *newmap, uint8_t uniform_kind);
+/* The kind that makes a released range read zeros in v (NONE or ZERO). */
+uint8_t vol_zero_kind(const struct vol *v);
+/* Blocks that v's head (snap NULL) or snapshot snap shows as data. */
+int view_mapped_blocks(struct cowstore *cs, struct vol *v, struct snap *snap, uint64_t *out);
+/* Delete every extent of a layer into wb, dropping block references. */
+int layer_drop(struct cowstore *cs, rocksdb_writebatch_t *wb, uint64_t layer);
+/* Names of the clones made from s, as "'a', 'b'"; returns how many. */
+size_t clone_names(struct cowstore *cs, const struct snap *s, char *buf, size_t cap);
+
+/* ---- objects (volume.c, snapshot.c) --------------------------------- */
+
+struct vol *vol_find(struct cowstore *cs, uint64_t id);
+struct vol *vol_find_name(struct cowstore *cs, const char *name);
+struct snap *snap_find(struct cowstore *cs, uint64_t id);
+int vol_add(struct cowstore *cs, struct vol *v);
+void vol_remove(struct cowstore *cs, struct vol *v);
+int vol_snap_add(struct vol *v, struct snap *s);
+void vol_snap_remove(struct vol *v, struct snap *s);
+struct snap *vol_newest_snap(const struct vol *v);
+uint64_t vol_nblocks(const struct vol *v);
+int check_name(const char *name, const char *what, struct cowstore_err *err);
+void set_err(struct cowstore_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int64_t now_ns(void);
+
+/* ---- engine (engine.c) ---------------------------------------------- */
+
+typedef int (*control_fn)(struct cowstore *cs, void *arg);
+/* Run fn on the store thread, after in-flight IO drains when quiesce. */
+int engine_control(struct cowstore *cs, control_fn fn, void *arg, bool quiesce);
+int engine_start(struct cowstore *cs);
+void engine_stop(struct cowstore *cs);
+void emit_event(struct cowstore *cs, enum cowstore_event_type type, uint64_t volume_id,
+		uint64_t snapshot_id, uint64_t lba, uint64_t pblock, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+void check_soft_threshold(struct cowstore *cs);
+/* Synchronous durable sync from the store thread (open, close, full pool). */
+int store_sync_now(struct cowstore *cs);
+
+/* ---- IO paths (io.c) ------------------------------------------------ */
+
+struct cowstore_io_state {
+	struct cowstore_io *io;
+	struct cowstore_io_state *next;
+	uint64_t lock_id;     /* volume (or snapshot) whose range is locked */
+	uint64_t b0, b1;      /* locked block range */
+	bool writer;
+	uint64_t src_lock_id, src_b0, src_b1; /* COPY source, read-locked */
+	/* control ops */
+	control_fn control;
+	void *control_arg;
+	bool quiesce;
+	/* data phase */
+	int pending;          /* io_uring requests outstanding */
+	int error;
+	struct blk *map;      /* per block of [b0, b1) */
+	uint8_t *bounce;      /* block-aligned staging buffer, or NULL */
+	int phase;
+	uint64_t expect_bytes, got_bytes; /* of the current io_uring phase */
+	uint8_t *copybuf;     /* COPY through data: the source sectors */
+	bool wants_sync;      /* done once sync epoch need_epoch completes */
+	uint64_t need_epoch;
+	/* control ops and the sync helpers wait here */
+	struct cowstore_queue *waitq;
+};
+
+void io_start(struct cowstore *cs, struct cowstore_io_state *st);
+/* Set the range-lock fields of a request from its cowstore_io. */
+void io_set_locks(struct cowstore_io_state *st);
+/* Ask for st to complete after the next sync that starts from now. */
+void request_durability(struct cowstore *cs, struct cowstore_io_state *st);
+struct io_uring_sqe *get_sqe(struct cowstore *cs);
+void io_uring_done(struct cowstore *cs, struct cowstore_io_state *st, int res);
+void io_complete(struct cowstore *cs, struct cowstore_io_state *st, int result);
+void io_state_free(struct cowstore_io_state *st);
+/* Blocks of a sector range. */
+static inline uint64_t sector_to_block(uint64_t lba) { return lba / SECTORS_PER_BLOCK; }
+static inline uint64_t sector_end_block(uint64_t lba, uint64_t n)
+{
+	return (lba + n + SECTORS_PER_BLOCK - 1) / SECTORS_PER_BLOCK;
+}
+
+/* scrub.c: runs on the store thread */
+int scrub_run(struct cowstore *cs, struct cowstore_scrub_report *rep);
+
+#endif /* SLATE_COWSTORE_INTERNAL_H */

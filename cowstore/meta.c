@@ -1,0 +1,495 @@
+/*
+ * meta.c - how cowstore's metadata is laid out in RocksDB.
+ *
+ * Keys (integers big-endian so that RocksDB order is numeric order):
+ *   "P"                  pool record: magic, format version, capacity, ...
+ *   "V" id               volume record
+ *   "S" id               snapshot record
+ *   "A"                  highest persistent-log sequence whose write is applied
+ *   "E" layer lba        extent: blocks [lba, lba+n) of a layer
+ * Values are little-endian fixed fields, except extents, which are kept
+ * small with varints: kind, nblocks, birth, then for data extents the first
+ * data-file block and one CRC32C per block.
+ *
+ * Changing any layout here means a new FORMAT_VERSION; open refuses others.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cowstore/internal.h"
+
+#define POOL_MAGIC "SLATE-COWSTORE-1"
+
+struct enc {
+	uint8_t buf[4096];
+	size_t len;
+};
+
+static void enc_bytes(struct enc *e, const void *p, size_t n)
+{
+	if (e->len + n <= sizeof(e->buf))
+		memcpy(e->buf + e->len, p, n);
+	e->len += n;
+}
+static void enc_u64(struct enc *e, uint64_t v)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	enc_bytes(e, b, 8);
+}
+static void enc_str(struct enc *e, const char *s)
+{
+	size_t n = strlen(s);
+	enc_u64(e, n);
+	enc_bytes(e, s, n);
+}
+
+struct dec {
+	const uint8_t *p;
+	size_t left;
+	bool bad;
+};
+static uint64_t dec_u64(struct dec *d)
+{
+	if (d->left < 8) {
+		d->bad = true;
+		return 0;
+	}
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)d->p[i] << (8 * i);
+	d->p += 8;
+	d->left -= 8;
+	return v;
+}
+static void dec_str(struct dec *d, char *out, size_t cap)
+{
+	uint64_t n = dec_u64(d);
+	if (d->bad || n >= cap || n > d->left) {
+		d->bad = true;
+		out[0] = 0;
+		return;
+	}
+	memcpy(out, d->p, n);
+	out[n] = 0;
+	d->p += n;
+	d->left -= n;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+static bool get_varint(struct dec *d, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (!d->left)
+			return false;
+		uint8_t b = *d->p++;
+		d->left--;
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+static void be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void key_id(uint8_t key[9], char tag, uint64_t id)
+{
+	key[0] = (uint8_t)tag;
+	be64(key + 1, id);
+}
+
+/* ---- extents --------------------------------------------------------- */
+
+void key_extent(uint8_t key[KEY_EXTENT_LEN], uint64_t layer, uint64_t lba)
+{
+	key[0] = 'E';
+	be64(key + 1, layer);
+	be64(key + 9, lba);
+}
+
+int extent_decode(const char *key, size_t klen, const char *val, size_t vlen,
+		  struct extent *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (klen != KEY_EXTENT_LEN || key[0] != 'E' || vlen < 1)
+		return -EUCLEAN;
+	e->layer = get_be64((const uint8_t *)key + 1);
+	e->lba = get_be64((const uint8_t *)key + 9);
+	struct dec d = { (const uint8_t *)val + 1, vlen - 1, false };
+	e->kind = (uint8_t)val[0];
+	if (!get_varint(&d, &e->nblocks) || !get_varint(&d, &e->birth) || !e->nblocks)
+		return -EUCLEAN;
+	if (e->kind == BLK_ZERO)
+		return d.left ? -EUCLEAN : 0;
+	if (e->kind != BLK_DATA || !get_varint(&d, &e->pblock) ||
+	    e->nblocks > MAX_EXTENT_BLOCKS || d.left != e->nblocks * 4)
+		return -EUCLEAN;
+	e->crcs = malloc(e->nblocks * sizeof(uint32_t));
+	if (!e->crcs)
+		return -ENOMEM;
+	memcpy(e->crcs, d.p, e->nblocks * 4); /* little-endian host, as written */
+	return 0;
+}
+
+void extent_put(rocksdb_writebatch_t *wb, const struct extent *e)
+{
+	uint8_t key[KEY_EXTENT_LEN];
+	uint8_t val[1 + 3 * 10 + MAX_EXTENT_BLOCKS * 4];
+	size_t n = 0;
+
+	key_extent(key, e->layer, e->lba);
+	val[n++] = e->kind;
+	n += put_varint(val + n, e->nblocks);
+	n += put_varint(val + n, e->birth);
+	if (e->kind == BLK_DATA) {
+		n += put_varint(val + n, e->pblock);
+		memcpy(val + n, e->crcs, e->nblocks * 4);
+		n += e->nblocks * 4;
+	}
+	rocksdb_writebatch_put(wb, (const char *)key, sizeof(key), (const char *)val, n);
+}
+
+void extent_delete(rocksdb_writebatch_t *wb, uint64_t layer, uint64_t lba)
+{
+	uint8_t key[KEY_EXTENT_LEN];
+	key_extent(key, layer, lba);
+	rocksdb_writebatch_delete(wb, (const char *)key, sizeof(key));
+}
+
+void extent_free(struct extent *e)
+{
+	free(e->crcs);
+	e->crcs = NULL;
+}
+
+int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, extent_fn fn,
+	       void *arg)
+{
+	uint8_t key[KEY_EXTENT_LEN];
+	uint64_t end = lba + n < lba ? UINT64_MAX : lba + n;
+	int rc = 0;
+	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
+
+	key_extent(key, layer, lba);
+	rocksdb_iter_seek_for_prev(it, (const char *)key, sizeof(key));
+	if (!rocksdb_iter_valid(it))
+		rocksdb_iter_seek(it, (const char *)key, sizeof(key));
+	for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+		if (klen != KEY_EXTENT_LEN || k[0] != 'E')
+			break;
+		if (get_be64((const uint8_t *)k + 1) != layer) {
+			if (get_be64((const uint8_t *)k + 1) < layer)
+				continue; /* seek_for_prev landed in an earlier layer */
+			break;
+		}
+		if (get_be64((const uint8_t *)k + 9) >= end)
+			break;
+		struct extent e;
+		rc = extent_decode(k, klen, v, vlen, &e);
+		if (rc)
+			break;
+		if (e.lba + e.nblocks > lba)
+			rc = fn(arg, &e);
+		extent_free(&e);
+		if (rc)
+			break;
+	}
+	rocksdb_iter_destroy(it);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- records --------------------------------------------------------- */
+
+void pool_record_put(struct cowstore *cs, rocksdb_writebatch_t *wb)
+{
+	struct enc e = { .len = 0 };
+	enc_bytes(&e, POOL_MAGIC, 16);
+	enc_u64(&e, FORMAT_VERSION);
+	enc_u64(&e, COWSTORE_BLOCK_SIZE);
+	enc_u64(&e, cs->capacity_blocks);
+	enc_u64(&e, cs->plog_bytes);
+	enc_u64(&e, cs->soft_threshold_pct);
+	enc_u64(&e, cs->next_id);
+	enc_u64(&e, (uint64_t)cs->created_ns);
+	rocksdb_writebatch_put(wb, "P", 1, (const char *)e.buf, e.len);
+}
+
+static int get_value(struct cowstore *cs, const char *key, size_t klen, char **val,
+		     size_t *vlen)
+{
+	char *dberr = NULL;
+	*val = rocksdb_get(cs->db, cs->ropts, key, klen, vlen, &dberr);
+	if (dberr) {
+		free(dberr);
+		return -EIO;
+	}
+	return *val ? 0 : -ENOENT;
+}
+
+int pool_record_load(struct cowstore *cs, struct cowstore_err *err)
+{
+	char *val;
+	size_t vlen;
+	int rc = get_value(cs, "P", 1, &val, &vlen);
+	if (rc) {
+		set_err(err, "%s holds no cowstore pool record", cs->dir);
+		return rc == -ENOENT ? -ENOENT : rc;
+	}
+	struct dec d = { (const uint8_t *)val, vlen, false };
+	if (vlen < 16 || memcmp(val, POOL_MAGIC, 14) != 0) {
+		set_err(err, "%s: pool record has a wrong magic", cs->dir);
+		free(val);
+		return -EUCLEAN;
+	}
+	d.p += 16;
+	d.left -= 16;
+	uint64_t version = dec_u64(&d), bsize = dec_u64(&d);
+	cs->capacity_blocks = dec_u64(&d);
+	cs->plog_bytes = dec_u64(&d);
+	cs->soft_threshold_pct = (unsigned)dec_u64(&d);
+	cs->next_id = dec_u64(&d);
+	cs->created_ns = (int64_t)dec_u64(&d);
+	free(val);
+	if (d.bad) {
+		set_err(err, "%s: pool record is truncated", cs->dir);
+		return -EUCLEAN;
+	}
+	if (version != FORMAT_VERSION || bsize != COWSTORE_BLOCK_SIZE) {
+		set_err(err, "%s: pool format version %llu, this build reads version %u",
+			cs->dir, (unsigned long long)version, FORMAT_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	rc = get_value(cs, "A", 1, &val, &vlen);
+	if (rc == 0) {
+		struct dec a = { (const uint8_t *)val, vlen, false };
+		cs->plog_applied = dec_u64(&a);
+		free(val);
+	} else if (rc != -ENOENT) {
+		return rc;
+	}
+	return 0;
+}
+
+void applied_seq_put(rocksdb_writebatch_t *wb, uint64_t seq)
+{
+	struct enc e = { .len = 0 };
+	enc_u64(&e, seq);
+	rocksdb_writebatch_put(wb, "A", 1, (const char *)e.buf, e.len);
+}
+
+void vol_record_put(rocksdb_writebatch_t *wb, const struct vol *v)
+{
+	uint8_t key[9];
+	struct enc e = { .len = 0 };
+	key_id(key, 'V', v->id);
+	enc_str(&e, v->name);
+	enc_u64(&e, v->size_bytes);
+	enc_u64(&e, v->cur_gen);
+	enc_u64(&e, (uint64_t)v->created_ns);
+	enc_u64(&e, v->parent ? v->parent->id : 0);
+	rocksdb_writebatch_put(wb, (const char *)key, 9, (const char *)e.buf, e.len);
+}
+
+void vol_record_delete(rocksdb_writebatch_t *wb, uint64_t id)
+{
+	uint8_t key[9];
+	key_id(key, 'V', id);
+	rocksdb_writebatch_delete(wb, (const char *)key, 9);
+}
+
+void snap_record_put(rocksdb_writebatch_t *wb, const struct snap *s)
+{
+	uint8_t key[9];
+	struct enc e = { .len = 0 };
+	key_id(key, 'S', s->id);
+	enc_str(&e, s->name);
+	enc_u64(&e, s->vol->id);
+	enc_u64(&e, s->gen);
+	enc_u64(&e, s->size_bytes);
+	enc_u64(&e, (uint64_t)s->created_ns);
+	enc_u64(&e, s->group_id);
+	rocksdb_writebatch_put(wb, (const char *)key, 9, (const char *)e.buf, e.len);
+}
+
+void snap_record_delete(rocksdb_writebatch_t *wb, uint64_t id)
+{
+	uint8_t key[9];
+	key_id(key, 'S', id);
+	rocksdb_writebatch_delete(wb, (const char *)key, 9);
+}
+
+/* Volumes first, then snapshots (linked to their volumes), then clones'
+ * parents, which may be snapshots of volumes loaded in any order. */
+struct pending_parent {
+	struct vol *vol;
+	uint64_t snap_id;
+};
+
+static int load_prefix(struct cowstore *cs, char tag,
+		       int (*fn)(struct cowstore *cs, uint64_t id, struct dec *d, void *arg),
+		       void *arg)
+{
+	int rc = 0;
+	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
+	char start = tag;
+	for (rocksdb_iter_seek(it, &start, 1); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+		if (klen < 1 || k[0] != tag)
+			break;
+		if (klen != 9) {
+			rc = -EUCLEAN;
+			break;
+		}
+		struct dec d = { (const uint8_t *)v, vlen, false };
+		rc = fn(cs, get_be64((const uint8_t *)k + 1), &d, arg);
+		if (rc)
+			break;
+	}
+	rocksdb_iter_destroy(it);
+	return rc;
+}
+
+struct parents {
+	struct pending_parent *list;
+	size_t n;
+};
+
+static int load_vol(struct cowstore *cs, uint64_t id, struct dec *d, void *arg)
+{
+	struct parents *pp = arg;
+	struct vol *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->id = id;
+	dec_str(d, v->name, sizeof(v->name));
+	v->size_bytes = dec_u64(d);
+	v->cur_gen = dec_u64(d);
+	v->created_ns = (int64_t)dec_u64(d);
+	uint64_t parent = dec_u64(d);
+	if (d->bad) {
+		free(v);
+		return -EUCLEAN;
+	}
+	int rc = vol_add(cs, v);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	if (parent) {
+		struct pending_parent *l = realloc(pp->list, (pp->n + 1) * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		pp->list = l;
+		pp->list[pp->n++] = (struct pending_parent){ v, parent };
+	}
+	return 0;
+}
+
+static int load_snap(struct cowstore *cs, uint64_t id, struct dec *d, void *arg)
+{
+	struct snap *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->id = id;
+	dec_str(d, s->name, sizeof(s->name));
+	uint64_t vol_id = dec_u64(d);
+	s->gen = dec_u64(d);
+	s->size_bytes = dec_u64(d);
+	s->created_ns = (int64_t)dec_u64(d);
+	s->group_id = dec_u64(d);
+	struct vol *v = vol_find(cs, vol_id);
+	if (d->bad || !v) {
+		free(s);
+		return -EUCLEAN;
+	}
+	s->vol = v;
+	int rc = vol_snap_add(v, s);
+	if (rc)
+		free(s);
+	return rc;
+}
+
+int meta_load_objects(struct cowstore *cs, struct cowstore_err *err)
+{
+	struct parents pp = { NULL, 0 };
+	int rc = load_prefix(cs, 'V', load_vol, &pp);
+	if (!rc)
+		rc = load_prefix(cs, 'S', load_snap, NULL);
+	for (size_t i = 0; !rc && i < pp.n; i++) {
+		struct snap *s = snap_find(cs, pp.list[i].snap_id);
+		if (!s) {
+			rc = -EUCLEAN;
+			break;
+		}
+		pp.list[i].vol->parent = s;
+		s->nclones++;
+	}
+	free(pp.list);
+	if (rc)
+		set_err(err, "%s: volume or snapshot records are inconsistent (%s)", cs->dir,
+			strerror(-rc));
+	return rc;
+}
+
+int meta_commit(struct cowstore *cs, rocksdb_writebatch_t *wb)
+{
+	char *dberr = NULL;
+	rocksdb_write(cs->db, cs->wopts, wb, &dberr);
+	if (dberr) {
+		free(dberr);
+		return -EIO;
+	}
+	return 0;
+}
+
+uint64_t meta_disk_bytes(struct cowstore *cs)
+{
+	char path[4096];
+	uint64_t total = 0;
+	snprintf(path, sizeof(path), "%s/meta", cs->dir);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		struct stat st;
+		char f[4096 + 256];
+		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+		if (stat(f, &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}

@@ -1,0 +1,378 @@
+/*
+ * pool.c - creating, opening (with recovery) and closing a pool, and the
+ * pool-wide figures.
+ *
+ * Recovery is the normal open path: RocksDB replays its own log, the
+ * allocator is rebuilt by counting the references of every extent (nothing
+ * else records allocation), and writes acknowledged from the persistent log
+ * whose metadata did not reach RocksDB are applied again.  A pool's layout:
+ *   DIR/meta/   RocksDB
+ *   DIR/data    data file, capacity_bytes long (sparse)
+ *   DIR/plog    persistent FUA log, when configured
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cowstore/internal.h"
+
+#define DEFAULT_CAPACITY (64ull << 30)
+#define DEFAULT_SOFT_PCT 80u
+
+static char *path_in(const char *dir, const char *name)
+{
+	size_t len = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(len);
+	if (p)
+		snprintf(p, len, "%s/%s", dir, name);
+	return p;
+}
+
+static void db_options(struct cowstore *cs)
+{
+	cs->dbopts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(cs->dbopts, 1);
+	rocksdb_options_set_compression(cs->dbopts, rocksdb_lz4_compression);
+	rocksdb_options_set_write_buffer_size(cs->dbopts, 64 << 20);
+	rocksdb_options_set_max_background_jobs(cs->dbopts, 2);
+	rocksdb_options_set_info_log_level(cs->dbopts, 2); /* warnings and worse */
+	rocksdb_options_set_keep_log_file_num(cs->dbopts, 2);
+	cs->tableopts = rocksdb_block_based_options_create();
+	cs->cache = rocksdb_cache_create_lru(128 << 20);
+	rocksdb_block_based_options_set_block_cache(cs->tableopts, cs->cache);
+	rocksdb_options_set_block_based_table_factory(cs->dbopts, cs->tableopts);
+	cs->wopts = rocksdb_writeoptions_create();
+	cs->ropts = rocksdb_readoptions_create();
+}
+
+static int db_open(struct cowstore *cs, struct cowstore_err *err)
+{
+	char *dberr = NULL;
+	char *meta = path_in(cs->dir, "meta");
+	if (!meta)
+		return -ENOMEM;
+	db_options(cs);
+	cs->db = rocksdb_open(cs->dbopts, meta, &dberr);
+	free(meta);
+	if (dberr) {
+		set_err(err, "%s: cannot open metadata: %s", cs->dir, dberr);
+		free(dberr);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void db_close(struct cowstore *cs)
+{
+	if (cs->db)
+		rocksdb_close(cs->db);
+	if (cs->wopts)
+		rocksdb_writeoptions_destroy(cs->wopts);
+	if (cs->ropts)
+		rocksdb_readoptions_destroy(cs->ropts);
+	if (cs->dbopts)
+		rocksdb_options_destroy(cs->dbopts);
+	if (cs->tableopts)
+		rocksdb_block_based_options_destroy(cs->tableopts);
+	if (cs->cache)
+		rocksdb_cache_destroy(cs->cache);
+	cs->db = NULL;
+}
+
+static void free_objects(struct cowstore *cs)
+{
+	while (cs->nvols)
+		vol_remove(cs, cs->vols[cs->nvols - 1]);
+	free(cs->vols);
+	cs->vols = NULL;
+}
+
+/* Release everything open() set up, in reverse order. */
+static void teardown(struct cowstore *cs)
+{
+	if (cs->plog)
+		plog_close(cs->plog);
+	db_close(cs);
+	if (cs->data_fd > 0)
+		close(cs->data_fd);
+	free_objects(cs);
+	alloc_destroy(&cs->alloc);
+	free(cs->dir);
+	free(cs);
+}
+
+int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *opts,
+			 struct cowstore_err *err)
+{
+	struct cowstore_pool_options o = opts ? *opts : (struct cowstore_pool_options){ 0 };
+	if (!dir) {
+		set_err(err, "no pool directory given");
+		return -EINVAL;
+	}
+	if (!o.capacity_bytes)
+		o.capacity_bytes = DEFAULT_CAPACITY;
+	if (!o.soft_threshold_pct)
+		o.soft_threshold_pct = DEFAULT_SOFT_PCT;
+	if (o.capacity_bytes < (1u << 20) || o.capacity_bytes % COWSTORE_BLOCK_SIZE ||
+	    o.soft_threshold_pct > 100) {
+		set_err(err, "capacity must be a multiple of 4096 bytes of at least 1 MiB, "
+			"and the soft threshold 1 to 100%%");
+		return -EINVAL;
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		set_err(err, "cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	struct cowstore *cs = calloc(1, sizeof(*cs));
+	if (!cs || !(cs->dir = strdup(dir))) {
+		free(cs);
+		return -ENOMEM;
+	}
+	char *data = path_in(dir, "data"), *meta = path_in(dir, "meta");
+	char *plog = path_in(dir, "plog");
+	int rc = 0;
+	struct stat st;
+	if (!data || !meta || !plog) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (stat(meta, &st) == 0) {
+		set_err(err, "%s already holds a pool", dir);
+		rc = -EEXIST;
+		goto out;
+	}
+	int fd = open(data, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0 || ftruncate(fd, (off_t)o.capacity_bytes) < 0 || fsync(fd) < 0) {
+		rc = -errno;
+		set_err(err, "cannot create %s: %s", data, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	if (o.plog_bytes && (rc = plog_create(plog, o.plog_bytes, err)))
+		goto out;
+	if ((rc = db_open(cs, err)))
+		goto out;
+	cs->capacity_blocks = o.capacity_bytes / COWSTORE_BLOCK_SIZE;
+	cs->plog_bytes = o.plog_bytes;
+	cs->soft_threshold_pct = o.soft_threshold_pct;
+	cs->next_id = 1;
+	cs->created_ns = now_ns();
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	pool_record_put(cs, wb);
+	rocksdb_writeoptions_set_sync(cs->wopts, 1);
+	rc = meta_commit(cs, wb);
+	rocksdb_writebatch_destroy(wb);
+	if (rc)
+		set_err(err, "%s: cannot write the pool record", dir);
+out:
+	free(data);
+	free(meta);
+	free(plog);
+	db_close(cs);
+	free(cs->dir);
+	free(cs);
+	return rc;
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+static bool layer_known(struct cowstore *cs, uint64_t layer)
+{
+	return vol_find(cs, layer) || snap_find(cs, layer);
+}
+
+/* Count every extent's references: the allocator's whole state. */
+static int rebuild_allocation(struct cowstore *cs, struct cowstore_err *err)
+{
+	int rc = alloc_init(&cs->alloc, cs->capacity_blocks);
+	if (rc)
+		return rc;
+	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
+	for (rocksdb_iter_seek(it, "E", 1); rocksdb_iter_valid(it) && !rc;
+	     rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+		struct extent e;
+		if (klen < 1 || k[0] != 'E')
+			break;
+		rc = extent_decode(k, klen, v, vlen, &e);
+		if (!rc && !layer_known(cs, e.layer))
+			rc = -EUCLEAN;
+		if (!rc && e.kind == BLK_DATA)
+			rc = alloc_ref(&cs->alloc, e.pblock, e.nblocks);
+		if (rc)
+			set_err(err, "%s: extent of layer %llu at block %llu is damaged or orphaned",
+				cs->dir, (unsigned long long)e.layer, (unsigned long long)e.lba);
+		extent_free(&e);
+	}
+	rocksdb_iter_destroy(it);
+	cs->soft_crossed =
+		cs->alloc.used * 100 >= (uint64_t)cs->soft_threshold_pct * cs->alloc.nblocks;
+	return rc;
+}
+
+static int open_data(struct cowstore *cs, struct cowstore_err *err)
+{
+	char *data = path_in(cs->dir, "data");
+	struct stat st;
+	if (!data)
+		return -ENOMEM;
+	cs->data_fd = open(data, O_RDWR | O_CLOEXEC);
+	int rc = cs->data_fd < 0 ? -errno : 0;
+	if (!rc && fstat(cs->data_fd, &st) < 0)
+		rc = -errno;
+	if (!rc && (uint64_t)st.st_size < cs->capacity_blocks * COWSTORE_BLOCK_SIZE)
+		rc = -EUCLEAN;
+	if (rc)
+		set_err(err, "%s: data file missing or shorter than the pool (%s)", data,
+			strerror(-rc));
+	free(data);
+	return rc;
+}
+
+struct replay_ctx {
+	struct cowstore *cs;
+	uint64_t applied;
+	int replayed;
+};
+
+static int replay_record(void *arg, uint64_t seq, uint64_t volume_id, uint64_t lba,
+			 uint32_t nsectors, const void *data)
+{
+	struct replay_ctx *r = arg;
+	if (seq <= r->applied)
+		return 0; /* its metadata was committed: nothing to redo */
+	int rc = cowstore_write(r->cs, volume_id, lba, nsectors, data, 0);
+	if (rc == -ENOENT)
+		return 0; /* the volume was deleted after the write */
+	r->replayed++;
+	return rc;
+}
+
+static int replay_plog(struct cowstore *cs, struct cowstore_err *err)
+{
+	char *path = path_in(cs->dir, "plog");
+	int rc = path ? plog_open(path, &cs->plog, err) : -ENOMEM;
+	free(path);
+	if (rc)
+		return rc;
+	struct replay_ctx r = { cs, cs->plog_applied, 0 };
+	rc = plog_replay(cs->plog, replay_record, &r);
+	if (!rc)
+		rc = cowstore_flush(cs);
+	if (rc)
+		set_err(err, "%s: replaying the persistent log failed: %s", cs->dir,
+			strerror(-rc));
+	return rc;
+}
+
+int cowstore_open(const char *dir, struct cowstore **out, struct cowstore_err *err)
+{
+	if (!dir || !out)
+		return -EINVAL;
+	struct cowstore *cs = calloc(1, sizeof(*cs));
+	if (!cs || !(cs->dir = strdup(dir))) {
+		free(cs);
+		return -ENOMEM;
+	}
+	cs->data_fd = -1;
+	char *meta = path_in(dir, "meta");
+	struct stat st;
+	int rc = meta && stat(meta, &st) == 0 ? 0 : -ENOENT;
+	free(meta);
+	if (rc) {
+		set_err(err, "%s holds no pool", dir);
+		teardown(cs);
+		return rc;
+	}
+	rc = db_open(cs, err);
+	if (!rc)
+		rc = pool_record_load(cs, err);
+	if (!rc)
+		rc = open_data(cs, err);
+	if (!rc)
+		rc = meta_load_objects(cs, err);
+	if (!rc)
+		rc = rebuild_allocation(cs, err);
+	if (!rc && (rc = engine_start(cs)))
+		set_err(err, "cannot start the store threads: %s", strerror(-rc));
+	if (rc) {
+		teardown(cs);
+		return rc;
+	}
+	if (cs->plog_bytes && (rc = replay_plog(cs, err))) {
+		engine_stop(cs);
+		teardown(cs);
+		return rc;
+	}
+	*out = cs;
+	return 0;
+}
+
+void cowstore_close(struct cowstore *cs)
+{
+	if (!cs)
+		return;
+	cowstore_flush(cs);
+	engine_stop(cs);
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	char *dberr = NULL;
+	rocksdb_flushoptions_set_wait(fo, 1);
+	rocksdb_flush(cs->db, fo, &dberr); /* a short log to replay at the next open */
+	free(dberr);
+	rocksdb_flushoptions_destroy(fo);
+	teardown(cs);
+}
+
+/* ---- figures --------------------------------------------------------- */
+
+static int do_info(struct cowstore *cs, void *arg)
+{
+	struct cowstore_pool_info *info = arg;
+	memset(info, 0, sizeof(*info));
+	info->capacity_bytes = cs->alloc.nblocks * COWSTORE_BLOCK_SIZE;
+	info->allocated_bytes = cs->alloc.used * COWSTORE_BLOCK_SIZE;
+	info->free_bytes = info->capacity_bytes - info->allocated_bytes;
+	info->metadata_bytes = meta_disk_bytes(cs);
+	info->plog_bytes = cs->plog_bytes;
+	info->soft_threshold_pct = cs->soft_threshold_pct;
+	info->soft_threshold_crossed = cs->soft_crossed;
+	info->nvolumes = cs->nvols;
+	info->format_version = FORMAT_VERSION;
+	for (uint32_t i = 0; i < cs->nvols; i++) {
+		struct vol *v = cs->vols[i];
+		uint64_t mapped;
+		int rc = view_mapped_blocks(cs, v, NULL, &mapped);
+		for (uint32_t j = 0; !rc && j <= v->nsnaps; j++) {
+			info->logical_bytes += mapped * COWSTORE_BLOCK_SIZE;
+			if (j < v->nsnaps)
+				rc = view_mapped_blocks(cs, v, v->snaps[j], &mapped);
+		}
+		if (rc)
+			return rc;
+		info->nsnapshots += v->nsnaps;
+	}
+	return 0;
+}
+
+int cowstore_pool_info(struct cowstore *cs, struct cowstore_pool_info *info)
+{
+	return info ? engine_control(cs, do_info, info, false) : -EINVAL;
+}
+
+static int do_scrub(struct cowstore *cs, void *arg)
+{
+	return scrub_run(cs, arg);
+}
+
+int cowstore_scrub(struct cowstore *cs, struct cowstore_scrub_report *report)
+{
+	return report ? engine_control(cs, do_scrub, report, true) : -EINVAL;
+}
