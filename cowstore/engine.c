@@ -133,14 +133,16 @@ void cowstore_queue_destroy(struct cowstore_queue *q)
 
 static void queue_push(struct cowstore_queue *q, struct cowstore_io_state *st)
 {
+	/* Once unlocked, a private queue may already be gone: read efd first. */
 	pthread_mutex_lock(&q->lock);
 	bool was_empty = !q->done.head;
+	int efd = q->efd;
 	list_push(&q->done, st);
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
-	if (was_empty && q->efd >= 0) {
+	if (was_empty && efd >= 0) {
 		uint64_t one = 1;
-		if (write(q->efd, &one, sizeof(one)) < 0) {
+		if (write(efd, &one, sizeof(one)) < 0) {
 			/* the counter cannot overflow here; nothing to do */
 		}
 	}

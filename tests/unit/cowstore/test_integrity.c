@@ -1,0 +1,180 @@
+/*
+ * test_integrity.c - checksums (a flipped byte in the data file reads as
+ * -EIO naming the sector, scrub finds it), the full pool (-ENOSPC only for
+ * writes that need space), the soft-threshold event, and the persistent log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+#include "tests/unit/cowstore/testutil.h"
+
+static uint8_t buf[1 << 20], out[1 << 20];
+
+struct events {
+	int soft, checksum, full;
+	uint64_t last_lba;
+};
+
+static void on_event(void *arg, const struct cowstore_event *ev)
+{
+	struct events *e = arg;
+	if (ev->type == COWSTORE_EVENT_SOFT_THRESHOLD)
+		e->soft++;
+	if (ev->type == COWSTORE_EVENT_CHECKSUM_ERROR) {
+		e->checksum++;
+		e->last_lba = ev->lba;
+	}
+	if (ev->type == COWSTORE_EVENT_POOL_FULL)
+		e->full++;
+}
+
+static void corrupt(const char *dir, uint64_t offset)
+{
+	char path[128];
+	uint8_t junk[16];
+	snprintf(path, sizeof(path), "%s/data", dir);
+	int fd = open(path, O_WRONLY);
+	memset(junk, 0xa5, sizeof(junk));
+	if (fd < 0 || pwrite(fd, junk, sizeof(junk), (off_t)offset) != (ssize_t)sizeof(junk))
+		fprintf(stderr, "  cannot corrupt %s\n", path);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_checksum_error(void)
+{
+	struct test_pool tp;
+	struct events ev = { 0 };
+	struct cowstore_scrub_report rep;
+	uint64_t id, snap;
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	cowstore_set_event_handler(tp.cs, on_event, &ev);
+	REQUIRE(cowstore_volume_create(tp.cs, "v", 1 << 20, &id, NULL) == 0);
+	fill_pattern(buf, 0, 2048, 1);
+	CHECK_EQ(cowstore_write(tp.cs, id, 0, 2048, buf, 0), 0);
+	CHECK_EQ(cowstore_snapshot_create(tp.cs, id, "s", &snap, NULL), 0);
+	CHECK_EQ(cowstore_flush(tp.cs), 0);
+	CHECK_EQ(cowstore_scrub(tp.cs, &rep), 0);
+	CHECK_EQ(rep.blocks_checked, 256);
+	CHECK_EQ(rep.bad_blocks, 0);
+	/* The first write of an empty pool lands at data block 0: block 5 is sector 40. */
+	corrupt(tp.dir, 5 * 4096 + 100);
+	struct cowstore_io io = { .op = COWSTORE_OP_READ, .volume_id = id, .lba = 0,
+				  .nsectors = 2048, .buf = out };
+	struct cowstore_queue *q;
+	REQUIRE(cowstore_queue_create(tp.cs, &q) == 0);
+	io.queue = q;
+	REQUIRE(cowstore_submit(tp.cs, &io) == 0);
+	CHECK_EQ(cowstore_queue_wait(q, 5000), 0);
+	CHECK_EQ(cowstore_queue_reap(q, 0), 1);
+	CHECK_EQ(io.result, -EIO);
+	CHECK_EQ(io.error_lba, 40);
+	CHECK_EQ(ev.checksum, 1);
+	CHECK_EQ(ev.last_lba, 40);
+	cowstore_queue_destroy(q);
+	CHECK_EQ(cowstore_read(tp.cs, id, 0, 40, out), 0);       /* the good part reads */
+	CHECK_EQ(cowstore_read(tp.cs, id, 44, 4, out), -EIO);    /* inside the bad block */
+	CHECK_EQ(cowstore_read_snapshot(tp.cs, snap, 40, 8, out), -EIO);
+	CHECK_EQ(cowstore_write(tp.cs, id, 42, 1, buf, 0), -EIO); /* RMW of a bad block */
+	CHECK_EQ(cowstore_scrub(tp.cs, &rep), 0);
+	CHECK_EQ(rep.bad_blocks, 1);
+	CHECK_EQ(rep.first_bad[0].lba, 40);
+	CHECK_EQ(rep.first_bad[0].pblock, 5);
+	CHECK_EQ(rep.first_bad[0].volume_id, id);
+	/* overwriting the whole block repairs it */
+	CHECK_EQ(cowstore_write(tp.cs, id, 40, 8, buf + 40 * 512, 0), 0);
+	CHECK_EQ(cowstore_read(tp.cs, id, 0, 2048, out), 0);
+	CHECK(check_pattern(out, 0, 2048, 1));
+	test_pool_destroy(&tp);
+}
+
+static void test_full_pool(void)
+{
+	struct test_pool tp;
+	struct events ev = { 0 };
+	uint64_t id, snap;
+	struct cowstore_pool_info info;
+	REQUIRE(test_pool_open(&tp, 4, 0) == 0); /* 1024 blocks */
+	cowstore_set_event_handler(tp.cs, on_event, &ev);
+	REQUIRE(cowstore_volume_create(tp.cs, "big", 16 << 20, &id, NULL) == 0);
+	int rc = 0;
+	uint64_t lba = 0;
+	fill_pattern(buf, 0, 256, 1);
+	for (; lba < 16 * 2048 && rc == 0; lba += 256)
+		rc = cowstore_write(tp.cs, id, lba, 256, buf, 0);
+	CHECK_EQ(rc, -ENOSPC);
+	CHECK(ev.full >= 1);
+	CHECK(ev.soft >= 1);
+	CHECK_EQ(cowstore_pool_info(tp.cs, &info), 0);
+	CHECK(info.soft_threshold_crossed);
+	CHECK(info.free_bytes < 1 << 20);
+	/* reads work; an overwrite of owned blocks is net neutral and allowed */
+	CHECK_EQ(cowstore_read(tp.cs, id, 0, 256, out), 0);
+	CHECK(check_pattern(out, 0, 256, 1));
+	fill_pattern(buf, 0, 8, 2);
+	CHECK_EQ(cowstore_write(tp.cs, id, 0, 8, buf, 0), 0);
+	/* after a snapshot the same overwrite needs new space: refused */
+	CHECK_EQ(cowstore_snapshot_create(tp.cs, id, "s", &snap, NULL), 0);
+	int refused = 0;
+	for (int i = 0; i < 200 && !refused; i++)
+		refused = cowstore_write(tp.cs, id, (uint64_t)i * 8, 8, buf, 0) == -ENOSPC;
+	CHECK(refused);
+	/* deleting the snapshot and discarding give space back */
+	CHECK_EQ(cowstore_snapshot_delete(tp.cs, snap, NULL), 0);
+	CHECK_EQ(cowstore_discard(tp.cs, id, 0, 4096), 0);
+	CHECK_EQ(cowstore_flush(tp.cs), 0);
+	CHECK_EQ(cowstore_write(tp.cs, id, 0, 256, buf, 0), 0);
+	test_pool_destroy(&tp);
+}
+
+static void test_plog_fua_replay(void)
+{
+	struct test_pool tp;
+	uint64_t id;
+	REQUIRE(test_pool_open(&tp, 64, 2) == 0);
+	REQUIRE(cowstore_volume_create(tp.cs, "v", 4 << 20, &id, NULL) == 0);
+	/* more FUA data than the log holds: it wraps and falls back to syncs */
+	for (int i = 0; i < 64; i++) {
+		fill_pattern(buf, (uint64_t)i * 128, 128, 10 + i);
+		REQUIRE(cowstore_write(tp.cs, id, (uint64_t)i * 128, 128, buf, COWSTORE_IO_FUA) == 0);
+	}
+	fill_pattern(buf, 5, 3, 99);
+	CHECK_EQ(cowstore_write(tp.cs, id, 5, 3, buf, COWSTORE_IO_FUA), 0);
+	REQUIRE(test_pool_reopen(&tp) == 0);
+	for (int i = 0; i < 64; i++) {
+		CHECK_EQ(cowstore_read(tp.cs, id, (uint64_t)i * 128, 128, out), 0);
+		if (i == 0) {
+			CHECK(check_pattern(out, 0, 5, 10));
+			CHECK(check_pattern(out + 5 * 512, 5, 3, 99));
+			CHECK(check_pattern(out + 8 * 512, 8, 120, 10));
+		} else {
+			CHECK(check_pattern(out, (uint64_t)i * 128, 128, 10 + i));
+		}
+	}
+	test_pool_destroy(&tp);
+}
+
+static void test_pool_create_errors(void)
+{
+	struct test_pool tp;
+	struct cowstore_err err = { "" };
+	struct cowstore *cs;
+	struct cowstore_pool_options small = { 4096, 0, 0 };
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	CHECK_EQ(cowstore_pool_create(tp.dir, NULL, &err), -EEXIST);
+	CHECK(strstr(err.msg, "already holds a pool") != NULL);
+	CHECK_EQ(cowstore_pool_create("/tmp/slate-x", &small, &err), -EINVAL);
+	CHECK_EQ(cowstore_open("/nonexistent/slate", &cs, &err), -ENOENT);
+	CHECK(strstr(err.msg, "no pool") != NULL);
+	test_pool_destroy(&tp);
+}
+
+static const struct harness_test tests[] = {
+	{ "checksum_error", test_checksum_error },
+	{ "full_pool", test_full_pool },
+	{ "plog_fua_replay", test_plog_fua_replay },
+	{ "pool_create_errors", test_pool_create_errors },
+};
+HARNESS_MAIN(tests)
