@@ -30,7 +30,6 @@
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 #define CHUNK_BYTES (1u << 20) /* import/export unit */
-#define CHUNK_SECTORS (CHUNK_BYTES / COWSTORE_SECTOR_SIZE)
 
 /* ---- options and the command table ---------------------------------- */
 
@@ -395,7 +394,8 @@ static int cmd_volume_create(struct tool *t)
 	int rc = cowstore_volume_create(t->cs, t->args[0], size, &id, &err);
 	if (rc < 0)
 		return fail(rc, &err, "creating volume '%s'", t->args[0]);
-	printf("created volume '%s' (id %" PRIu64 ", %s)\n", t->args[0], id, size_text(size).s);
+	printf("created volume '%s' (id %" PRIu64 ", %" PRIu64 " bytes, %s)\n", t->args[0], id,
+	       size, human(size).s);
 	return 0;
 }
 
@@ -427,6 +427,8 @@ static int cmd_volume_list(struct tool *t)
 			       ? snapshot_path(t->cs, vols, count, v->parent_snapshot_id).s
 			       : "-");
 	}
+	if (count == 0)
+		printf("(no volumes)\n");
 	free(vols);
 	return 0;
 }
@@ -601,7 +603,8 @@ static int import_target(struct tool *t, const char *name, uint64_t file_bytes, 
 		rc = cowstore_volume_create(t->cs, name, size, id, &err);
 		if (rc < 0)
 			return fail(rc, &err, "creating volume '%s'", name);
-		printf("created volume '%s' (id %" PRIu64 ", %s)\n", name, *id, size_text(size).s);
+		printf("created volume '%s' (id %" PRIu64 ", %" PRIu64 " bytes, %s)\n", name, *id,
+		       size, human(size).s);
 		return 0;
 	}
 	struct cowstore_volume_info info;
@@ -672,9 +675,10 @@ static int cmd_import(struct tool *t)
 	int rc = cowstore_flush(t->cs);
 	if (rc < 0)
 		return fail(rc, NULL, "flushing volume '%s'", name);
-	printf("imported %s into volume '%s': %s, %" PRIu64 " of %" PRIu64
-	       " 1 MiB chunks all zeros (kept thin)\n", path, name, size_text(file_bytes).s,
-	       zero_chunks, (file_bytes + CHUNK_BYTES - 1) / CHUNK_BYTES);
+	printf("imported %s into volume '%s': %" PRIu64 " bytes (%s) in %" PRIu64
+	       " chunks of 1 MiB, %" PRIu64 " of them all zeros and left thin\n", path, name,
+	       file_bytes, human(file_bytes).s, (file_bytes + CHUNK_BYTES - 1) / CHUNK_BYTES,
+	       zero_chunks);
 	return 0;
 }
 
