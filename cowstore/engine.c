@@ -386,7 +386,7 @@ void io_state_free(struct cowstore_io_state *st)
 static int sync_data_and_meta(struct cowstore *cs)
 {
 	char *dberr = NULL;
-	if (fdatasync(cs->data_fd) < 0)
+	if (fdatasync(cs->data_fd) < 0 || fdatasync(cs->crc_fd) < 0)
 		return -errno;
 	rocksdb_flush_wal(cs->db, 1, &dberr);
 	if (dberr) {

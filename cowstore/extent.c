@@ -44,11 +44,8 @@ static int fill_from_extent(void *arg, const struct extent *e)
 			continue;
 		}
 		o->kind = e->kind;
-		o->layer = e->layer;
-		if (e->kind == BLK_DATA) {
+		if (e->kind == BLK_DATA)
 			o->pblock = e->pblock + (b - e->lba);
-			o->crc = e->crcs[b - e->lba];
-		}
 	}
 	return *c->unresolved == 0;
 }
@@ -115,25 +112,6 @@ struct extent_list {
 	size_t n, cap;
 };
 
-static void extent_list_free(struct extent_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		extent_free(&l->e[i]);
-	free(l->e);
-}
-
-static int extent_copy(struct extent *dst, const struct extent *src)
-{
-	*dst = *src;
-	dst->crcs = NULL;
-	if (src->kind == BLK_DATA) {
-		dst->crcs = malloc(src->nblocks * sizeof(uint32_t));
-		if (!dst->crcs)
-			return -ENOMEM;
-		memcpy(dst->crcs, src->crcs, src->nblocks * sizeof(uint32_t));
-	}
-	return 0;
-}
 
 static int collect_extent(void *arg, const struct extent *e)
 {
@@ -146,14 +124,11 @@ static int collect_extent(void *arg, const struct extent *e)
 		l->e = p;
 		l->cap = cap;
 	}
-	int rc = extent_copy(&l->e[l->n], e);
-	if (rc)
-		return rc;
-	l->n++;
+	l->e[l->n++] = *e;
 	return 0;
 }
 
-/* The part [from, to) of e, as a new extent in layer (crcs borrowed). */
+/* The part [from, to) of e, as a new extent in layer. */
 static struct extent extent_slice(const struct extent *e, uint64_t layer, uint64_t from,
 				  uint64_t to)
 {
@@ -161,10 +136,8 @@ static struct extent extent_slice(const struct extent *e, uint64_t layer, uint64
 	s.layer = layer;
 	s.lba = from;
 	s.nblocks = to - from;
-	if (e->kind == BLK_DATA) {
+	if (e->kind == BLK_DATA)
 		s.pblock = e->pblock + (from - e->lba);
-		s.crcs = e->crcs + (from - e->lba);
-	}
 	return s;
 }
 
@@ -176,127 +149,110 @@ static int release_slice(struct cowstore *cs, rocksdb_writebatch_t *wb, struct v
 	struct snap *newest = vol_newest_snap(v);
 	if (newest && e->birth <= newest->gen) {
 		struct extent s = extent_slice(e, newest->id, from, to);
-		extent_put(wb, &s);
-		return 0;
+		return extent_put(cs, wb, &s);
 	}
 	if (e->kind == BLK_DATA)
 		return alloc_unref(&cs->alloc, e->pblock + (from - e->lba), to - from);
 	return 0;
 }
 
-/* Length of the run of newmap starting at i that fits one extent. */
-static uint64_t run_length(const struct blk *map, uint64_t i, uint64_t n)
+/* Length of the run of map[i, limit) that fits one extent: same kind and,
+ * for data, contiguous blocks (the caller keeps limit within one chunk). */
+static uint64_t run_length(const struct blk *map, uint64_t i, uint64_t limit)
 {
 	uint64_t len = 1;
-	while (i + len < n && map[i + len].kind == map[i].kind) {
-		if (map[i].kind == BLK_DATA &&
-		    (len == MAX_EXTENT_BLOCKS || map[i + len].pblock != map[i].pblock + len))
-			break;
+	while (i + len < limit && map[i + len].kind == map[i].kind &&
+	       (map[i].kind != BLK_DATA || map[i + len].pblock == map[i].pblock + len))
 		len++;
-	}
 	return len;
 }
 
 static bool can_merge(const struct extent *left, const struct extent *right)
 {
 	if (left->kind != right->kind || left->birth != right->birth ||
-	    left->lba + left->nblocks != right->lba)
+	    left->lba + left->nblocks != right->lba ||
+	    left->lba / MAX_EXTENT_BLOCKS != (right->lba + right->nblocks - 1) / MAX_EXTENT_BLOCKS)
 		return false;
-	if (left->kind == BLK_ZERO)
-		return true;
-	return left->pblock + left->nblocks == right->pblock &&
-	       left->nblocks + right->nblocks <= MAX_EXTENT_BLOCKS;
+	return left->kind == BLK_ZERO || left->pblock + left->nblocks == right->pblock;
 }
 
 /* Put new extent ne, merged into *left when they join (left is updated). */
-static int put_merged(rocksdb_writebatch_t *wb, struct extent *left, bool *have_left,
-		      const struct extent *ne)
+static int put_merged(struct cowstore *cs, rocksdb_writebatch_t *wb, struct extent *left,
+		      bool *have_left, const struct extent *ne)
 {
+	int rc = 0;
 	if (*have_left && can_merge(left, ne)) {
-		if (ne->kind == BLK_DATA) {
-			uint32_t *crcs = realloc(left->crcs, (left->nblocks + ne->nblocks) * 4);
-			if (!crcs)
-				return -ENOMEM;
-			memcpy(crcs + left->nblocks, ne->crcs, ne->nblocks * 4);
-			left->crcs = crcs;
-		}
 		left->nblocks += ne->nblocks;
 		return 0;
 	}
 	if (*have_left)
-		extent_put(wb, left);
-	extent_free(left);
-	int rc = extent_copy(left, ne);
-	*have_left = rc == 0;
+		rc = extent_put(cs, wb, left);
+	*left = *ne;
+	*have_left = true;
 	return rc;
 }
 
-static int find_left_neighbour(struct cowstore *cs, struct vol *v, uint64_t lba,
-			       struct extent *left, bool *have_left)
+/* The head extent ending at lba becomes *left, deleted from the batch: it
+ * is put back, grown or not, when the new extents are in. */
+static int find_left_neighbour(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v,
+			       uint64_t lba, struct extent *left, bool *have_left)
 {
-	struct extent_list l = { 0 };
-	*have_left = false;
-	if (lba == 0)
-		return 0;
-	int rc = layer_scan(cs, v->id, lba - 1, 1, collect_extent, &l);
-	if (!rc && l.n == 1 && l.e[0].lba + l.e[0].nblocks == lba) {
-		*left = l.e[0];
-		l.n = 0; /* ownership of crcs moves to *left */
-		*have_left = true;
+	*have_left = headmap_get_ending(&v->map, v->id, lba, left) == 0;
+	return *have_left ? extent_delete(cs, wb, left) : 0;
+}
+
+/* Take the old mappings of [lba, end) out of the head. */
+static int remove_old(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v,
+		      uint64_t lba, uint64_t end, struct extent *left, bool *have_left)
+{
+	struct extent_list old = { 0 };
+	int rc = layer_scan(cs, v->id, lba, end - lba, collect_extent, &old);
+	for (size_t i = 0; !rc && i < old.n; i++) {
+		struct extent *e = &old.e[i];
+		uint64_t e_end = e->lba + e->nblocks;
+		rc = extent_delete(cs, wb, e);
+		if (!rc && e->lba < lba) { /* the left remainder stays and may merge */
+			*left = extent_slice(e, v->id, e->lba, lba);
+			*have_left = true;
+		}
+		if (!rc && e_end > end) {
+			struct extent s = extent_slice(e, v->id, end, e_end);
+			rc = extent_put(cs, wb, &s);
+		}
+		if (!rc)
+			rc = release_slice(cs, wb, v, e, e->lba > lba ? e->lba : lba,
+					   e_end < end ? e_end : end);
 	}
-	extent_list_free(&l);
+	free(old.e);
 	return rc;
 }
 
 int head_replace(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v, uint64_t lba,
 		 uint64_t n, const struct blk *newmap, uint8_t uniform_kind)
 {
-	struct extent_list old = { 0 };
 	struct extent left = { 0 };
 	bool have_left = false;
-	uint64_t end = lba + n;
-	int rc = layer_scan(cs, v->id, lba, n, collect_extent, &old);
+	int rc = remove_old(cs, wb, v, lba, lba + n, &left, &have_left);
 
-	for (size_t i = 0; !rc && i < old.n; i++) {
-		struct extent *e = &old.e[i];
-		uint64_t e_end = e->lba + e->nblocks;
-		extent_delete(wb, v->id, e->lba);
-		if (e->lba < lba) { /* the left remainder stays and may merge */
-			struct extent s = extent_slice(e, v->id, e->lba, lba);
-			rc = extent_copy(&left, &s);
-			have_left = rc == 0;
-		}
-		if (!rc && e_end > end) {
-			struct extent s = extent_slice(e, v->id, end, e_end);
-			extent_put(wb, &s);
-		}
-		if (!rc)
-			rc = release_slice(cs, wb, v, e, e->lba > lba ? e->lba : lba,
-					   e_end < end ? e_end : end);
-	}
 	if (!rc && !have_left)
-		rc = find_left_neighbour(cs, v, lba, &left, &have_left);
+		rc = find_left_neighbour(cs, wb, v, lba, &left, &have_left);
 	for (uint64_t i = 0; !rc && i < n;) {
 		struct extent ne = { .layer = v->id, .lba = lba + i, .birth = v->cur_gen };
-		uint32_t crcs[MAX_EXTENT_BLOCKS];
+		uint64_t room = MAX_EXTENT_BLOCKS - (lba + i) % MAX_EXTENT_BLOCKS;
+		uint64_t limit = n - i < room ? n : i + room;
 		if (newmap) {
-			ne.nblocks = run_length(newmap, i, n);
+			ne.nblocks = run_length(newmap, i, limit);
 			ne.kind = newmap[i].kind;
 			ne.pblock = newmap[i].pblock;
-			for (uint64_t j = 0; ne.kind == BLK_DATA && j < ne.nblocks; j++)
-				crcs[j] = newmap[i + j].crc;
-			ne.crcs = crcs;
 		} else {
-			ne.nblocks = n;
+			ne.nblocks = limit - i;
 			ne.kind = uniform_kind;
 		}
 		i += ne.nblocks;
 		if (ne.kind != BLK_NONE)
-			rc = put_merged(wb, &left, &have_left, &ne);
+			rc = put_merged(cs, wb, &left, &have_left, &ne);
 	}
 	if (!rc && have_left)
-		extent_put(wb, &left);
-	extent_free(&left);
-	extent_list_free(&old);
+		rc = extent_put(cs, wb, &left);
 	return rc;
 }

@@ -11,6 +11,13 @@
  * birth means x was unmapped at S.  Clones fall through unmapped blocks to
  * the snapshot they were made from.  Taking a snapshot only bumps cur_gen.
  *
+ * Checksums live beside the data, not in the extents: the crc file holds one
+ * CRC32C per data-file block (mapped; written when a block is allocated for
+ * new data, before the metadata that references it), so that splitting an
+ * extent costs a few bytes of metadata whatever its length.
+ *
+ * Extents never cross a MAX_EXTENT_BLOCKS-aligned boundary (see headmap.c).
+ *
  * Invariant: along one volume's chain of layers, the mappings of a block
  * have strictly increasing births, so each layer holds at most one of them.
  *
@@ -45,9 +52,7 @@ enum blk_kind {
 /* One 4 KiB block's mapping, as resolved or as about to be written. */
 struct blk {
 	uint64_t pblock;
-	uint32_t crc;
 	uint8_t kind;
-	uint64_t layer; /* where it was found (resolve only) */
 };
 
 struct extent {
@@ -57,7 +62,6 @@ struct extent {
 	uint64_t birth;
 	uint8_t kind;     /* BLK_ZERO or BLK_DATA */
 	uint64_t pblock;  /* BLK_DATA: first data-file block */
-	uint32_t *crcs;   /* BLK_DATA: nblocks checksums; owned by the extent */
 };
 
 /* ---- in-memory objects (loaded at open, persisted in RocksDB) -------- */
@@ -73,6 +77,13 @@ struct snap {
 	uint32_t nclones;
 };
 
+/* A head's extent map in memory (headmap.c). */
+struct mchunk;
+struct headmap {
+	uint64_t nchunks;
+	struct mchunk **chunks;
+};
+
 struct vol {
 	uint64_t id; /* also its head layer id */
 	char name[COWSTORE_NAME_MAX + 1];
@@ -82,6 +93,7 @@ struct vol {
 	struct snap *parent; /* clone source, or NULL */
 	struct snap **snaps; /* alive snapshots, oldest (lowest gen) first */
 	uint32_t nsnaps, snaps_cap;
+	struct headmap map;  /* the head's extents, as in RocksDB */
 };
 
 /* ---- allocation (alloc.c) ------------------------------------------ */
@@ -172,6 +184,8 @@ struct cowstore {
 	rocksdb_cache_t *cache;
 	rocksdb_block_based_table_options_t *tableopts;
 	int data_fd;
+	int crc_fd;
+	uint32_t *crcmap;  /* CRC32C of each data-file block, the crc file mapped */
 	struct plog *plog;
 	uint64_t plog_applied; /* highest plog seq whose metadata is committed */
 
@@ -211,12 +225,15 @@ struct cowstore {
 /* ---- metadata (meta.c) ---------------------------------------------- */
 
 enum { KEY_EXTENT_LEN = 17 };
-void key_extent(uint8_t key[KEY_EXTENT_LEN], uint64_t layer, uint64_t lba);
+/* Extents are keyed by their end block, so a forward seek finds the extent
+ * holding a block and a point lookup finds the one ending where another
+ * starts. */
+void key_extent(uint8_t key[KEY_EXTENT_LEN], uint64_t layer, uint64_t end);
 int extent_decode(const char *key, size_t klen, const char *val, size_t vlen,
 		  struct extent *e);
-void extent_put(rocksdb_writebatch_t *wb, const struct extent *e);
-void extent_delete(rocksdb_writebatch_t *wb, uint64_t layer, uint64_t lba);
-void extent_free(struct extent *e);
+/* Both change the batch and, for a volume head, its in-memory map. */
+int extent_put(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct extent *e);
+int extent_delete(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct extent *e);
 void pool_record_put(struct cowstore *cs, rocksdb_writebatch_t *wb);
 int pool_record_load(struct cowstore *cs, struct cowstore_err *err);
 void vol_record_put(rocksdb_writebatch_t *wb, const struct vol *v);
@@ -228,8 +245,16 @@ int meta_load_objects(struct cowstore *cs, struct cowstore_err *err);
 int meta_commit(struct cowstore *cs, rocksdb_writebatch_t *wb);
 uint64_t meta_disk_bytes(struct cowstore *cs);
 
-/* Iterate a layer's extents that overlap [lba, lba+n); fn returns nonzero to stop. */
+/* Iterate a layer's extents that overlap [lba, lba+n); fn returns nonzero to
+ * stop.  Heads are read from memory, snapshots from RocksDB. */
 typedef int (*extent_fn)(void *arg, const struct extent *e);
+void headmap_free(struct headmap *m);
+int headmap_put(struct headmap *m, const struct extent *e);
+int headmap_delete(struct headmap *m, const struct extent *e);
+int headmap_get_ending(const struct headmap *m, uint64_t layer, uint64_t end,
+		       struct extent *out);
+int headmap_scan(const struct headmap *m, uint64_t layer, uint64_t lba, uint64_t n,
+		 extent_fn fn, void *arg);
 int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, extent_fn fn,
 	       void *arg);
 

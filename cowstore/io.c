@@ -93,7 +93,8 @@ static int verify_blocks(struct cowstore *cs, struct cowstore_io_state *st, cons
 {
 	for (uint64_t i = first; i < last; i++) {
 		const struct blk *b = &st->map[i];
-		if (b->kind != BLK_DATA || block_crc(buf + ((i - first) << BLOCK_SHIFT)) == b->crc)
+		if (b->kind != BLK_DATA ||
+		    block_crc(buf + ((i - first) << BLOCK_SHIFT)) == cs->crcmap[b->pblock])
 			continue;
 		uint64_t lba = (map_b0 + i) * SECTORS_PER_BLOCK;
 		st->io->error_lba = lba > st->io->lba ? lba : st->io->lba;
@@ -355,10 +356,11 @@ static void write_data(struct cowstore *cs, struct cowstore_io_state *st, struct
 			continue;
 		}
 		uint64_t len = 1;
-		st->map[i].crc = block_crc(src + (i << BLOCK_SHIFT));
+		/* the blocks are fresh: nothing reads their checksums yet */
+		cs->crcmap[st->map[i].pblock] = block_crc(src + (i << BLOCK_SHIFT));
 		while (i + len < n && st->map[i + len].kind == BLK_DATA &&
 		       st->map[i + len].pblock == st->map[i].pblock + len && len < 256) {
-			st->map[i + len].crc = block_crc(src + ((i + len) << BLOCK_SHIFT));
+			cs->crcmap[st->map[i].pblock + len] = block_crc(src + ((i + len) << BLOCK_SHIFT));
 			len++;
 		}
 		queue_rw(cs, st, true, (uint8_t *)src + (i << BLOCK_SHIFT), st->map[i].pblock, len);

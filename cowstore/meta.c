@@ -6,10 +6,10 @@
  *   "V" id               volume record
  *   "S" id               snapshot record
  *   "A"                  highest persistent-log sequence whose write is applied
- *   "E" layer lba        extent: blocks [lba, lba+n) of a layer
+ *   "E" layer end        extent: blocks [end-n, end) of a layer
  * Values are little-endian fixed fields, except extents, which are kept
  * small with varints: kind, nblocks, birth, then for data extents the first
- * data-file block and one CRC32C per block.
+ * data-file block (checksums are in the crc file, see internal.h).
  *
  * Changing any layout here means a new FORMAT_VERSION; open refuses others.
  */
@@ -127,11 +127,11 @@ static void key_id(uint8_t key[9], char tag, uint64_t id)
 
 /* ---- extents --------------------------------------------------------- */
 
-void key_extent(uint8_t key[KEY_EXTENT_LEN], uint64_t layer, uint64_t lba)
+void key_extent(uint8_t key[KEY_EXTENT_LEN], uint64_t layer, uint64_t end)
 {
 	key[0] = 'E';
 	be64(key + 1, layer);
-	be64(key + 9, lba);
+	be64(key + 9, end);
 }
 
 int extent_decode(const char *key, size_t klen, const char *val, size_t vlen,
@@ -141,52 +141,45 @@ int extent_decode(const char *key, size_t klen, const char *val, size_t vlen,
 	if (klen != KEY_EXTENT_LEN || key[0] != 'E' || vlen < 1)
 		return -EUCLEAN;
 	e->layer = get_be64((const uint8_t *)key + 1);
-	e->lba = get_be64((const uint8_t *)key + 9);
+	uint64_t end = get_be64((const uint8_t *)key + 9);
 	struct dec d = { (const uint8_t *)val + 1, vlen - 1, false };
 	e->kind = (uint8_t)val[0];
-	if (!get_varint(&d, &e->nblocks) || !get_varint(&d, &e->birth) || !e->nblocks)
+	if (!get_varint(&d, &e->nblocks) || !get_varint(&d, &e->birth) || !e->nblocks ||
+	    e->nblocks > end || e->nblocks > MAX_EXTENT_BLOCKS)
 		return -EUCLEAN;
+	e->lba = end - e->nblocks;
 	if (e->kind == BLK_ZERO)
 		return d.left ? -EUCLEAN : 0;
-	if (e->kind != BLK_DATA || !get_varint(&d, &e->pblock) ||
-	    e->nblocks > MAX_EXTENT_BLOCKS || d.left != e->nblocks * 4)
+	if (e->kind != BLK_DATA || !get_varint(&d, &e->pblock) || d.left)
 		return -EUCLEAN;
-	e->crcs = malloc(e->nblocks * sizeof(uint32_t));
-	if (!e->crcs)
-		return -ENOMEM;
-	memcpy(e->crcs, d.p, e->nblocks * 4); /* little-endian host, as written */
 	return 0;
 }
 
-void extent_put(rocksdb_writebatch_t *wb, const struct extent *e)
+int extent_put(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct extent *e)
 {
 	uint8_t key[KEY_EXTENT_LEN];
-	uint8_t val[1 + 3 * 10 + MAX_EXTENT_BLOCKS * 4];
+	uint8_t val[1 + 3 * 10];
 	size_t n = 0;
 
-	key_extent(key, e->layer, e->lba);
+	key_extent(key, e->layer, e->lba + e->nblocks);
 	val[n++] = e->kind;
 	n += put_varint(val + n, e->nblocks);
 	n += put_varint(val + n, e->birth);
 	if (e->kind == BLK_DATA) {
 		n += put_varint(val + n, e->pblock);
-		memcpy(val + n, e->crcs, e->nblocks * 4);
-		n += e->nblocks * 4;
 	}
 	rocksdb_writebatch_put(wb, (const char *)key, sizeof(key), (const char *)val, n);
+	struct vol *v = vol_find(cs, e->layer);
+	return v ? headmap_put(&v->map, e) : 0;
 }
 
-void extent_delete(rocksdb_writebatch_t *wb, uint64_t layer, uint64_t lba)
+int extent_delete(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct extent *e)
 {
 	uint8_t key[KEY_EXTENT_LEN];
-	key_extent(key, layer, lba);
+	key_extent(key, e->layer, e->lba + e->nblocks);
 	rocksdb_writebatch_delete(wb, (const char *)key, sizeof(key));
-}
-
-void extent_free(struct extent *e)
-{
-	free(e->crcs);
-	e->crcs = NULL;
+	struct vol *v = vol_find(cs, e->layer);
+	return v ? headmap_delete(&v->map, e) : 0;
 }
 
 int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, extent_fn fn,
@@ -195,32 +188,27 @@ int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, ex
 	uint8_t key[KEY_EXTENT_LEN];
 	uint64_t end = lba + n < lba ? UINT64_MAX : lba + n;
 	int rc = 0;
+	struct vol *v = vol_find(cs, layer);
+	if (v)
+		return headmap_scan(&v->map, layer, lba, n, fn, arg);
 	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
 
-	key_extent(key, layer, lba);
-	rocksdb_iter_seek_for_prev(it, (const char *)key, sizeof(key));
-	if (!rocksdb_iter_valid(it))
-		rocksdb_iter_seek(it, (const char *)key, sizeof(key));
-	for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+	/* The first extent ending after lba is the only one that may hold it. */
+	key_extent(key, layer, lba + 1);
+	for (rocksdb_iter_seek(it, (const char *)key, sizeof(key)); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
 		size_t klen, vlen;
 		const char *k = rocksdb_iter_key(it, &klen);
-		const char *v = rocksdb_iter_value(it, &vlen);
-		if (klen != KEY_EXTENT_LEN || k[0] != 'E')
-			break;
-		if (get_be64((const uint8_t *)k + 1) != layer) {
-			if (get_be64((const uint8_t *)k + 1) < layer)
-				continue; /* seek_for_prev landed in an earlier layer */
-			break;
-		}
-		if (get_be64((const uint8_t *)k + 9) >= end)
+		const char *val = rocksdb_iter_value(it, &vlen);
+		if (klen != KEY_EXTENT_LEN || k[0] != 'E' || get_be64((const uint8_t *)k + 1) != layer)
 			break;
 		struct extent e;
-		rc = extent_decode(k, klen, v, vlen, &e);
+		rc = extent_decode(k, klen, val, vlen, &e);
 		if (rc)
 			break;
-		if (e.lba + e.nblocks > lba)
-			rc = fn(arg, &e);
-		extent_free(&e);
+		if (e.lba >= end)
+			break;
+		rc = fn(arg, &e);
 		if (rc)
 			break;
 	}

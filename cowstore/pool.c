@@ -8,6 +8,7 @@
  * whose metadata did not reach RocksDB are applied again.  A pool's layout:
  *   DIR/meta/   RocksDB
  *   DIR/data    data file, capacity_bytes long (sparse)
+ *   DIR/crc     CRC32C of each data block, 4 bytes a block (sparse)
  *   DIR/plog    persistent FUA log, when configured
  */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,12 +99,30 @@ static void teardown(struct cowstore *cs)
 	if (cs->plog)
 		plog_close(cs->plog);
 	db_close(cs);
+	if (cs->crcmap)
+		munmap(cs->crcmap, cs->capacity_blocks * sizeof(uint32_t));
+	if (cs->crc_fd > 0)
+		close(cs->crc_fd);
 	if (cs->data_fd > 0)
 		close(cs->data_fd);
 	free_objects(cs);
 	alloc_destroy(&cs->alloc);
 	free(cs->dir);
 	free(cs);
+}
+
+static int create_sparse(const char *path, uint64_t bytes, struct cowstore_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0 || fsync(fd) < 0) {
+		int rc = -errno;
+		set_err(err, "cannot create %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	close(fd);
+	return 0;
 }
 
 int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *opts,
@@ -133,10 +153,10 @@ int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *op
 		return -ENOMEM;
 	}
 	char *data = path_in(dir, "data"), *meta = path_in(dir, "meta");
-	char *plog = path_in(dir, "plog");
+	char *plog = path_in(dir, "plog"), *crc = path_in(dir, "crc");
 	int rc = 0;
 	struct stat st;
-	if (!data || !meta || !plog) {
+	if (!data || !meta || !plog || !crc) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -145,15 +165,9 @@ int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *op
 		rc = -EEXIST;
 		goto out;
 	}
-	int fd = open(data, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0 || ftruncate(fd, (off_t)o.capacity_bytes) < 0 || fsync(fd) < 0) {
-		rc = -errno;
-		set_err(err, "cannot create %s: %s", data, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if ((rc = create_sparse(data, o.capacity_bytes, err)) ||
+	    (rc = create_sparse(crc, o.capacity_bytes / COWSTORE_BLOCK_SIZE * 4, err)))
 		goto out;
-	}
-	close(fd);
 	if (o.plog_bytes && (rc = plog_create(plog, o.plog_bytes, err)))
 		goto out;
 	if ((rc = db_open(cs, err)))
@@ -174,6 +188,7 @@ out:
 	free(data);
 	free(meta);
 	free(plog);
+	free(crc);
 	db_close(cs);
 	free(cs->dir);
 	free(cs);
@@ -181,11 +196,6 @@ out:
 }
 
 /* ---- open ------------------------------------------------------------ */
-
-static bool layer_known(struct cowstore *cs, uint64_t layer)
-{
-	return vol_find(cs, layer) || snap_find(cs, layer);
-}
 
 /* Count every extent's references: the allocator's whole state. */
 static int rebuild_allocation(struct cowstore *cs, struct cowstore_err *err)
@@ -203,14 +213,16 @@ static int rebuild_allocation(struct cowstore *cs, struct cowstore_err *err)
 		if (klen < 1 || k[0] != 'E')
 			break;
 		rc = extent_decode(k, klen, v, vlen, &e);
-		if (!rc && !layer_known(cs, e.layer))
+		struct vol *head = rc ? NULL : vol_find(cs, e.layer);
+		if (!rc && !head && !snap_find(cs, e.layer))
 			rc = -EUCLEAN;
+		if (!rc && head)
+			rc = headmap_put(&head->map, &e);
 		if (!rc && e.kind == BLK_DATA)
 			rc = alloc_ref(&cs->alloc, e.pblock, e.nblocks);
 		if (rc)
 			set_err(err, "%s: extent of layer %llu at block %llu is damaged or orphaned",
 				cs->dir, (unsigned long long)e.layer, (unsigned long long)e.lba);
-		extent_free(&e);
 	}
 	rocksdb_iter_destroy(it);
 	cs->soft_crossed =
@@ -218,23 +230,44 @@ static int rebuild_allocation(struct cowstore *cs, struct cowstore_err *err)
 	return rc;
 }
 
-static int open_data(struct cowstore *cs, struct cowstore_err *err)
+/* Open a pool file that must be at least bytes long. */
+static int open_sized(struct cowstore *cs, const char *name, uint64_t bytes, int *fd,
+		      struct cowstore_err *err)
 {
-	char *data = path_in(cs->dir, "data");
+	char *path = path_in(cs->dir, name);
 	struct stat st;
-	if (!data)
+	if (!path)
 		return -ENOMEM;
-	cs->data_fd = open(data, O_RDWR | O_CLOEXEC);
-	int rc = cs->data_fd < 0 ? -errno : 0;
-	if (!rc && fstat(cs->data_fd, &st) < 0)
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	int rc = *fd < 0 ? -errno : 0;
+	if (!rc && fstat(*fd, &st) < 0)
 		rc = -errno;
-	if (!rc && (uint64_t)st.st_size < cs->capacity_blocks * COWSTORE_BLOCK_SIZE)
+	if (!rc && (uint64_t)st.st_size < bytes)
 		rc = -EUCLEAN;
 	if (rc)
-		set_err(err, "%s: data file missing or shorter than the pool (%s)", data,
+		set_err(err, "%s: missing or shorter than the pool needs (%s)", path,
 			strerror(-rc));
-	free(data);
+	free(path);
 	return rc;
+}
+
+static int open_data(struct cowstore *cs, struct cowstore_err *err)
+{
+	uint64_t crc_bytes = cs->capacity_blocks * sizeof(uint32_t);
+	int rc = open_sized(cs, "data", cs->capacity_blocks * COWSTORE_BLOCK_SIZE, &cs->data_fd,
+			    err);
+	if (!rc)
+		rc = open_sized(cs, "crc", crc_bytes, &cs->crc_fd, err);
+	if (rc)
+		return rc;
+	void *map = mmap(NULL, crc_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, cs->crc_fd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		set_err(err, "%s: cannot map the checksum file: %s", cs->dir, strerror(errno));
+		return rc;
+	}
+	cs->crcmap = map;
+	return 0;
 }
 
 struct replay_ctx {
@@ -282,7 +315,7 @@ int cowstore_open(const char *dir, struct cowstore **out, struct cowstore_err *e
 		free(cs);
 		return -ENOMEM;
 	}
-	cs->data_fd = -1;
+	cs->data_fd = cs->crc_fd = -1;
 	char *meta = path_in(dir, "meta");
 	struct stat st;
 	int rc = meta && stat(meta, &st) == 0 ? 0 : -ENOENT;

@@ -48,7 +48,8 @@ static int scrub_extent(void *arg, const struct extent *e)
 		c->rep->blocks_checked++;
 		uint8_t *block = c->buf + (i << BLOCK_SHIFT);
 		bool ok = (size_t)got >= ((i + 1) << BLOCK_SHIFT) &&
-			  crc32_iscsi(block, COWSTORE_BLOCK_SIZE, 0xffffffffu) == e->crcs[i];
+			  crc32_iscsi(block, COWSTORE_BLOCK_SIZE, 0xffffffffu) ==
+				  c->cs->crcmap[e->pblock + i];
 		if (!ok)
 			report_bad(c, e->lba + i, e->pblock + i);
 	}

@@ -63,11 +63,9 @@ static int release_chunk(struct release_ctx *r, const struct extent *e, uint64_t
 			s.layer = r->older->id;
 			s.lba = e->lba + off + i;
 			s.nblocks = run;
-			if (e->kind == BLK_DATA) {
+			if (e->kind == BLK_DATA)
 				s.pblock = e->pblock + off + i;
-				s.crcs = e->crcs + off + i;
-			}
-			extent_put(r->wb, &s);
+			rc = extent_put(r->cs, r->wb, &s);
 		} else if (mask[i] && e->kind == BLK_DATA) {
 			for (uint64_t j = off + i; j < off + i + run; j++)
 				r->unique_blocks +=
@@ -85,12 +83,8 @@ static int release_snap_extent(void *arg, const struct extent *e)
 	struct release_ctx *r = arg;
 	int rc = 0;
 	if (r->wb)
-		extent_delete(r->wb, e->layer, e->lba);
-	for (uint64_t off = 0; off < e->nblocks && !rc; off += MAX_EXTENT_BLOCKS) {
-		uint64_t len = e->nblocks - off;
-		rc = release_chunk(r, e, off, len < MAX_EXTENT_BLOCKS ? len : MAX_EXTENT_BLOCKS);
-	}
-	return rc;
+		rc = extent_delete(r->cs, r->wb, e);
+	return rc ? rc : release_chunk(r, e, 0, e->nblocks); /* extents fit one chunk */
 }
 
 static struct snap *older_snap(const struct snap *s)
@@ -333,7 +327,9 @@ static int drop_newer(void *arg, const struct extent *e)
 	struct rollback_ctx *r = arg;
 	if (e->birth <= r->gen)
 		return 0;
-	extent_delete(r->wb, e->layer, e->lba);
+	int rc = extent_delete(r->cs, r->wb, e);
+	if (rc)
+		return rc;
 	return e->kind == BLK_DATA ? alloc_unref(&r->cs->alloc, e->pblock, e->nblocks) : 0;
 }
 
@@ -341,10 +337,9 @@ static int move_to_head(void *arg, const struct extent *e)
 {
 	struct rollback_ctx *r = arg;
 	struct extent m = *e;
-	extent_delete(r->wb, e->layer, e->lba);
+	int rc = extent_delete(r->cs, r->wb, e);
 	m.layer = r->head;
-	extent_put(r->wb, &m);
-	return 0;
+	return rc ? rc : extent_put(r->cs, r->wb, &m);
 }
 
 static int do_rollback(struct cowstore *cs, void *arg)

@@ -114,6 +114,7 @@ void vol_remove(struct cowstore *cs, struct vol *v)
 	for (uint32_t j = 0; j < v->nsnaps; j++)
 		free(v->snaps[j]);
 	free(v->snaps);
+	headmap_free(&v->map);
 	free(v);
 }
 
@@ -400,7 +401,9 @@ struct drop_ctx {
 static int drop_extent(void *arg, const struct extent *e)
 {
 	struct drop_ctx *d = arg;
-	extent_delete(d->wb, e->layer, e->lba);
+	int rc = extent_delete(d->cs, d->wb, e);
+	if (rc)
+		return rc;
 	return e->kind == BLK_DATA ? alloc_unref(&d->cs->alloc, e->pblock, e->nblocks) : 0;
 }
 
