@@ -469,8 +469,36 @@ static void poll_sync(struct cowstore *cs, bool wait)
 		sync_finished(cs, rc);
 }
 
+void commit_later(struct cowstore *cs, struct cowstore_io_state *st, bool sync_after)
+{
+	st->sync_after_commit = sync_after;
+	st->commit_next = cs->committing;
+	cs->committing = st;
+}
+
+void flush_batch(struct cowstore *cs)
+{
+	struct cowstore_io_state *st = cs->committing;
+	if (!st && rocksdb_writebatch_count(cs->batch) == 0)
+		return;
+	int rc = meta_commit(cs, cs->batch);
+	rocksdb_writebatch_clear(cs->batch);
+	cs->committing = NULL;
+	if (rc)
+		cs->failed = true; /* memory and allocation are ahead of the metadata */
+	while (st) {
+		struct cowstore_io_state *next = st->commit_next;
+		if (!rc && st->sync_after_commit)
+			request_durability(cs, st);
+		else
+			io_complete(cs, st, rc);
+		st = next;
+	}
+}
+
 int store_sync_now(struct cowstore *cs)
 {
+	flush_batch(cs); /* the frees it releases must be in the synced log */
 	poll_sync(cs, true);
 	int rc = sync_data_and_meta(cs);
 	if (rc == 0) {
@@ -531,6 +559,7 @@ static bool blocked(struct cowstore *cs, struct cowstore_io_state *st)
 
 static void run_control(struct cowstore *cs, struct cowstore_io_state *st)
 {
+	flush_batch(cs); /* control work reads and writes RocksDB directly */
 	list_push(&cs->inflight, st);
 	cs->ninflight++;
 	io_complete(cs, st, st->control(cs, st->control_arg));
@@ -607,6 +636,7 @@ static void *store_main(void *arg)
 		drain_submitted(cs);
 		poll_sync(cs, false);
 		dispatch(cs);
+		flush_batch(cs);
 		if (!cs->sync_running &&
 		    (cs->sync_needed || cs->alloc.npending > PENDING_RUNS_SYNC))
 			start_sync(cs);
@@ -614,6 +644,7 @@ static void *store_main(void *arg)
 			break;
 		io_uring_submit_and_wait(&cs->ring, 1);
 		reap_cqes(cs);
+		flush_batch(cs);
 	}
 	poll_sync(cs, true);
 	return NULL;
@@ -630,6 +661,7 @@ int engine_start(struct cowstore *cs)
 		io_uring_queue_exit(&cs->ring);
 		return rc;
 	}
+	cs->batch = rocksdb_writebatch_create();
 	pthread_mutex_init(&cs->sub_lock, NULL);
 	pthread_mutex_init(&cs->sync.lock, NULL);
 	pthread_cond_init(&cs->sync.cond, NULL);
@@ -647,6 +679,7 @@ int engine_start(struct cowstore *cs)
 	}
 	return 0;
 fail:
+	rocksdb_writebatch_destroy(cs->batch);
 	close(cs->wake_fd);
 	io_uring_queue_exit(&cs->ring);
 	return rc;
@@ -661,6 +694,7 @@ void engine_stop(struct cowstore *cs)
 	pthread_cond_signal(&cs->sync.cond);
 	pthread_mutex_unlock(&cs->sync.lock);
 	pthread_join(cs->sync.thread, NULL);
+	rocksdb_writebatch_destroy(cs->batch);
 	close(cs->wake_fd);
 	io_uring_queue_exit(&cs->ring);
 }

@@ -101,6 +101,8 @@ static int resolve_lineage(struct cowstore *cs, struct vol *v, struct snap *snap
 int view_resolve(struct cowstore *cs, struct vol *v, struct snap *snap, uint64_t lba,
 		 uint64_t n, struct blk *out)
 {
+	if (snap || v->parent)
+		flush_batch(cs); /* layers read from RocksDB must see this turn's saves */
 	memset(out, 0, n * sizeof(*out));
 	return resolve_lineage(cs, v, snap, lba, n, out, n);
 }

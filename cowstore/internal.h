@@ -218,6 +218,8 @@ struct cowstore {
 	uint64_t syncs_started;    /* epoch of the newest sync started */
 	uint64_t syncing_plog_seq; /* plog records the running sync covers */
 	struct sync_state sync;
+	rocksdb_writebatch_t *batch; /* metadata of IOs finishing this loop turn */
+	struct cowstore_io_state *committing; /* their requests (commit_next) */
 	bool stopping;
 	bool failed;               /* a metadata write failed: refuse IO */
 };
@@ -307,6 +309,10 @@ void emit_event(struct cowstore *cs, enum cowstore_event_type type, uint64_t vol
 void check_soft_threshold(struct cowstore *cs);
 /* Synchronous durable sync from the store thread (open, close, full pool). */
 int store_sync_now(struct cowstore *cs);
+/* st's metadata is in cs->batch: complete it once the batch is written. */
+void commit_later(struct cowstore *cs, struct cowstore_io_state *st, bool sync_after);
+/* Write cs->batch (group commit) and complete the requests it carries. */
+void flush_batch(struct cowstore *cs);
 
 /* ---- IO paths (io.c) ------------------------------------------------ */
 
@@ -329,6 +335,8 @@ struct cowstore_io_state {
 	int phase;
 	uint64_t expect_bytes, got_bytes; /* of the current io_uring phase */
 	uint8_t *copybuf;     /* COPY through data: the source sectors */
+	struct cowstore_io_state *commit_next;
+	bool sync_after_commit; /* FUA that the log did not take */
 	bool wants_sync;      /* done once sync epoch need_epoch completes */
 	uint64_t need_epoch;
 	/* control ops and the sync helpers wait here */

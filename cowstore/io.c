@@ -382,7 +382,7 @@ static void commit_write(struct cowstore *cs, struct cowstore_io_state *st, stru
 {
 	struct cowstore_io *io = st->io;
 	bool fua = io->flags & COWSTORE_IO_FUA, logged = false;
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	rocksdb_writebatch_t *wb = cs->batch;
 	int rc = head_replace(cs, wb, v, st->b0, st->b1 - st->b0, st->map, 0);
 	if (!rc && fua && cs->plog && io->op == COWSTORE_OP_WRITE) {
 		const uint8_t *src = st->bounce ? st->bounce : write_source(st);
@@ -393,18 +393,12 @@ static void commit_write(struct cowstore *cs, struct cowstore_io_state *st, stru
 			logged = true;
 		}
 	}
-	if (!rc)
-		rc = meta_commit(cs, wb);
-	rocksdb_writebatch_destroy(wb);
 	if (rc) {
 		cs->failed = true; /* in-memory references no longer match the metadata */
 		io_complete(cs, st, rc);
 		return;
 	}
-	if (fua && !logged)
-		request_durability(cs, st);
-	else
-		io_complete(cs, st, 0);
+	commit_later(cs, st, fua && !logged);
 }
 
 /* ---- write-zeroes, discard, copy ------------------------------------- */
@@ -416,17 +410,13 @@ static void start_zero(struct cowstore *cs, struct cowstore_io_state *st, struct
 		start_write(cs, st, v); /* partial edges are read-modify-write */
 		return;
 	}
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	int rc = head_replace(cs, wb, v, st->b0, st->b1 - st->b0, NULL, vol_zero_kind(v));
-	if (!rc)
-		rc = meta_commit(cs, wb);
-	rocksdb_writebatch_destroy(wb);
-	if (rc)
+	int rc = head_replace(cs, cs->batch, v, st->b0, st->b1 - st->b0, NULL, vol_zero_kind(v));
+	if (rc) {
 		cs->failed = true;
-	if (!rc && (io->flags & COWSTORE_IO_FUA))
-		request_durability(cs, st);
-	else
 		io_complete(cs, st, rc);
+		return;
+	}
+	commit_later(cs, st, io->flags & COWSTORE_IO_FUA);
 }
 
 /* Block-aligned copy: the destination maps the source's blocks. */
