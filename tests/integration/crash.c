@@ -2,9 +2,9 @@
  * crash.c - crash test of cowstore durability.  A child process opens a pool,
  * writes to three volumes (aligned and unaligned, some with FUA), flushes and
  * takes snapshots, reporting each step to the parent through a pipe; the
- * parent SIGKILLs it at a random moment (5-300 ms after the fork in one round
- * of five, so that some kills land in recovery; 5-300 ms after the child
- * reported its cowstore_open done in the others), reopens the
+ * parent SIGKILLs it at a random moment (5-40 ms after the fork in one round
+ * of five, so that some kills land in cowstore_open's recovery; 5-300 ms
+ * after the child reported cowstore_open done in the others), reopens the
  * pool with cowstore_open() and checks:
  *   - every sector holds the content of a write that may legally be there:
  *     the newest durable write to that sector (or the state the previous round
@@ -39,7 +39,7 @@
  * Only REC_FLUSH_DONE and a DURABLE REC_WRITE_DONE promise anything; the
  * other records only widen what the parent accepts.
  *
- * Environment: SLATE_CRASH_ROUNDS (default 60), SLATE_CRASH_SEED.
+ * Environment: SLATE_CRASH_ROUNDS (default 100), SLATE_CRASH_SEED.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +72,7 @@
 
 static const uint32_t vol_sectors[NVOLS] = {
 	8192,          /* 4 MiB */
-	12291,         /* 6 MiB + 1536 bytes: a partial tail block */
+	12288,         /* 6 MiB */
 	16384,         /* 8 MiB */
 };
 
@@ -826,7 +826,7 @@ static bool pool_setup(struct pool_model *pm, const char *root, int index, uint6
 
 int main(void)
 {
-	uint64_t rounds = env_u64("SLATE_CRASH_ROUNDS", 60);
+	uint64_t rounds = env_u64("SLATE_CRASH_ROUNDS", 100);
 	uint64_t seed = env_u64("SLATE_CRASH_SEED", 0), rng;
 	uint64_t next_wid = 1, next_seq = 1;
 	struct pool_model *pools = calloc(NPOOLS, sizeof(*pools));
@@ -859,6 +859,9 @@ int main(void)
 		uint64_t delay_ms = 5 + rnd_below(&rng, 296), child_seed = splitmix(&rng);
 		uint64_t t0, killed_at, opened_at = 0;
 		bool from_fork = rnd_below(&rng, 5) == 0;
+
+		if (from_fork)
+			delay_ms = 5 + delay_ms % 36; /* open takes a few ms: aim at it */
 		int pipefd[2], status = 0;
 		pid_t pid;
 		uint64_t ndurable = 0, nsnap_durable = 0;

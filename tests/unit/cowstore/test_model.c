@@ -360,17 +360,15 @@ static uint32_t vol_nclones(const struct ctx *c, int v)
 	return n;
 }
 
-/* Volume sizes: log-uniform over 1..16 MiB, half of them not a whole number
- * of 4 KiB blocks (the tail block is partial). */
+/* Volume sizes: log-uniform over 1..16 MiB, whole 4 KiB blocks (the store
+ * refuses other sizes with -EINVAL). */
 static uint32_t rand_vol_sectors(struct ctx *c)
 {
 	uint32_t shift = rnd_below(c, 5); /* 1, 2, 4, 8, 16 MiB ranges */
 	uint32_t lo = MIN_VOL_SECTORS << shift;
 	uint32_t hi = min_u32(lo * 2, MAX_VOL_SECTORS);
-	uint32_t n = lo + rnd_below(c, hi - lo + 1);
+	uint32_t n = (lo + rnd_below(c, hi - lo + 1)) & ~(SPB - 1);
 
-	if (rnd_below(c, 2))
-		n &= ~(SPB - 1);
 	return max_u32(min_u32(n, MAX_VOL_SECTORS), MIN_VOL_SECTORS);
 }
 
@@ -519,6 +517,16 @@ static bool check_gone_snapshot(struct ctx *c, uint64_t id, const char *why)
 		return false;
 	}
 	return true;
+}
+
+/* After a refused operation on volume v: it and its snapshots are intact
+ * (a refusal must have no side effect). */
+static bool check_vol_intact(struct ctx *c, int v, const char *why)
+{
+	for (int s = 0; s < MAX_SNAPS; s++)
+		if (c->snaps[s].alive && c->snaps[s].vol == v && !verify_sample(c, -1, s, why))
+			return false;
+	return verify_sample(c, v, -1, why);
 }
 
 /* Every volume and snapshot in full, plus the info the API reports. */
@@ -928,6 +936,8 @@ static void op_rollback(struct ctx *c, int s)
 		}
 		c->vols[v].nsectors = ms->nsectors;
 		memcpy(c->vols[v].seeds, ms->seeds, MAX_VOL_SECTORS * sizeof(uint32_t));
+	} else if (!check_vol_intact(c, v, "after refused rollback")) {
+		return;
 	}
 	if (verify_sample(c, v, -1, "after rollback") && verify_sample(c, v, -1, "after rollback"))
 		verify_sample(c, -1, s, "after rollback");
@@ -1059,6 +1069,8 @@ static void op_vol_del(struct ctx *c, int v)
 			if (!check_gone_snapshot(c, gone[i], "after volume delete"))
 				return;
 	}
+	if (want && !check_vol_intact(c, v, "after refused volume delete"))
+		return;
 	if (account) {
 		uint64_t freed = want ? 0 : vi.unique_bytes;
 
@@ -1081,8 +1093,8 @@ static void op_resize(struct ctx *c, int v)
 	int rc;
 
 	switch (rnd_below(c, 3)) {
-	case 0: /* a few sectors either way: the partial tail block */
-		size = old + rnd_below(c, 33) - 16;
+	case 0: /* a block or two either way */
+		size = old + SPB * rnd_below(c, 5) - 2 * SPB;
 		break;
 	case 1:
 		size = old + (rnd_below(c, 2) ? 1 : -1) * (int32_t)(SPB * (1 + rnd_below(c, 64)));
