@@ -275,3 +275,48 @@ void alloc_put(struct alloc *a, uint64_t start, uint64_t n)
 		}
 	}
 }
+
+/* ---- tallies: which blocks a set of mappings alone holds ---------------- */
+
+int tally_add(struct tally *t, uint64_t pblock, uint64_t n)
+{
+	if (t->n + n > t->cap) {
+		size_t cap = t->cap ? t->cap : 256;
+		while (cap < t->n + n)
+			cap *= 2;
+		uint64_t *p = realloc(t->blocks, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		t->blocks = p;
+		t->cap = cap;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		t->blocks[t->n++] = pblock + i;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+uint64_t tally_unique(struct tally *t, const struct alloc *a)
+{
+	uint64_t unique = 0;
+	qsort(t->blocks, t->n, sizeof(*t->blocks), cmp_u64);
+	for (size_t i = 0; i < t->n;) {
+		size_t j = i + 1;
+		while (j < t->n && t->blocks[j] == t->blocks[i])
+			j++;
+		unique += alloc_refcount(a, t->blocks[i]) == j - i;
+		i = j;
+	}
+	return unique;
+}
+
+void tally_free(struct tally *t)
+{
+	free(t->blocks);
+	memset(t, 0, sizeof(*t));
+}

@@ -26,6 +26,7 @@
 #define RING_ENTRIES 256
 #define WAKE_TAG 1ull
 #define PENDING_RUNS_SYNC 4096 /* start a sync when this many freed runs wait */
+#define JOURNAL_CHECKPOINT_BYTES (64u << 20)
 
 /* ---- lists ----------------------------------------------------------- */
 
@@ -385,14 +386,9 @@ void io_state_free(struct cowstore_io_state *st)
 
 static int sync_data_and_meta(struct cowstore *cs)
 {
-	char *dberr = NULL;
-	if (fdatasync(cs->data_fd) < 0 || fdatasync(cs->crc_fd) < 0)
+	if (fdatasync(cs->data_fd) < 0 || fdatasync(cs->crc_fd) < 0 ||
+	    fdatasync(cs->journal.fd) < 0)
 		return -errno;
-	rocksdb_flush_wal(cs->db, 1, &dberr);
-	if (dberr) {
-		free(dberr);
-		return -EIO;
-	}
 	return 0;
 }
 
@@ -479,10 +475,9 @@ void commit_later(struct cowstore *cs, struct cowstore_io_state *st, bool sync_a
 void flush_batch(struct cowstore *cs)
 {
 	struct cowstore_io_state *st = cs->committing;
-	if (!st && rocksdb_writebatch_count(cs->batch) == 0)
+	if (!st && !journal_pending(&cs->journal))
 		return;
-	int rc = meta_commit(cs, cs->batch);
-	rocksdb_writebatch_clear(cs->batch);
+	int rc = journal_commit(&cs->journal);
 	cs->committing = NULL;
 	if (rc)
 		cs->failed = true; /* memory and allocation are ahead of the metadata */
@@ -557,12 +552,25 @@ static bool blocked(struct cowstore *cs, struct cowstore_io_state *st)
 	return false;
 }
 
+/* Control work reads and writes RocksDB directly: the requests that free
+ * space start from a checkpoint, and commit (synced) what they change. */
 static void run_control(struct cowstore *cs, struct cowstore_io_state *st)
 {
-	flush_batch(cs); /* control work reads and writes RocksDB directly */
+	int rc = 0;
+	flush_batch(cs);
 	list_push(&cs->inflight, st);
 	cs->ninflight++;
-	io_complete(cs, st, st->control(cs, st->control_arg));
+	if (st->quiesce)
+		rc = checkpoint(cs);
+	cs->ctl_wb = rocksdb_writebatch_create();
+	cs->ctl_heads = st->quiesce;
+	if (!rc)
+		rc = st->control(cs, st->control_arg);
+	if (!rc && rocksdb_writebatch_count(cs->ctl_wb))
+		rc = control_commit(cs);
+	rocksdb_writebatch_destroy(cs->ctl_wb);
+	cs->ctl_wb = NULL;
+	io_complete(cs, st, rc);
 }
 
 static void dispatch(struct cowstore *cs)
@@ -625,7 +633,7 @@ static void reap_cqes(struct cowstore *cs)
 static int stop_control(struct cowstore *cs, void *arg)
 {
 	cs->stopping = true;
-	return 0;
+	return 0; /* quiesced: the checkpoint before it left everything in RocksDB */
 }
 
 static void *store_main(void *arg)
@@ -637,6 +645,8 @@ static void *store_main(void *arg)
 		poll_sync(cs, false);
 		dispatch(cs);
 		flush_batch(cs);
+		if (cs->journal.size > JOURNAL_CHECKPOINT_BYTES && !cs->failed)
+			checkpoint(cs);
 		if (!cs->sync_running &&
 		    (cs->sync_needed || cs->alloc.npending > PENDING_RUNS_SYNC))
 			start_sync(cs);
@@ -661,7 +671,6 @@ int engine_start(struct cowstore *cs)
 		io_uring_queue_exit(&cs->ring);
 		return rc;
 	}
-	cs->batch = rocksdb_writebatch_create();
 	pthread_mutex_init(&cs->sub_lock, NULL);
 	pthread_mutex_init(&cs->sync.lock, NULL);
 	pthread_cond_init(&cs->sync.cond, NULL);
@@ -679,7 +688,6 @@ int engine_start(struct cowstore *cs)
 	}
 	return 0;
 fail:
-	rocksdb_writebatch_destroy(cs->batch);
 	close(cs->wake_fd);
 	io_uring_queue_exit(&cs->ring);
 	return rc;
@@ -694,7 +702,6 @@ void engine_stop(struct cowstore *cs)
 	pthread_cond_signal(&cs->sync.cond);
 	pthread_mutex_unlock(&cs->sync.lock);
 	pthread_join(cs->sync.thread, NULL);
-	rocksdb_writebatch_destroy(cs->batch);
 	close(cs->wake_fd);
 	io_uring_queue_exit(&cs->ring);
 }

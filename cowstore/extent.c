@@ -101,8 +101,6 @@ static int resolve_lineage(struct cowstore *cs, struct vol *v, struct snap *snap
 int view_resolve(struct cowstore *cs, struct vol *v, struct snap *snap, uint64_t lba,
 		 uint64_t n, struct blk *out)
 {
-	if (snap || v->parent)
-		flush_batch(cs); /* layers read from RocksDB must see this turn's saves */
 	memset(out, 0, n * sizeof(*out));
 	return resolve_lineage(cs, v, snap, lba, n, out, n);
 }
@@ -145,13 +143,13 @@ static struct extent extent_slice(const struct extent *e, uint64_t layer, uint64
 
 /* Old mapping [from, to) of e leaves the head: keep it for the newest
  * snapshot if that snapshot can see it, else drop the reference. */
-static int release_slice(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v,
+static int release_slice(struct cowstore *cs, struct vol *v,
 			 const struct extent *e, uint64_t from, uint64_t to)
 {
 	struct snap *newest = vol_newest_snap(v);
 	if (newest && e->birth <= newest->gen) {
 		struct extent s = extent_slice(e, newest->id, from, to);
-		return extent_put(cs, wb, &s);
+		return extent_put(cs, &s);
 	}
 	if (e->kind == BLK_DATA)
 		return alloc_unref(&cs->alloc, e->pblock + (from - e->lba), to - from);
@@ -179,8 +177,8 @@ static bool can_merge(const struct extent *left, const struct extent *right)
 }
 
 /* Put new extent ne, merged into *left when they join (left is updated). */
-static int put_merged(struct cowstore *cs, rocksdb_writebatch_t *wb, struct extent *left,
-		      bool *have_left, const struct extent *ne)
+static int put_merged(struct cowstore *cs, struct extent *left, bool *have_left,
+		      const struct extent *ne)
 {
 	int rc = 0;
 	if (*have_left && can_merge(left, ne)) {
@@ -188,7 +186,7 @@ static int put_merged(struct cowstore *cs, rocksdb_writebatch_t *wb, struct exte
 		return 0;
 	}
 	if (*have_left)
-		rc = extent_put(cs, wb, left);
+		rc = extent_put(cs, left);
 	*left = *ne;
 	*have_left = true;
 	return rc;
@@ -196,48 +194,48 @@ static int put_merged(struct cowstore *cs, rocksdb_writebatch_t *wb, struct exte
 
 /* The head extent ending at lba becomes *left, deleted from the batch: it
  * is put back, grown or not, when the new extents are in. */
-static int find_left_neighbour(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v,
-			       uint64_t lba, struct extent *left, bool *have_left)
+static int find_left_neighbour(struct cowstore *cs, struct vol *v, uint64_t lba,
+			       struct extent *left, bool *have_left)
 {
 	*have_left = headmap_get_ending(&v->map, v->id, lba, left) == 0;
-	return *have_left ? extent_delete(cs, wb, left) : 0;
+	return *have_left ? extent_delete(cs, left) : 0;
 }
 
 /* Take the old mappings of [lba, end) out of the head. */
-static int remove_old(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v,
-		      uint64_t lba, uint64_t end, struct extent *left, bool *have_left)
+static int remove_old(struct cowstore *cs, struct vol *v, uint64_t lba, uint64_t end,
+		      struct extent *left, bool *have_left)
 {
 	struct extent_list old = { 0 };
 	int rc = layer_scan(cs, v->id, lba, end - lba, collect_extent, &old);
 	for (size_t i = 0; !rc && i < old.n; i++) {
 		struct extent *e = &old.e[i];
 		uint64_t e_end = e->lba + e->nblocks;
-		rc = extent_delete(cs, wb, e);
+		rc = extent_delete(cs, e);
 		if (!rc && e->lba < lba) { /* the left remainder stays and may merge */
 			*left = extent_slice(e, v->id, e->lba, lba);
 			*have_left = true;
 		}
 		if (!rc && e_end > end) {
 			struct extent s = extent_slice(e, v->id, end, e_end);
-			rc = extent_put(cs, wb, &s);
+			rc = extent_put(cs, &s);
 		}
 		if (!rc)
-			rc = release_slice(cs, wb, v, e, e->lba > lba ? e->lba : lba,
+			rc = release_slice(cs, v, e, e->lba > lba ? e->lba : lba,
 					   e_end < end ? e_end : end);
 	}
 	free(old.e);
 	return rc;
 }
 
-int head_replace(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v, uint64_t lba,
-		 uint64_t n, const struct blk *newmap, uint8_t uniform_kind)
+int head_replace(struct cowstore *cs, struct vol *v, uint64_t lba, uint64_t n,
+		 const struct blk *newmap, uint8_t uniform_kind)
 {
 	struct extent left = { 0 };
 	bool have_left = false;
-	int rc = remove_old(cs, wb, v, lba, lba + n, &left, &have_left);
+	int rc = remove_old(cs, v, lba, lba + n, &left, &have_left);
 
 	if (!rc && !have_left)
-		rc = find_left_neighbour(cs, wb, v, lba, &left, &have_left);
+		rc = find_left_neighbour(cs, v, lba, &left, &have_left);
 	for (uint64_t i = 0; !rc && i < n;) {
 		struct extent ne = { .layer = v->id, .lba = lba + i, .birth = v->cur_gen };
 		uint64_t room = MAX_EXTENT_BLOCKS - (lba + i) % MAX_EXTENT_BLOCKS;
@@ -252,9 +250,9 @@ int head_replace(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v, u
 		}
 		i += ne.nblocks;
 		if (ne.kind != BLK_NONE)
-			rc = put_merged(cs, wb, &left, &have_left, &ne);
+			rc = put_merged(cs, &left, &have_left, &ne);
 	}
 	if (!rc && have_left)
-		rc = extent_put(cs, wb, &left);
+		rc = extent_put(cs, &left);
 	return rc;
 }

@@ -7,6 +7,10 @@
  * loaded at open from the same scan that rebuilds allocation, and every
  * extent_put/extent_delete on a head layer changes both (write-through).
  *
+ * The same structure holds a snapshot's overlay: mappings the IO path saved
+ * into the snapshot since the last checkpoint (journaled, not yet in RocksDB).
+ * A checkpoint writes each dirty chunk of a head as one 'H' record.
+ *
  * Layout: the volume is cut into chunks of MAX_EXTENT_BLOCKS blocks; an
  * extent never crosses a chunk boundary, so each chunk is a small sorted
  * array and finding a block's extent is an index plus a short search.
@@ -37,7 +41,13 @@ void headmap_free(struct headmap *m)
 	for (uint64_t c = 0; c < m->nchunks; c++)
 		free(m->chunks[c]);
 	free(m->chunks);
+	free(m->dirty);
 	memset(m, 0, sizeof(*m));
+}
+
+static void mark_dirty(struct headmap *m, uint64_t c)
+{
+	m->dirty[c / 64] |= 1ull << (c % 64);
 }
 
 static struct extent to_extent(uint64_t layer, uint64_t c, const struct mext *x)
@@ -73,6 +83,12 @@ static int grow_chunks(struct headmap *m, uint64_t need)
 		return -ENOMEM;
 	memset(p + m->nchunks, 0, (cap - m->nchunks) * sizeof(*p));
 	m->chunks = p;
+	uint64_t old_words = (m->nchunks + 63) / 64, words = (cap + 63) / 64;
+	uint64_t *d = realloc(m->dirty, words * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	memset(d + old_words, 0, (words - old_words) * sizeof(*d));
+	m->dirty = d;
 	m->nchunks = cap;
 	return 0;
 }
@@ -104,6 +120,8 @@ int headmap_put(struct headmap *m, const struct extent *e)
 	memmove(&k->e[at + 1], &k->e[at], (k->n - at) * sizeof(k->e[0]));
 	k->e[at] = x;
 	k->n++;
+	m->nextents++;
+	mark_dirty(m, c);
 	return 0;
 }
 
@@ -117,6 +135,8 @@ int headmap_delete(struct headmap *m, const struct extent *e)
 		return -EUCLEAN;
 	memmove(&k->e[at], &k->e[at + 1], (k->n - at - 1) * sizeof(k->e[0]));
 	k->n--;
+	m->nextents--;
+	mark_dirty(m, c);
 	return 0;
 }
 
@@ -175,4 +195,57 @@ int headmap_scan(const struct headmap *m, uint64_t layer, uint64_t lba, uint64_t
 	if (list != small)
 		free(list);
 	return rc < 0 ? rc : 0;
+}
+
+/* ---- checkpoint records ------------------------------------------------
+ * A chunk record: per extent, off and len-1 (one byte each), kind, then
+ * varints pblock and birth. */
+
+#define CHUNK_RECORD_MAX (MAX_EXTENT_BLOCKS * (3 + 10 + 10))
+
+int headmap_flush_dirty(struct headmap *m, uint64_t vol_id, rocksdb_writebatch_t *wb)
+{
+	uint8_t *val = malloc(CHUNK_RECORD_MAX);
+	if (!val)
+		return -ENOMEM;
+	for (uint64_t w = 0; w < (m->nchunks + 63) / 64; w++) {
+		while (m->dirty[w]) {
+			uint64_t c = w * 64 + (uint64_t)__builtin_ctzll(m->dirty[w]);
+			m->dirty[w] &= m->dirty[w] - 1;
+			const struct mchunk *k = c < m->nchunks ? m->chunks[c] : NULL;
+			size_t len = 0;
+			for (uint32_t i = 0; k && i < k->n; i++) {
+				val[len++] = (uint8_t)k->e[i].off;
+				val[len++] = (uint8_t)(k->e[i].len - 1);
+				val[len++] = k->e[i].kind;
+				len += put_varint(val + len, k->e[i].pblock);
+				len += put_varint(val + len, k->e[i].birth);
+			}
+			head_chunk_put(wb, vol_id, c, val, len);
+		}
+	}
+	free(val);
+	return 0;
+}
+
+int headmap_load_chunk(struct headmap *m, uint64_t vol_id, uint64_t chunk, const uint8_t *val,
+		       size_t len)
+{
+	while (len) {
+		struct extent e = { .layer = vol_id };
+		if (len < 3)
+			return -EUCLEAN;
+		e.lba = chunk * MAX_EXTENT_BLOCKS + val[0];
+		e.nblocks = (uint64_t)val[1] + 1;
+		e.kind = val[2];
+		val += 3;
+		len -= 3;
+		if (!get_varint(&val, &len, &e.pblock) || !get_varint(&val, &len, &e.birth) ||
+		    (e.kind != BLK_DATA && e.kind != BLK_ZERO))
+			return -EUCLEAN;
+		int rc = headmap_put(m, &e);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }

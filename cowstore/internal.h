@@ -66,6 +66,16 @@ struct extent {
 
 /* ---- in-memory objects (loaded at open, persisted in RocksDB) -------- */
 
+/* An extent map in memory (headmap.c): a volume head's, or the mappings
+ * saved into a snapshot since the last checkpoint. */
+struct mchunk;
+struct headmap {
+	uint64_t nchunks;
+	struct mchunk **chunks;
+	uint64_t *dirty;   /* chunks changed since the last checkpoint */
+	uint64_t nextents;
+};
+
 struct snap {
 	uint64_t id; /* also its layer id */
 	struct vol *vol;
@@ -75,13 +85,7 @@ struct snap {
 	int64_t created_ns;
 	uint64_t group_id;
 	uint32_t nclones;
-};
-
-/* A head's extent map in memory (headmap.c). */
-struct mchunk;
-struct headmap {
-	uint64_t nchunks;
-	struct mchunk **chunks;
+	struct headmap overlay; /* saved here since the last checkpoint */
 };
 
 struct vol {
@@ -135,6 +139,16 @@ uint32_t alloc_refcount(const struct alloc *a, uint64_t pblock);
 /* Move the first n pending runs to the free map (their sync completed). */
 void alloc_release_pending(struct alloc *a, size_t n);
 
+/* A multiset of block references, to ask which blocks it alone holds:
+ * the space that dropping those references would free. */
+struct tally {
+	uint64_t *blocks;
+	size_t n, cap;
+};
+int tally_add(struct tally *t, uint64_t pblock, uint64_t n);
+uint64_t tally_unique(struct tally *t, const struct alloc *a); /* sorts t */
+void tally_free(struct tally *t);
+
 /* ---- persistent FUA log (plog.c) ------------------------------------ */
 
 struct plog;
@@ -152,6 +166,32 @@ void plog_mark_synced(struct plog *pl, uint64_t seq);
 typedef int (*plog_replay_fn)(void *arg, uint64_t seq, uint64_t volume_id, uint64_t lba,
 			      uint32_t nsectors, const void *data);
 int plog_replay(struct plog *pl, plog_replay_fn fn, void *arg);
+
+/* ---- metadata journal (journal.c) ----------------------------------- */
+
+struct journal {
+	int fd;
+	uint64_t seq;  /* last transaction written (or checkpointed) */
+	uint64_t size; /* bytes in the file */
+	uint8_t *buf;  /* the transaction being built */
+	size_t len, cap;
+};
+
+enum journal_op { JOURNAL_PUT, JOURNAL_DEL, JOURNAL_APPLIED };
+typedef int (*journal_apply_fn)(void *arg, enum journal_op op, const struct extent *e,
+				uint64_t plog_seq);
+int journal_open(struct journal *j, const char *path, uint64_t checkpoint_seq);
+void journal_close(struct journal *j);
+int journal_put(struct journal *j, const struct extent *e);
+int journal_del(struct journal *j, const struct extent *e);
+int journal_applied(struct journal *j, uint64_t plog_seq);
+bool journal_pending(const struct journal *j);
+/* Write the records gathered so far as one transaction. */
+int journal_commit(struct journal *j);
+/* Everything is checkpointed: start an empty file. */
+int journal_reset(struct journal *j);
+/* Apply the transactions after the checkpoint; *count gets how many. */
+int journal_replay(struct journal *j, journal_apply_fn fn, void *arg, uint64_t *count);
 
 /* ---- the store ------------------------------------------------------ */
 
@@ -188,6 +228,10 @@ struct cowstore {
 	uint32_t *crcmap;  /* CRC32C of each data-file block, the crc file mapped */
 	struct plog *plog;
 	uint64_t plog_applied; /* highest plog seq whose metadata is committed */
+	uint64_t checkpoint_seq; /* last journal transaction in RocksDB */
+	struct journal journal;
+	rocksdb_writebatch_t *ctl_wb; /* the running control request's records */
+	bool ctl_heads;               /* ... and it may change heads: commit them */
 
 	/* pool record */
 	uint64_t capacity_blocks;
@@ -218,24 +262,34 @@ struct cowstore {
 	uint64_t syncs_started;    /* epoch of the newest sync started */
 	uint64_t syncing_plog_seq; /* plog records the running sync covers */
 	struct sync_state sync;
-	rocksdb_writebatch_t *batch; /* metadata of IOs finishing this loop turn */
-	struct cowstore_io_state *committing; /* their requests (commit_next) */
+	struct cowstore_io_state *committing; /* journaled this turn (commit_next) */
 	bool stopping;
 	bool failed;               /* a metadata write failed: refuse IO */
 };
 
 /* ---- metadata (meta.c) ---------------------------------------------- */
 
-enum { KEY_EXTENT_LEN = 17 };
+enum { KEY_EXTENT_LEN = 17, KEY_CHUNK_LEN = 17 };
+size_t put_varint(uint8_t *p, uint64_t v);
+bool get_varint(const uint8_t **p, size_t *left, uint64_t *v);
 /* Extents are keyed by their end block, so a forward seek finds the extent
  * holding a block and a point lookup finds the one ending where another
  * starts. */
 void key_extent(uint8_t key[KEY_EXTENT_LEN], uint64_t layer, uint64_t end);
 int extent_decode(const char *key, size_t klen, const char *val, size_t vlen,
 		  struct extent *e);
-/* Both change the batch and, for a volume head, its in-memory map. */
-int extent_put(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct extent *e);
-int extent_delete(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct extent *e);
+/* Change one layer's map.  Heads change in memory (journaled on the IO
+ * path; committed with the request inside control requests); snapshot
+ * layers go to the control request's batch, or on the IO path to the
+ * snapshot's overlay and the journal. */
+int extent_put(struct cowstore *cs, const struct extent *e);
+int extent_delete(struct cowstore *cs, const struct extent *e);
+/* Head chunk records ('H' vol chunk): the checkpointed head maps. */
+void head_chunk_put(rocksdb_writebatch_t *wb, uint64_t vol_id, uint64_t chunk,
+		    const uint8_t *val, size_t len);
+void head_chunks_drop(rocksdb_writebatch_t *wb, uint64_t vol_id);
+int meta_load_heads(struct cowstore *cs, struct cowstore_err *err);
+void checkpoint_seq_put(rocksdb_writebatch_t *wb, uint64_t seq);
 void pool_record_put(struct cowstore *cs, rocksdb_writebatch_t *wb);
 int pool_record_load(struct cowstore *cs, struct cowstore_err *err);
 void vol_record_put(rocksdb_writebatch_t *wb, const struct vol *v);
@@ -244,6 +298,7 @@ void snap_record_put(rocksdb_writebatch_t *wb, const struct snap *s);
 void snap_record_delete(rocksdb_writebatch_t *wb, uint64_t id);
 void applied_seq_put(rocksdb_writebatch_t *wb, uint64_t seq);
 int meta_load_objects(struct cowstore *cs, struct cowstore_err *err);
+/* Write a batch to RocksDB durably. */
 int meta_commit(struct cowstore *cs, rocksdb_writebatch_t *wb);
 uint64_t meta_disk_bytes(struct cowstore *cs);
 
@@ -257,6 +312,11 @@ int headmap_get_ending(const struct headmap *m, uint64_t layer, uint64_t end,
 		       struct extent *out);
 int headmap_scan(const struct headmap *m, uint64_t layer, uint64_t lba, uint64_t n,
 		 extent_fn fn, void *arg);
+/* Put (or delete) the 'H' record of every dirty chunk into wb; clean them. */
+int headmap_flush_dirty(struct headmap *m, uint64_t vol_id, rocksdb_writebatch_t *wb);
+/* Load one chunk record of a head. */
+int headmap_load_chunk(struct headmap *m, uint64_t vol_id, uint64_t chunk, const uint8_t *val,
+		       size_t len);
 int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, extent_fn fn,
 	       void *arg);
 
@@ -269,14 +329,14 @@ int view_resolve(struct cowstore *cs, struct vol *v, struct snap *snap, uint64_t
 /* Replace head mappings of [lba, lba+n) with newmap[] (kinds DATA, ZERO or
  * NONE), or with uniform_kind when newmap is NULL.  Old mappings born before
  * the newest snapshot move into it; others are unreferenced. */
-int head_replace(struct cowstore *cs, rocksdb_writebatch_t *wb, struct vol *v, uint64_t lba,
-		 uint64_t n, const struct blk *newmap, uint8_t uniform_kind);
+int head_replace(struct cowstore *cs, struct vol *v, uint64_t lba, uint64_t n,
+		 const struct blk *newmap, uint8_t uniform_kind);
 /* The kind that makes a released range read zeros in v (NONE or ZERO). */
 uint8_t vol_zero_kind(const struct vol *v);
 /* Blocks that v's head (snap NULL) or snapshot snap shows as data. */
 int view_mapped_blocks(struct cowstore *cs, struct vol *v, struct snap *snap, uint64_t *out);
-/* Delete every extent of a layer into wb, dropping block references. */
-int layer_drop(struct cowstore *cs, rocksdb_writebatch_t *wb, uint64_t layer);
+/* Delete every extent of a layer, dropping block references. */
+int layer_drop(struct cowstore *cs, uint64_t layer);
 /* Names of the clones made from s, as "'a', 'b'"; returns how many. */
 size_t clone_names(struct cowstore *cs, const struct snap *s, char *buf, size_t cap);
 
@@ -311,8 +371,13 @@ void check_soft_threshold(struct cowstore *cs);
 int store_sync_now(struct cowstore *cs);
 /* st's metadata is in cs->batch: complete it once the batch is written. */
 void commit_later(struct cowstore *cs, struct cowstore_io_state *st, bool sync_after);
-/* Write cs->batch (group commit) and complete the requests it carries. */
+/* Write this turn's journal transaction (group commit) and complete the
+ * requests it carries. */
 void flush_batch(struct cowstore *cs);
+/* checkpoint.c: write every in-memory map change to RocksDB durably and
+ * empty the journal; commit a control request's batch. */
+int checkpoint(struct cowstore *cs);
+int control_commit(struct cowstore *cs);
 
 /* ---- IO paths (io.c) ------------------------------------------------ */
 

@@ -4,8 +4,8 @@
  * the store thread.
  *
  * Writes never overwrite a block in place: data goes to freshly allocated
- * blocks, then head_replace() and one RocksDB batch make the whole request
- * visible at once (atomic even when it is read-modify-write).  Every block
+ * blocks, then head_replace() and one journal transaction make the whole
+ * request visible at once (atomic even when it is read-modify-write).  Every block
  * carries a CRC32C (ISA-L, seed ~0) checked on every read: a mismatch fails
  * the read with -EIO and names the sector, never returns wrong data.
  */
@@ -382,14 +382,14 @@ static void commit_write(struct cowstore *cs, struct cowstore_io_state *st, stru
 {
 	struct cowstore_io *io = st->io;
 	bool fua = io->flags & COWSTORE_IO_FUA, logged = false;
-	rocksdb_writebatch_t *wb = cs->batch;
-	int rc = head_replace(cs, wb, v, st->b0, st->b1 - st->b0, st->map, 0);
+	int rc = head_replace(cs, v, st->b0, st->b1 - st->b0, st->map, 0);
 	if (!rc && fua && cs->plog && io->op == COWSTORE_OP_WRITE) {
 		const uint8_t *src = st->bounce ? st->bounce : write_source(st);
 		uint64_t seq;
 		if (plog_append(cs->plog, v->id, st->b0 * SECTORS_PER_BLOCK,
 				(uint32_t)((st->b1 - st->b0) * SECTORS_PER_BLOCK), src, &seq) == 0) {
-			applied_seq_put(wb, seq);
+			rc = journal_applied(&cs->journal, seq);
+			cs->plog_applied = seq;
 			logged = true;
 		}
 	}
@@ -410,7 +410,7 @@ static void start_zero(struct cowstore *cs, struct cowstore_io_state *st, struct
 		start_write(cs, st, v); /* partial edges are read-modify-write */
 		return;
 	}
-	int rc = head_replace(cs, cs->batch, v, st->b0, st->b1 - st->b0, NULL, vol_zero_kind(v));
+	int rc = head_replace(cs, v, st->b0, st->b1 - st->b0, NULL, vol_zero_kind(v));
 	if (rc) {
 		cs->failed = true;
 		io_complete(cs, st, rc);

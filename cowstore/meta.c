@@ -6,7 +6,9 @@
  *   "V" id               volume record
  *   "S" id               snapshot record
  *   "A"                  highest persistent-log sequence whose write is applied
- *   "E" layer end        extent: blocks [end-n, end) of a layer
+ *   "J"                  last journal transaction included (checkpoint)
+ *   "H" vol chunk        a volume head's extents in one 1 MiB chunk (headmap.c)
+ *   "E" layer end        a snapshot extent: blocks [end-n, end) of the layer
  * Values are little-endian fixed fields, except extents, which are kept
  * small with varints: kind, nblocks, birth, then for data extents the first
  * data-file block (checksums are in the crc file, see internal.h).
@@ -81,7 +83,7 @@ static void dec_str(struct dec *d, char *out, size_t cap)
 	d->left -= n;
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
+size_t put_varint(uint8_t *p, uint64_t v)
 {
 	size_t n = 0;
 	while (v >= 0x80) {
@@ -91,14 +93,14 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 	p[n++] = (uint8_t)v;
 	return n;
 }
-static bool get_varint(struct dec *d, uint64_t *v)
+bool get_varint(const uint8_t **p, size_t *left, uint64_t *v)
 {
 	*v = 0;
 	for (int shift = 0; shift < 64; shift += 7) {
-		if (!d->left)
+		if (!*left)
 			return false;
-		uint8_t b = *d->p++;
-		d->left--;
+		uint8_t b = *(*p)++;
+		(*left)--;
 		*v |= (uint64_t)(b & 0x7f) << shift;
 		if (!(b & 0x80))
 			return true;
@@ -144,18 +146,19 @@ int extent_decode(const char *key, size_t klen, const char *val, size_t vlen,
 	uint64_t end = get_be64((const uint8_t *)key + 9);
 	struct dec d = { (const uint8_t *)val + 1, vlen - 1, false };
 	e->kind = (uint8_t)val[0];
-	if (!get_varint(&d, &e->nblocks) || !get_varint(&d, &e->birth) || !e->nblocks ||
+	if (!get_varint(&d.p, &d.left, &e->nblocks) || !get_varint(&d.p, &d.left, &e->birth) ||
+	    !e->nblocks ||
 	    e->nblocks > end || e->nblocks > MAX_EXTENT_BLOCKS)
 		return -EUCLEAN;
 	e->lba = end - e->nblocks;
 	if (e->kind == BLK_ZERO)
 		return d.left ? -EUCLEAN : 0;
-	if (e->kind != BLK_DATA || !get_varint(&d, &e->pblock) || d.left)
+	if (e->kind != BLK_DATA || !get_varint(&d.p, &d.left, &e->pblock) || d.left)
 		return -EUCLEAN;
 	return 0;
 }
 
-int extent_put(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct extent *e)
+static void rocks_extent_put(rocksdb_writebatch_t *wb, const struct extent *e)
 {
 	uint8_t key[KEY_EXTENT_LEN];
 	uint8_t val[1 + 3 * 10];
@@ -169,17 +172,74 @@ int extent_put(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct exten
 		n += put_varint(val + n, e->pblock);
 	}
 	rocksdb_writebatch_put(wb, (const char *)key, sizeof(key), (const char *)val, n);
-	struct vol *v = vol_find(cs, e->layer);
-	return v ? headmap_put(&v->map, e) : 0;
 }
 
-int extent_delete(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct extent *e)
+int extent_put(struct cowstore *cs, const struct extent *e)
 {
+	struct vol *v = vol_find(cs, e->layer);
+	int rc;
+	if (v) {
+		rc = headmap_put(&v->map, e);
+		return rc || cs->ctl_wb ? rc : journal_put(&cs->journal, e);
+	}
+	if (cs->ctl_wb) {
+		rocks_extent_put(cs->ctl_wb, e);
+		return 0;
+	}
+	struct snap *s = snap_find(cs, e->layer);
+	if (!s)
+		return -EUCLEAN;
+	rc = headmap_put(&s->overlay, e);
+	return rc ? rc : journal_put(&cs->journal, e);
+}
+
+int extent_delete(struct cowstore *cs, const struct extent *e)
+{
+	struct vol *v = vol_find(cs, e->layer);
+	if (v) {
+		int rc = headmap_delete(&v->map, e);
+		return rc || cs->ctl_wb ? rc : journal_del(&cs->journal, e);
+	}
+	if (!cs->ctl_wb)
+		return -EUCLEAN; /* the IO path only ever adds to snapshots */
 	uint8_t key[KEY_EXTENT_LEN];
 	key_extent(key, e->layer, e->lba + e->nblocks);
-	rocksdb_writebatch_delete(wb, (const char *)key, sizeof(key));
-	struct vol *v = vol_find(cs, e->layer);
-	return v ? headmap_delete(&v->map, e) : 0;
+	rocksdb_writebatch_delete(cs->ctl_wb, (const char *)key, sizeof(key));
+	return 0;
+}
+
+static void key_chunk(uint8_t key[KEY_CHUNK_LEN], uint64_t vol_id, uint64_t chunk)
+{
+	key[0] = 'H';
+	be64(key + 1, vol_id);
+	be64(key + 9, chunk);
+}
+
+void head_chunk_put(rocksdb_writebatch_t *wb, uint64_t vol_id, uint64_t chunk,
+		    const uint8_t *val, size_t len)
+{
+	uint8_t key[KEY_CHUNK_LEN];
+	key_chunk(key, vol_id, chunk);
+	if (len)
+		rocksdb_writebatch_put(wb, (const char *)key, sizeof(key), (const char *)val, len);
+	else
+		rocksdb_writebatch_delete(wb, (const char *)key, sizeof(key));
+}
+
+void head_chunks_drop(rocksdb_writebatch_t *wb, uint64_t vol_id)
+{
+	uint8_t from[KEY_CHUNK_LEN], to[KEY_CHUNK_LEN];
+	key_chunk(from, vol_id, 0);
+	key_chunk(to, vol_id + 1, 0);
+	rocksdb_writebatch_delete_range(wb, (const char *)from, sizeof(from), (const char *)to,
+					sizeof(to));
+}
+
+void checkpoint_seq_put(rocksdb_writebatch_t *wb, uint64_t seq)
+{
+	uint8_t v[8];
+	memcpy(v, &seq, 8);
+	rocksdb_writebatch_put(wb, "J", 1, (const char *)v, 8);
 }
 
 int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, extent_fn fn,
@@ -191,6 +251,9 @@ int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, ex
 	struct vol *v = vol_find(cs, layer);
 	if (v)
 		return headmap_scan(&v->map, layer, lba, n, fn, arg);
+	struct snap *s = snap_find(cs, layer);
+	if (s && s->overlay.nextents && (rc = headmap_scan(&s->overlay, layer, lba, n, fn, arg)))
+		return rc; /* saved since the last checkpoint; never overlaps RocksDB's */
 	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
 
 	/* The first extent ending after lba is the only one that may hold it. */
@@ -276,6 +339,14 @@ int pool_record_load(struct cowstore *cs, struct cowstore_err *err)
 		set_err(err, "%s: pool format version %llu, this build reads version %u",
 			cs->dir, (unsigned long long)version, FORMAT_VERSION);
 		return -EPROTONOSUPPORT;
+	}
+	rc = get_value(cs, "J", 1, &val, &vlen);
+	if (rc == 0) {
+		if (vlen == 8)
+			memcpy(&cs->checkpoint_seq, val, 8);
+		free(val);
+	} else if (rc != -ENOENT) {
+		return rc;
 	}
 	rc = get_value(cs, "A", 1, &val, &vlen);
 	if (rc == 0) {
@@ -448,6 +519,36 @@ int meta_load_objects(struct cowstore *cs, struct cowstore_err *err)
 	if (rc)
 		set_err(err, "%s: volume or snapshot records are inconsistent (%s)", cs->dir,
 			strerror(-rc));
+	return rc;
+}
+
+static int load_head_chunk(struct cowstore *cs, uint64_t vol_id, const uint8_t *key,
+			   const char *val, size_t vlen)
+{
+	struct vol *v = vol_find(cs, vol_id);
+	if (!v)
+		return -EUCLEAN;
+	return headmap_load_chunk(&v->map, vol_id, get_be64(key + 9), (const uint8_t *)val, vlen);
+}
+
+int meta_load_heads(struct cowstore *cs, struct cowstore_err *err)
+{
+	int rc = 0;
+	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
+	for (rocksdb_iter_seek(it, "H", 1); rocksdb_iter_valid(it) && !rc; rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+		if (klen < 1 || k[0] != 'H')
+			break;
+		uint64_t vol_id = klen == KEY_CHUNK_LEN ? get_be64((const uint8_t *)k + 1) : 0;
+		rc = klen == KEY_CHUNK_LEN ? load_head_chunk(cs, vol_id, (const uint8_t *)k, v, vlen)
+					   : -EUCLEAN;
+		if (rc)
+			set_err(err, "%s: extent map of volume %llu is damaged (%s)", cs->dir,
+				(unsigned long long)vol_id, strerror(-rc));
+	}
+	rocksdb_iter_destroy(it);
 	return rc;
 }
 

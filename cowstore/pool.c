@@ -2,13 +2,16 @@
  * pool.c - creating, opening (with recovery) and closing a pool, and the
  * pool-wide figures.
  *
- * Recovery is the normal open path: RocksDB replays its own log, the
- * allocator is rebuilt by counting the references of every extent (nothing
- * else records allocation), and writes acknowledged from the persistent log
- * whose metadata did not reach RocksDB are applied again.  A pool's layout:
+ * Recovery is the normal open path: RocksDB holds the last checkpoint, the
+ * metadata journal's later transactions are applied to the in-memory maps,
+ * the allocator is rebuilt by counting the references of every extent
+ * (nothing else records allocation), writes acknowledged from the
+ * persistent log whose metadata was lost are applied again, and a new
+ * checkpoint empties the journal.  A pool's layout:
  *   DIR/meta/   RocksDB
  *   DIR/data    data file, capacity_bytes long (sparse)
  *   DIR/crc     CRC32C of each data block, 4 bytes a block (sparse)
+ *   DIR/journal metadata journal of the IO path (journal.c)
  *   DIR/plog    persistent FUA log, when configured
  */
 #include <errno.h>
@@ -48,6 +51,8 @@ static void db_options(struct cowstore *cs)
 	rocksdb_block_based_options_set_block_cache(cs->tableopts, cs->cache);
 	rocksdb_options_set_block_based_table_factory(cs->dbopts, cs->tableopts);
 	cs->wopts = rocksdb_writeoptions_create();
+	/* Only control requests and checkpoints write RocksDB: always durably. */
+	rocksdb_writeoptions_set_sync(cs->wopts, 1);
 	cs->ropts = rocksdb_readoptions_create();
 }
 
@@ -98,6 +103,7 @@ static void teardown(struct cowstore *cs)
 {
 	if (cs->plog)
 		plog_close(cs->plog);
+	journal_close(&cs->journal);
 	db_close(cs);
 	if (cs->crcmap)
 		munmap(cs->crcmap, cs->capacity_blocks * sizeof(uint32_t));
@@ -179,7 +185,6 @@ int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *op
 	cs->created_ns = now_ns();
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	pool_record_put(cs, wb);
-	rocksdb_writeoptions_set_sync(cs->wopts, 1);
 	rc = meta_commit(cs, wb);
 	rocksdb_writebatch_destroy(wb);
 	if (rc)
@@ -197,12 +202,36 @@ out:
 
 /* ---- open ------------------------------------------------------------ */
 
+static int ref_extent(void *arg, const struct extent *e)
+{
+	struct cowstore *cs = arg;
+	return e->kind == BLK_DATA ? alloc_ref(&cs->alloc, e->pblock, e->nblocks) : 0;
+}
+
+/* References held by the in-memory maps: heads and snapshot overlays. */
+static int ref_memory_maps(struct cowstore *cs)
+{
+	int rc = 0;
+	for (uint32_t i = 0; !rc && i < cs->nvols; i++) {
+		struct vol *v = cs->vols[i];
+		rc = headmap_scan(&v->map, v->id, 0, UINT64_MAX, ref_extent, cs);
+		for (uint32_t j = 0; !rc && j < v->nsnaps; j++)
+			rc = headmap_scan(&v->snaps[j]->overlay, v->snaps[j]->id, 0, UINT64_MAX,
+					  ref_extent, cs);
+	}
+	return rc;
+}
+
 /* Count every extent's references: the allocator's whole state. */
 static int rebuild_allocation(struct cowstore *cs, struct cowstore_err *err)
 {
 	int rc = alloc_init(&cs->alloc, cs->capacity_blocks);
-	if (rc)
+	if (!rc)
+		rc = ref_memory_maps(cs);
+	if (rc) {
+		set_err(err, "%s: a volume's extent map is damaged (%s)", cs->dir, strerror(-rc));
 		return rc;
+	}
 	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
 	for (rocksdb_iter_seek(it, "E", 1); rocksdb_iter_valid(it) && !rc;
 	     rocksdb_iter_next(it)) {
@@ -213,13 +242,10 @@ static int rebuild_allocation(struct cowstore *cs, struct cowstore_err *err)
 		if (klen < 1 || k[0] != 'E')
 			break;
 		rc = extent_decode(k, klen, v, vlen, &e);
-		struct vol *head = rc ? NULL : vol_find(cs, e.layer);
-		if (!rc && !head && !snap_find(cs, e.layer))
-			rc = -EUCLEAN;
-		if (!rc && head)
-			rc = headmap_put(&head->map, &e);
-		if (!rc && e.kind == BLK_DATA)
-			rc = alloc_ref(&cs->alloc, e.pblock, e.nblocks);
+		if (!rc && !snap_find(cs, e.layer))
+			rc = -EUCLEAN; /* only snapshots keep extents as 'E' records */
+		if (!rc)
+			rc = ref_extent(cs, &e);
 		if (rc)
 			set_err(err, "%s: extent of layer %llu at block %llu is damaged or orphaned",
 				cs->dir, (unsigned long long)e.layer, (unsigned long long)e.lba);
@@ -270,6 +296,47 @@ static int open_data(struct cowstore *cs, struct cowstore_err *err)
 	return 0;
 }
 
+/* Journal transactions after the checkpoint, applied to the memory maps. */
+static int apply_journal(void *arg, enum journal_op op, const struct extent *e,
+			 uint64_t plog_seq)
+{
+	struct cowstore *cs = arg;
+	struct vol *v = e ? vol_find(cs, e->layer) : NULL;
+	struct snap *s = e && !v ? snap_find(cs, e->layer) : NULL;
+	switch (op) {
+	case JOURNAL_APPLIED:
+		if (plog_seq > cs->plog_applied)
+			cs->plog_applied = plog_seq;
+		return 0;
+	case JOURNAL_PUT:
+		if (v)
+			return headmap_put(&v->map, e);
+		return s ? headmap_put(&s->overlay, e) : -EUCLEAN;
+	case JOURNAL_DEL:
+		return v ? headmap_delete(&v->map, e) : -EUCLEAN;
+	}
+	return -EUCLEAN;
+}
+
+static int replay_journal(struct cowstore *cs, struct cowstore_err *err)
+{
+	char *path = path_in(cs->dir, "journal");
+	uint64_t count;
+	int rc = path ? journal_open(&cs->journal, path, cs->checkpoint_seq) : -ENOMEM;
+	free(path);
+	if (!rc)
+		rc = journal_replay(&cs->journal, apply_journal, cs, &count);
+	if (rc)
+		set_err(err, "%s: the metadata journal does not apply to the checkpoint: %s",
+			cs->dir, strerror(-rc));
+	return rc;
+}
+
+static int do_checkpoint(struct cowstore *cs, void *arg)
+{
+	return 0; /* quiesced control requests start with a checkpoint */
+}
+
 struct replay_ctx {
 	struct cowstore *cs;
 	uint64_t applied;
@@ -315,7 +382,7 @@ int cowstore_open(const char *dir, struct cowstore **out, struct cowstore_err *e
 		free(cs);
 		return -ENOMEM;
 	}
-	cs->data_fd = cs->crc_fd = -1;
+	cs->data_fd = cs->crc_fd = cs->journal.fd = -1;
 	char *meta = path_in(dir, "meta");
 	struct stat st;
 	int rc = meta && stat(meta, &st) == 0 ? 0 : -ENOENT;
@@ -333,6 +400,10 @@ int cowstore_open(const char *dir, struct cowstore **out, struct cowstore_err *e
 	if (!rc)
 		rc = meta_load_objects(cs, err);
 	if (!rc)
+		rc = meta_load_heads(cs, err);
+	if (!rc)
+		rc = replay_journal(cs, err);
+	if (!rc)
 		rc = rebuild_allocation(cs, err);
 	if (!rc && (rc = engine_start(cs)))
 		set_err(err, "cannot start the store threads: %s", strerror(-rc));
@@ -340,7 +411,12 @@ int cowstore_open(const char *dir, struct cowstore **out, struct cowstore_err *e
 		teardown(cs);
 		return rc;
 	}
-	if (cs->plog_bytes && (rc = replay_plog(cs, err))) {
+	if (cs->plog_bytes)
+		rc = replay_plog(cs, err);
+	if (!rc && (rc = engine_control(cs, do_checkpoint, NULL, true)))
+		set_err(err, "%s: cannot checkpoint the recovered metadata: %s", cs->dir,
+			strerror(-rc));
+	if (rc) {
 		engine_stop(cs);
 		teardown(cs);
 		return rc;

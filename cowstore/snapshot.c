@@ -7,8 +7,8 @@
  * S's layer to the next older snapshot P when P could see it (born no later
  * than P and not replaced in P's own layer); every other mapping was visible
  * to S alone and is unreferenced.  "Unique bytes" is that second set, so it
- * is exactly what a delete frees.  Each operation is one RocksDB batch, so a
- * crash leaves it done or not done.
+ * is exactly what a delete frees.  Each operation is one synced RocksDB
+ * batch (cs->ctl_wb), so a crash leaves it done or not done.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,8 +37,8 @@ static int mark_covered(void *arg, const struct extent *e)
 struct release_ctx {
 	struct cowstore *cs;
 	struct snap *older;       /* receives what it can see, or NULL */
-	rocksdb_writebatch_t *wb; /* NULL: dry run, only count */
-	uint64_t unique_blocks;
+	bool apply; /* false: dry run, only count */
+	struct tally dropped; /* references the delete drops */
 };
 
 /* Blocks [off, off+len) of snapshot extent e (len <= MAX_EXTENT_BLOCKS). */
@@ -58,20 +58,19 @@ static int release_chunk(struct release_ctx *r, const struct extent *e, uint64_t
 		uint64_t run = 1;
 		while (i + run < len && mask[i + run] == mask[i])
 			run++;
-		if (!mask[i] && r->wb) { /* move to the older snapshot */
+		if (!mask[i] && r->apply) { /* move to the older snapshot */
 			struct extent s = *e;
 			s.layer = r->older->id;
 			s.lba = e->lba + off + i;
 			s.nblocks = run;
 			if (e->kind == BLK_DATA)
 				s.pblock = e->pblock + off + i;
-			rc = extent_put(r->cs, r->wb, &s);
+			rc = extent_put(r->cs, &s);
 		} else if (mask[i] && e->kind == BLK_DATA) {
-			for (uint64_t j = off + i; j < off + i + run; j++)
-				r->unique_blocks +=
-					alloc_refcount(&r->cs->alloc, e->pblock + j) == 1;
-			if (r->wb)
+			if (r->apply)
 				rc = alloc_unref(&r->cs->alloc, e->pblock + off + i, run);
+			else
+				rc = tally_add(&r->dropped, e->pblock + off + i, run);
 		}
 		i += run;
 	}
@@ -82,8 +81,8 @@ static int release_snap_extent(void *arg, const struct extent *e)
 {
 	struct release_ctx *r = arg;
 	int rc = 0;
-	if (r->wb)
-		rc = extent_delete(r->cs, r->wb, e);
+	if (r->apply)
+		rc = extent_delete(r->cs, e);
 	return rc ? rc : release_chunk(r, e, 0, e->nblocks); /* extents fit one chunk */
 }
 
@@ -96,12 +95,13 @@ static struct snap *older_snap(const struct snap *s)
 	return NULL;
 }
 
-static int snap_walk(struct cowstore *cs, struct snap *s, rocksdb_writebatch_t *wb,
-		     uint64_t *unique_blocks)
+/* Delete snapshot s's layer (apply), or count what that would free. */
+static int snap_walk(struct cowstore *cs, struct snap *s, bool apply, uint64_t *unique_blocks)
 {
-	struct release_ctx r = { cs, older_snap(s), wb, 0 };
+	struct release_ctx r = { cs, older_snap(s), apply, { 0 } };
 	int rc = layer_scan(cs, s->id, 0, UINT64_MAX, release_snap_extent, &r);
-	*unique_blocks = r.unique_blocks;
+	*unique_blocks = rc || apply ? 0 : tally_unique(&r.dropped, &cs->alloc);
+	tally_free(&r.dropped);
 	return rc;
 }
 
@@ -152,7 +152,6 @@ static int do_create(struct cowstore *cs, void *arg)
 			}
 		}
 	}
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	for (size_t i = 0; i < a->count; i++) {
 		struct vol *v = vol_find(cs, a->vol_ids[i]);
 		struct snap *s = calloc(1, sizeof(*s));
@@ -168,18 +167,15 @@ static int do_create(struct cowstore *cs, void *arg)
 		s->size_bytes = v->size_bytes;
 		s->created_ns = now;
 		s->group_id = group;
-		snap_record_put(wb, s);
+		snap_record_put(cs->ctl_wb, s);
 		v->cur_gen++;
-		vol_record_put(wb, v);
+		vol_record_put(cs->ctl_wb, v);
 	}
-	pool_record_put(cs, wb);
-	if (!rc)
-		rc = meta_commit(cs, wb);
-	rocksdb_writebatch_destroy(wb);
+	pool_record_put(cs, cs->ctl_wb);
 	for (size_t i = 0; i < a->count; i++) {
 		if (!rc)
 			rc = vol_snap_add(made[i]->vol, made[i]);
-		if (rc) { /* nothing was committed (or memory ran out: reopen fixes it) */
+		if (rc) { /* out of memory: the records are not committed */
 			if (made[i])
 				made[i]->vol->cur_gen--;
 			free(made[i]);
@@ -250,7 +246,7 @@ static int do_list(struct cowstore *cs, void *arg)
 		info->size_bytes = s->size_bytes;
 		info->group_id = s->group_id;
 		info->nclones = s->nclones;
-		rc = snap_walk(cs, s, NULL, &unique);
+		rc = snap_walk(cs, s, false, &unique);
 		if (!rc)
 			rc = view_mapped_blocks(cs, v, s, &mapped);
 		info->unique_bytes = unique * COWSTORE_BLOCK_SIZE;
@@ -281,12 +277,10 @@ static int delete_snap(struct cowstore *cs, struct snap *s, struct cowstore_err 
 			s->vol->name, names);
 		return -EBUSY;
 	}
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	int rc = snap_walk(cs, s, wb, &unique);
-	snap_record_delete(wb, s->id);
-	if (!rc)
-		rc = meta_commit(cs, wb);
-	rocksdb_writebatch_destroy(wb);
+	int rc = snap_walk(cs, s, true, &unique);
+	snap_record_delete(cs->ctl_wb, s->id);
+	if (!rc) /* now: a later delete in the same request reads what this one moved */
+		rc = control_commit(cs);
 	if (rc) {
 		set_err(err, "deleting snapshot '%s' failed: %s", s->name, strerror(-rc));
 		return rc;
@@ -317,7 +311,6 @@ int cowstore_snapshot_delete(struct cowstore *cs, uint64_t snap_id, struct cowst
 
 struct rollback_ctx {
 	struct cowstore *cs;
-	rocksdb_writebatch_t *wb;
 	uint64_t gen;
 	uint64_t head;
 };
@@ -327,7 +320,7 @@ static int drop_newer(void *arg, const struct extent *e)
 	struct rollback_ctx *r = arg;
 	if (e->birth <= r->gen)
 		return 0;
-	int rc = extent_delete(r->cs, r->wb, e);
+	int rc = extent_delete(r->cs, e);
 	if (rc)
 		return rc;
 	return e->kind == BLK_DATA ? alloc_unref(&r->cs->alloc, e->pblock, e->nblocks) : 0;
@@ -337,9 +330,9 @@ static int move_to_head(void *arg, const struct extent *e)
 {
 	struct rollback_ctx *r = arg;
 	struct extent m = *e;
-	int rc = extent_delete(r->cs, r->wb, e);
+	int rc = extent_delete(r->cs, e);
 	m.layer = r->head;
-	return rc ? rc : extent_put(r->cs, r->wb, &m);
+	return rc ? rc : extent_put(r->cs, &m);
 }
 
 static int do_rollback(struct cowstore *cs, void *arg)
@@ -357,6 +350,14 @@ static int do_rollback(struct cowstore *cs, void *arg)
 			vol_newest_snap(v)->name);
 		return -EBUSY;
 	}
+	for (uint32_t i = v->nsnaps; i-- > 0 && v->snaps[i] != s;) { /* all or nothing */
+		char names[200];
+		if (clone_names(cs, v->snaps[i], names, sizeof(names))) {
+			set_err(a->err, "newer snapshot '%s' of volume '%s' has clones: %s",
+				v->snaps[i]->name, v->name, names);
+			return -EBUSY;
+		}
+	}
 	while (vol_newest_snap(v) != s) {
 		int rc = delete_snap(cs, vol_newest_snap(v), a->err);
 		if (rc)
@@ -364,21 +365,17 @@ static int do_rollback(struct cowstore *cs, void *arg)
 	}
 	/* Deletes of the head's newer mappings go first in the batch, then
 	 * the snapshot's mappings move in: they never overlap the survivors. */
-	struct rollback_ctx r = { cs, rocksdb_writebatch_create(), s->gen, v->id };
+	struct rollback_ctx r = { cs, s->gen, v->id };
 	int rc = layer_scan(cs, v->id, 0, UINT64_MAX, drop_newer, &r);
 	if (!rc)
 		rc = layer_scan(cs, s->id, 0, UINT64_MAX, move_to_head, &r);
-	uint64_t old_size = v->size_bytes;
-	v->size_bytes = s->size_bytes;
-	vol_record_put(r.wb, v);
-	if (!rc)
-		rc = meta_commit(cs, r.wb);
-	rocksdb_writebatch_destroy(r.wb);
 	if (rc) {
-		v->size_bytes = old_size;
 		set_err(a->err, "rollback of '%s' failed: %s", v->name, strerror(-rc));
+		return rc;
 	}
-	return rc;
+	v->size_bytes = s->size_bytes;
+	vol_record_put(cs->ctl_wb, v);
+	return 0;
 }
 
 int cowstore_snapshot_rollback(struct cowstore *cs, uint64_t snap_id, unsigned flags,
@@ -413,17 +410,13 @@ static int do_clone(struct cowstore *cs, void *arg)
 	v->cur_gen = 1;
 	v->created_ns = now_ns();
 	v->parent = s;
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	vol_record_put(wb, v);
-	pool_record_put(cs, wb);
-	int rc = meta_commit(cs, wb);
-	rocksdb_writebatch_destroy(wb);
-	if (!rc)
-		rc = vol_add(cs, v);
+	int rc = vol_add(cs, v);
 	if (rc) {
 		free(v);
 		return rc;
 	}
+	vol_record_put(cs->ctl_wb, v);
+	pool_record_put(cs, cs->ctl_wb);
 	s->nclones++;
 	if (a->ids_out)
 		*a->ids_out = v->id;

@@ -3,7 +3,7 @@
  *
  * The public functions pack their arguments and run the work on the store
  * thread (engine_control), so the in-memory objects are only ever touched
- * there.  Sizes are whole 4 KiB blocks: a partial last block would keep
+ * there; what they record goes into cs->ctl_wb, committed when they return.  Sizes are whole 4 KiB blocks: a partial last block would keep
  * stale sectors past the end across a shrink and a grow.
  */
 #include <errno.h>
@@ -183,19 +183,16 @@ int view_mapped_blocks(struct cowstore *cs, struct vol *v, struct snap *snap, ui
 }
 
 struct unique_ctx {
-	struct cowstore *cs;
 	uint64_t min_birth; /* mappings born before this are shared with a snapshot */
-	uint64_t blocks;
+	struct tally held;
 };
 
-static int count_unique(void *arg, const struct extent *e)
+static int tally_unique_extent(void *arg, const struct extent *e)
 {
 	struct unique_ctx *u = arg;
 	if (e->kind != BLK_DATA || e->birth < u->min_birth)
 		return 0;
-	for (uint64_t i = 0; i < e->nblocks; i++)
-		u->blocks += alloc_refcount(&u->cs->alloc, e->pblock + i) == 1;
-	return 0;
+	return tally_add(&u->held, e->pblock, e->nblocks);
 }
 
 static int fill_info(struct cowstore *cs, struct vol *v, int with_space,
@@ -213,13 +210,14 @@ static int fill_info(struct cowstore *cs, struct vol *v, int with_space,
 	if (!with_space)
 		return 0;
 	struct snap *newest = vol_newest_snap(v);
-	struct unique_ctx u = { cs, newest ? newest->gen + 1 : 0, 0 };
+	struct unique_ctx u = { newest ? newest->gen + 1 : 0, { 0 } };
 	uint64_t mapped;
 	int rc = view_mapped_blocks(cs, v, NULL, &mapped);
 	if (!rc)
-		rc = layer_scan(cs, v->id, 0, UINT64_MAX, count_unique, &u);
+		rc = layer_scan(cs, v->id, 0, UINT64_MAX, tally_unique_extent, &u);
 	info->mapped_bytes = mapped * COWSTORE_BLOCK_SIZE;
-	info->unique_bytes = u.blocks * COWSTORE_BLOCK_SIZE;
+	info->unique_bytes = rc ? 0 : tally_unique(&u.held, &cs->alloc) * COWSTORE_BLOCK_SIZE;
+	tally_free(&u.held);
 	return rc;
 }
 
@@ -252,17 +250,13 @@ static int do_create(struct cowstore *cs, void *arg)
 	v->size_bytes = a->size_bytes;
 	v->cur_gen = 1;
 	v->created_ns = now_ns();
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	vol_record_put(wb, v);
-	pool_record_put(cs, wb);
-	int rc = meta_commit(cs, wb);
-	rocksdb_writebatch_destroy(wb);
-	if (!rc)
-		rc = vol_add(cs, v);
+	int rc = vol_add(cs, v);
 	if (rc) {
 		free(v);
 		return rc;
 	}
+	vol_record_put(cs->ctl_wb, v);
+	pool_record_put(cs, cs->ctl_wb);
 	if (a->id_out)
 		*a->id_out = v->id;
 	return 0;
@@ -344,21 +338,16 @@ static int do_resize(struct cowstore *cs, void *arg)
 		set_err(a->err, "no volume with id %llu", (unsigned long long)a->id);
 		return -ENOENT;
 	}
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	int rc = 0;
 	if (a->size_bytes < v->size_bytes) {
 		uint64_t from = a->size_bytes / COWSTORE_BLOCK_SIZE;
-		rc = head_replace(cs, wb, v, from, vol_nblocks(v) - from, NULL, vol_zero_kind(v));
+		rc = head_replace(cs, v, from, vol_nblocks(v) - from, NULL, vol_zero_kind(v));
 	}
-	uint64_t old_size = v->size_bytes;
-	v->size_bytes = a->size_bytes;
-	vol_record_put(wb, v);
-	if (!rc)
-		rc = meta_commit(cs, wb);
 	if (rc)
-		v->size_bytes = old_size;
-	rocksdb_writebatch_destroy(wb);
-	return rc;
+		return rc;
+	v->size_bytes = a->size_bytes;
+	vol_record_put(cs->ctl_wb, v);
+	return 0;
 }
 
 int cowstore_volume_resize(struct cowstore *cs, uint64_t id, uint64_t size_bytes,
@@ -393,25 +382,18 @@ size_t clone_names(struct cowstore *cs, const struct snap *s, char *buf, size_t 
 	return name_clones(cs, s->vol, s, buf, cap);
 }
 
-struct drop_ctx {
-	struct cowstore *cs;
-	rocksdb_writebatch_t *wb;
-};
-
 static int drop_extent(void *arg, const struct extent *e)
 {
-	struct drop_ctx *d = arg;
-	int rc = extent_delete(d->cs, d->wb, e);
+	struct cowstore *cs = arg;
+	int rc = extent_delete(cs, e);
 	if (rc)
 		return rc;
-	return e->kind == BLK_DATA ? alloc_unref(&d->cs->alloc, e->pblock, e->nblocks) : 0;
+	return e->kind == BLK_DATA ? alloc_unref(&cs->alloc, e->pblock, e->nblocks) : 0;
 }
 
-/* Delete every extent of a layer into wb, dropping references. */
-int layer_drop(struct cowstore *cs, rocksdb_writebatch_t *wb, uint64_t layer)
+int layer_drop(struct cowstore *cs, uint64_t layer)
 {
-	struct drop_ctx d = { cs, wb };
-	return layer_scan(cs, layer, 0, UINT64_MAX, drop_extent, &d);
+	return layer_scan(cs, layer, 0, UINT64_MAX, drop_extent, cs);
 }
 
 static int do_delete(struct cowstore *cs, void *arg)
@@ -428,16 +410,15 @@ static int do_delete(struct cowstore *cs, void *arg)
 			names);
 		return -EBUSY;
 	}
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	int rc = layer_drop(cs, wb, v->id);
+	int rc = layer_drop(cs, v->id);
 	for (uint32_t i = 0; !rc && i < v->nsnaps; i++) {
-		rc = layer_drop(cs, wb, v->snaps[i]->id);
-		snap_record_delete(wb, v->snaps[i]->id);
+		rc = layer_drop(cs, v->snaps[i]->id);
+		snap_record_delete(cs->ctl_wb, v->snaps[i]->id);
 	}
-	vol_record_delete(wb, v->id);
+	head_chunks_drop(cs->ctl_wb, v->id);
+	vol_record_delete(cs->ctl_wb, v->id);
 	if (!rc)
-		rc = meta_commit(cs, wb);
-	rocksdb_writebatch_destroy(wb);
+		rc = control_commit(cs); /* before the head map goes with v */
 	if (rc) {
 		set_err(a->err, "deleting volume '%s' failed: %s", v->name, strerror(-rc));
 		return rc;

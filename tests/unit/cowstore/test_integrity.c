@@ -159,11 +159,15 @@ static void test_plog_fua_replay(void)
 	test_pool_destroy(&tp);
 }
 
-/* Empty every RocksDB log file: the metadata written since the last table
- * flush is gone, as after a power loss before its WAL was synced. */
+/* Empty the metadata journal and every RocksDB log file: the metadata
+ * written since the last checkpoint is gone, as after a power loss before
+ * any of it was synced. */
 static void lose_unsynced_metadata(const char *dir)
 {
 	char path[256];
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	if (truncate(path, 0) != 0)
+		fprintf(stderr, "  cannot truncate %s\n", path);
 	snprintf(path, sizeof(path), "%s/meta", dir);
 	DIR *d = opendir(path);
 	struct dirent *de;

@@ -1,0 +1,241 @@
+/*
+ * journal.c - the metadata journal of the IO path.
+ *
+ * A RocksDB write costs several microseconds per key on this class of
+ * machine, more than a whole 4K write may.  So the IO path writes no RocksDB
+ * keys: the extent changes of every request finishing in one store-loop
+ * turn go to this append-only file as one transaction (one write(2)), and
+ * the in-memory maps they describe are written to RocksDB in bulk by a
+ * checkpoint (checkpoint.c), after which the journal starts again.
+ *
+ * Transaction: struct txn_hdr, then records; valid when both CRCs check
+ * and its sequence number is the previous one + 1.  Replay applies whole
+ * transactions in order and stops at the first invalid one (a torn tail).
+ * Records: PUT (an extent into a head or snapshot layer), DEL (an extent
+ * out of a head), APPLIED (persistent-log sequence whose write is in).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <isa-l/crc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cowstore/internal.h"
+
+#define TXN_MAGIC 0x4e58544au /* "JTXN" */
+
+enum rec_type { REC_PUT = 1, REC_DEL = 2, REC_APPLIED = 3 };
+
+struct txn_hdr {
+	uint32_t magic;
+	uint32_t len; /* payload bytes */
+	uint64_t seq;
+	uint32_t payload_crc;
+	uint32_t hdr_crc;
+};
+
+static uint32_t crc(const void *p, size_t n)
+{
+	return crc32_iscsi((unsigned char *)p, (int)n, 0xffffffffu);
+}
+
+int journal_open(struct journal *j, const char *path, uint64_t checkpoint_seq)
+{
+	memset(j, 0, sizeof(*j));
+	j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (j->fd < 0)
+		return -errno;
+	j->seq = checkpoint_seq;
+	return 0;
+}
+
+void journal_close(struct journal *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->buf);
+	memset(j, 0, sizeof(*j));
+	j->fd = -1;
+}
+
+static int reserve(struct journal *j, size_t more)
+{
+	if (j->len + more <= j->cap)
+		return 0;
+	size_t cap = j->cap ? j->cap : 4096;
+	while (cap < j->len + more)
+		cap *= 2;
+	uint8_t *p = realloc(j->buf, cap);
+	if (!p)
+		return -ENOMEM;
+	j->buf = p;
+	j->cap = cap;
+	return 0;
+}
+
+static int append(struct journal *j, const void *p, size_t n)
+{
+	int rc = reserve(j, n);
+	if (rc)
+		return rc;
+	memcpy(j->buf + j->len, p, n);
+	j->len += n;
+	return 0;
+}
+
+int journal_put(struct journal *j, const struct extent *e)
+{
+	uint8_t r[1 + 8 + 8 + 2 + 1 + 8 + 8];
+	uint16_t n = (uint16_t)e->nblocks;
+	r[0] = REC_PUT;
+	memcpy(r + 1, &e->layer, 8);
+	memcpy(r + 9, &e->lba, 8);
+	memcpy(r + 17, &n, 2);
+	r[19] = e->kind;
+	memcpy(r + 20, &e->pblock, 8);
+	memcpy(r + 28, &e->birth, 8);
+	return append(j, r, sizeof(r));
+}
+
+int journal_del(struct journal *j, const struct extent *e)
+{
+	uint8_t r[1 + 8 + 8 + 2];
+	uint16_t n = (uint16_t)e->nblocks;
+	r[0] = REC_DEL;
+	memcpy(r + 1, &e->layer, 8);
+	memcpy(r + 9, &e->lba, 8);
+	memcpy(r + 17, &n, 2);
+	return append(j, r, sizeof(r));
+}
+
+int journal_applied(struct journal *j, uint64_t plog_seq)
+{
+	uint8_t r[1 + 8];
+	r[0] = REC_APPLIED;
+	memcpy(r + 1, &plog_seq, 8);
+	return append(j, r, sizeof(r));
+}
+
+bool journal_pending(const struct journal *j) { return j->len > 0; }
+
+int journal_commit(struct journal *j)
+{
+	if (!j->len)
+		return 0;
+	struct txn_hdr h = { TXN_MAGIC, (uint32_t)j->len, j->seq + 1, crc(j->buf, j->len), 0 };
+	h.hdr_crc = crc(&h, offsetof(struct txn_hdr, hdr_crc));
+	struct iovec iov[2] = { { &h, sizeof(h) }, { j->buf, j->len } };
+	ssize_t want = (ssize_t)(sizeof(h) + j->len);
+	ssize_t got = pwritev(j->fd, iov, 2, (off_t)j->size);
+	if (got != want)
+		return got < 0 ? -errno : -EIO;
+	j->seq++;
+	j->size += (uint64_t)want;
+	j->len = 0;
+	return 0;
+}
+
+int journal_reset(struct journal *j)
+{
+	if (ftruncate(j->fd, 0) < 0)
+		return -errno;
+	j->size = 0;
+	return 0;
+}
+
+/* Apply one transaction's records. */
+static int apply_records(const uint8_t *p, size_t len, journal_apply_fn fn, void *arg)
+{
+	while (len) {
+		struct extent e = { 0 };
+		uint16_t n;
+		size_t rec_len;
+		int rc;
+		switch (p[0]) {
+		case REC_PUT:
+			rec_len = 36;
+			if (len < rec_len)
+				return -EUCLEAN;
+			memcpy(&e.layer, p + 1, 8);
+			memcpy(&e.lba, p + 9, 8);
+			memcpy(&n, p + 17, 2);
+			e.nblocks = n;
+			e.kind = p[19];
+			memcpy(&e.pblock, p + 20, 8);
+			memcpy(&e.birth, p + 28, 8);
+			rc = fn(arg, JOURNAL_PUT, &e, 0);
+			break;
+		case REC_DEL:
+			rec_len = 19;
+			if (len < rec_len)
+				return -EUCLEAN;
+			memcpy(&e.layer, p + 1, 8);
+			memcpy(&e.lba, p + 9, 8);
+			memcpy(&n, p + 17, 2);
+			e.nblocks = n;
+			rc = fn(arg, JOURNAL_DEL, &e, 0);
+			break;
+		case REC_APPLIED: {
+			uint64_t seq;
+			rec_len = 9;
+			if (len < rec_len)
+				return -EUCLEAN;
+			memcpy(&seq, p + 1, 8);
+			rc = fn(arg, JOURNAL_APPLIED, NULL, seq);
+			break;
+		}
+		default:
+			return -EUCLEAN;
+		}
+		if (rc)
+			return rc;
+		p += rec_len;
+		len -= rec_len;
+	}
+	return 0;
+}
+
+int journal_replay(struct journal *j, journal_apply_fn fn, void *arg, uint64_t *applied)
+{
+	struct stat st;
+	*applied = 0;
+	if (fstat(j->fd, &st) < 0)
+		return -errno;
+	uint64_t off = 0, end = (uint64_t)st.st_size;
+	uint8_t *payload = NULL;
+	int rc = 0;
+	while (off + sizeof(struct txn_hdr) <= end) {
+		struct txn_hdr h;
+		if (pread(j->fd, &h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h))
+			break;
+		if (h.magic != TXN_MAGIC || h.hdr_crc != crc(&h, offsetof(struct txn_hdr, hdr_crc)) ||
+		    off + sizeof(h) + h.len > end)
+			break;
+		if (h.seq <= j->seq) { /* already in the checkpoint */
+			off += sizeof(h) + h.len;
+			continue;
+		}
+		if (h.seq != j->seq + 1)
+			break;
+		uint8_t *p = realloc(payload, h.len ? h.len : 1);
+		if (!p) {
+			rc = -ENOMEM;
+			break;
+		}
+		payload = p;
+		if (pread(j->fd, payload, h.len, (off_t)(off + sizeof(h))) != (ssize_t)h.len ||
+		    crc(payload, h.len) != h.payload_crc)
+			break; /* a torn last transaction: it was never acknowledged */
+		rc = apply_records(payload, h.len, fn, arg);
+		if (rc)
+			break;
+		j->seq = h.seq;
+		(*applied)++;
+		off += sizeof(h) + h.len;
+	}
+	free(payload);
+	j->size = off;
+	return rc;
+}
