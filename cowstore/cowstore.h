@@ -3,12 +3,17 @@
  * clones, extent-sharing copies, checksums and crash-safe durability.
  *
  * Model.  A pool is a directory: RocksDB metadata (meta/), one data file
- * (data) cut into 4 KiB blocks, and an optional persistent write log (plog).
- * Volumes are addressed in 512-byte sectors; internally every mapping is in
- * 4 KiB blocks, and a request that is not block-aligned is read-modify-write
- * but still atomic.  Data is never overwritten in place: every write goes to
- * fresh blocks and the metadata commit makes it visible, so a crash shows a
- * request either whole or not at all.
+ * (data) cut into 4 KiB blocks with their checksums (crc), a metadata
+ * journal, and an optional persistent write log (plog).  Volumes are
+ * addressed in 512-byte sectors and sized in whole 4 KiB blocks; a request
+ * that is not block-aligned is read-modify-write but still atomic.  Data is
+ * never overwritten in place: every write goes to fresh blocks and the
+ * metadata commit makes it visible, so a crash shows a request either whole
+ * or not at all.
+ *
+ * Space.  Blocks freed by an overwrite, discard or delete count as
+ * allocated until the next sync (a flush, or one the store starts itself),
+ * because until then the durable metadata may still point at them.
  *
  * Threading.  One store thread owns all metadata and the io_uring ring; a
  * second thread performs durable syncs.  Every public function may be called
@@ -48,7 +53,8 @@ struct cowstore_pool_options {
 	unsigned soft_threshold_pct; /* 0 means 80 */
 };
 
-/* Create a new pool in dir (created if missing; must hold no pool). */
+/* Create a new pool in dir (the last path component is created if missing;
+ * it must hold no pool). */
 int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *opts,
 			 struct cowstore_err *err);
 /* Open a pool; replays the persistent log and rebuilds allocation state.
@@ -105,6 +111,7 @@ struct cowstore_volume_info {
 	uint64_t unique_bytes;       /* held by this volume's head alone */
 };
 
+/* size_bytes: a positive multiple of COWSTORE_BLOCK_SIZE. */
 int cowstore_volume_create(struct cowstore *cs, const char *name, uint64_t size_bytes,
 			   uint64_t *id_out, struct cowstore_err *err);
 int cowstore_volume_lookup(struct cowstore *cs, const char *name, uint64_t *id_out);

@@ -586,13 +586,14 @@ static int write_full(int fd, const void *buf, size_t len, uint64_t offset)
 }
 
 /* The import target: the named volume, created with the file's size rounded
- * up to a sector when missing.  Returns 0 or the exit status. */
+ * up to a 4 KiB block (cowstore's volume granularity) when missing.
+ * Returns 0 or the exit status. */
 static int import_target(struct tool *t, const char *name, uint64_t file_bytes, uint64_t *id)
 {
 	int rc = cowstore_volume_lookup(t->cs, name, id);
 	if (rc < 0 && rc != -ENOENT)
 		return fail(rc, NULL, "looking up volume '%s'", name);
-	uint64_t size = (file_bytes + COWSTORE_SECTOR_SIZE - 1) & ~(uint64_t)(COWSTORE_SECTOR_SIZE - 1);
+	uint64_t size = (file_bytes + COWSTORE_BLOCK_SIZE - 1) & ~(uint64_t)(COWSTORE_BLOCK_SIZE - 1);
 	if (rc == -ENOENT) {
 		if (file_bytes == 0) {
 			fprintf(stderr, "slate-store: cannot create volume '%s' from an empty file\n",

