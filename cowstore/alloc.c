@@ -304,6 +304,8 @@ static int cmp_u64(const void *a, const void *b)
 uint64_t tally_unique(struct tally *t, const struct alloc *a)
 {
 	uint64_t unique = 0;
+	if (!t->n)
+		return 0;
 	qsort(t->blocks, t->n, sizeof(*t->blocks), cmp_u64);
 	for (size_t i = 0; i < t->n;) {
 		size_t j = i + 1;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cowstore/internal.h"
@@ -85,34 +86,47 @@ static int append(struct journal *j, const void *p, size_t n)
 	return 0;
 }
 
-int journal_put(struct journal *j, const struct extent *e)
+/* Records start with type and range: 1 + 8 + 8 + 2 bytes. */
+enum { RANGE_LEN = 19, PUT_LEN = RANGE_LEN + 1 + 8 + 8, APPLIED_LEN = 1 + 8 };
+
+static void encode_range(uint8_t *r, uint8_t type, const struct extent *e)
 {
-	uint8_t r[1 + 8 + 8 + 2 + 1 + 8 + 8];
 	uint16_t n = (uint16_t)e->nblocks;
-	r[0] = REC_PUT;
+	r[0] = type;
 	memcpy(r + 1, &e->layer, 8);
 	memcpy(r + 9, &e->lba, 8);
 	memcpy(r + 17, &n, 2);
-	r[19] = e->kind;
-	memcpy(r + 20, &e->pblock, 8);
-	memcpy(r + 28, &e->birth, 8);
+}
+
+static void decode_range(const uint8_t *r, struct extent *e)
+{
+	uint16_t n;
+	memcpy(&e->layer, r + 1, 8);
+	memcpy(&e->lba, r + 9, 8);
+	memcpy(&n, r + 17, 2);
+	e->nblocks = n;
+}
+
+int journal_put(struct journal *j, const struct extent *e)
+{
+	uint8_t r[PUT_LEN];
+	encode_range(r, REC_PUT, e);
+	r[RANGE_LEN] = e->kind;
+	memcpy(r + RANGE_LEN + 1, &e->pblock, 8);
+	memcpy(r + RANGE_LEN + 9, &e->birth, 8);
 	return append(j, r, sizeof(r));
 }
 
 int journal_del(struct journal *j, const struct extent *e)
 {
-	uint8_t r[1 + 8 + 8 + 2];
-	uint16_t n = (uint16_t)e->nblocks;
-	r[0] = REC_DEL;
-	memcpy(r + 1, &e->layer, 8);
-	memcpy(r + 9, &e->lba, 8);
-	memcpy(r + 17, &n, 2);
+	uint8_t r[RANGE_LEN];
+	encode_range(r, REC_DEL, e);
 	return append(j, r, sizeof(r));
 }
 
 int journal_applied(struct journal *j, uint64_t plog_seq)
 {
-	uint8_t r[1 + 8];
+	uint8_t r[APPLIED_LEN];
 	r[0] = REC_APPLIED;
 	memcpy(r + 1, &plog_seq, 8);
 	return append(j, r, sizeof(r));
@@ -150,42 +164,27 @@ static int apply_records(const uint8_t *p, size_t len, journal_apply_fn fn, void
 {
 	while (len) {
 		struct extent e = { 0 };
-		uint16_t n;
-		size_t rec_len;
+		uint64_t seq;
+		size_t rec_len = p[0] == REC_PUT ? PUT_LEN : p[0] == REC_DEL ? RANGE_LEN : APPLIED_LEN;
 		int rc;
+		if (len < rec_len)
+			return -EUCLEAN;
 		switch (p[0]) {
 		case REC_PUT:
-			rec_len = 36;
-			if (len < rec_len)
-				return -EUCLEAN;
-			memcpy(&e.layer, p + 1, 8);
-			memcpy(&e.lba, p + 9, 8);
-			memcpy(&n, p + 17, 2);
-			e.nblocks = n;
-			e.kind = p[19];
-			memcpy(&e.pblock, p + 20, 8);
-			memcpy(&e.birth, p + 28, 8);
+			decode_range(p, &e);
+			e.kind = p[RANGE_LEN];
+			memcpy(&e.pblock, p + RANGE_LEN + 1, 8);
+			memcpy(&e.birth, p + RANGE_LEN + 9, 8);
 			rc = fn(arg, JOURNAL_PUT, &e, 0);
 			break;
 		case REC_DEL:
-			rec_len = 19;
-			if (len < rec_len)
-				return -EUCLEAN;
-			memcpy(&e.layer, p + 1, 8);
-			memcpy(&e.lba, p + 9, 8);
-			memcpy(&n, p + 17, 2);
-			e.nblocks = n;
+			decode_range(p, &e);
 			rc = fn(arg, JOURNAL_DEL, &e, 0);
 			break;
-		case REC_APPLIED: {
-			uint64_t seq;
-			rec_len = 9;
-			if (len < rec_len)
-				return -EUCLEAN;
+		case REC_APPLIED:
 			memcpy(&seq, p + 1, 8);
 			rc = fn(arg, JOURNAL_APPLIED, NULL, seq);
 			break;
-		}
 		default:
 			return -EUCLEAN;
 		}

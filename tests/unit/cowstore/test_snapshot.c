@@ -245,7 +245,62 @@ static void test_copy_shares_extents(void)
 	test_pool_destroy(&tp);
 }
 
+static void test_bad_arguments(void)
+{
+	struct test_pool tp;
+	uint64_t id, snap, out_id;
+	struct cowstore_err err = { "" };
+	struct cowstore_snapshot_info *list;
+	size_t n;
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	REQUIRE(cowstore_volume_create(tp.cs, "v", 1 << 20, &id, NULL) == 0);
+	REQUIRE(cowstore_snapshot_create(tp.cs, id, "s", &snap, NULL) == 0);
+	CHECK_EQ(cowstore_snapshot_create(tp.cs, id + 100, "s", &out_id, &err), -ENOENT);
+	CHECK_EQ(cowstore_snapshot_create(tp.cs, id, "bad name", &out_id, &err), -EINVAL);
+	CHECK_EQ(cowstore_snapshot_create(tp.cs, id, NULL, &out_id, &err), -EINVAL);
+	CHECK_EQ(cowstore_snapshot_create(tp.cs, id, "s", &out_id, &err), -EEXIST);
+	CHECK(strstr(err.msg, "'s'") != NULL);
+	CHECK_EQ(cowstore_snapshot_group_create(tp.cs, NULL, 1, "g", &out_id, &err), -EINVAL);
+	CHECK_EQ(cowstore_snapshot_lookup(tp.cs, id, "nope", &out_id), -ENOENT);
+	CHECK_EQ(cowstore_snapshot_lookup(tp.cs, id, NULL, &out_id), -EINVAL);
+	CHECK_EQ(cowstore_snapshot_lookup(tp.cs, id, "s", &out_id), 0);
+	CHECK_EQ(out_id, snap);
+	CHECK_EQ(cowstore_snapshot_list(tp.cs, id + 100, &list, &n), -ENOENT);
+	CHECK_EQ(cowstore_snapshot_list(tp.cs, id, NULL, &n), -EINVAL);
+	CHECK_EQ(cowstore_snapshot_delete(tp.cs, 9999, &err), -ENOENT);
+	CHECK_EQ(cowstore_snapshot_rollback(tp.cs, 9999, 0, &err), -ENOENT);
+	CHECK_EQ(cowstore_snapshot_rollback(tp.cs, snap, 0x100, &err), -EINVAL);
+	CHECK_EQ(cowstore_clone_create(tp.cs, 9999, "c", &out_id, &err), -ENOENT);
+	CHECK_EQ(cowstore_clone_create(tp.cs, snap, "v", &out_id, &err), -EEXIST);
+	CHECK_EQ(cowstore_clone_create(tp.cs, snap, "", &out_id, &err), -EINVAL);
+	CHECK_EQ(cowstore_clone_create(tp.cs, id, "c", &out_id, &err), -ENOENT); /* a volume id */
+	CHECK_EQ(cowstore_copy(tp.cs, id, 0, id + 100, 0, 8), -ENOENT);
+	CHECK_EQ(cowstore_copy(tp.cs, id + 100, 0, id, 0, 8), -ENOENT);
+	CHECK_EQ(cowstore_queue_create(tp.cs, NULL), -EINVAL);
+	CHECK_EQ(cowstore_pool_info(tp.cs, NULL), -EINVAL);
+	CHECK_EQ(cowstore_scrub(tp.cs, NULL), -EINVAL);
+	struct cowstore_io io = { .op = COWSTORE_OP_WRITE, .volume_id = id, .nsectors = 1,
+				  .buf = buf };
+	CHECK_EQ(cowstore_submit(tp.cs, &io), -EINVAL); /* no queue */
+	struct cowstore_queue *q;
+	REQUIRE(cowstore_queue_create(tp.cs, &q) == 0);
+	io.queue = q;
+	io.nsectors = (COWSTORE_MAX_IO_BYTES / 512) + 1;
+	CHECK_EQ(cowstore_submit(tp.cs, &io), -EINVAL); /* too large */
+	io.nsectors = 1;
+	io.snapshot_id = snap;
+	CHECK_EQ(cowstore_submit(tp.cs, &io), -EINVAL); /* snapshots are read-only */
+	io.snapshot_id = 0;
+	io.op = (enum cowstore_op)42;
+	CHECK_EQ(cowstore_submit(tp.cs, &io), -EINVAL);
+	CHECK_EQ(cowstore_queue_wait(q, 0), -ETIMEDOUT);
+	CHECK_EQ(cowstore_queue_reap(q, 0), 0);
+	cowstore_queue_destroy(q);
+	test_pool_destroy(&tp);
+}
+
 static const struct harness_test tests[] = {
+	{ "bad_arguments", test_bad_arguments },
 	{ "snapshot_views", test_snapshot_views },
 	{ "snapshot_delete_reclaims_unique", test_snapshot_delete_reclaims_unique },
 	{ "rollback", test_rollback },
