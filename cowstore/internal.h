@@ -2,7 +2,8 @@
  * internal.h - what the files of cowstore share; private to cowstore/.
  *
  * Layers.  Every volume head and every snapshot is a layer with its own
- * extent map in RocksDB (key 'E' layer lba).  A volume head maps every
+ * extent map: heads in memory (headmap.c, checkpointed to RocksDB), snapshots
+ * in RocksDB plus an in-memory overlay of recent saves.  A volume head maps every
  * block it can read; snapshots are reverse deltas: when the head overwrites
  * or releases a mapping born before its newest snapshot, the old mapping is
  * moved into that snapshot's layer.  A snapshot S therefore reads block x
@@ -404,8 +405,6 @@ struct cowstore_io_state {
 	bool sync_after_commit; /* FUA that the log did not take */
 	bool wants_sync;      /* done once sync epoch need_epoch completes */
 	uint64_t need_epoch;
-	/* control ops and the sync helpers wait here */
-	struct cowstore_queue *waitq;
 };
 
 void io_start(struct cowstore *cs, struct cowstore_io_state *st);
