@@ -429,6 +429,7 @@ static void start_sync(struct cowstore *cs)
 	cs->syncs_started++;
 	cs->alloc.sealed = cs->alloc.npending;
 	cs->syncing_plog_seq = cs->plog ? plog_last_seq(cs->plog) : 0;
+	cs->syncing_journal_seq = cs->journal.seq;
 	pthread_mutex_lock(&cs->sync.lock);
 	cs->sync.requested = true;
 	pthread_cond_signal(&cs->sync.cond);
@@ -442,6 +443,7 @@ static void sync_finished(struct cowstore *cs, int rc)
 		alloc_release_pending(&cs->alloc, cs->alloc.sealed);
 		if (cs->plog)
 			plog_mark_synced(cs->plog, cs->syncing_plog_seq);
+		rc = journal_synced(&cs->journal, cs->syncing_journal_seq);
 	}
 	for (struct cowstore_io_state *st = cs->inflight.head, *next; st; st = next) {
 		next = st->next;
@@ -500,6 +502,7 @@ int store_sync_now(struct cowstore *cs)
 		alloc_release_pending(&cs->alloc, cs->alloc.npending);
 		if (cs->plog)
 			plog_mark_synced(cs->plog, plog_last_seq(cs->plog));
+		rc = journal_synced(&cs->journal, cs->journal.seq);
 	}
 	return rc;
 }

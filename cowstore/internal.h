@@ -181,18 +181,24 @@ struct journal {
 enum journal_op { JOURNAL_PUT, JOURNAL_DEL, JOURNAL_APPLIED };
 typedef int (*journal_apply_fn)(void *arg, enum journal_op op, const struct extent *e,
 				uint64_t plog_seq);
+/* 0 when the data blocks of e hold what their checksums say. */
+typedef int (*journal_check_fn)(void *arg, const struct extent *e);
 int journal_open(struct journal *j, const char *path, uint64_t checkpoint_seq);
 void journal_close(struct journal *j);
 int journal_put(struct journal *j, const struct extent *e);
 int journal_del(struct journal *j, const struct extent *e);
 int journal_applied(struct journal *j, uint64_t plog_seq);
+int journal_synced(struct journal *j, uint64_t seq);
 bool journal_pending(const struct journal *j);
 /* Write the records gathered so far as one transaction. */
 int journal_commit(struct journal *j);
 /* Everything is checkpointed: start an empty file. */
 int journal_reset(struct journal *j);
-/* Apply the transactions after the checkpoint; *count gets how many. */
-int journal_replay(struct journal *j, journal_apply_fn fn, void *arg, uint64_t *count);
+/* Apply the transactions after the checkpoint; *count gets how many.  Those
+ * after the last SYNCED mark are applied only while check() finds their
+ * data intact. */
+int journal_replay(struct journal *j, journal_apply_fn apply, journal_check_fn check, void *arg,
+		   uint64_t *count);
 
 /* ---- the store ------------------------------------------------------ */
 
@@ -262,6 +268,7 @@ struct cowstore {
 	bool sync_running;
 	uint64_t syncs_started;    /* epoch of the newest sync started */
 	uint64_t syncing_plog_seq; /* plog records the running sync covers */
+	uint64_t syncing_journal_seq; /* journal transactions it covers */
 	struct sync_state sync;
 	struct cowstore_io_state *committing; /* journaled this turn (commit_next) */
 	bool stopping;

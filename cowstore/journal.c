@@ -12,7 +12,8 @@
  * and its sequence number is the previous one + 1.  Replay applies whole
  * transactions in order and stops at the first invalid one (a torn tail).
  * Records: PUT (an extent into a head or snapshot layer), DEL (an extent
- * out of a head), APPLIED (persistent-log sequence whose write is in).
+ * out of a head), APPLIED (persistent-log sequence whose write is in),
+ * SYNCED (transactions up to this one are durable, data included).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@
 
 #define TXN_MAGIC 0x4e58544au /* "JTXN" */
 
-enum rec_type { REC_PUT = 1, REC_DEL = 2, REC_APPLIED = 3 };
+enum rec_type { REC_PUT = 1, REC_DEL = 2, REC_APPLIED = 3, REC_SYNCED = 4 };
 
 struct txn_hdr {
 	uint32_t magic;
@@ -87,7 +88,7 @@ static int append(struct journal *j, const void *p, size_t n)
 }
 
 /* Records start with type and range: 1 + 8 + 8 + 2 bytes. */
-enum { RANGE_LEN = 19, PUT_LEN = RANGE_LEN + 1 + 8 + 8, APPLIED_LEN = 1 + 8 };
+enum { RANGE_LEN = 19, PUT_LEN = RANGE_LEN + 1 + 8 + 8, VALUE_LEN = 1 + 8 };
 
 static void encode_range(uint8_t *r, uint8_t type, const struct extent *e)
 {
@@ -124,12 +125,22 @@ int journal_del(struct journal *j, const struct extent *e)
 	return append(j, r, sizeof(r));
 }
 
+static int append_value(struct journal *j, uint8_t type, uint64_t value)
+{
+	uint8_t r[VALUE_LEN];
+	r[0] = type;
+	memcpy(r + 1, &value, 8);
+	return append(j, r, sizeof(r));
+}
+
 int journal_applied(struct journal *j, uint64_t plog_seq)
 {
-	uint8_t r[APPLIED_LEN];
-	r[0] = REC_APPLIED;
-	memcpy(r + 1, &plog_seq, 8);
-	return append(j, r, sizeof(r));
+	return append_value(j, REC_APPLIED, plog_seq);
+}
+
+int journal_synced(struct journal *j, uint64_t seq)
+{
+	return append_value(j, REC_SYNCED, seq);
 }
 
 bool journal_pending(const struct journal *j) { return j->len > 0; }
@@ -159,35 +170,27 @@ int journal_reset(struct journal *j)
 	return 0;
 }
 
-/* Apply one transaction's records. */
-static int apply_records(const uint8_t *p, size_t len, journal_apply_fn fn, void *arg)
+/* Calls rec for each record of one transaction's payload. */
+typedef int (*record_fn)(void *ctx, uint8_t type, const struct extent *e, uint64_t value);
+
+static int each_record(const uint8_t *p, size_t len, record_fn rec, void *ctx)
 {
 	while (len) {
 		struct extent e = { 0 };
-		uint64_t seq;
-		size_t rec_len = p[0] == REC_PUT ? PUT_LEN : p[0] == REC_DEL ? RANGE_LEN : APPLIED_LEN;
-		int rc;
-		if (len < rec_len)
+		uint64_t value = 0;
+		size_t rec_len = p[0] == REC_PUT ? PUT_LEN : p[0] == REC_DEL ? RANGE_LEN : VALUE_LEN;
+		if (len < rec_len || p[0] < REC_PUT || p[0] > REC_SYNCED)
 			return -EUCLEAN;
-		switch (p[0]) {
-		case REC_PUT:
+		if (p[0] == REC_PUT || p[0] == REC_DEL)
 			decode_range(p, &e);
+		else
+			memcpy(&value, p + 1, 8);
+		if (p[0] == REC_PUT) {
 			e.kind = p[RANGE_LEN];
 			memcpy(&e.pblock, p + RANGE_LEN + 1, 8);
 			memcpy(&e.birth, p + RANGE_LEN + 9, 8);
-			rc = fn(arg, JOURNAL_PUT, &e, 0);
-			break;
-		case REC_DEL:
-			decode_range(p, &e);
-			rc = fn(arg, JOURNAL_DEL, &e, 0);
-			break;
-		case REC_APPLIED:
-			memcpy(&seq, p + 1, 8);
-			rc = fn(arg, JOURNAL_APPLIED, NULL, seq);
-			break;
-		default:
-			return -EUCLEAN;
 		}
+		int rc = rec(ctx, p[0], &e, value);
 		if (rc)
 			return rc;
 		p += rec_len;
@@ -196,45 +199,119 @@ static int apply_records(const uint8_t *p, size_t len, journal_apply_fn fn, void
 	return 0;
 }
 
-int journal_replay(struct journal *j, journal_apply_fn fn, void *arg, uint64_t *applied)
+/* Calls visit for each valid transaction after the checkpoint, in order,
+ * with the offset where it starts; *end_off gets where the valid ones end. */
+typedef int (*txn_fn)(void *ctx, const struct txn_hdr *h, const uint8_t *payload,
+		      uint64_t off);
+
+static int each_txn(const struct journal *j, txn_fn visit, void *ctx, uint64_t *end_off)
 {
 	struct stat st;
-	*applied = 0;
 	if (fstat(j->fd, &st) < 0)
 		return -errno;
-	uint64_t off = 0, end = (uint64_t)st.st_size;
+	uint64_t off = 0, end = (uint64_t)st.st_size, expect = j->seq + 1;
 	uint8_t *payload = NULL;
 	int rc = 0;
 	while (off + sizeof(struct txn_hdr) <= end) {
 		struct txn_hdr h;
-		if (pread(j->fd, &h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h))
-			break;
-		if (h.magic != TXN_MAGIC || h.hdr_crc != crc(&h, offsetof(struct txn_hdr, hdr_crc)) ||
+		if (pread(j->fd, &h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h) ||
+		    h.magic != TXN_MAGIC || h.hdr_crc != crc(&h, offsetof(struct txn_hdr, hdr_crc)) ||
 		    off + sizeof(h) + h.len > end)
 			break;
-		if (h.seq <= j->seq) { /* already in the checkpoint */
-			off += sizeof(h) + h.len;
-			continue;
+		if (h.seq >= expect) { /* older ones are in the checkpoint already */
+			if (h.seq != expect)
+				break;
+			uint8_t *p = realloc(payload, h.len ? h.len : 1);
+			if (!p) {
+				rc = -ENOMEM;
+				break;
+			}
+			payload = p;
+			if (pread(j->fd, payload, h.len, (off_t)(off + sizeof(h))) != (ssize_t)h.len ||
+			    crc(payload, h.len) != h.payload_crc)
+				break; /* a torn last transaction: it was never acknowledged */
+			rc = visit(ctx, &h, payload, off);
+			if (rc)
+				break;
+			expect++;
 		}
-		if (h.seq != j->seq + 1)
-			break;
-		uint8_t *p = realloc(payload, h.len ? h.len : 1);
-		if (!p) {
-			rc = -ENOMEM;
-			break;
-		}
-		payload = p;
-		if (pread(j->fd, payload, h.len, (off_t)(off + sizeof(h))) != (ssize_t)h.len ||
-		    crc(payload, h.len) != h.payload_crc)
-			break; /* a torn last transaction: it was never acknowledged */
-		rc = apply_records(payload, h.len, fn, arg);
-		if (rc)
-			break;
-		j->seq = h.seq;
-		(*applied)++;
 		off += sizeof(h) + h.len;
 	}
 	free(payload);
-	j->size = off;
+	*end_off = off;
 	return rc;
+}
+
+struct replay {
+	struct journal *j;
+	journal_apply_fn apply;
+	journal_check_fn check;
+	void *arg;
+	uint64_t durable; /* transactions up to this one were synced */
+	uint64_t count;
+	uint64_t stop_off;
+};
+
+static int note_synced(void *ctx, uint8_t type, const struct extent *e, uint64_t value)
+{
+	struct replay *r = ctx;
+	if (type == REC_SYNCED && value > r->durable)
+		r->durable = value;
+	return 0;
+}
+
+static int find_durable(void *ctx, const struct txn_hdr *h, const uint8_t *p, uint64_t off)
+{
+	return each_record(p, h->len, note_synced, ctx);
+}
+
+static int check_data(void *ctx, uint8_t type, const struct extent *e, uint64_t value)
+{
+	struct replay *r = ctx;
+	return type == REC_PUT && e->kind == BLK_DATA ? r->check(r->arg, e) : 0;
+}
+
+static int apply_record(void *ctx, uint8_t type, const struct extent *e, uint64_t value)
+{
+	struct replay *r = ctx;
+	switch (type) {
+	case REC_PUT:
+		return r->apply(r->arg, JOURNAL_PUT, e, 0);
+	case REC_DEL:
+		return r->apply(r->arg, JOURNAL_DEL, e, 0);
+	case REC_APPLIED:
+		return r->apply(r->arg, JOURNAL_APPLIED, NULL, value);
+	}
+	return 0; /* REC_SYNCED: read by find_durable */
+}
+
+/* A transaction no sync covered may name data blocks whose write never
+ * reached the disk (power loss): then it and all later ones are dropped,
+ * as unflushed writes may be, rather than read back as checksum errors. */
+static int apply_txn(void *ctx, const struct txn_hdr *h, const uint8_t *p, uint64_t off)
+{
+	struct replay *r = ctx;
+	if (h->seq > r->durable && each_record(p, h->len, check_data, r) != 0) {
+		r->stop_off = off;
+		return 1;
+	}
+	int rc = each_record(p, h->len, apply_record, r);
+	if (rc)
+		return rc;
+	r->j->seq = h->seq;
+	r->count++;
+	return 0;
+}
+
+int journal_replay(struct journal *j, journal_apply_fn apply, journal_check_fn check, void *arg,
+		   uint64_t *count)
+{
+	struct replay r = { j, apply, check, arg, j->seq, 0, 0 };
+	uint64_t end;
+	int rc = each_txn(j, find_durable, &r, &end);
+	if (!rc)
+		rc = each_txn(j, apply_txn, &r, &end);
+	*count = r.count;
+	j->size = rc == 1 ? r.stop_off : end;
+	return rc == 1 ? 0 : rc;
 }

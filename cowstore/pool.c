@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <isa-l/crc.h>
+
 #include "cowstore/internal.h"
 
 #define DEFAULT_CAPACITY (64ull << 30)
@@ -318,6 +320,23 @@ static int apply_journal(void *arg, enum journal_op op, const struct extent *e,
 	return -EUCLEAN;
 }
 
+static int check_extent_data(void *arg, const struct extent *e)
+{
+	struct cowstore *cs = arg;
+	uint8_t *block = aligned_alloc(COWSTORE_BLOCK_SIZE, COWSTORE_BLOCK_SIZE);
+	int rc = block ? 0 : -ENOMEM;
+	for (uint64_t i = 0; !rc && i < e->nblocks; i++) {
+		uint64_t pb = e->pblock + i;
+		if (pb >= cs->capacity_blocks ||
+		    pread(cs->data_fd, block, COWSTORE_BLOCK_SIZE, (off_t)(pb << BLOCK_SHIFT)) !=
+			    COWSTORE_BLOCK_SIZE ||
+		    crc32_iscsi(block, COWSTORE_BLOCK_SIZE, 0xffffffffu) != cs->crcmap[pb])
+			rc = -EIO;
+	}
+	free(block);
+	return rc;
+}
+
 static int replay_journal(struct cowstore *cs, struct cowstore_err *err)
 {
 	char *path = path_in(cs->dir, "journal");
@@ -325,7 +344,7 @@ static int replay_journal(struct cowstore *cs, struct cowstore_err *err)
 	int rc = path ? journal_open(&cs->journal, path, cs->checkpoint_seq) : -ENOMEM;
 	free(path);
 	if (!rc)
-		rc = journal_replay(&cs->journal, apply_journal, cs, &count);
+		rc = journal_replay(&cs->journal, apply_journal, check_extent_data, cs, &count);
 	if (rc)
 		set_err(err, "%s: the metadata journal does not apply to the checkpoint: %s",
 			cs->dir, strerror(-rc));

@@ -218,6 +218,58 @@ static void test_plog_replays_lost_metadata(void)
 	test_pool_destroy(&tp);
 }
 
+/* Zero data blocks [from, to) of the pool, as if their writes had never
+ * reached the disk before a power loss. */
+static void lose_data_blocks(const char *dir, uint64_t from, uint64_t to)
+{
+	char path[128];
+	static uint8_t zero[4096];
+	snprintf(path, sizeof(path), "%s/data", dir);
+	int fd = open(path, O_WRONLY);
+	for (uint64_t b = from; fd >= 0 && b < to; b++)
+		if (pwrite(fd, zero, sizeof(zero), (off_t)(b * 4096)) != (ssize_t)sizeof(zero))
+			fprintf(stderr, "  cannot zero block %llu\n", (unsigned long long)b);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_unflushed_write_with_lost_data_is_dropped(void)
+{
+	struct test_pool tp;
+	uint64_t id;
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	REQUIRE(cowstore_volume_create(tp.cs, "v", 1 << 20, &id, NULL) == 0);
+	fill_pattern(buf, 0, 64, 1);
+	REQUIRE(cowstore_write(tp.cs, id, 0, 64, buf, 0) == 0); /* data blocks 0-7 */
+	cowstore_close(tp.cs);
+	tp.cs = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct cowstore *cs;
+		if (cowstore_open(tp.dir, &cs, NULL))
+			_exit(2);
+		fill_pattern(buf, 64, 64, 2); /* blocks 8-15: flushed */
+		if (cowstore_write(cs, id, 64, 64, buf, 0) || cowstore_flush(cs))
+			_exit(3);
+		fill_pattern(buf, 0, 64, 3); /* blocks 16-23: never flushed */
+		if (cowstore_write(cs, id, 0, 64, buf, 0))
+			_exit(4);
+		kill(getpid(), SIGKILL);
+	}
+	int status;
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	REQUIRE(WIFSIGNALED(status));
+	lose_data_blocks(tp.dir, 16, 24);
+	REQUIRE(cowstore_open(tp.dir, &tp.cs, NULL) == 0);
+	CHECK_EQ(cowstore_read(tp.cs, id, 0, 128, out), 0); /* the old data, not -EIO */
+	CHECK(check_pattern(out, 0, 64, 1));
+	CHECK(check_pattern(out + 64 * 512, 64, 64, 2));
+	struct cowstore_scrub_report rep;
+	CHECK_EQ(cowstore_scrub(tp.cs, &rep), 0);
+	CHECK_EQ(rep.bad_blocks, 0);
+	test_pool_destroy(&tp);
+}
+
 static void test_pool_create_errors(void)
 {
 	struct test_pool tp;
@@ -238,6 +290,8 @@ static const struct harness_test tests[] = {
 	{ "full_pool", test_full_pool },
 	{ "plog_fua_replay", test_plog_fua_replay },
 	{ "plog_replays_lost_metadata", test_plog_replays_lost_metadata },
+	{ "unflushed_write_with_lost_data_is_dropped",
+	  test_unflushed_write_with_lost_data_is_dropped },
 	{ "pool_create_errors", test_pool_create_errors },
 };
 HARNESS_MAIN(tests)
