@@ -20,10 +20,13 @@ ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 B  := build
 BA := build/asan
 
-COWSTORE_SRC := $(wildcard cowstore/*.c)
-COWSTORE_HDR := $(wildcard cowstore/*.h)
+# Modules, each a static library; a program links them in this order
+# (a module depends only on those after it).
+MODULES  := target/iscsi target/scsi cowstore
+MOD_LIBS  = $(foreach m,$(MODULES),$(1)/lib/lib$(subst /,_,$(m)).a)
+HEADERS  := $(wildcard $(addsuffix /*.h,$(MODULES)))
 
-UNIT_SRC   := $(wildcard tests/unit/*/*.c)
+UNIT_SRC   := $(wildcard tests/unit/*/*.c tests/unit/*/*/*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 UNIT_ASAN  := $(patsubst tests/unit/%.c,$(BA)/tests/unit/%,$(UNIT_SRC))
 INTEG_C    := $(wildcard tests/integration/*.c)
@@ -39,41 +42,44 @@ deps:
 	@sh packaging/deps.sh
 
 # ---- libraries -----------------------------------------------------------
-$(B)/lib/libcowstore.a: $(patsubst %.c,$(B)/obj/%.o,$(COWSTORE_SRC))
-	@mkdir -p $(dir $@)
-	ar rcs $@ $^
-$(BA)/lib/libcowstore.a: $(patsubst %.c,$(BA)/obj/%.o,$(COWSTORE_SRC))
-	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+define module_lib
+$(B)/lib/lib$(subst /,_,$(1)).a: $(patsubst %.c,$(B)/obj/%.o,$(wildcard $(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+$(BA)/lib/lib$(subst /,_,$(1)).a: $(patsubst %.c,$(BA)/obj/%.o,$(wildcard $(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_lib,$(m))))
 
-$(B)/obj/%.o: %.c $(COWSTORE_HDR)
+$(B)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
-$(BA)/obj/%.o: %.c $(COWSTORE_HDR)
+$(BA)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ASAN) -c -o $@ $<
 
 # ---- programs ------------------------------------------------------------
-$(B)/slated: mgmt/slated.c $(B)/lib/libcowstore.a
+$(B)/slated: mgmt/slated.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/slate-store: mgmt/store_tool.c $(B)/lib/libcowstore.a
+$(B)/slate-store: mgmt/store_tool.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/bench/cowstore-bench: bench/cowstore_bench.c $(B)/lib/libcowstore.a
+$(B)/bench/cowstore-bench: bench/cowstore_bench.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ---------------------------------------------------------------
-$(B)/tests/unit/%: tests/unit/%.c tests/harness.h $(B)/lib/libcowstore.a
+$(B)/tests/unit/%: tests/unit/%.c tests/harness.h $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libcowstore.a $(LDLIBS)
-$(BA)/tests/unit/%: tests/unit/%.c tests/harness.h $(BA)/lib/libcowstore.a
+	$(CC) $(CFLAGS) -o $@ $< $(call MOD_LIBS,$(B)) $(LDLIBS)
+$(BA)/tests/unit/%: tests/unit/%.c tests/harness.h $(call MOD_LIBS,$(BA))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN) -o $@ $< $(BA)/lib/libcowstore.a $(LDLIBS)
-$(B)/tests/integration/%: tests/integration/%.c tests/harness.h $(B)/lib/libcowstore.a
+	$(CC) $(CFLAGS) $(ASAN) -o $@ $< $(call MOD_LIBS,$(BA)) $(LDLIBS)
+$(B)/tests/integration/%: tests/integration/%.c tests/harness.h $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libcowstore.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(call MOD_LIBS,$(B)) $(LDLIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_ASAN)
