@@ -1,0 +1,314 @@
+/*
+ * command.c - SCSI commands over iSCSI (RFC 7143 11.3-11.8): CmdSN order,
+ * immediate and unsolicited data, R2T and Data-Out, Data-In with status in
+ * the last PDU, SCSI Response with sense and residuals, task management.
+ *
+ * Write data is gathered whole into the command's buffer before the command
+ * runs (one R2T outstanding, MaxBurstLength at a time); read data is sent
+ * from the same buffer in PDUs of the initiator's MaxRecvDataSegmentLength.
+ * A command is freed when its response is out and no queued PDU points
+ * into its buffer (tx_refs), or, on a dead connection, when cowstore is done.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "target/iscsi/internal.h"
+
+/* TMF functions and responses (11.5.1, 11.6.1) */
+enum { TMF_ABORT_TASK = 1, TMF_TARGET_COLD_RESET = 7 };
+enum { TMF_COMPLETE = 0, TMF_NO_TASK = 1, TMF_NOT_SUPPORTED = 5 };
+
+bool cmd_sn_accept(struct conn *c, const uint8_t *bhs)
+{
+	uint32_t cmd_sn = get_be32(bhs + 24);
+	if (pdu_immediate(bhs))
+		return true;
+	if (cmd_sn != c->exp_cmd_sn)
+		return false; /* outside the window or a duplicate: ignored (4.2.2.1) */
+	c->exp_cmd_sn++;
+	return true;
+}
+
+static void cmd_free(struct cmd *cmd)
+{
+	struct conn *c = cmd->c;
+	struct cmd **pp = &c->cmds;
+	while (*pp && *pp != cmd)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = cmd->next;
+	free(cmd->task.data);
+	free(cmd);
+	c->ncmds--; /* the event loop frees a dead connection at ncmds 0 */
+}
+
+/* Free the command if nothing still needs it. */
+static void cmd_maybe_free(struct cmd *cmd)
+{
+	if (cmd->tx_refs == 0 && (cmd->sent_response || (cmd->c->dead && !cmd->executing)))
+		cmd_free(cmd);
+}
+
+void cmd_tx_done(struct cmd *cmd)
+{
+	cmd->tx_refs--;
+	cmd_maybe_free(cmd);
+}
+
+static struct cmd *find_cmd(struct conn *c, uint32_t itt)
+{
+	for (struct cmd *cmd = c->cmds; cmd; cmd = cmd->next)
+		if (cmd->itt == itt)
+			return cmd;
+	return NULL;
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+static void put_residual(uint8_t *bhs, uint32_t expected, uint32_t actual)
+{
+	if (actual > expected) {
+		bhs[1] |= 0x04; /* O: overflow */
+		put_be32(bhs + 44, actual - expected);
+	} else if (actual < expected) {
+		bhs[1] |= 0x02; /* U: underflow */
+		put_be32(bhs + 44, expected - actual);
+	}
+}
+
+static void send_data_in(struct cmd *cmd, uint32_t len)
+{
+	struct conn *c = cmd->c;
+	uint32_t max = c->p.max_send_dsl;
+	for (uint32_t off = 0; off < len; off += max) {
+		uint32_t n = len - off < max ? len - off : max;
+		bool last = off + n == len;
+		struct txpdu *t = txpdu_new(OP_DATA_IN, last ? 0x81 : 0x00); /* F|S on the last */
+		if (!t) {
+			conn_fail(c, "out of memory");
+			return;
+		}
+		pdu_put_lun(t->bhs, cmd->task.lun);
+		put_be32(t->bhs + 16, cmd->itt);
+		put_be32(t->bhs + 20, 0xffffffffu);
+		put_be32(t->bhs + 36, cmd->data_sn++);
+		put_be32(t->bhs + 40, off);
+		t->data = cmd->task.data + off;
+		t->data_len = n;
+		t->hold = cmd;
+		cmd->tx_refs++;
+		if (last) {
+			t->bhs[3] = cmd->task.status;
+			put_residual(t->bhs, cmd->exp_len, cmd->task.data_in_len);
+		}
+		conn_stamp(c, t->bhs, last);
+		conn_queue(c, t);
+	}
+}
+
+static void send_scsi_response(struct cmd *cmd)
+{
+	struct conn *c = cmd->c;
+	struct txpdu *t = txpdu_new(OP_SCSI_RSP, 0x80);
+	if (!t) {
+		conn_fail(c, "out of memory");
+		return;
+	}
+	t->bhs[3] = cmd->task.status;
+	put_be32(t->bhs + 16, cmd->itt);
+	put_be32(t->bhs + 36, cmd->data_sn);
+	uint32_t moved = cmd->is_write ? cmd->data_len : cmd->task.data_in_len;
+	if (cmd->task.status == SCSI_STATUS_GOOD || cmd->is_write)
+		put_residual(t->bhs, cmd->exp_len, moved);
+	if (cmd->task.sense_len && (t->own_data = malloc(2 + cmd->task.sense_len))) {
+		t->own_data[0] = (uint8_t)(cmd->task.sense_len >> 8);
+		t->own_data[1] = (uint8_t)cmd->task.sense_len;
+		memcpy(t->own_data + 2, cmd->task.sense, cmd->task.sense_len);
+		t->data = t->own_data;
+		t->data_len = 2 + cmd->task.sense_len;
+	}
+	conn_stamp(c, t->bhs, true);
+	conn_queue(c, t);
+}
+
+static void command_done(struct scsi_task *task)
+{
+	struct cmd *cmd = task->priv;
+	struct conn *c = cmd->c;
+	cmd->executing = false;
+	cmd->sent_response = true;
+	if (!c->dead) {
+		uint32_t len = task->data_in_len < cmd->exp_len ? task->data_in_len : cmd->exp_len;
+		if (!cmd->is_write && task->status == SCSI_STATUS_GOOD && !task->sense_len && len)
+			send_data_in(cmd, len);
+		else
+			send_scsi_response(cmd);
+	}
+	cmd_maybe_free(cmd);
+}
+
+static void execute(struct cmd *cmd)
+{
+	cmd->executing = true;
+	cmd->task.done = command_done;
+	cmd->task.priv = cmd;
+	cmd->task.nexus_id = cmd->c->nexus_id;
+	scsi_task_execute(cmd->c->target->scsi, &cmd->task);
+}
+
+/* ---- write data ------------------------------------------------------- */
+
+static void send_r2t(struct cmd *cmd)
+{
+	struct conn *c = cmd->c;
+	uint32_t want = cmd->data_len - cmd->r2t_offset;
+	if (want > c->p.max_burst)
+		want = c->p.max_burst;
+	struct txpdu *t = txpdu_new(OP_R2T, 0x80);
+	if (!t) {
+		conn_fail(c, "out of memory");
+		return;
+	}
+	cmd->ttt = c->next_ttt++;
+	if (cmd->ttt == 0xffffffffu)
+		cmd->ttt = c->next_ttt++;
+	pdu_put_lun(t->bhs, cmd->task.lun);
+	put_be32(t->bhs + 16, cmd->itt);
+	put_be32(t->bhs + 20, cmd->ttt);
+	put_be32(t->bhs + 36, cmd->r2t_sn++);
+	put_be32(t->bhs + 40, cmd->r2t_offset);
+	put_be32(t->bhs + 44, want);
+	cmd->r2t_offset += want;
+	cmd->data_sn = 0; /* DataSN restarts with every R2T sequence */
+	conn_stamp(c, t->bhs, false);
+	conn_queue(c, t);
+}
+
+/* All data in: run; else ask for the next burst once the last one is in. */
+static void write_progress(struct cmd *cmd, bool sequence_end)
+{
+	if (cmd->received == cmd->data_len)
+		execute(cmd);
+	else if (sequence_end && cmd->received == cmd->r2t_offset)
+		send_r2t(cmd);
+}
+
+void data_out_handle(struct conn *c, const struct pdu *pdu)
+{
+	const uint8_t *bhs = pdu->bhs;
+	struct cmd *cmd = find_cmd(c, get_be32(bhs + 16));
+	uint32_t offset = get_be32(bhs + 40), data_sn = get_be32(bhs + 36);
+	bool final = bhs[1] & 0x80;
+	if (!cmd || !cmd->is_write || cmd->executing || cmd->sent_response) {
+		conn_reject(c, bhs, REJECT_INVALID_PDU_FIELD);
+		return;
+	}
+	if (offset != cmd->received || data_sn != cmd->data_sn ||
+	    pdu->data_len > cmd->data_len - offset) {
+		conn_fail(c, "Data-Out out of order or past the expected length");
+		return;
+	}
+	memcpy(cmd->task.data + offset, pdu->data, pdu->data_len);
+	cmd->received += pdu->data_len;
+	cmd->data_sn++;
+	if (cmd->received > cmd->r2t_offset) /* unsolicited data counts as asked for */
+		cmd->r2t_offset = cmd->received;
+	write_progress(cmd, final);
+}
+
+/* ---- SCSI Command ----------------------------------------------------- */
+
+static struct cmd *cmd_new(struct conn *c, const uint8_t *bhs)
+{
+	struct cmd *cmd = calloc(1, sizeof(*cmd));
+	if (!cmd)
+		return NULL;
+	cmd->c = c;
+	cmd->itt = get_be32(bhs + 16);
+	cmd->cmd_sn = get_be32(bhs + 24);
+	cmd->exp_len = get_be32(bhs + 20);
+	cmd->task.lun = pdu_lun(bhs);
+	memcpy(cmd->task.cdb, bhs + 32, 16);
+	cmd->task.cdb_len = 16;
+	cmd->next = c->cmds;
+	c->cmds = cmd;
+	c->ncmds++;
+	return cmd;
+}
+
+void command_handle(struct conn *c, const struct pdu *pdu)
+{
+	const uint8_t *bhs = pdu->bhs;
+	struct scsi_cdb_info info;
+	if (!cmd_sn_accept(c, bhs))
+		return;
+	struct cmd *cmd = cmd_new(c, bhs);
+	if (!cmd) {
+		conn_fail(c, "out of memory");
+		return;
+	}
+	scsi_cdb_info(cmd->task.cdb, cmd->task.cdb_len, &info);
+	cmd->is_write = info.known && info.dir == SCSI_DIR_TO_DEV;
+	/* Data moves only as far as both the CDB and the initiator say. */
+	cmd->data_len = info.data_len < cmd->exp_len ? info.data_len : cmd->exp_len;
+	cmd->task.transfer_len = info.data_len;
+	size_t buf_len = info.data_len > cmd->exp_len ? info.data_len : cmd->exp_len;
+	if (buf_len && !(cmd->task.data = calloc(1, buf_len))) {
+		cmd_free(cmd);
+		conn_fail(c, "out of memory");
+		return;
+	}
+	if (!cmd->is_write || cmd->data_len == 0) {
+		execute(cmd);
+		return;
+	}
+	uint32_t immediate = pdu->data_len < cmd->data_len ? pdu->data_len : cmd->data_len;
+	memcpy(cmd->task.data, pdu->data, immediate);
+	cmd->received = immediate;
+	/* With InitialR2T=No the initiator may send up to FirstBurstLength
+	 * unsolicited; with Yes, only the immediate data. */
+	uint32_t unsolicited = c->p.initial_r2t ? immediate : c->p.first_burst;
+	cmd->r2t_offset = unsolicited < cmd->data_len ? unsolicited : cmd->data_len;
+	write_progress(cmd, cmd->received == cmd->r2t_offset);
+}
+
+/* ---- task management and teardown ------------------------------------ */
+
+void tmf_handle(struct conn *c, const struct pdu *pdu)
+{
+	const uint8_t *bhs = pdu->bhs;
+	uint8_t function = bhs[1] & 0x7f, response = TMF_COMPLETE;
+	cmd_sn_accept(c, bhs);
+	if (function == TMF_ABORT_TASK) {
+		struct cmd *cmd = find_cmd(c, get_be32(bhs + 20));
+		if (!cmd)
+			response = TMF_NO_TASK;
+		else if (!cmd->executing && !cmd->sent_response)
+			cmd_free(cmd); /* still waiting for data: drop it */
+		/* an executing command cannot be stopped in cowstore; it ends soon */
+	} else if (function < 1 || function > TMF_TARGET_COLD_RESET) {
+		response = TMF_NOT_SUPPORTED;
+	}
+	struct txpdu *t = txpdu_new(OP_TMF_RSP, 0x80);
+	if (!t) {
+		conn_fail(c, "out of memory");
+		return;
+	}
+	t->bhs[2] = response;
+	put_be32(t->bhs + 16, get_be32(bhs + 16));
+	conn_stamp(c, t->bhs, true);
+	t->close_after = function == TMF_TARGET_COLD_RESET;
+	conn_queue(c, t);
+}
+
+void commands_abort_all(struct conn *c)
+{
+	struct cmd *cmd = c->cmds, *next;
+	for (; cmd; cmd = next) {
+		next = cmd->next;
+		cmd->tx_refs = 0; /* the connection's queued PDUs are gone */
+		if (!cmd->executing)
+			cmd_free(cmd);
+	}
+}

@@ -1,0 +1,225 @@
+/*
+ * internal.h - what the files of target/iscsi share; private to it.
+ *
+ * A connection reads one PDU at a time (BHS, AHS, data segment, padding)
+ * into its rx buffer, handles it, and queues outgoing PDUs on a tx list that
+ * the event loop writes out without blocking.  Sessions have one connection
+ * (MaxConnections=1), so session state lives in struct conn.  A command's
+ * memory (struct cmd) stays alive until cowstore has finished with its
+ * buffer, even if the connection dies first (conn->ncmds keeps the
+ * connection's memory alive too).  RFC 7143 section numbers in comments.
+ */
+#ifndef SLATE_TARGET_ISCSI_INTERNAL_H
+#define SLATE_TARGET_ISCSI_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "target/iscsi/iscsi.h"
+#include "target/scsi/scsi.h"
+
+#define BHS_LEN 48
+#define MAX_TARGETS 64
+#define OUR_MAX_RECV_DSL 262144u  /* data segment we accept */
+#define MAX_DATA_SEGMENT (16u << 20) /* anything larger is a protocol error */
+#define CMD_WINDOW 64u            /* MaxCmdSN - ExpCmdSN + 1 */
+
+/* Opcodes (10.2.1.2) */
+enum {
+	OP_NOP_OUT = 0x00, OP_SCSI_CMD = 0x01, OP_TMF_REQ = 0x02, OP_LOGIN_REQ = 0x03,
+	OP_TEXT_REQ = 0x04, OP_DATA_OUT = 0x05, OP_LOGOUT_REQ = 0x06, OP_SNACK = 0x10,
+	OP_NOP_IN = 0x20, OP_SCSI_RSP = 0x21, OP_TMF_RSP = 0x22, OP_LOGIN_RSP = 0x23,
+	OP_TEXT_RSP = 0x24, OP_DATA_IN = 0x25, OP_LOGOUT_RSP = 0x26, OP_R2T = 0x31,
+	OP_ASYNC = 0x32, OP_REJECT = 0x3f,
+};
+
+/* Reject reasons (11.17.1) */
+enum {
+	REJECT_DATA_DIGEST = 0x02, REJECT_PROTOCOL_ERROR = 0x04, REJECT_NOT_SUPPORTED = 0x05,
+	REJECT_INVALID_PDU_FIELD = 0x09, REJECT_WAITING_FOR_LOGOUT = 0x0b,
+};
+
+static inline uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+static inline uint32_t get_be24(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+static inline uint64_t get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+/* ---- PDUs (pdu.c) ----------------------------------------------------- */
+
+/* A received PDU: the BHS and its data segment (AHS is skipped). */
+struct pdu {
+	uint8_t bhs[BHS_LEN];
+	uint8_t *data;
+	uint32_t data_len;
+};
+
+static inline uint8_t pdu_opcode(const uint8_t *bhs) { return bhs[0] & 0x3f; }
+static inline bool pdu_immediate(const uint8_t *bhs) { return bhs[0] & 0x40; }
+/* The LUN field (8 bytes, SAM) as a flat LUN number. */
+uint64_t pdu_lun(const uint8_t *bhs);
+void pdu_put_lun(uint8_t *bhs, uint64_t lun);
+/* Check a BHS on its face: total AHS and data lengths within limits. */
+int pdu_check_header(const uint8_t *bhs, uint32_t max_data, uint32_t *ahs_len,
+		     uint32_t *data_len);
+
+/* An outgoing PDU: header, data (owned or borrowed), send progress. */
+struct txpdu {
+	struct txpdu *next;
+	uint8_t bhs[BHS_LEN];
+	const uint8_t *data;  /* borrowed from a command, or own_data */
+	uint32_t data_len;
+	uint8_t *own_data;
+	size_t sent;          /* bytes of bhs+data+pad already written */
+	struct cmd *hold;     /* command kept alive until this is sent */
+	bool close_after;     /* close the connection once this is sent */
+};
+
+/* ---- text keys (text.c) ----------------------------------------------- */
+
+struct kv {
+	char key[64];
+	char value[256];
+};
+struct kvlist {
+	struct kv *items;
+	size_t n, cap;
+};
+/* Parse "key=value\0key=value\0..."; -EINVAL on malformed text. */
+int kv_parse(const uint8_t *data, uint32_t len, struct kvlist *out);
+const char *kv_get(const struct kvlist *l, const char *key);
+int kv_add(struct kvlist *l, const char *key, const char *value);
+/* Serialize as "key=value\0..." into a new buffer. */
+int kv_encode(const struct kvlist *l, uint8_t **data, uint32_t *len);
+void kv_free(struct kvlist *l);
+
+/* ---- server, targets, connections ------------------------------------ */
+
+struct target_entry {
+	char iqn[ISCSI_NAME_MAX + 1];
+	struct scsi_target *scsi;
+};
+
+struct conn;
+
+struct iscsi_server {
+	struct cowstore *cs;
+	struct cowstore_queue *queue;
+	char address[64];
+	uint16_t port;
+	int listen_fd, epoll_fd, stop_fd;
+	pthread_t thread;
+	bool running, stopping;
+	struct target_entry targets[MAX_TARGETS];
+	int ntargets;
+	struct conn *conns;
+	uint64_t next_nexus;
+	uint16_t next_tsih;
+};
+
+enum conn_phase { PHASE_LOGIN, PHASE_FULL, PHASE_LOGGED_OUT };
+enum rx_state { RX_BHS, RX_AHS, RX_DATA };
+
+/* Negotiated operational parameters (13). */
+struct params {
+	uint32_t max_send_dsl; /* the initiator's MaxRecvDataSegmentLength */
+	uint32_t max_burst, first_burst;
+	bool initial_r2t, immediate_data;
+	uint32_t max_outstanding_r2t;
+};
+
+struct conn {
+	struct conn *next;
+	struct iscsi_server *srv;
+	int fd;
+	bool dead;             /* socket closed; freed when ncmds reaches 0 */
+	uint32_t ncmds;        /* commands whose memory cowstore may still use */
+	char peer[64];
+
+	/* receive */
+	enum rx_state rx_state;
+	uint8_t bhs[BHS_LEN];
+	uint8_t *rx_buf;
+	uint32_t rx_need, rx_have, rx_data_len;
+
+	/* send */
+	struct txpdu *tx_head, *tx_tail;
+	bool want_out;
+
+	/* login and session */
+	enum conn_phase phase;
+	int login_stage;       /* CSG we are in */
+	bool discovery;
+	struct target_entry *target;
+	char initiator[ISCSI_NAME_MAX + 1];
+	uint8_t isid[6];
+	uint16_t tsih;
+	uint64_t nexus_id;
+	struct params p;
+	uint32_t stat_sn, exp_cmd_sn;
+	uint32_t next_ttt;
+
+	struct cmd *cmds;      /* commands in progress */
+};
+
+/* One SCSI command in progress (receiving data, executing, sending). */
+struct cmd {
+	struct cmd *next;
+	struct conn *c;
+	struct scsi_task task;
+	uint32_t itt, ttt, cmd_sn;
+	uint32_t exp_len;      /* Expected Data Transfer Length */
+	uint32_t data_len;     /* bytes the CDB moves, capped by exp_len */
+	uint32_t received;     /* data-out bytes in so far */
+	uint32_t r2t_offset;   /* next offset to ask for */
+	uint32_t r2t_sn, data_sn;
+	bool is_write, executing, sent_response;
+	uint32_t tx_refs;      /* queued PDUs that point into task.data */
+};
+
+/* conn.c */
+void conn_queue(struct conn *c, struct txpdu *pdu);
+struct txpdu *txpdu_new(uint8_t opcode, uint8_t flags);
+/* Fill StatSN (and advance it), ExpCmdSN and MaxCmdSN in a response BHS. */
+void conn_stamp(struct conn *c, uint8_t *bhs, bool advance_stat_sn);
+void conn_reject(struct conn *c, const uint8_t *bhs, uint8_t reason);
+void conn_fail(struct conn *c, const char *why);
+bool conn_release(struct conn *c);
+void conn_flush(struct conn *c);
+void conn_event(struct conn *c, uint32_t events);
+
+/* login.c */
+void login_handle(struct conn *c, const struct pdu *pdu);
+void text_handle(struct conn *c, const struct pdu *pdu);
+void logout_handle(struct conn *c, const struct pdu *pdu);
+
+/* command.c */
+void command_handle(struct conn *c, const struct pdu *pdu);
+void data_out_handle(struct conn *c, const struct pdu *pdu);
+void tmf_handle(struct conn *c, const struct pdu *pdu);
+void commands_abort_all(struct conn *c);
+/* A queued PDU that pointed into cmd's buffer has been sent or dropped. */
+void cmd_tx_done(struct cmd *cmd);
+/* Is cmd_sn acceptable now (10.2.2.1); advances ExpCmdSN for non-immediate. */
+bool cmd_sn_accept(struct conn *c, const uint8_t *bhs);
+
+/* server.c */
+struct target_entry *server_find_target(struct iscsi_server *srv, const char *iqn);
+
+#endif /* SLATE_TARGET_ISCSI_INTERNAL_H */

@@ -1,0 +1,371 @@
+/*
+ * login.c - login negotiation (RFC 7143 6.3, 7, 13), discovery through
+ * SendTargets (Text PDUs, 11.10) and logout (11.14).
+ *
+ * Stages: security (CSG 0, AuthMethod None only for now), operational (CSG
+ * 1), full feature (NSG 3).  Each offered key is answered with the result
+ * of its negotiation function (min, max, AND, OR) against our values;
+ * unknown keys get NotUnderstood.  A failed login answers a status class
+ * and detail (11.13.5) and closes the connection after the response.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "target/iscsi/internal.h"
+
+#define OUR_MAX_BURST (1u << 20)
+#define OUR_FIRST_BURST (256u << 10)
+
+/* Login status (11.13.5) */
+#define ST_SUCCESS 0x0000
+#define ST_INITIATOR_ERROR 0x0200
+#define ST_AUTH_FAILED 0x0201
+#define ST_NOT_FOUND 0x0203
+#define ST_UNSUPPORTED_VERSION 0x0205
+#define ST_MISSING_PARAMETER 0x0207
+#define ST_SESSION_NOT_FOUND 0x020a
+#define ST_INVALID_REQUEST 0x020b
+#define ST_OUT_OF_RESOURCES 0x0302
+
+static void default_params(struct params *p)
+{
+	p->max_send_dsl = 8192;
+	p->max_burst = 262144;
+	p->first_burst = 65536;
+	p->initial_r2t = true;
+	p->immediate_data = true;
+	p->max_outstanding_r2t = 1;
+}
+
+static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || v < lo || v > hi)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (strcmp(s, "Yes") == 0 || strcmp(s, "No") == 0) {
+		*out = s[0] == 'Y';
+		return true;
+	}
+	return false;
+}
+
+/* Pick "None" from an offered list such as "CRC32C,None". */
+static const char *choose_none(const char *offer)
+{
+	char copy[256];
+	snprintf(copy, sizeof(copy), "%s", offer);
+	for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strcmp(tok, "None") == 0)
+			return "None";
+	return "Reject";
+}
+
+struct negotiation {
+	struct conn *c;
+	struct kvlist *resp;
+	uint16_t status;
+};
+
+static void answer_u32(struct negotiation *n, const char *key, uint32_t v)
+{
+	char buf[16];
+	snprintf(buf, sizeof(buf), "%u", v);
+	kv_add(n->resp, key, buf);
+}
+
+/* One operational key (13.x).  Returns false when the value is invalid. */
+static bool negotiate_key(struct negotiation *n, const char *key, const char *value)
+{
+	struct params *p = &n->c->p;
+	uint32_t u;
+	bool b;
+	if (!strcmp(key, "HeaderDigest") || !strcmp(key, "DataDigest")) {
+		kv_add(n->resp, key, choose_none(value));
+	} else if (!strcmp(key, "MaxRecvDataSegmentLength")) { /* declarative */
+		if (!parse_u32(value, 512, (1u << 24) - 1, &p->max_send_dsl))
+			return false;
+		answer_u32(n, key, OUR_MAX_RECV_DSL);
+	} else if (!strcmp(key, "MaxBurstLength")) {
+		if (!parse_u32(value, 512, (1u << 24) - 1, &u))
+			return false;
+		p->max_burst = u < OUR_MAX_BURST ? u : OUR_MAX_BURST;
+		answer_u32(n, key, p->max_burst);
+	} else if (!strcmp(key, "FirstBurstLength")) {
+		if (!parse_u32(value, 512, (1u << 24) - 1, &u))
+			return false;
+		p->first_burst = u < OUR_FIRST_BURST ? u : OUR_FIRST_BURST;
+		answer_u32(n, key, p->first_burst);
+	} else if (!strcmp(key, "InitialR2T")) { /* OR with our No */
+		if (!parse_bool(value, &b))
+			return false;
+		p->initial_r2t = b;
+		kv_add(n->resp, key, b ? "Yes" : "No");
+	} else if (!strcmp(key, "ImmediateData")) { /* AND with our Yes */
+		if (!parse_bool(value, &b))
+			return false;
+		p->immediate_data = b;
+		kv_add(n->resp, key, b ? "Yes" : "No");
+	} else if (!strcmp(key, "DataPDUInOrder") || !strcmp(key, "DataSequenceInOrder")) {
+		if (!parse_bool(value, &b))
+			return false;
+		kv_add(n->resp, key, "Yes"); /* OR with our Yes */
+	} else if (!strcmp(key, "MaxOutstandingR2T") || !strcmp(key, "MaxConnections")) {
+		if (!parse_u32(value, 1, 65535, &u))
+			return false;
+		answer_u32(n, key, 1); /* min with our 1 */
+	} else if (!strcmp(key, "ErrorRecoveryLevel")) {
+		if (!parse_u32(value, 0, 2, &u))
+			return false;
+		answer_u32(n, key, 0);
+	} else if (!strcmp(key, "DefaultTime2Wait")) {
+		if (!parse_u32(value, 0, 3600, &u))
+			return false;
+		answer_u32(n, key, u > 2 ? u : 2); /* max */
+	} else if (!strcmp(key, "DefaultTime2Retain")) {
+		if (!parse_u32(value, 0, 3600, &u))
+			return false;
+		answer_u32(n, key, 0); /* min with our 0 (ERL 0) */
+	} else if (!strcmp(key, "IFMarker") || !strcmp(key, "OFMarker")) {
+		kv_add(n->resp, key, "No");
+	} else {
+		kv_add(n->resp, key, "NotUnderstood");
+	}
+	return true;
+}
+
+/* Keys of the first login PDU that say who is logging in to what. */
+static void identify(struct negotiation *n, const struct kvlist *keys)
+{
+	struct conn *c = n->c;
+	const char *initiator = kv_get(keys, "InitiatorName");
+	const char *type = kv_get(keys, "SessionType");
+	const char *target = kv_get(keys, "TargetName");
+	if (!initiator || strlen(initiator) > ISCSI_NAME_MAX) {
+		n->status = ST_MISSING_PARAMETER;
+		return;
+	}
+	snprintf(c->initiator, sizeof(c->initiator), "%s", initiator);
+	c->discovery = type && strcmp(type, "Discovery") == 0;
+	if (type && !c->discovery && strcmp(type, "Normal") != 0) {
+		n->status = ST_INVALID_REQUEST;
+		return;
+	}
+	if (c->discovery)
+		return;
+	if (!target) {
+		n->status = ST_MISSING_PARAMETER;
+		return;
+	}
+	c->target = server_find_target(c->srv, target);
+	if (!c->target) {
+		n->status = ST_NOT_FOUND;
+		return;
+	}
+	kv_add(n->resp, "TargetPortalGroupTag", "1");
+}
+
+static bool is_identity_key(const char *key)
+{
+	return !strcmp(key, "InitiatorName") || !strcmp(key, "SessionType") ||
+	       !strcmp(key, "TargetName") || !strcmp(key, "InitiatorAlias") ||
+	       !strcmp(key, "TargetAlias");
+}
+
+static void negotiate(struct negotiation *n, const struct kvlist *keys, int csg)
+{
+	for (size_t i = 0; i < keys->n && n->status == ST_SUCCESS; i++) {
+		const char *key = keys->items[i].key, *value = keys->items[i].value;
+		if (is_identity_key(key))
+			continue;
+		if (!strcmp(key, "AuthMethod")) {
+			const char *m = choose_none(value);
+			if (strcmp(m, "None") != 0)
+				n->status = ST_AUTH_FAILED;
+			kv_add(n->resp, key, m);
+		} else if (csg == 0 && strncmp(key, "CHAP_", 5) == 0) {
+			n->status = ST_AUTH_FAILED;
+		} else if (!negotiate_key(n, key, value)) {
+			n->status = ST_INITIATOR_ERROR;
+		}
+	}
+}
+
+static void send_login_response(struct conn *c, const uint8_t *req, struct kvlist *resp,
+				uint16_t status, uint8_t flags)
+{
+	struct txpdu *t = txpdu_new(OP_LOGIN_RSP, flags);
+	if (!t) {
+		conn_fail(c, "out of memory");
+		return;
+	}
+	memcpy(t->bhs + 8, c->isid, 6);
+	t->bhs[14] = (uint8_t)(c->tsih >> 8);
+	t->bhs[15] = (uint8_t)c->tsih;
+	memcpy(t->bhs + 16, req + 16, 4); /* ITT */
+	t->bhs[36] = (uint8_t)(status >> 8);
+	t->bhs[37] = (uint8_t)status;
+	if (status == ST_SUCCESS && resp->n &&
+	    kv_encode(resp, &t->own_data, &t->data_len) == 0)
+		t->data = t->own_data;
+	conn_stamp(c, t->bhs, true);
+	t->close_after = status != ST_SUCCESS;
+	if (status != ST_SUCCESS)
+		c->phase = PHASE_LOGGED_OUT;
+	conn_queue(c, t);
+}
+
+static void enter_full_feature(struct conn *c)
+{
+	c->phase = PHASE_FULL;
+	if (++c->srv->next_tsih == 0) /* TSIH 0 means "new session" */
+		++c->srv->next_tsih;
+	c->tsih = c->srv->next_tsih;
+	c->nexus_id = ++c->srv->next_nexus;
+	if (c->target)
+		scsi_nexus_add(c->target->scsi, c->nexus_id);
+}
+
+void login_handle(struct conn *c, const struct pdu *pdu)
+{
+	const uint8_t *bhs = pdu->bhs;
+	bool transit = bhs[1] & 0x80;
+	int csg = (bhs[1] >> 2) & 3, nsg = bhs[1] & 3;
+	bool first = c->initiator[0] == 0;
+	struct kvlist keys = { 0 }, resp = { 0 };
+	struct negotiation n = { c, &resp, ST_SUCCESS };
+
+	if (c->phase != PHASE_LOGIN) {
+		conn_reject(c, bhs, REJECT_PROTOCOL_ERROR);
+		return;
+	}
+	if (first) {
+		memcpy(c->isid, bhs + 8, 6);
+		c->exp_cmd_sn = get_be32(bhs + 24);
+		c->stat_sn = get_be32(bhs + 28);
+		default_params(&c->p);
+	}
+	if (bhs[3] > 0x00) /* Version-min above the only version there is */
+		n.status = ST_UNSUPPORTED_VERSION;
+	else if ((bhs[14] || bhs[15]) && first)
+		n.status = ST_SESSION_NOT_FOUND; /* adding connections: MaxConnections=1 */
+	else if (csg == 2 || (transit && (nsg == 2 || nsg <= csg)) || csg < c->login_stage)
+		n.status = ST_INVALID_REQUEST;
+	else if (kv_parse(pdu->data, pdu->data_len, &keys) != 0)
+		n.status = ST_INITIATOR_ERROR;
+	if (n.status == ST_SUCCESS && first)
+		identify(&n, &keys);
+	if (n.status == ST_SUCCESS)
+		negotiate(&n, &keys, csg);
+	uint8_t flags = (uint8_t)(csg << 2);
+	if (n.status == ST_SUCCESS && transit) {
+		flags |= (uint8_t)(0x80 | nsg);
+		c->login_stage = nsg;
+	}
+	if (n.status == ST_SUCCESS && transit && nsg == 3)
+		enter_full_feature(c);
+	send_login_response(c, bhs, &resp, n.status, flags);
+	kv_free(&keys);
+	kv_free(&resp);
+}
+
+/* ---- Text: SendTargets ------------------------------------------------ */
+
+static int add_target_address(struct conn *c, struct kvlist *resp, const struct target_entry *t)
+{
+	char addr[96];
+	const char *fmt = strchr(c->srv->address, ':') ? "[%s]:%u,1" : "%s:%u,1";
+	snprintf(addr, sizeof(addr), fmt, c->srv->address, c->srv->port);
+	int rc = kv_add(resp, "TargetName", t->iqn);
+	return rc ? rc : kv_add(resp, "TargetAddress", addr);
+}
+
+/* SendTargets repeats TargetName and TargetAddress for every target, and a
+ * kvlist holds a key once: encode the targets one by one. */
+static int send_targets_text(struct conn *c, const char *which, uint8_t **data, uint32_t *len)
+{
+	size_t cap = 64 + (size_t)c->srv->ntargets * (ISCSI_NAME_MAX + 128), at = 0;
+	uint8_t *p = malloc(cap);
+	if (!p)
+		return -ENOMEM;
+	for (int i = 0; i < c->srv->ntargets; i++) {
+		const struct target_entry *t = &c->srv->targets[i];
+		if (!c->discovery && t != c->target)
+			continue;
+		if (strcmp(which, "All") != 0 && which[0] && strcmp(which, t->iqn) != 0)
+			continue;
+		struct kvlist one = { 0 };
+		uint8_t *text;
+		uint32_t text_len;
+		int rc = add_target_address(c, &one, t);
+		if (!rc)
+			rc = kv_encode(&one, &text, &text_len);
+		kv_free(&one);
+		if (rc) {
+			free(p);
+			return rc;
+		}
+		memcpy(p + at, text, text_len);
+		at += text_len;
+		free(text);
+	}
+	*data = p;
+	*len = (uint32_t)at;
+	return 0;
+}
+
+void text_handle(struct conn *c, const struct pdu *pdu)
+{
+	struct kvlist keys = { 0 };
+	const char *which;
+	if (c->phase != PHASE_FULL || kv_parse(pdu->data, pdu->data_len, &keys) != 0) {
+		kv_free(&keys);
+		conn_reject(c, pdu->bhs, REJECT_PROTOCOL_ERROR);
+		return;
+	}
+	cmd_sn_accept(c, pdu->bhs);
+	struct txpdu *t = txpdu_new(OP_TEXT_RSP, 0x80);
+	if (!t) {
+		kv_free(&keys);
+		conn_fail(c, "out of memory");
+		return;
+	}
+	memcpy(t->bhs + 16, pdu->bhs + 16, 4);  /* ITT */
+	put_be32(t->bhs + 20, 0xffffffffu);     /* TTT: no continuation */
+	which = kv_get(&keys, "SendTargets");
+	if (which && send_targets_text(c, which, &t->own_data, &t->data_len) == 0)
+		t->data = t->own_data;
+	conn_stamp(c, t->bhs, true);
+	conn_queue(c, t);
+	kv_free(&keys);
+}
+
+/* ---- Logout ----------------------------------------------------------- */
+
+void logout_handle(struct conn *c, const struct pdu *pdu)
+{
+	if (c->phase != PHASE_FULL) {
+		conn_reject(c, pdu->bhs, REJECT_PROTOCOL_ERROR);
+		return;
+	}
+	cmd_sn_accept(c, pdu->bhs);
+	struct txpdu *t = txpdu_new(OP_LOGOUT_RSP, 0x80);
+	if (!t) {
+		conn_fail(c, "out of memory");
+		return;
+	}
+	memcpy(t->bhs + 16, pdu->bhs + 16, 4);
+	t->bhs[2] = 0; /* connection or session closed successfully */
+	conn_stamp(c, t->bhs, true);
+	t->close_after = true;
+	c->phase = PHASE_LOGGED_OUT;
+	conn_queue(c, t);
+}

@@ -1,0 +1,248 @@
+/*
+ * server.c - the iSCSI server: targets, the listening portal and the event
+ * loop thread that owns every connection (see iscsi.h for the threading).
+ *
+ * The loop waits on the listening socket, a stop eventfd, the cowstore
+ * completion queue and every connection.  After each round it writes out
+ * what commands queued and frees connections that died and whose commands
+ * have all finished: that is the only place a connection is freed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "target/iscsi/internal.h"
+
+#define MAX_EVENTS 64
+
+/* epoll tags for the server's own descriptors (connections use their pointer) */
+static char tag_listen, tag_stop, tag_queue;
+
+int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *opts,
+			struct iscsi_server **out)
+{
+	if (!cs || !opts || !opts->address || !out)
+		return -EINVAL;
+	struct iscsi_server *srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cs = cs;
+	snprintf(srv->address, sizeof(srv->address), "%s", opts->address);
+	srv->port = opts->port;
+	srv->listen_fd = srv->epoll_fd = srv->stop_fd = -1;
+	int rc = cowstore_queue_create(cs, &srv->queue);
+	if (rc) {
+		free(srv);
+		return rc;
+	}
+	*out = srv;
+	return 0;
+}
+
+struct target_entry *server_find_target(struct iscsi_server *srv, const char *iqn)
+{
+	for (int i = 0; i < srv->ntargets; i++)
+		if (strcmp(srv->targets[i].iqn, iqn) == 0)
+			return &srv->targets[i];
+	return NULL;
+}
+
+int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn)
+{
+	if (!iqn || !*iqn || strlen(iqn) > ISCSI_NAME_MAX)
+		return -EINVAL;
+	if (server_find_target(srv, iqn))
+		return -EEXIST;
+	if (srv->ntargets == MAX_TARGETS)
+		return -ENOSPC;
+	struct target_entry *t = &srv->targets[srv->ntargets];
+	int rc = scsi_target_create(srv->cs, srv->queue, iqn, &t->scsi);
+	if (rc)
+		return rc;
+	snprintf(t->iqn, sizeof(t->iqn), "%s", iqn);
+	srv->ntargets++;
+	return 0;
+}
+
+int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun,
+			 uint64_t volume_id)
+{
+	struct target_entry *t = server_find_target(srv, iqn);
+	return t ? scsi_target_add_lun(t->scsi, lun, volume_id) : -ENOENT;
+}
+
+uint16_t iscsi_server_port(const struct iscsi_server *srv) { return srv->port; }
+
+/* ---- sockets ---------------------------------------------------------- */
+
+static int listen_on(struct iscsi_server *srv)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	if (inet_pton(AF_INET, srv->address, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(srv->port);
+		len = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, srv->address, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(srv->port);
+		len = sizeof(*v6);
+	} else {
+		return -EINVAL;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 64) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	srv->port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+	srv->listen_fd = fd;
+	return 0;
+}
+
+static int watch(struct iscsi_server *srv, int fd, void *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+	return epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void accept_all(struct iscsi_server *srv)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct conn *c = calloc(1, sizeof(*c));
+		if (!c || watch(srv, fd, c) != 0) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->srv = srv;
+		c->fd = fd;
+		void *addr = ss.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
+						     : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+		inet_ntop(ss.ss_family, addr, c->peer, sizeof(c->peer));
+		c->next = srv->conns;
+		srv->conns = c;
+	}
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static void begin_stop(struct iscsi_server *srv)
+{
+	srv->stopping = true;
+	epoll_ctl(srv->epoll_fd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
+	close(srv->listen_fd);
+	srv->listen_fd = -1;
+	for (struct conn *c = srv->conns; c; c = c->next)
+		conn_fail(c, "the server is stopping");
+}
+
+/* Write out what commands queued; free what died and is idle. */
+static void after_round(struct iscsi_server *srv)
+{
+	for (struct conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		if (!c->dead && c->tx_head)
+			conn_flush(c);
+		conn_release(c);
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct iscsi_server *srv = arg;
+	struct epoll_event events[MAX_EVENTS];
+	while (!srv->stopping || srv->conns) {
+		int n = epoll_wait(srv->epoll_fd, events, MAX_EVENTS, -1);
+		for (int i = 0; i < n; i++) {
+			void *tag = events[i].data.ptr;
+			if (tag == &tag_listen) {
+				accept_all(srv);
+			} else if (tag == &tag_stop) {
+				if (!srv->stopping)
+					begin_stop(srv);
+			} else if (tag == &tag_queue) {
+				cowstore_queue_reap(srv->queue, 0);
+			} else {
+				conn_event(tag, events[i].events);
+			}
+		}
+		after_round(srv);
+	}
+	return NULL;
+}
+
+int iscsi_server_start(struct iscsi_server *srv)
+{
+	int rc = listen_on(srv);
+	if (rc)
+		return rc;
+	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	srv->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv->epoll_fd < 0 || srv->stop_fd < 0)
+		rc = -errno;
+	if (!rc)
+		rc = watch(srv, srv->listen_fd, &tag_listen);
+	if (!rc)
+		rc = watch(srv, srv->stop_fd, &tag_stop);
+	if (!rc)
+		rc = watch(srv, cowstore_queue_fd(srv->queue), &tag_queue);
+	if (!rc)
+		rc = -pthread_create(&srv->thread, NULL, loop_main, srv);
+	if (rc)
+		return rc; /* iscsi_server_destroy closes what was opened */
+	srv->running = true;
+	return 0;
+}
+
+void iscsi_server_stop(struct iscsi_server *srv)
+{
+	if (!srv->running)
+		return;
+	uint64_t one = 1;
+	if (write(srv->stop_fd, &one, sizeof(one)) < 0)
+		perror("iscsi: cannot signal the event loop to stop");
+	pthread_join(srv->thread, NULL);
+	srv->running = false;
+}
+
+void iscsi_server_destroy(struct iscsi_server *srv)
+{
+	if (!srv)
+		return;
+	iscsi_server_stop(srv);
+	for (int i = 0; i < srv->ntargets; i++)
+		scsi_target_destroy(srv->targets[i].scsi);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->epoll_fd >= 0)
+		close(srv->epoll_fd);
+	if (srv->stop_fd >= 0)
+		close(srv->stop_fd);
+	cowstore_queue_destroy(srv->queue);
+	free(srv);
+}
