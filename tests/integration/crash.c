@@ -69,6 +69,7 @@
 #define READ_CHUNK 2048u
 #define SECTOR_MAGIC 0x534C4154u /* "SLAT" */
 #define MAX_REPORTS 6            /* bad sectors printed per view */
+#define OPEN_TIMEOUT_MS 10000    /* the child's cowstore_open must return by then */
 
 static const uint32_t vol_sectors[NVOLS] = {
 	8192,          /* 4 MiB */
@@ -902,7 +903,7 @@ int main(void)
 			if (!from_fork && !opened_at && lg.opened)
 				opened_at = now;
 			if (!from_fork)
-				deadline = opened_at ? opened_at + delay_ms : now + 1000;
+				deadline = opened_at ? opened_at + delay_ms : t0 + OPEN_TIMEOUT_MS;
 			if (now >= deadline)
 				break;
 			if (poll(&pfd, 1, (int)(deadline - now)) > 0 && !pump(pipefd[0], &lg))
@@ -910,6 +911,8 @@ int main(void)
 		}
 		kill(pid, SIGKILL);
 		killed_at = now_ms() - t0;
+		if (!from_fork && !lg.opened && killed_at >= OPEN_TIMEOUT_MS)
+			problem("the child's cowstore_open did not return within %d ms", OPEN_TIMEOUT_MS);
 		while (pump(pipefd[0], &lg))
 			;
 		close(pipefd[0]);
