@@ -51,6 +51,8 @@ struct cowstore_pool_options {
 	uint64_t capacity_bytes;     /* data space; 0 means 64 GiB (thin) */
 	uint64_t plog_bytes;         /* persistent FUA log; 0 means none */
 	unsigned soft_threshold_pct; /* 0 means 80 */
+	int preallocate;             /* reserve the data file's space in the file system
+				      * now, so writes never wait for it to allocate */
 };
 
 /* Create a new pool in dir (the last path component is created if missing;

@@ -7,9 +7,8 @@
  * loaded at open from the same scan that rebuilds allocation, and every
  * extent_put/extent_delete on a head layer changes both (write-through).
  *
- * The same structure holds a snapshot's overlay: mappings the IO path saved
- * into the snapshot since the last checkpoint (journaled, not yet in RocksDB).
- * A checkpoint writes each dirty chunk of a head as one 'H' record.
+ * Snapshots' maps (the mappings saved into them) use the same structure.
+ * A checkpoint writes each dirty chunk of a layer as one 'H' record.
  *
  * Layout: the volume is cut into chunks of MAX_EXTENT_BLOCKS blocks; an
  * extent never crosses a chunk boundary, so each chunk is a small sorted
@@ -203,7 +202,7 @@ int headmap_scan(const struct headmap *m, uint64_t layer, uint64_t lba, uint64_t
 
 #define CHUNK_RECORD_MAX (MAX_EXTENT_BLOCKS * (3 + 10 + 10))
 
-int headmap_flush_dirty(struct headmap *m, uint64_t vol_id, rocksdb_writebatch_t *wb)
+int headmap_flush_dirty(struct headmap *m, uint64_t layer, rocksdb_writebatch_t *wb)
 {
 	uint8_t *val = malloc(CHUNK_RECORD_MAX);
 	if (!val)
@@ -221,18 +220,18 @@ int headmap_flush_dirty(struct headmap *m, uint64_t vol_id, rocksdb_writebatch_t
 				len += put_varint(val + len, k->e[i].pblock);
 				len += put_varint(val + len, k->e[i].birth);
 			}
-			head_chunk_put(wb, vol_id, c, val, len);
+			chunk_record_put(wb, layer, c, val, len);
 		}
 	}
 	free(val);
 	return 0;
 }
 
-int headmap_load_chunk(struct headmap *m, uint64_t vol_id, uint64_t chunk, const uint8_t *val,
+int headmap_load_chunk(struct headmap *m, uint64_t layer, uint64_t chunk, const uint8_t *val,
 		       size_t len)
 {
 	while (len) {
-		struct extent e = { .layer = vol_id };
+		struct extent e = { .layer = layer };
 		if (len < 3)
 			return -EUCLEAN;
 		e.lba = chunk * MAX_EXTENT_BLOCKS + val[0];

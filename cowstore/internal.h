@@ -2,8 +2,8 @@
  * internal.h - what the files of cowstore share; private to cowstore/.
  *
  * Layers.  Every volume head and every snapshot is a layer with its own
- * extent map: heads in memory (headmap.c, checkpointed to RocksDB), snapshots
- * in RocksDB plus an in-memory overlay of recent saves.  A volume head maps every
+ * extent map, kept in memory (headmap.c) and checkpointed to RocksDB as one
+ * record per 1 MiB chunk.  A volume head maps every
  * block it can read; snapshots are reverse deltas: when the head overwrites
  * or releases a mapping born before its newest snapshot, the old mapping is
  * moved into that snapshot's layer.  A snapshot S therefore reads block x
@@ -86,7 +86,7 @@ struct snap {
 	int64_t created_ns;
 	uint64_t group_id;
 	uint32_t nclones;
-	struct headmap overlay; /* saved here since the last checkpoint */
+	struct headmap map; /* the mappings saved into this snapshot */
 };
 
 struct vol {
@@ -277,26 +277,20 @@ struct cowstore {
 
 /* ---- metadata (meta.c) ---------------------------------------------- */
 
-enum { KEY_EXTENT_LEN = 17, KEY_CHUNK_LEN = 17 };
+enum { KEY_CHUNK_LEN = 17 };
 size_t put_varint(uint8_t *p, uint64_t v);
 bool get_varint(const uint8_t **p, size_t *left, uint64_t *v);
-/* Extents are keyed by their end block, so a forward seek finds the extent
- * holding a block and a point lookup finds the one ending where another
- * starts. */
-void key_extent(uint8_t key[KEY_EXTENT_LEN], uint64_t layer, uint64_t end);
-int extent_decode(const char *key, size_t klen, const char *val, size_t vlen,
-		  struct extent *e);
-/* Change one layer's map.  Heads change in memory (journaled on the IO
- * path; committed with the request inside control requests); snapshot
- * layers go to the control request's batch, or on the IO path to the
- * snapshot's overlay and the journal. */
+/* Change one layer's map in memory: journaled on the IO path; inside a
+ * control request, committed with it (control_commit writes dirty chunks). */
 int extent_put(struct cowstore *cs, const struct extent *e);
 int extent_delete(struct cowstore *cs, const struct extent *e);
-/* Head chunk records ('H' vol chunk): the checkpointed head maps. */
-void head_chunk_put(rocksdb_writebatch_t *wb, uint64_t vol_id, uint64_t chunk,
-		    const uint8_t *val, size_t len);
-void head_chunks_drop(rocksdb_writebatch_t *wb, uint64_t vol_id);
-int meta_load_heads(struct cowstore *cs, struct cowstore_err *err);
+/* The map of a layer (volume head or snapshot), or NULL. */
+struct headmap *layer_map(struct cowstore *cs, uint64_t layer);
+/* Chunk records ('H' layer chunk): the checkpointed layer maps. */
+void chunk_record_put(rocksdb_writebatch_t *wb, uint64_t layer, uint64_t chunk,
+		      const uint8_t *val, size_t len);
+void chunk_records_drop(rocksdb_writebatch_t *wb, uint64_t layer);
+int meta_load_maps(struct cowstore *cs, struct cowstore_err *err);
 void checkpoint_seq_put(rocksdb_writebatch_t *wb, uint64_t seq);
 void pool_record_put(struct cowstore *cs, rocksdb_writebatch_t *wb);
 int pool_record_load(struct cowstore *cs, struct cowstore_err *err);
@@ -311,7 +305,7 @@ int meta_commit(struct cowstore *cs, rocksdb_writebatch_t *wb);
 uint64_t meta_disk_bytes(struct cowstore *cs);
 
 /* Iterate a layer's extents that overlap [lba, lba+n); fn returns nonzero to
- * stop.  Heads are read from memory, snapshots from RocksDB. */
+ * stop. */
 typedef int (*extent_fn)(void *arg, const struct extent *e);
 void headmap_free(struct headmap *m);
 int headmap_put(struct headmap *m, const struct extent *e);
@@ -321,9 +315,9 @@ int headmap_get_ending(const struct headmap *m, uint64_t layer, uint64_t end,
 int headmap_scan(const struct headmap *m, uint64_t layer, uint64_t lba, uint64_t n,
 		 extent_fn fn, void *arg);
 /* Put (or delete) the 'H' record of every dirty chunk into wb; clean them. */
-int headmap_flush_dirty(struct headmap *m, uint64_t vol_id, rocksdb_writebatch_t *wb);
-/* Load one chunk record of a head. */
-int headmap_load_chunk(struct headmap *m, uint64_t vol_id, uint64_t chunk, const uint8_t *val,
+int headmap_flush_dirty(struct headmap *m, uint64_t layer, rocksdb_writebatch_t *wb);
+/* Load one chunk record of a layer. */
+int headmap_load_chunk(struct headmap *m, uint64_t layer, uint64_t chunk, const uint8_t *val,
 		       size_t len);
 int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, extent_fn fn,
 	       void *arg);
@@ -356,7 +350,8 @@ struct snap *snap_find(struct cowstore *cs, uint64_t id);
 int vol_add(struct cowstore *cs, struct vol *v);
 void vol_remove(struct cowstore *cs, struct vol *v);
 int vol_snap_add(struct vol *v, struct snap *s);
-void vol_snap_remove(struct vol *v, struct snap *s);
+/* Take s out of its volume's list and free it with its map. */
+void snap_destroy(struct snap *s);
 struct snap *vol_newest_snap(const struct vol *v);
 uint64_t vol_nblocks(const struct vol *v);
 int check_name(const char *name, const char *what, struct cowstore_err *err);

@@ -7,11 +7,10 @@
  *   "S" id               snapshot record
  *   "A"                  highest persistent-log sequence whose write is applied
  *   "J"                  last journal transaction included (checkpoint)
- *   "H" vol chunk        a volume head's extents in one 1 MiB chunk (headmap.c)
- *   "E" layer end        a snapshot extent: blocks [end-n, end) of the layer
+ *   "H" layer chunk      the extents of a volume head or snapshot in one 1 MiB
+ *                        chunk (headmap.c)
  * Values are little-endian fixed fields, except extents, which are kept
- * small with varints: kind, nblocks, birth, then for data extents the first
- * data-file block (checksums are in the crc file, see internal.h).
+ * small with varints (headmap.c); checksums are in the crc file.
  *
  * Changing any layout here means a new FORMAT_VERSION; open refuses others.
  */
@@ -127,110 +126,61 @@ static void key_id(uint8_t key[9], char tag, uint64_t id)
 	be64(key + 1, id);
 }
 
-/* ---- extents --------------------------------------------------------- */
+/* ---- layer maps -------------------------------------------------------- */
 
-void key_extent(uint8_t key[KEY_EXTENT_LEN], uint64_t layer, uint64_t end)
+struct headmap *layer_map(struct cowstore *cs, uint64_t layer)
 {
-	key[0] = 'E';
-	be64(key + 1, layer);
-	be64(key + 9, end);
-}
-
-int extent_decode(const char *key, size_t klen, const char *val, size_t vlen,
-		  struct extent *e)
-{
-	memset(e, 0, sizeof(*e));
-	if (klen != KEY_EXTENT_LEN || key[0] != 'E' || vlen < 1)
-		return -EUCLEAN;
-	e->layer = get_be64((const uint8_t *)key + 1);
-	uint64_t end = get_be64((const uint8_t *)key + 9);
-	struct dec d = { (const uint8_t *)val + 1, vlen - 1, false };
-	e->kind = (uint8_t)val[0];
-	if (!get_varint(&d.p, &d.left, &e->nblocks) || !get_varint(&d.p, &d.left, &e->birth) ||
-	    !e->nblocks ||
-	    e->nblocks > end || e->nblocks > MAX_EXTENT_BLOCKS)
-		return -EUCLEAN;
-	e->lba = end - e->nblocks;
-	if (e->kind == BLK_ZERO)
-		return d.left ? -EUCLEAN : 0;
-	if (e->kind != BLK_DATA || !get_varint(&d.p, &d.left, &e->pblock) || d.left)
-		return -EUCLEAN;
-	return 0;
-}
-
-static void rocks_extent_put(rocksdb_writebatch_t *wb, const struct extent *e)
-{
-	uint8_t key[KEY_EXTENT_LEN];
-	uint8_t val[1 + 3 * 10];
-	size_t n = 0;
-
-	key_extent(key, e->layer, e->lba + e->nblocks);
-	val[n++] = e->kind;
-	n += put_varint(val + n, e->nblocks);
-	n += put_varint(val + n, e->birth);
-	if (e->kind == BLK_DATA) {
-		n += put_varint(val + n, e->pblock);
-	}
-	rocksdb_writebatch_put(wb, (const char *)key, sizeof(key), (const char *)val, n);
+	struct vol *v = vol_find(cs, layer);
+	if (v)
+		return &v->map;
+	struct snap *s = snap_find(cs, layer);
+	return s ? &s->map : NULL;
 }
 
 int extent_put(struct cowstore *cs, const struct extent *e)
 {
-	struct vol *v = vol_find(cs, e->layer);
-	int rc;
-	if (v) {
-		rc = headmap_put(&v->map, e);
-		return rc || cs->ctl_wb ? rc : journal_put(&cs->journal, e);
-	}
-	if (cs->ctl_wb) {
-		rocks_extent_put(cs->ctl_wb, e);
-		return 0;
-	}
-	struct snap *s = snap_find(cs, e->layer);
-	if (!s)
-		return -EUCLEAN;
-	rc = headmap_put(&s->overlay, e);
-	return rc ? rc : journal_put(&cs->journal, e);
+	struct headmap *m = layer_map(cs, e->layer);
+	int rc = m ? headmap_put(m, e) : -EUCLEAN;
+	return rc || cs->ctl_wb ? rc : journal_put(&cs->journal, e);
 }
 
 int extent_delete(struct cowstore *cs, const struct extent *e)
 {
-	struct vol *v = vol_find(cs, e->layer);
-	if (v) {
-		int rc = headmap_delete(&v->map, e);
-		return rc || cs->ctl_wb ? rc : journal_del(&cs->journal, e);
-	}
-	if (!cs->ctl_wb)
-		return -EUCLEAN; /* the IO path only ever adds to snapshots */
-	uint8_t key[KEY_EXTENT_LEN];
-	key_extent(key, e->layer, e->lba + e->nblocks);
-	rocksdb_writebatch_delete(cs->ctl_wb, (const char *)key, sizeof(key));
-	return 0;
+	struct headmap *m = layer_map(cs, e->layer);
+	int rc = m ? headmap_delete(m, e) : -EUCLEAN;
+	return rc || cs->ctl_wb ? rc : journal_del(&cs->journal, e);
 }
 
-static void key_chunk(uint8_t key[KEY_CHUNK_LEN], uint64_t vol_id, uint64_t chunk)
+int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, extent_fn fn,
+	       void *arg)
+{
+	struct headmap *m = layer_map(cs, layer);
+	return m ? headmap_scan(m, layer, lba, n, fn, arg) : -ENOENT;
+}
+
+static void key_chunk(uint8_t key[KEY_CHUNK_LEN], uint64_t layer, uint64_t chunk)
 {
 	key[0] = 'H';
-	be64(key + 1, vol_id);
+	be64(key + 1, layer);
 	be64(key + 9, chunk);
 }
 
-void head_chunk_put(rocksdb_writebatch_t *wb, uint64_t vol_id, uint64_t chunk,
-		    const uint8_t *val, size_t len)
+void chunk_record_put(rocksdb_writebatch_t *wb, uint64_t layer, uint64_t chunk,
+		      const uint8_t *val, size_t len)
 {
 	uint8_t key[KEY_CHUNK_LEN];
-	key_chunk(key, vol_id, chunk);
+	key_chunk(key, layer, chunk);
 	if (len)
 		rocksdb_writebatch_put(wb, (const char *)key, sizeof(key), (const char *)val, len);
 	else
 		rocksdb_writebatch_delete(wb, (const char *)key, sizeof(key));
 }
 
-void head_chunks_drop(rocksdb_writebatch_t *wb, uint64_t vol_id)
+void chunk_records_drop(rocksdb_writebatch_t *wb, uint64_t layer)
 {
 	uint8_t from[KEY_CHUNK_LEN], to[KEY_CHUNK_LEN];
-	key_chunk(from, vol_id, 0);
-	key_chunk(to, vol_id + 1, 0);
+	key_chunk(from, layer, 0);
+	key_chunk(to, layer + 1, 0);
 	rocksdb_writebatch_delete_range(wb, (const char *)from, sizeof(from), (const char *)to,
 					sizeof(to));
 }
@@ -240,43 +190,6 @@ void checkpoint_seq_put(rocksdb_writebatch_t *wb, uint64_t seq)
 	uint8_t v[8];
 	memcpy(v, &seq, 8);
 	rocksdb_writebatch_put(wb, "J", 1, (const char *)v, 8);
-}
-
-int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, extent_fn fn,
-	       void *arg)
-{
-	uint8_t key[KEY_EXTENT_LEN];
-	uint64_t end = lba + n < lba ? UINT64_MAX : lba + n;
-	int rc = 0;
-	struct vol *v = vol_find(cs, layer);
-	if (v)
-		return headmap_scan(&v->map, layer, lba, n, fn, arg);
-	struct snap *s = snap_find(cs, layer);
-	if (s && s->overlay.nextents && (rc = headmap_scan(&s->overlay, layer, lba, n, fn, arg)))
-		return rc; /* saved since the last checkpoint; never overlaps RocksDB's */
-	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
-
-	/* The first extent ending after lba is the only one that may hold it. */
-	key_extent(key, layer, lba + 1);
-	for (rocksdb_iter_seek(it, (const char *)key, sizeof(key)); rocksdb_iter_valid(it);
-	     rocksdb_iter_next(it)) {
-		size_t klen, vlen;
-		const char *k = rocksdb_iter_key(it, &klen);
-		const char *val = rocksdb_iter_value(it, &vlen);
-		if (klen != KEY_EXTENT_LEN || k[0] != 'E' || get_be64((const uint8_t *)k + 1) != layer)
-			break;
-		struct extent e;
-		rc = extent_decode(k, klen, val, vlen, &e);
-		if (rc)
-			break;
-		if (e.lba >= end)
-			break;
-		rc = fn(arg, &e);
-		if (rc)
-			break;
-	}
-	rocksdb_iter_destroy(it);
-	return rc < 0 ? rc : 0;
 }
 
 /* ---- records --------------------------------------------------------- */
@@ -522,16 +435,16 @@ int meta_load_objects(struct cowstore *cs, struct cowstore_err *err)
 	return rc;
 }
 
-static int load_head_chunk(struct cowstore *cs, uint64_t vol_id, const uint8_t *key,
-			   const char *val, size_t vlen)
+static int load_chunk(struct cowstore *cs, uint64_t layer, const uint8_t *key, const char *val,
+		      size_t vlen)
 {
-	struct vol *v = vol_find(cs, vol_id);
-	if (!v)
-		return -EUCLEAN;
-	return headmap_load_chunk(&v->map, vol_id, get_be64(key + 9), (const uint8_t *)val, vlen);
+	struct headmap *m = layer_map(cs, layer);
+	if (!m)
+		return -EUCLEAN; /* a chunk of no volume or snapshot */
+	return headmap_load_chunk(m, layer, get_be64(key + 9), (const uint8_t *)val, vlen);
 }
 
-int meta_load_heads(struct cowstore *cs, struct cowstore_err *err)
+int meta_load_maps(struct cowstore *cs, struct cowstore_err *err)
 {
 	int rc = 0;
 	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
@@ -541,12 +454,12 @@ int meta_load_heads(struct cowstore *cs, struct cowstore_err *err)
 		const char *v = rocksdb_iter_value(it, &vlen);
 		if (klen < 1 || k[0] != 'H')
 			break;
-		uint64_t vol_id = klen == KEY_CHUNK_LEN ? get_be64((const uint8_t *)k + 1) : 0;
-		rc = klen == KEY_CHUNK_LEN ? load_head_chunk(cs, vol_id, (const uint8_t *)k, v, vlen)
+		uint64_t layer = klen == KEY_CHUNK_LEN ? get_be64((const uint8_t *)k + 1) : 0;
+		rc = klen == KEY_CHUNK_LEN ? load_chunk(cs, layer, (const uint8_t *)k, v, vlen)
 					   : -EUCLEAN;
 		if (rc)
-			set_err(err, "%s: extent map of volume %llu is damaged (%s)", cs->dir,
-				(unsigned long long)vol_id, strerror(-rc));
+			set_err(err, "%s: extent map of layer %llu is damaged (%s)", cs->dir,
+				(unsigned long long)layer, strerror(-rc));
 	}
 	rocksdb_iter_destroy(it);
 	return rc;

@@ -9,8 +9,8 @@
  * persistent log whose metadata was lost are applied again, and a new
  * checkpoint empties the journal.  A pool's layout:
  *   DIR/meta/   RocksDB
- *   DIR/data    data file, capacity_bytes long (sparse)
- *   DIR/crc     CRC32C of each data block, 4 bytes a block (sparse)
+ *   DIR/data    data file, capacity_bytes long (sparse unless preallocated)
+ *   DIR/crc     CRC32C of each data block, 4 bytes a block (likewise)
  *   DIR/journal metadata journal of the IO path (journal.c)
  *   DIR/plog    persistent FUA log, when configured
  */
@@ -119,9 +119,18 @@ static void teardown(struct cowstore *cs)
 	free(cs);
 }
 
-static int create_sparse(const char *path, uint64_t bytes, struct cowstore_err *err)
+static int create_file(const char *path, uint64_t bytes, bool preallocate,
+		       struct cowstore_err *err)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd >= 0 && preallocate) {
+		int rc = posix_fallocate(fd, 0, (off_t)bytes);
+		if (rc) {
+			set_err(err, "cannot preallocate %s: %s", path, strerror(rc));
+			close(fd);
+			return -rc;
+		}
+	}
 	if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0 || fsync(fd) < 0) {
 		int rc = -errno;
 		set_err(err, "cannot create %s: %s", path, strerror(errno));
@@ -173,8 +182,8 @@ int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *op
 		rc = -EEXIST;
 		goto out;
 	}
-	if ((rc = create_sparse(data, o.capacity_bytes, err)) ||
-	    (rc = create_sparse(crc, o.capacity_bytes / COWSTORE_BLOCK_SIZE * 4, err)))
+	if ((rc = create_file(data, o.capacity_bytes, o.preallocate, err)) ||
+	    (rc = create_file(crc, o.capacity_bytes / COWSTORE_BLOCK_SIZE * 4, o.preallocate, err)))
 		goto out;
 	if (o.plog_bytes && (rc = plog_create(plog, o.plog_bytes, err)))
 		goto out;
@@ -210,7 +219,7 @@ static int ref_extent(void *arg, const struct extent *e)
 	return e->kind == BLK_DATA ? alloc_ref(&cs->alloc, e->pblock, e->nblocks) : 0;
 }
 
-/* References held by the in-memory maps: heads and snapshot overlays. */
+/* References held by the layer maps: every reference there is. */
 static int ref_memory_maps(struct cowstore *cs)
 {
 	int rc = 0;
@@ -218,7 +227,7 @@ static int ref_memory_maps(struct cowstore *cs)
 		struct vol *v = cs->vols[i];
 		rc = headmap_scan(&v->map, v->id, 0, UINT64_MAX, ref_extent, cs);
 		for (uint32_t j = 0; !rc && j < v->nsnaps; j++)
-			rc = headmap_scan(&v->snaps[j]->overlay, v->snaps[j]->id, 0, UINT64_MAX,
+			rc = headmap_scan(&v->snaps[j]->map, v->snaps[j]->id, 0, UINT64_MAX,
 					  ref_extent, cs);
 	}
 	return rc;
@@ -234,25 +243,6 @@ static int rebuild_allocation(struct cowstore *cs, struct cowstore_err *err)
 		set_err(err, "%s: a volume's extent map is damaged (%s)", cs->dir, strerror(-rc));
 		return rc;
 	}
-	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
-	for (rocksdb_iter_seek(it, "E", 1); rocksdb_iter_valid(it) && !rc;
-	     rocksdb_iter_next(it)) {
-		size_t klen, vlen;
-		const char *k = rocksdb_iter_key(it, &klen);
-		const char *v = rocksdb_iter_value(it, &vlen);
-		struct extent e;
-		if (klen < 1 || k[0] != 'E')
-			break;
-		rc = extent_decode(k, klen, v, vlen, &e);
-		if (!rc && !snap_find(cs, e.layer))
-			rc = -EUCLEAN; /* only snapshots keep extents as 'E' records */
-		if (!rc)
-			rc = ref_extent(cs, &e);
-		if (rc)
-			set_err(err, "%s: extent of layer %llu at block %llu is damaged or orphaned",
-				cs->dir, (unsigned long long)e.layer, (unsigned long long)e.lba);
-	}
-	rocksdb_iter_destroy(it);
 	cs->soft_crossed =
 		cs->alloc.used * 100 >= (uint64_t)cs->soft_threshold_pct * cs->alloc.nblocks;
 	return rc;
@@ -303,19 +293,16 @@ static int apply_journal(void *arg, enum journal_op op, const struct extent *e,
 			 uint64_t plog_seq)
 {
 	struct cowstore *cs = arg;
-	struct vol *v = e ? vol_find(cs, e->layer) : NULL;
-	struct snap *s = e && !v ? snap_find(cs, e->layer) : NULL;
+	struct headmap *m = e ? layer_map(cs, e->layer) : NULL;
 	switch (op) {
 	case JOURNAL_APPLIED:
 		if (plog_seq > cs->plog_applied)
 			cs->plog_applied = plog_seq;
 		return 0;
 	case JOURNAL_PUT:
-		if (v)
-			return headmap_put(&v->map, e);
-		return s ? headmap_put(&s->overlay, e) : -EUCLEAN;
+		return m ? headmap_put(m, e) : -EUCLEAN;
 	case JOURNAL_DEL:
-		return v ? headmap_delete(&v->map, e) : -EUCLEAN;
+		return m ? headmap_delete(m, e) : -EUCLEAN;
 	}
 	return -EUCLEAN;
 }
@@ -419,7 +406,7 @@ int cowstore_open(const char *dir, struct cowstore **out, struct cowstore_err *e
 	if (!rc)
 		rc = meta_load_objects(cs, err);
 	if (!rc)
-		rc = meta_load_heads(cs, err);
+		rc = meta_load_maps(cs, err);
 	if (!rc)
 		rc = replay_journal(cs, err);
 	if (!rc)

@@ -8,7 +8,8 @@
  * than P and not replaced in P's own layer); every other mapping was visible
  * to S alone and is unreferenced.  "Unique bytes" is that second set, so it
  * is exactly what a delete frees.  Each operation is one synced RocksDB
- * batch (cs->ctl_wb), so a crash leaves it done or not done.
+ * batch (cs->ctl_wb, with the chunks of every map it changed), so a crash
+ * leaves it done or not done.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -279,14 +280,14 @@ static int delete_snap(struct cowstore *cs, struct snap *s, struct cowstore_err 
 	}
 	int rc = snap_walk(cs, s, true, &unique);
 	snap_record_delete(cs->ctl_wb, s->id);
+	chunk_records_drop(cs->ctl_wb, s->id);
 	if (!rc) /* now: a later delete in the same request reads what this one moved */
 		rc = control_commit(cs);
 	if (rc) {
 		set_err(err, "deleting snapshot '%s' failed: %s", s->name, strerror(-rc));
 		return rc;
 	}
-	vol_snap_remove(s->vol, s);
-	free(s);
+	snap_destroy(s);
 	return 0;
 }
 

@@ -111,8 +111,8 @@ void vol_remove(struct cowstore *cs, struct vol *v)
 			break;
 		}
 	}
-	for (uint32_t j = 0; j < v->nsnaps; j++)
-		free(v->snaps[j]);
+	while (v->nsnaps)
+		snap_destroy(v->snaps[v->nsnaps - 1]);
 	free(v->snaps);
 	headmap_free(&v->map);
 	free(v);
@@ -137,8 +137,9 @@ int vol_snap_add(struct vol *v, struct snap *s)
 	return 0;
 }
 
-void vol_snap_remove(struct vol *v, struct snap *s)
+void snap_destroy(struct snap *s)
 {
+	struct vol *v = s->vol;
 	for (uint32_t i = 0; i < v->nsnaps; i++) {
 		if (v->snaps[i] == s) {
 			memmove(v->snaps + i, v->snaps + i + 1,
@@ -147,6 +148,8 @@ void vol_snap_remove(struct vol *v, struct snap *s)
 			break;
 		}
 	}
+	headmap_free(&s->map);
+	free(s);
 }
 
 struct snap *vol_newest_snap(const struct vol *v)
@@ -415,7 +418,9 @@ static int do_delete(struct cowstore *cs, void *arg)
 		rc = layer_drop(cs, v->snaps[i]->id);
 		snap_record_delete(cs->ctl_wb, v->snaps[i]->id);
 	}
-	head_chunks_drop(cs->ctl_wb, v->id);
+	chunk_records_drop(cs->ctl_wb, v->id); /* what the maps had checkpointed */
+	for (uint32_t i = 0; i < v->nsnaps; i++)
+		chunk_records_drop(cs->ctl_wb, v->snaps[i]->id);
 	vol_record_delete(cs->ctl_wb, v->id);
 	if (!rc)
 		rc = control_commit(cs); /* before the head map goes with v */

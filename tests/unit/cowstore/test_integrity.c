@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -275,12 +276,20 @@ static void test_pool_create_errors(void)
 	struct test_pool tp;
 	struct cowstore_err err = { "" };
 	struct cowstore *cs;
-	struct cowstore_pool_options small = { 4096, 0, 0 };
+	struct cowstore_pool_options small = { .capacity_bytes = 4096 };
+	struct cowstore_pool_options prealloc = { .capacity_bytes = 8 << 20, .preallocate = 1 };
 	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
 	CHECK_EQ(cowstore_pool_create(tp.dir, NULL, &err), -EEXIST);
 	CHECK(strstr(err.msg, "already holds a pool") != NULL);
 	CHECK_EQ(cowstore_pool_create("/tmp/slate-x", &small, &err), -EINVAL);
 	CHECK_EQ(cowstore_open("/nonexistent/slate", &cs, &err), -ENOENT);
+	/* a preallocated pool's data file has all its blocks in the file system */
+	char dir[64], path[96];
+	struct stat st;
+	snprintf(dir, sizeof(dir), "%s/prealloc", tp.dir);
+	CHECK_EQ(cowstore_pool_create(dir, &prealloc, &err), 0);
+	snprintf(path, sizeof(path), "%s/data", dir);
+	CHECK(stat(path, &st) == 0 && (uint64_t)st.st_blocks * 512 >= (8u << 20));
 	CHECK(strstr(err.msg, "no pool") != NULL);
 	test_pool_destroy(&tp);
 }

@@ -19,7 +19,8 @@ struct test_pool {
 /* Create and open a pool of capacity_mib (plog_mib 0: none). */
 static inline int test_pool_open(struct test_pool *tp, uint64_t capacity_mib, uint64_t plog_mib)
 {
-	struct cowstore_pool_options o = { capacity_mib << 20, plog_mib << 20, 0 };
+	struct cowstore_pool_options o = { .capacity_bytes = capacity_mib << 20,
+					   .plog_bytes = plog_mib << 20 };
 	struct cowstore_err err = { "" };
 	snprintf(tp->dir, sizeof(tp->dir), "/tmp/slate-test-XXXXXX");
 	if (!mkdtemp(tp->dir))
