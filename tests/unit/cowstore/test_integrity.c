@@ -284,7 +284,7 @@ static void test_pool_create_errors(void)
 	CHECK_EQ(cowstore_pool_create("/tmp/slate-x", &small, &err), -EINVAL);
 	CHECK_EQ(cowstore_open("/nonexistent/slate", &cs, &err), -ENOENT);
 	/* a preallocated pool's data file has all its blocks in the file system */
-	char dir[64], path[96];
+	char dir[96], path[128];
 	struct stat st;
 	snprintf(dir, sizeof(dir), "%s/prealloc", tp.dir);
 	CHECK_EQ(cowstore_pool_create(dir, &prealloc, &err), 0);
