@@ -39,6 +39,7 @@ enum {
 	OPT_SOFT_THRESHOLD = 1u << 2,
 	OPT_SNAPSHOT = 1u << 3,
 	OPT_DELETE_NEWER = 1u << 4,
+	OPT_PREALLOCATE = 1u << 5,
 };
 
 struct option_spec {
@@ -53,6 +54,7 @@ static const struct option_spec option_specs[] = {
 	{ "--soft-threshold", OPT_SOFT_THRESHOLD, true },
 	{ "--snapshot", OPT_SNAPSHOT, true },
 	{ "--delete-newer", OPT_DELETE_NEWER, false },
+	{ "--preallocate", OPT_PREALLOCATE, false },
 };
 #define NOPTIONS (sizeof(option_specs) / sizeof(option_specs[0]))
 
@@ -294,6 +296,7 @@ static int pool_options(struct tool *t, struct cowstore_pool_options *opts)
 					   text);
 		opts->soft_threshold_pct = (unsigned)pct;
 	}
+	opts->preallocate = (t->given & OPT_PREALLOCATE) != 0;
 	return 0;
 }
 
@@ -852,8 +855,8 @@ static int cmd_space(struct tool *t)
 /* ---- command line --------------------------------------------------- */
 
 static const struct command commands[] = {
-	{ "pool", "create", 0, OPT_CAPACITY | OPT_PLOG | OPT_SOFT_THRESHOLD, false,
-	  cmd_pool_create, "pool create [--capacity SIZE] [--plog SIZE] [--soft-threshold PCT]" },
+	{ "pool", "create", 0, OPT_CAPACITY | OPT_PLOG | OPT_SOFT_THRESHOLD | OPT_PREALLOCATE, false,
+	  cmd_pool_create, "pool create [--capacity SIZE] [--plog SIZE] [--soft-threshold PCT] [--preallocate]" },
 	{ "pool", "info", 0, 0, true, cmd_pool_info, "pool info" },
 	{ "pool", "scrub", 0, 0, true, cmd_pool_scrub, "pool scrub" },
 	{ "volume", "create", 2, 0, true, cmd_volume_create, "volume create NAME SIZE" },
