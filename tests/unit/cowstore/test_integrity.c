@@ -185,6 +185,44 @@ static void lose_unsynced_metadata(const char *dir)
 		closedir(d);
 }
 
+/* Fork a child that opens the pool, runs work on volume id and dies by
+ * SIGKILL; 0 when it died that way. */
+static int crash_after(const char *dir, uint64_t id, int (*work)(struct cowstore *, uint64_t))
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct cowstore *cs;
+		if (cowstore_open(dir, &cs, NULL) || work(cs, id))
+			_exit(2);
+		kill(getpid(), SIGKILL);
+	}
+	int status;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFSIGNALED(status) ? 0 : -1;
+}
+
+/* Sixteen FUA writes of 62 sectors, one sector into each 32 KiB. */
+static int fua_writes(struct cowstore *cs, uint64_t id)
+{
+	for (int i = 0; i < 16; i++) {
+		fill_pattern(buf, (uint64_t)i * 64 + 1, 62, 40 + i);
+		if (cowstore_write(cs, id, (uint64_t)i * 64 + 1, 62, buf, COWSTORE_IO_FUA))
+			return -1;
+	}
+	return 0;
+}
+
+/* Blocks 8-15 written and flushed, then blocks 16-23 written, unflushed. */
+static int flushed_then_unflushed(struct cowstore *cs, uint64_t id)
+{
+	fill_pattern(buf, 64, 64, 2);
+	if (cowstore_write(cs, id, 64, 64, buf, 0) || cowstore_flush(cs))
+		return -1;
+	fill_pattern(buf, 0, 64, 3);
+	return cowstore_write(cs, id, 0, 64, buf, 0);
+}
+
 static void test_plog_replays_lost_metadata(void)
 {
 	struct test_pool tp;
@@ -193,21 +231,7 @@ static void test_plog_replays_lost_metadata(void)
 	REQUIRE(cowstore_volume_create(tp.cs, "v", 4 << 20, &id, NULL) == 0);
 	cowstore_close(tp.cs); /* the volume record reaches a table file */
 	tp.cs = NULL;
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct cowstore *cs;
-		if (cowstore_open(tp.dir, &cs, NULL))
-			_exit(2);
-		for (int i = 0; i < 16; i++) {
-			fill_pattern(buf, (uint64_t)i * 64 + 1, 62, 40 + i);
-			if (cowstore_write(cs, id, (uint64_t)i * 64 + 1, 62, buf, COWSTORE_IO_FUA))
-				_exit(3);
-		}
-		kill(getpid(), SIGKILL);
-	}
-	int status;
-	REQUIRE(waitpid(pid, &status, 0) == pid);
-	REQUIRE(WIFSIGNALED(status));
+	REQUIRE(crash_after(tp.dir, id, fua_writes) == 0);
 	lose_unsynced_metadata(tp.dir);
 	REQUIRE(cowstore_open(tp.dir, &tp.cs, NULL) == 0);
 	for (int i = 0; i < 16; i++) {
@@ -244,22 +268,7 @@ static void test_unflushed_write_with_lost_data_is_dropped(void)
 	REQUIRE(cowstore_write(tp.cs, id, 0, 64, buf, 0) == 0); /* data blocks 0-7 */
 	cowstore_close(tp.cs);
 	tp.cs = NULL;
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct cowstore *cs;
-		if (cowstore_open(tp.dir, &cs, NULL))
-			_exit(2);
-		fill_pattern(buf, 64, 64, 2); /* blocks 8-15: flushed */
-		if (cowstore_write(cs, id, 64, 64, buf, 0) || cowstore_flush(cs))
-			_exit(3);
-		fill_pattern(buf, 0, 64, 3); /* blocks 16-23: never flushed */
-		if (cowstore_write(cs, id, 0, 64, buf, 0))
-			_exit(4);
-		kill(getpid(), SIGKILL);
-	}
-	int status;
-	REQUIRE(waitpid(pid, &status, 0) == pid);
-	REQUIRE(WIFSIGNALED(status));
+	REQUIRE(crash_after(tp.dir, id, flushed_then_unflushed) == 0);
 	lose_data_blocks(tp.dir, 16, 24);
 	REQUIRE(cowstore_open(tp.dir, &tp.cs, NULL) == 0);
 	CHECK_EQ(cowstore_read(tp.cs, id, 0, 128, out), 0); /* the old data, not -EIO */
