@@ -117,7 +117,7 @@ static void send_scsi_response(struct cmd *cmd)
 	}
 	t->bhs[3] = cmd->task.status;
 	put_be32(t->bhs + 16, cmd->itt);
-	put_be32(t->bhs + 36, cmd->data_sn);
+	put_be32(t->bhs + 36, cmd->is_write ? cmd->r2t_sn : cmd->data_sn); /* ExpDataSN */
 	uint32_t moved = cmd->is_write ? cmd->data_len : cmd->task.data_in_len;
 	if (cmd->task.status == SCSI_STATUS_GOOD || cmd->is_write)
 		put_residual(t->bhs, cmd->exp_len, moved);
