@@ -1,9 +1,15 @@
 /*
- * slated.c - the Slate daemon.  For now it only owns the pool: it creates a
- * pool on first start, opens it, logs its state and cowstore events, and on
- * SIGTERM or SIGINT closes it cleanly.  Later issues add iSCSI, NFS and REST.
+ * slated.c - the Slate daemon.  It owns the pool and the iSCSI target: it
+ * creates a pool on first start, opens it, serves iSCSI, logs its state and
+ * cowstore events, and on SIGTERM or SIGINT stops iSCSI (in-flight commands
+ * finish) and closes the pool cleanly.  Later issues add NFS and REST.
  *
- *   slated --data DIR [--config FILE]
+ *   slated --data DIR [--config FILE] [--iscsi ADDR:PORT]
+ *
+ * Embedded default: iSCSI on 127.0.0.1:3260; on first start a 1 GiB thin
+ * volume "demo" is created, and it is served as LUN 0 of target
+ * iqn.2026-11.dev.slate:demo.  (Target definitions are not configurable
+ * yet: the management issue puts them behind the REST API.)
  *
  * DIR is created with a pool in it (64 GiB thin capacity, no plog) when it is
  * missing or empty; a non-empty DIR must already hold a pool.  --config is
@@ -33,6 +39,11 @@
 #include <unistd.h>
 
 #include "cowstore/cowstore.h"
+#include "target/iscsi/iscsi.h"
+
+#define DEMO_VOLUME "demo"
+#define DEMO_VOLUME_BYTES (1ull << 30)
+#define DEMO_TARGET "iqn.2026-11.dev.slate:demo"
 
 /* The daemon's state; owned by main, handed down. */
 struct slated {
@@ -40,6 +51,9 @@ struct slated {
 	const char *config_path; /* NULL when not given */
 	struct cowstore *cs;
 	int signal_fd;
+	char iscsi_addr[64];
+	uint16_t iscsi_port;
+	struct iscsi_server *iscsi;
 };
 
 /* ---- logging -------------------------------------------------------- */
@@ -198,6 +212,47 @@ static void log_pool_state(struct slated *sd)
 		 info.soft_threshold_pct, info.soft_threshold_crossed ? " (CROSSED)" : "");
 }
 
+/* ---- iSCSI ------------------------------------------------------------ */
+
+/* The demo volume, created on first start; *id gets its id. */
+static int demo_volume(struct slated *sd, uint64_t *id)
+{
+	struct cowstore_err err = { "" };
+	int rc = cowstore_volume_lookup(sd->cs, DEMO_VOLUME, id);
+	if (rc != -ENOENT)
+		return rc;
+	rc = cowstore_volume_create(sd->cs, DEMO_VOLUME, DEMO_VOLUME_BYTES, id, &err);
+	if (rc == 0)
+		log_line("created volume '%s' (1 GiB thin)", DEMO_VOLUME);
+	else
+		log_line("error: cannot create volume '%s': %s", DEMO_VOLUME,
+			 err.msg[0] ? err.msg : strerror(-rc));
+	return rc;
+}
+
+static int start_iscsi(struct slated *sd)
+{
+	struct iscsi_server_options opts = { sd->iscsi_addr, sd->iscsi_port };
+	uint64_t demo;
+	int rc = demo_volume(sd, &demo);
+	if (!rc)
+		rc = iscsi_server_create(sd->cs, &opts, &sd->iscsi);
+	if (!rc)
+		rc = iscsi_server_add_target(sd->iscsi, DEMO_TARGET);
+	if (!rc)
+		rc = iscsi_server_add_lun(sd->iscsi, DEMO_TARGET, 0, demo);
+	if (!rc)
+		rc = iscsi_server_start(sd->iscsi);
+	if (rc) {
+		log_line("error: cannot serve iSCSI on %s:%u: %s", sd->iscsi_addr, sd->iscsi_port,
+			 strerror(-rc));
+		return rc;
+	}
+	log_line("iSCSI: listening on %s:%u, target %s, LUN 0 = volume '%s'", sd->iscsi_addr,
+		 iscsi_server_port(sd->iscsi), DEMO_TARGET, DEMO_VOLUME);
+	return 0;
+}
+
 /* ---- signals and the main loop -------------------------------------- */
 
 /* Block SIGTERM/SIGINT (inherited by threads started later) and return a
@@ -240,11 +295,36 @@ static int serve(struct slated *sd)
 	}
 }
 
+/* "127.0.0.1:3260" or "[::1]:3260" into sd's portal. */
+static int parse_portal(const char *s, struct slated *sd)
+{
+	const char *colon = strrchr(s, ':');
+	const char *host = s, *host_end = colon;
+	if (!colon)
+		return -EINVAL;
+	if (s[0] == '[') {
+		host = s + 1;
+		host_end = strchr(s, ']');
+		if (!host_end || host_end + 1 != colon)
+			return -EINVAL;
+	}
+	char *end;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	size_t len = (size_t)(host_end - host);
+	if (!colon[1] || *end || port > 65535 || len == 0 || len >= sizeof(sd->iscsi_addr))
+		return -EINVAL;
+	memcpy(sd->iscsi_addr, host, len);
+	sd->iscsi_addr[len] = 0;
+	sd->iscsi_port = (uint16_t)port;
+	return 0;
+}
+
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: slated --data DIR [--config FILE]\n"
-		     "  --data DIR      pool directory; created with a 64 GiB thin pool if missing or empty\n"
-		     "  --config FILE   accepted and ignored for now\n");
+	fprintf(out, "usage: slated --data DIR [--config FILE] [--iscsi ADDR:PORT]\n"
+		     "  --data DIR        pool directory; created with a 64 GiB thin pool if missing or empty\n"
+		     "  --config FILE     accepted and ignored for now\n"
+		     "  --iscsi ADDR:PORT iSCSI portal (default 127.0.0.1:3260; [::1]:3260 for IPv6)\n");
 }
 
 /* 0, or the exit status after a usage message. */
@@ -255,8 +335,10 @@ static int parse_args(int argc, char **argv, struct slated *sd)
 			usage(stdout);
 			exit(0);
 		}
+		const char *iscsi = NULL;
 		const char **slot = !strcmp(argv[i], "--data")	 ? &sd->data_dir
 				    : !strcmp(argv[i], "--config") ? &sd->config_path
+				    : !strcmp(argv[i], "--iscsi")  ? &iscsi
 								   : NULL;
 		if (!slot) {
 			fprintf(stderr, "slated: unknown argument '%s'\n", argv[i]);
@@ -267,6 +349,10 @@ static int parse_args(int argc, char **argv, struct slated *sd)
 			return usage(stderr), 2;
 		}
 		*slot = argv[++i];
+		if (iscsi && parse_portal(iscsi, sd) != 0) {
+			fprintf(stderr, "slated: bad --iscsi '%s': want ADDR:PORT\n", iscsi);
+			return usage(stderr), 2;
+		}
 	}
 	if (!sd->data_dir) {
 		fprintf(stderr, "slated: --data DIR is required\n");
@@ -277,7 +363,7 @@ static int parse_args(int argc, char **argv, struct slated *sd)
 
 int main(int argc, char **argv)
 {
-	struct slated sd = { .signal_fd = -1 };
+	struct slated sd = { .signal_fd = -1, .iscsi_addr = "127.0.0.1", .iscsi_port = 3260 };
 	int status = parse_args(argc, argv, &sd);
 	if (status)
 		return status;
@@ -296,10 +382,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_pool_state(&sd);
-	log_line("ready; serving until SIGTERM or SIGINT");
-	int rc = serve(&sd);
-	if (rc < 0)
-		log_line("error: waiting for signals failed: %s; shutting down", strerror(-rc));
+	int rc = start_iscsi(&sd);
+	if (rc == 0) {
+		log_line("ready; serving until SIGTERM or SIGINT");
+		rc = serve(&sd);
+		if (rc < 0)
+			log_line("error: waiting for signals failed: %s; shutting down",
+				 strerror(-rc));
+	}
+	iscsi_server_destroy(sd.iscsi); /* stops accepting; in-flight commands finish */
 	cowstore_close(sd.cs);
 	log_line("pool %s closed cleanly; exiting", sd.data_dir);
 	close(sd.signal_fd);

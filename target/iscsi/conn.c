@@ -84,9 +84,6 @@ void conn_fail(struct conn *c, const char *why)
 	}
 	c->tx_tail = NULL;
 	commands_abort_all(c);
-	if (c->nexus_id && c->target)
-		scsi_nexus_remove(c->target->scsi, c->nexus_id);
-	c->nexus_id = 0;
 }
 
 /* ---- receiving -------------------------------------------------------- */

@@ -89,8 +89,4 @@ int scsi_target_lun_count(const struct scsi_target *t);
  * that need no IO).  Never fails: errors come back as status and sense. */
 void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
 
-/* A new I_T nexus logged in / went away (unit attentions, reservations). */
-void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id);
-void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
-
 #endif /* SLATE_TARGET_SCSI_H */

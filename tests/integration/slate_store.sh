@@ -70,6 +70,9 @@ check "pool info shows the capacity and threshold" \
 	sh -c "[ $rc -eq 0 ] && grep -q '^capacity: *1073741824 ' '$TMP/out' && grep -q '^soft threshold: *90%' '$TMP/out'"
 st pool create
 check "pool create on an existing pool fails" rc_is 1
+"$TOOL" "$TMP/prealloc" pool create --capacity 16M --preallocate >"$TMP/out" 2>&1
+check "pool create --preallocate reserves the data file's space" \
+	sh -c "[ $? -eq 0 ] && [ \$(du -k '$TMP/prealloc/data' | cut -f1) -ge 16384 ]"
 st volume create vm1 8M
 check "volume create vm1 8M" rc_is 0
 
@@ -232,7 +235,7 @@ stop_slated() {
 }
 
 DPOOL=$TMP/daemon/pool
-"$SLATED" --data "$DPOOL" 2>"$TMP/slated.log" &
+"$SLATED" --data "$DPOOL" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
 slated_pid=$!
 if wait_for "$TMP/slated.log" ready; then
 	check "slated creates the directory and a pool on first start" \
@@ -250,7 +253,7 @@ else
 	[ -n "$slated_pid" ] && stop_slated KILL
 fi
 
-"$SLATED" --data "$DPOOL" --config "$TMP/none.conf" 2>"$TMP/slated2.log" &
+"$SLATED" --data "$DPOOL" --iscsi 127.0.0.1:0 --config "$TMP/none.conf" 2>"$TMP/slated2.log" &
 slated_pid=$!
 if wait_for "$TMP/slated2.log" ready; then
 	check "slated reopens its pool instead of creating one" \
@@ -264,7 +267,7 @@ else
 fi
 
 mkdir -p "$TMP/junk" && echo hello >"$TMP/junk/file"
-timeout 30 "$SLATED" --data "$TMP/junk" 2>"$TMP/slated3.log"
+timeout 30 "$SLATED" --data "$TMP/junk" --iscsi 127.0.0.1:0 2>"$TMP/slated3.log"
 check "slated refuses a directory without a pool" \
 	sh -c "[ $? -eq 1 ] && grep -q 'cannot open the pool' '$TMP/slated3.log'"
 timeout 10 "$SLATED" 2>/dev/null
