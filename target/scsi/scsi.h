@@ -21,6 +21,9 @@
 
 #define SCSI_SENSE_MAX 64
 #define SCSI_MAX_LUNS 256
+/* Largest READ/WRITE/VERIFY transfer accepted (VPD B0 MAXIMUM TRANSFER
+ * LENGTH), in 512-byte logical blocks: 32 MiB. */
+#define SCSI_MAX_TRANSFER_BLOCKS 65536u
 
 /* SAM status codes */
 enum {
@@ -64,10 +67,14 @@ struct scsi_task {
 
 	/* private to target/scsi */
 	struct cowstore_io io;
-	uint64_t state[8];
+	uint64_t state[12];
 };
 
-/* What a transport needs to know before it has the data. */
+/* What a transport needs to know before it has the data.  The transport
+ * must give execute a data buffer (and transfer_len) of at least data_len.
+ * data_len is 0 for a CDB that execute will refuse before it moves data
+ * (a transfer above SCSI_MAX_TRANSFER_BLOCKS, a reserved BYTCHK value), so a
+ * hostile CDB never makes the transport allocate gigabytes. */
 struct scsi_cdb_info {
 	enum scsi_dir dir;
 	uint32_t data_len; /* bytes the CDB asks to move */
@@ -81,15 +88,25 @@ void scsi_cdb_info(const uint8_t *cdb, uint8_t cdb_len, struct scsi_cdb_info *in
 int scsi_target_create(struct cowstore *cs, struct cowstore_queue *queue, const char *name,
 		       struct scsi_target **out);
 void scsi_target_destroy(struct scsi_target *t);
-/* Map a cowstore volume as a LUN (0..SCSI_MAX_LUNS-1). */
+/* Map a cowstore volume as a LUN (0..SCSI_MAX_LUNS-1).  Every nexus gets
+ * REPORTED LUNS DATA HAS CHANGED. */
 int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id);
+/* Unmap a LUN (-EBUSY while it has commands in flight, -ENOENT if absent);
+ * every nexus gets REPORTED LUNS DATA HAS CHANGED. */
+int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun);
+/* Call after the LUN's volume was resized: rereads its size and, if it
+ * changed, raises CAPACITY DATA HAS CHANGED on every nexus.  (READ CAPACITY
+ * also rereads the size.) */
+int scsi_target_lun_resized(struct scsi_target *t, uint64_t lun);
 int scsi_target_lun_count(const struct scsi_target *t);
 
 /* Start a command; done() runs later (or before this returns, for commands
  * that need no IO).  Never fails: errors come back as status and sense. */
 void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
 
-/* A new I_T nexus logged in / went away (unit attentions, reservations). */
+/* A new I_T nexus logged in / went away (unit attentions, reservations).
+ * A task whose nexus_id was never added creates its nexus on the spot, with
+ * POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like scsi_nexus_add. */
 void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id);
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
 
