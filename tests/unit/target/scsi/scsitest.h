@@ -7,6 +7,8 @@
 #ifndef SLATE_TESTS_TARGET_SCSI_SCSITEST_H
 #define SLATE_TESTS_TARGET_SCSI_SCSITEST_H
 
+#include <errno.h>
+
 #include "target/scsi/internal.h"
 #include "tests/harness.h"
 #include "tests/unit/cowstore/testutil.h"
@@ -106,33 +108,36 @@ static inline void cdb16(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t nblock
 
 #define CHECK_GOOD(task)                                                       \
 	do {                                                                   \
-		CHECK_EQ((task)->status, SCSI_STATUS_GOOD);                    \
-		CHECK_EQ((task)->sense_len, 0);                                \
-		if ((task)->sense_len)                                         \
-			fprintf(stderr, "    sense %x/%02x/%02x\n", (task)->sense[2], \
-				(task)->sense[12], (task)->sense[13]);         \
+		const struct scsi_task *g_ = (task);                           \
+		CHECK_EQ(g_->status, SCSI_STATUS_GOOD);                        \
+		CHECK_EQ(g_->sense_len, 0);                                    \
+		if (g_->sense_len)                                             \
+			fprintf(stderr, "    sense %x/%02x/%02x\n", g_->sense[2],  \
+				g_->sense[12], g_->sense[13]);                 \
 	} while (0)
 
 /* CHECK CONDITION, fixed sense with key and ASC/ASCQ (ASC in the high byte). */
 #define CHECK_SENSE(task, key, asc_ascq)                                       \
 	do {                                                                   \
-		CHECK_EQ((task)->status, SCSI_STATUS_CHECK_CONDITION);         \
-		CHECK_EQ((task)->sense_len, 18);                               \
-		CHECK_EQ((task)->sense[0] & 0x7f, 0x70);                       \
-		CHECK_EQ((task)->sense[2], (key));                             \
-		CHECK_EQ((task)->sense[7], 10);                                \
-		CHECK_EQ(get_be16((task)->sense + 12), (asc_ascq));            \
-		CHECK_EQ((task)->data_in_len, 0);                              \
+		const struct scsi_task *s_ = (task);                           \
+		CHECK_EQ(s_->status, SCSI_STATUS_CHECK_CONDITION);             \
+		CHECK_EQ(s_->sense_len, 18);                                   \
+		CHECK_EQ(s_->sense[0] & 0x7f, 0x70);                           \
+		CHECK_EQ(s_->sense[2], (key));                                 \
+		CHECK_EQ(s_->sense[7], 10);                                    \
+		CHECK_EQ(get_be16(s_->sense + 12), (asc_ascq));                \
+		CHECK_EQ(s_->data_in_len, 0);                                  \
 	} while (0)
 
 /* ILLEGAL REQUEST with a field pointer: in the CDB (cd 1) or parameter list,
  * at byte, bit (-1: no bit pointer). */
 #define CHECK_FIELD(task, asc_ascq, cd, byte, bit)                             \
 	do {                                                                   \
-		CHECK_SENSE(task, 0x05, asc_ascq);                             \
-		CHECK_EQ((task)->sense[15], 0x80 | ((cd) ? 0x40 : 0) |         \
+		const struct scsi_task *f_ = (task);                           \
+		CHECK_SENSE(f_, 0x05, asc_ascq);                               \
+		CHECK_EQ(f_->sense[15], 0x80 | ((cd) ? 0x40 : 0) |             \
 				 ((bit) >= 0 ? 0x08 | (bit) : 0));             \
-		CHECK_EQ(get_be16((task)->sense + 16), (byte));                \
+		CHECK_EQ(get_be16(f_->sense + 16), (byte));                    \
 	} while (0)
 
 #define CHECK_BAD_CDB(task, byte, bit) CHECK_FIELD(task, 0x2400, 1, byte, bit)
