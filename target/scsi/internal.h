@@ -76,6 +76,7 @@ enum {
 	ASC_INVALID_FIELD_IN_PARAM = 0x2600,
 	ASC_SPACE_ALLOC_FAILED_WP = 0x2707,
 	ASC_POWER_ON_RESET = 0x2900,
+	ASC_MODE_PARAMETERS_CHANGED = 0x2a01,
 	ASC_CAPACITY_CHANGED = 0x2a09,
 	ASC_SAVING_NOT_SUPPORTED = 0x3900,
 	ASC_REPORTED_LUNS_CHANGED = 0x3f0e,
@@ -130,6 +131,9 @@ int lun_refresh_size(struct scsi_lun *lun);
 /* Pending unit attention for the task's nexus and LUN: take it (clear it)
  * into sense[SENSE_FIXED_LEN]; false when none waits. */
 bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense);
+/* MODE SELECT changed a page of lun: MODE PARAMETERS CHANGED for the other
+ * nexuses (SPC-4 6.13). */
+void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id);
 /* REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED on every LUN of the nexus. */
 void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id);
 

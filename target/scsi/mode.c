@@ -4,7 +4,8 @@
  * Pages: caching (08h, SBC-3 6.4.5), control (0Ah), informational
  * exceptions control (1Ch).  Each page is a table of default bytes and a
  * mask of changeable bits; the only changeable bit is WCE (a LUN with WCE 0
- * makes every write FUA).  MODE SELECT validates the whole parameter list
+ * makes every write FUA; a change raises MODE PARAMETERS CHANGED for the
+ * other nexuses).  MODE SELECT validates the whole parameter list
  * before it applies anything, and refuses any change to a bit that is not
  * changeable with INVALID FIELD IN PARAMETER LIST pointing at the bit.
  * Nothing can be saved: PC 3 and SP 1 are refused.
@@ -172,8 +173,10 @@ static bool select_pages(struct scsi_task *task, struct scsi_lun *lun, const uin
 				return false;
 			}
 		}
-		if (apply && pg->code == 0x08)
+		if (apply && pg->code == 0x08 && lun->wce != !!(data[off + 2] & WCE)) {
 			lun->wce = data[off + 2] & WCE;
+			nexus_mode_changed(lun->t, lun->number, task->nexus_id);
+		}
 		off += pg->len;
 	}
 	return true;

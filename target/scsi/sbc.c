@@ -146,8 +146,9 @@ static void read_back(struct scsi_task *task)
 	       compare_with_data);
 }
 
-/* The write, then a read of the blocks compared with the data (whatever
- * BYTCHK says: the comparison is the stronger verification). */
+/* The write (durable: the verification is of the medium), then a read of the
+ * blocks compared with the data, whatever BYTCHK says: the comparison is the
+ * stronger verification. */
 void sbc_write_verify(struct scsi_task *task)
 {
 	uint64_t lba;
@@ -160,7 +161,7 @@ void sbc_write_verify(struct scsi_task *task)
 	}
 	if (!scratch_alloc(task, nblocks))
 		return;
-	io_run(task, COWSTORE_OP_WRITE, write_flags(task), lba, nblocks, task->data, read_back);
+	io_run(task, COWSTORE_OP_WRITE, COWSTORE_IO_FUA, lba, nblocks, task->data, read_back);
 }
 
 static uint32_t verify_blocks(const uint8_t *cdb)

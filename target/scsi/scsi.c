@@ -21,6 +21,7 @@ enum ua_bits {
 	UA_POWER_ON = 1,     /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
 	UA_CAPACITY = 2,     /* 2A/09 CAPACITY DATA HAS CHANGED */
 	UA_LUNS_CHANGED = 4, /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
+	UA_MODE_CHANGED = 8, /* 2A/01 MODE PARAMETERS CHANGED */
 };
 static const struct {
 	uint8_t bit;
@@ -29,6 +30,7 @@ static const struct {
 	{ UA_POWER_ON, ASC_POWER_ON_RESET },
 	{ UA_CAPACITY, ASC_CAPACITY_CHANGED },
 	{ UA_LUNS_CHANGED, ASC_REPORTED_LUNS_CHANGED },
+	{ UA_MODE_CHANGED, ASC_MODE_PARAMETERS_CHANGED },
 };
 
 /* One I_T nexus: pending unit attentions for each LUN. */
@@ -147,6 +149,13 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 	return false;
 }
 
+void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id)
+{
+	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
+		if (n->id != except_nexus_id && lun < SCSI_MAX_LUNS)
+			n->ua[lun] |= UA_MODE_CHANGED;
+}
+
 void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id)
 {
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
@@ -262,9 +271,12 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 	}
 	if (!cdb_bits_valid(cmd, task))
 		return false;
-	if (cmd->dir != SCSI_DIR_NONE && cmd_data_len(cmd, task->cdb) > task->transfer_len &&
-	    cmd->len_unit != LEN_BYTES) { /* allocation lengths may be cut short */
-		task_bad_cdb(task, cmd->len_off ? cmd->len_off : 1, -1);
+	/* Block data must all fit the transport's buffer; allocation and
+	 * parameter list lengths are cut to it by the handlers instead. */
+	bool needs_all = cmd->len_unit == LEN_BLOCKS ||
+			 (cmd->len_unit == LEN_SPECIAL && cmd->dir == SCSI_DIR_TO_DEV);
+	if (needs_all && cmd_data_len(cmd, task->cdb) > task->transfer_len) {
+		task_bad_cdb(task, cmd->len_off, -1);
 		return false;
 	}
 	return true;

@@ -22,6 +22,7 @@ struct fixture {
 	uint64_t vol;
 	struct scsi_task task;
 	int done_calls;
+	uint64_t nexus; /* the next command's I_T nexus; 0 means NEXUS */
 };
 
 static inline void fixture_on_done(struct scsi_task *task)
@@ -40,7 +41,7 @@ static inline struct scsi_task *run_on(struct fixture *f, uint64_t lun, const ui
 	memcpy(task->cdb, cdb, cdb_len);
 	task->cdb_len = 16; /* as iSCSI gives it */
 	task->transfer_len = transfer_len;
-	task->nexus_id = NEXUS;
+	task->nexus_id = f->nexus ? f->nexus : NEXUS;
 	task->data = data;
 	task->done = fixture_on_done;
 	f->done_calls = 0;

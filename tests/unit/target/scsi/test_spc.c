@@ -332,7 +332,11 @@ static void test_mode_select(void)
 {
 	struct fixture f;
 	uint8_t list[64] = { 0 };
+	uint8_t tur[16] = { 0 };
 	REQUIRE(fixture_open(&f, 64, 1 << 20, 0) == 0);
+	f.nexus = 2; /* a second nexus, past its power-on UA */
+	CHECK_SENSE(run(&f, tur, NULL, 0), 0x06, 0x2900);
+	f.nexus = 0;
 	/* header(6), block descriptor, caching page with WCE 0 */
 	list[3] = 8;
 	put_be32(list + 4, 2048);
@@ -342,6 +346,11 @@ static void test_mode_select(void)
 	CHECK_GOOD(mode_select(&f, false, 0x10, list, 32));
 	mode_sense(&f, false, 0x08, 0x08, 0);
 	CHECK_EQ(buf[6], 0x00); /* WCE now 0 */
+	CHECK_GOOD(run(&f, tur, NULL, 0)); /* the other nexus is told, not this one */
+	f.nexus = 2;
+	CHECK_SENSE(run(&f, tur, NULL, 0), 0x06, 0x2a01);
+	CHECK_GOOD(run(&f, tur, NULL, 0));
+	f.nexus = 0;
 	list[14] = 0x04;
 	CHECK_GOOD(mode_select(&f, false, 0x10, list, 32));
 	mode_sense(&f, false, 0x08, 0x08, 0);
