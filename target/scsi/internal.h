@@ -20,9 +20,9 @@
 #define MAX_TRANSFER_BLOCKS SCSI_MAX_TRANSFER_BLOCKS
 #define OPTIMAL_GRANULARITY_BLOCKS 8u  /* one 4 KiB cowstore block */
 #define UNMAP_GRANULARITY_BLOCKS 2048u /* 1 MiB */
-#define MAX_UNMAP_BLOCKS (1u << 22)    /* per descriptor and per WRITE SAME: 2 GiB */
+#define MAX_UNMAP_BLOCKS (1u << 20)    /* per UNMAP command: 512 MiB */
 #define MAX_UNMAP_DESCRIPTORS 256u
-#define MAX_WRITE_SAME_BLOCKS MAX_UNMAP_BLOCKS
+#define MAX_WRITE_SAME_BLOCKS (1u << 22) /* 2 GiB */
 #define MAX_ATOMIC_BLOCKS MAX_IO_BLOCKS /* one cowstore request is atomic */
 #define RELATIVE_PORT_ID 1u
 #define PORT_GROUP_ID 1u

@@ -271,11 +271,16 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 	}
 	if (!cdb_bits_valid(cmd, task))
 		return false;
-	/* Block data must all fit the transport's buffer; allocation and
-	 * parameter list lengths are cut to it by the handlers instead. */
-	bool needs_all = cmd->len_unit == LEN_BLOCKS ||
-			 (cmd->len_unit == LEN_SPECIAL && cmd->dir == SCSI_DIR_TO_DEV);
-	if (needs_all && cmd_data_len(cmd, task->cdb) > task->transfer_len) {
+	/* Data-out must not fall short of what the CDB writes, and data-out
+	 * whose size the CDB fixes (WRITE SAME, COMPARE AND WRITE, VERIFY with
+	 * BYTCHK) must be exactly that size.  (Data-in always fits: the buffer
+	 * holds what scsi_cdb_info() said; allocation and parameter list
+	 * lengths are cut to transfer_len by the handlers.) */
+	uint32_t data_len = cmd_data_len(cmd, task->cdb);
+	bool out = cmd->dir == SCSI_DIR_TO_DEV;
+	bool exact = out && cmd->len_unit == LEN_SPECIAL && data_len;
+	if ((out && cmd->len_unit == LEN_BLOCKS && data_len > task->transfer_len) ||
+	    (exact && data_len != task->transfer_len)) {
 		task_bad_cdb(task, cmd->len_off, -1);
 		return false;
 	}

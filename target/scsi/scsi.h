@@ -53,8 +53,13 @@ struct scsi_task {
 	uint8_t cdb_len;
 	uint32_t transfer_len; /* the initiator's expected data transfer length */
 	uint64_t nexus_id;     /* I_T nexus (one per iSCSI session): UAs, reservations */
-	/* Data-out: all of it, transfer_len bytes, before execute; data-in: a
-	 * buffer of transfer_len bytes that the command fills. */
+	/* At least max(transfer_len, scsi_cdb_info().data_len) bytes.  Data-out:
+	 * all of it (the first transfer_len bytes) before execute; a write whose
+	 * CDB asks for more than transfer_len is refused (INVALID FIELD IN CDB),
+	 * and so is WRITE SAME / COMPARE AND WRITE / VERIFY-with-data whose
+	 * transfer_len is not exactly the CDB's.  Data-in: the command fills
+	 * data_in_len bytes (it may exceed transfer_len for READs; the transport
+	 * sends what the initiator expects and reports the residual). */
 	uint8_t *data;
 	void (*done)(struct scsi_task *task);
 	void *priv;
@@ -63,7 +68,7 @@ struct scsi_task {
 	uint8_t status;
 	uint8_t sense[SCSI_SENSE_MAX]; /* fixed-format sense data */
 	uint32_t sense_len;
-	uint32_t data_in_len;  /* bytes of data to send back (<= transfer_len) */
+	uint32_t data_in_len;  /* bytes of data the command produced */
 
 	/* private to target/scsi */
 	struct cowstore_io io;

@@ -91,8 +91,12 @@ static void test_zero_length_and_range(void)
 	/* above MAXIMUM TRANSFER LENGTH, and a transport buffer too short */
 	CHECK_BAD_CDB(rw16(&f, 0x88, 0, 65537, NULL), 10, -1);
 	uint8_t cdb[16];
-	cdb10(cdb, 0x28, 0, 8);
-	CHECK_BAD_CDB(run(&f, cdb, rbuf, 4095), 7, -1);
+	cdb10(cdb, 0x2a, 0, 8); /* the initiator sends less than the CDB writes */
+	CHECK_BAD_CDB(run(&f, cdb, wbuf, 4095), 7, -1);
+	cdb10(cdb, 0x28, 0, 8); /* a read expecting less: all is read, the transport cuts */
+	struct scsi_task *short_read = run(&f, cdb, rbuf, 512);
+	CHECK_GOOD(short_read);
+	CHECK_EQ(short_read->data_in_len, 4096);
 	fixture_close(&f);
 }
 
@@ -231,6 +235,9 @@ static void test_write_same(void)
 	CHECK_SENSE(write_same(&f, true, 0, VOL_BLOCKS - 1, 2, block), 0x05, 0x2100);
 	CHECK_BAD_CDB(write_same(&f, false, 0x10, 10, 1, block), 1, 4); /* ANCHOR */
 	CHECK_BAD_CDB(write_same(&f, false, 0x02, 10, 1, block), 1, 1); /* LBDATA */
+	uint8_t cdb[16];
+	cdb10(cdb, 0x41, 10, 1); /* the initiator sends two blocks for one */
+	CHECK_BAD_CDB(run(&f, cdb, wbuf, 1024), 7, -1);
 	fixture_close(&f);
 }
 
@@ -380,6 +387,8 @@ static void test_compare_and_write(void)
 	CHECK(check_pattern(rbuf, 50, 1, 12)); /* unchanged */
 	CHECK_GOOD(caw(&f, 50, 0, NULL));
 	CHECK_BAD_CDB(caw(&f, 50, 2, data), 13, -1);
+	uint8_t cdb[16] = { 0x89, 0, 0, 0, 0, 0, 0, 0, 0, 50, 0, 0, 0, 1 };
+	CHECK_BAD_CDB(run(&f, cdb, data, 512), 13, -1); /* one block of data for two */
 	CHECK_SENSE(caw(&f, VOL_BLOCKS, 1, data), 0x05, 0x2100);
 	fixture_close(&f);
 }

@@ -139,7 +139,7 @@ static void test_vpd_pages(void)
 	CHECK_EQ(buf[5], 1);                 /* max COMPARE AND WRITE */
 	CHECK_EQ(get_be16(buf + 6), 8);      /* optimal granularity */
 	CHECK_EQ(get_be32(buf + 8), 65536);  /* max transfer */
-	CHECK_EQ(get_be32(buf + 20), 1 << 22);
+	CHECK_EQ(get_be32(buf + 20), 1 << 20);
 	CHECK_EQ(get_be32(buf + 24), 256);
 	CHECK_EQ(get_be32(buf + 28), 2048);  /* unmap granularity 1 MiB */
 	CHECK_EQ(get_be32(buf + 32), 0x80000000u);
