@@ -246,7 +246,9 @@ void sbc_compare_and_write(struct scsi_task *task)
 	uint32_t nblocks;
 	if (!checked_range(task, 1, &lba, &nblocks)) /* MAXIMUM COMPARE AND WRITE LENGTH */
 		return;
-	if (!nblocks) {
+	if (!nblocks) { /* nothing to do, but data sent for nothing is an error */
+		if (task->transfer_len)
+			task_bad_cdb(task, 13, -1);
 		task_finish(task);
 		return;
 	}

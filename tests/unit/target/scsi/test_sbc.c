@@ -386,6 +386,8 @@ static void test_compare_and_write(void)
 	CHECK_GOOD(rw10(&f, 0x28, 50, 1, rbuf));
 	CHECK(check_pattern(rbuf, 50, 1, 12)); /* unchanged */
 	CHECK_GOOD(caw(&f, 50, 0, NULL));
+	uint8_t caw0[16] = { 0x89, 0, 0, 0, 0, 0, 0, 0, 0, 50 }; /* 0 blocks, data anyway */
+	CHECK_BAD_CDB(run(&f, caw0, data, 1024), 13, -1);
 	CHECK_BAD_CDB(caw(&f, 50, 2, data), 13, -1);
 	uint8_t cdb[16] = { 0x89, 0, 0, 0, 0, 0, 0, 0, 0, 50, 0, 0, 0, 1 };
 	CHECK_BAD_CDB(run(&f, cdb, data, 512), 13, -1); /* one block of data for two */
