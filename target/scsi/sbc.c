@@ -43,6 +43,27 @@ static bool checked_range(struct scsi_task *task, uint32_t max_blocks, uint64_t 
 	return false;
 }
 
+/* Blocks a write really has data for: the initiator may send less than the
+ * CDB says (iSCSI overflow); then only the whole blocks sent are written. */
+static uint32_t sent_blocks(const struct scsi_task *task, uint32_t nblocks)
+{
+	uint32_t sent = task->transfer_len / BLOCK_BYTES;
+	return nblocks < sent ? nblocks : sent;
+}
+
+static bool is_write_verify(const struct scsi_task *task)
+{
+	return task->cdb[0] == 0x2e || task->cdb[0] == 0x8e;
+}
+
+/* The range a VERIFY or WRITE AND VERIFY reads back and compares. */
+static void verify_range(struct scsi_task *task, uint64_t *lba, uint32_t *nblocks)
+{
+	cdb_range(task, lba, nblocks);
+	if (is_write_verify(task))
+		*nblocks = sent_blocks(task, *nblocks);
+}
+
 static unsigned write_flags(struct scsi_task *task)
 {
 	const struct task_state *st = task_state(task);
@@ -111,6 +132,7 @@ static void write_blocks(struct scsi_task *task, uint32_t max_blocks)
 	uint32_t nblocks;
 	if (!checked_range(task, max_blocks, &lba, &nblocks))
 		return;
+	nblocks = sent_blocks(task, nblocks);
 	if (!nblocks) {
 		task_finish(task);
 		return;
@@ -130,8 +152,8 @@ static void compare_with_data(struct scsi_task *task)
 {
 	uint64_t lba;
 	uint32_t nblocks;
-	cdb_range(task, &lba, &nblocks);
-	bool one_block = task->cdb[0] != 0x2e && task->cdb[0] != 0x8e &&
+	verify_range(task, &lba, &nblocks);
+	bool one_block = !is_write_verify(task) &&
 			 ((task->cdb[1] >> 1) & 3) == 3; /* VERIFY with BYTCHK 11b */
 	if (data_matches(task, task->data, nblocks, one_block))
 		task_finish(task);
@@ -141,7 +163,7 @@ static void read_back(struct scsi_task *task)
 {
 	uint64_t lba;
 	uint32_t nblocks;
-	cdb_range(task, &lba, &nblocks);
+	verify_range(task, &lba, &nblocks);
 	io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task_state(task)->scratch,
 	       compare_with_data);
 }
@@ -155,6 +177,7 @@ void sbc_write_verify(struct scsi_task *task)
 	uint32_t nblocks;
 	if (!checked_range(task, MAX_TRANSFER_BLOCKS, &lba, &nblocks))
 		return;
+	nblocks = sent_blocks(task, nblocks);
 	if (!nblocks) {
 		task_finish(task);
 		return;

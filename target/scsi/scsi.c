@@ -271,16 +271,13 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 	}
 	if (!cdb_bits_valid(cmd, task))
 		return false;
-	/* Data-out must not fall short of what the CDB writes, and data-out
-	 * whose size the CDB fixes (WRITE SAME, COMPARE AND WRITE, VERIFY with
-	 * BYTCHK) must be exactly that size.  (Data-in always fits: the buffer
-	 * holds what scsi_cdb_info() said; allocation and parameter list
-	 * lengths are cut to transfer_len by the handlers.) */
+	/* Data-out whose size the CDB fixes (WRITE SAME, COMPARE AND WRITE,
+	 * VERIFY with BYTCHK) must be exactly that size.  (A WRITE sent less
+	 * data than its CDB says writes the whole blocks it got, see sbc.c;
+	 * data-in always fits, the buffer holding what scsi_cdb_info() said.) */
 	uint32_t data_len = cmd_data_len(cmd, task->cdb);
-	bool out = cmd->dir == SCSI_DIR_TO_DEV;
-	bool exact = out && cmd->len_unit == LEN_SPECIAL && data_len;
-	if ((out && cmd->len_unit == LEN_BLOCKS && data_len > task->transfer_len) ||
-	    (exact && data_len != task->transfer_len)) {
+	if (cmd->dir == SCSI_DIR_TO_DEV && cmd->len_unit == LEN_SPECIAL && data_len &&
+	    data_len != task->transfer_len) {
 		task_bad_cdb(task, cmd->len_off, -1);
 		return false;
 	}

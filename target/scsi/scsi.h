@@ -54,12 +54,13 @@ struct scsi_task {
 	uint32_t transfer_len; /* the initiator's expected data transfer length */
 	uint64_t nexus_id;     /* I_T nexus (one per iSCSI session): UAs, reservations */
 	/* At least max(transfer_len, scsi_cdb_info().data_len) bytes.  Data-out:
-	 * all of it (the first transfer_len bytes) before execute; a write whose
-	 * CDB asks for more than transfer_len is refused (INVALID FIELD IN CDB),
-	 * and so is WRITE SAME / COMPARE AND WRITE / VERIFY-with-data whose
-	 * transfer_len is not exactly the CDB's.  Data-in: the command fills
-	 * data_in_len bytes (it may exceed transfer_len for READs; the transport
-	 * sends what the initiator expects and reports the residual). */
+	 * all of it (the first transfer_len bytes) before execute.  A WRITE
+	 * whose CDB asks for more than transfer_len writes only the whole blocks
+	 * it was sent (the transport reports the overflow residual); WRITE SAME,
+	 * COMPARE AND WRITE and VERIFY with data must send exactly what the CDB
+	 * says or are refused (INVALID FIELD IN CDB).  Data-in: the command fills
+	 * data_in_len bytes, which may exceed transfer_len for a READ; the
+	 * transport sends what the initiator expects and reports the residual. */
 	uint8_t *data;
 	void (*done)(struct scsi_task *task);
 	void *priv;

@@ -91,8 +91,18 @@ static void test_zero_length_and_range(void)
 	/* above MAXIMUM TRANSFER LENGTH, and a transport buffer too short */
 	CHECK_BAD_CDB(rw16(&f, 0x88, 0, 65537, NULL), 10, -1);
 	uint8_t cdb[16];
-	cdb10(cdb, 0x2a, 0, 8); /* the initiator sends less than the CDB writes */
-	CHECK_BAD_CDB(run(&f, cdb, wbuf, 4095), 7, -1);
+	/* the initiator sends less than the CDB says: only whole blocks sent are
+	 * written, the rest stays as it was */
+	fill_pattern(wbuf, 0, 8, 20);
+	CHECK_GOOD(rw10(&f, 0x2a, 0, 8, wbuf));
+	fill_pattern(wbuf, 0, 8, 21);
+	cdb10(cdb, 0x2a, 0, 8);
+	CHECK_GOOD(run(&f, cdb, wbuf, 4095));
+	cdb10(cdb, 0x2e, 0, 8); /* WRITE AND VERIFY likewise, and verifies what it wrote */
+	CHECK_GOOD(run(&f, cdb, wbuf, 1024));
+	CHECK_GOOD(rw10(&f, 0x28, 0, 8, rbuf));
+	CHECK(check_pattern(rbuf, 0, 7, 21));
+	CHECK(check_pattern(rbuf + 7 * 512, 7, 1, 20));
 	cdb10(cdb, 0x28, 0, 8); /* a read expecting less: all is read, the transport cuts */
 	struct scsi_task *short_read = run(&f, cdb, rbuf, 512);
 	CHECK_GOOD(short_read);
