@@ -78,13 +78,19 @@ static void caw_release(struct scsi_task *task)
 	}
 }
 
+static void caw_retry(struct scsi_task *task)
+{
+	io_caw_begin(task, task_state(task)->after_io);
+}
+
 void io_caw_begin(struct scsi_task *task, task_fn start)
 {
 	struct task_state *st = task_state(task);
 	uint64_t lba, nblocks;
 	caw_range(task, &lba, &nblocks);
 	if (caw_conflict(task, lba, nblocks)) {
-		park(task, start);
+		st->after_io = start; /* unused until its IO starts */
+		park(task, caw_retry); /* to check again, and become active */
 		return;
 	}
 	st->flags |= TS_CAW_ACTIVE;
@@ -184,6 +190,7 @@ void task_fail_errno(struct scsi_task *task, int err, uint64_t error_lba)
 	case -EAGAIN:
 		task->status = SCSI_STATUS_BUSY;
 		task->sense_len = 0;
+		task->data_in_len = 0;
 		break;
 	default:
 		task_check(task, SENSE_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);

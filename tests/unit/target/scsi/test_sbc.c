@@ -405,48 +405,89 @@ static void test_compare_and_write(void)
 	fixture_close(&f);
 }
 
+static void task_init(struct scsi_task *task, const uint8_t *cdb, void *data, uint32_t len,
+		      int *done)
+{
+	memset(task, 0, sizeof(*task));
+	memcpy(task->cdb, cdb, 16);
+	task->cdb_len = 16;
+	task->transfer_len = len;
+	task->data = data;
+	task->nexus_id = NEXUS;
+	task->done = fixture_on_done;
+	task->priv = done;
+}
+
+/* Reap until every task's done() ran, once each. */
+static void wait_all(struct fixture *f, const int *done, int n)
+{
+	for (int round = 0, left = n; round < 100 && left; round++) {
+		cowstore_queue_wait(f->q, 100);
+		cowstore_queue_reap(f->q, 0);
+		left = 0;
+		for (int i = 0; i < n; i++)
+			left += done[i] == 0;
+	}
+	for (int i = 0; i < n; i++)
+		CHECK_EQ(done[i], 1);
+}
+
 /* A write submitted right behind a compare-and-write of the same block must
  * not land between its read and its write: it waits, then overwrites. */
 static void test_compare_and_write_exclusion(void)
 {
 	struct fixture f;
-	static uint8_t caw_data[1024], write_data[512];
+	static uint8_t caw_data[1024];
 	struct scsi_task caw_task, write_task;
-	int caw_done = 0, write_done = 0;
+	int done[2] = { 0 };
 	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
 	fill_pattern(caw_data, 60, 1, 13); /* what is there */
 	CHECK_GOOD(rw10(&f, 0x2a, 60, 1, caw_data));
 	fill_pattern(caw_data + 512, 60, 1, 14);
-	fill_pattern(write_data, 60, 1, 15);
-	memset(&caw_task, 0, sizeof(caw_task));
-	caw_task.cdb[0] = 0x89;
-	put_be64(caw_task.cdb + 2, 60);
-	caw_task.cdb[13] = 1;
-	caw_task.cdb_len = 16;
-	caw_task.transfer_len = 1024;
-	caw_task.data = caw_data;
-	caw_task.nexus_id = NEXUS;
-	caw_task.done = fixture_on_done;
-	caw_task.priv = &caw_done;
-	write_task = caw_task;
-	cdb10(write_task.cdb, 0x2a, 56, 8); /* overlaps block 60 */
+	uint8_t caw_cdb[16] = { 0x89, 0, 0, 0, 0, 0, 0, 0, 0, 60, 0, 0, 0, 1 }, w_cdb[16];
+	cdb10(w_cdb, 0x2a, 56, 8); /* overlaps block 60 */
 	fill_pattern(wbuf, 56, 8, 15);
-	write_task.data = wbuf;
-	write_task.transfer_len = 4096;
-	write_task.priv = &write_done;
+	task_init(&caw_task, caw_cdb, caw_data, 1024, &done[0]);
+	task_init(&write_task, w_cdb, wbuf, 4096, &done[1]);
 	scsi_task_execute(f.t, &caw_task);
 	scsi_task_execute(f.t, &write_task);
-	for (int i = 0; i < 100 && !(caw_done && write_done); i++) {
-		cowstore_queue_wait(f.q, 100);
-		cowstore_queue_reap(f.q, 0);
-	}
-	CHECK_EQ(caw_done, 1);
-	CHECK_EQ(write_done, 1);
+	wait_all(&f, done, 2);
 	CHECK_GOOD(&caw_task);
 	CHECK_GOOD(&write_task);
 	CHECK_EQ(cowstore_read(f.tp.cs, f.vol, 56, 8, rbuf), 0);
 	CHECK(check_pattern(rbuf, 56, 8, 15)); /* the write came last */
 	CHECK(f.t->luns[0].caw_active == NULL && f.t->luns[0].parked_head == NULL);
+	fixture_close(&f);
+}
+
+/* Two compare-and-writes of one block and a write, all at once: the second
+ * waits for the first, then holds the block itself, so the write lands
+ * after both. */
+static void test_compare_and_write_queue(void)
+{
+	struct fixture f;
+	static uint8_t first[1024], second[1024], last[512];
+	struct scsi_task tasks[3];
+	int done[3] = { 0 };
+	uint8_t caw_cdb[16] = { 0x89, 0, 0, 0, 0, 0, 0, 0, 0, 70, 0, 0, 0, 1 }, w_cdb[16];
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	fill_pattern(first, 70, 1, 30);
+	CHECK_GOOD(rw10(&f, 0x2a, 70, 1, first));
+	fill_pattern(first + 512, 70, 1, 31);
+	fill_pattern(second, 70, 1, 31);
+	fill_pattern(second + 512, 70, 1, 32);
+	fill_pattern(last, 70, 1, 33);
+	cdb10(w_cdb, 0x2a, 70, 1);
+	task_init(&tasks[0], caw_cdb, first, 1024, &done[0]);
+	task_init(&tasks[1], caw_cdb, second, 1024, &done[1]);
+	task_init(&tasks[2], w_cdb, last, 512, &done[2]);
+	for (int i = 0; i < 3; i++)
+		scsi_task_execute(f.t, &tasks[i]);
+	wait_all(&f, done, 3);
+	for (int i = 0; i < 3; i++)
+		CHECK_GOOD(&tasks[i]);
+	CHECK_EQ(cowstore_read(f.tp.cs, f.vol, 70, 1, rbuf), 0);
+	CHECK(check_pattern(rbuf, 70, 1, 33));
 	fixture_close(&f);
 }
 
@@ -512,6 +553,7 @@ static const struct harness_test tests[] = {
 	{ "verify", test_verify },
 	{ "compare_and_write", test_compare_and_write },
 	{ "compare_and_write_exclusion", test_compare_and_write_exclusion },
+	{ "compare_and_write_queue", test_compare_and_write_queue },
 	{ "pool_full", test_pool_full },
 	{ "checksum_error", test_checksum_error },
 };
