@@ -252,7 +252,7 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 	cmd->is_write = info.known && info.dir == SCSI_DIR_TO_DEV;
 	/* Data moves only as far as both the CDB and the initiator say. */
 	cmd->data_len = info.data_len < cmd->exp_len ? info.data_len : cmd->exp_len;
-	cmd->task.transfer_len = info.data_len;
+	cmd->task.transfer_len = cmd->exp_len;
 	size_t buf_len = info.data_len > cmd->exp_len ? info.data_len : cmd->exp_len;
 	if (buf_len && !(cmd->task.data = calloc(1, buf_len))) {
 		cmd_free(cmd);

@@ -286,6 +286,8 @@ bool conn_release(struct conn *c)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = c->next;
+	if (c->target && c->nexus_id)
+		scsi_nexus_remove(c->target->scsi, c->nexus_id);
 	free(c->rx_buf);
 	free(c);
 	return true;

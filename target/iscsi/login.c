@@ -230,6 +230,8 @@ static void enter_full_feature(struct conn *c)
 		++c->srv->next_tsih;
 	c->tsih = c->srv->next_tsih;
 	c->nexus_id = ++c->srv->next_nexus;
+	if (c->target)
+		scsi_nexus_add(c->target->scsi, c->nexus_id);
 }
 
 void login_handle(struct conn *c, const struct pdu *pdu)

@@ -1,13 +1,14 @@
 /*
- * sbc.c - SCSI block commands (SBC-3) on a cowstore volume: READ/WRITE
- * 6/10/12/16 (FUA), WRITE AND VERIFY, VERIFY (BYTCHK 0 reads and checks
- * checksums, 1 compares), READ CAPACITY 10/16, SYNCHRONIZE CACHE, PRE-FETCH,
- * UNMAP and WRITE SAME (UNMAP bit, NDOB, or zeros: write-zeroes).
+ * sbc.c - SBC-3 block commands on a cowstore volume: READ/WRITE 6/10/12/16,
+ * WRITE AND VERIFY, VERIFY, WRITE ATOMIC(16), COMPARE AND WRITE, WRITE SAME,
+ * UNMAP, READ CAPACITY 10/16, GET LBA STATUS, SYNCHRONIZE CACHE, PRE-FETCH.
  *
- * IO runs as a chain of cowstore requests of at most COWSTORE_MAX_IO_BYTES,
- * one after another, tracked in struct progress inside task->state.
- * cowstore errors map to sense: -EINVAL out of range (21/00), -ENOSPC pool
- * full (07/27/07), -EIO checksum (03/11/00 with the LBA), -ENOENT no LUN.
+ * Logical blocks are 512 bytes (cowstore sectors); physical blocks 4 KiB.
+ * Every LBA range is checked against the LUN's cached size before any IO
+ * (LOGICAL BLOCK ADDRESS OUT OF RANGE); a volume that shrank since is caught
+ * by cowstore (-EINVAL, same sense).  Large requests are split by io_run().
+ * DPO is accepted and ignored; FUA, or WCE 0 in the caching page, makes a
+ * write COWSTORE_IO_FUA.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,338 +16,466 @@
 
 #include "target/scsi/internal.h"
 
-#define MAX_CHUNK_BLOCKS (COWSTORE_MAX_IO_BYTES / BLOCK_BYTES)
-#define WRITE_SAME_BUF_BLOCKS 2048u
+/* ---- shared checks ---------------------------------------------------------- */
 
-enum step { STEP_IO, STEP_VERIFY_COMPARE, STEP_UNMAP };
-
-struct progress {
-	struct scsi_target *t;
-	struct scsi_lun *lun;
-	uint64_t lba;          /* next block */
-	uint64_t left;         /* blocks still to do (in this descriptor, for UNMAP) */
-	uint32_t done_bytes;   /* bytes of task->data already moved */
-	enum cowstore_op op;
-	unsigned flags;
-	uint8_t *scratch;      /* VERIFY reads, WRITE SAME pattern: owned, freed at the end */
-	uint32_t next_desc;    /* UNMAP: descriptors taken so far */
-	uint8_t step;
-	bool reuse_buf;        /* WRITE SAME: every chunk writes the same buffer */
-};
-_Static_assert(sizeof(struct progress) <= sizeof(((struct scsi_task *)0)->state),
-	       "progress must fit in task->state");
-
-static struct progress *prog(struct scsi_task *task) { return (struct progress *)task->state; }
-
-static void map_error(struct scsi_task *task, int rc, uint64_t lba_hint)
+static void cdb_range(struct scsi_task *task, uint64_t *lba, uint32_t *nblocks)
 {
-	struct progress *p = prog(task);
-	switch (rc) {
-	case -EINVAL:
-		sense_set(task, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
-		break;
-	case -ENOSPC:
-		sense_set(task, SK_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED_WP);
-		break;
-	case -EIO:
-		sense_set_info(task, SK_MEDIUM_ERROR, ASC_UNRECOVERED_READ_ERROR,
-			       task->io.error_lba ? task->io.error_lba : lba_hint);
-		break;
-	case -ENOENT:
-		sense_set(task, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
-		break;
-	default:
-		sense_set(task, SK_HARDWARE_ERROR, ASC_INTERNAL_FAILURE);
-	}
-	(void)p;
+	const struct scsi_cmd *cmd = task_state(task)->cmd;
+	*lba = cmd_lba(cmd, task->cdb);
+	*nblocks = cmd_len_field(cmd, task->cdb);
 }
 
-static void finish(struct scsi_task *task)
+/* The CDB's range, refused (false, task finished) when the length is above
+ * max_blocks or the range passes the end of the LUN. */
+static bool checked_range(struct scsi_task *task, uint32_t max_blocks, uint64_t *lba,
+			  uint32_t *nblocks)
 {
-	struct progress *p = prog(task);
-	free(p->scratch);
-	p->scratch = NULL;
-	task->done(task);
+	const struct task_state *st = task_state(task);
+	cdb_range(task, lba, nblocks);
+	if (*nblocks > max_blocks) {
+		task_bad_cdb(task, st->cmd->len_off, -1);
+	} else if (*lba > st->lun->nblocks || st->lun->nblocks - *lba < *nblocks) {
+		task_check(task, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+	} else {
+		return true;
+	}
+	task_finish(task);
+	return false;
 }
 
-static void submit_next(struct scsi_task *task);
-
-static bool unmap_next_descriptor(struct scsi_task *task);
-
-static void chunk_done(struct cowstore_io *io)
+/* Blocks a write really has data for: the initiator may send less than the
+ * CDB says (iSCSI overflow); then only the whole blocks sent are written. */
+static uint32_t sent_blocks(const struct scsi_task *task, uint32_t nblocks)
 {
-	struct scsi_task *task = io->priv;
-	struct progress *p = prog(task);
-	if (io->result) {
-		map_error(task, io->result, p->lba);
-		finish(task);
-		return;
-	}
-	if (p->step == STEP_VERIFY_COMPARE) {
-		const uint8_t *want = task->data + p->done_bytes;
-		for (uint32_t i = 0; i < io->nsectors * BLOCK_BYTES; i++) {
-			if (p->scratch[i] != want[i]) {
-				sense_set_info(task, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
-					       p->done_bytes + i);
-				finish(task);
-				return;
-			}
+	uint32_t sent = task->transfer_len / BLOCK_BYTES;
+	return nblocks < sent ? nblocks : sent;
+}
+
+static bool is_write_verify(const struct scsi_task *task)
+{
+	return task->cdb[0] == 0x2e || task->cdb[0] == 0x8e;
+}
+
+/* The range a VERIFY or WRITE AND VERIFY reads back and compares. */
+static void verify_range(struct scsi_task *task, uint64_t *lba, uint32_t *nblocks)
+{
+	cdb_range(task, lba, nblocks);
+	if (is_write_verify(task))
+		*nblocks = sent_blocks(task, *nblocks);
+}
+
+static unsigned write_flags(struct scsi_task *task)
+{
+	const struct task_state *st = task_state(task);
+	bool fua = st->cmd->cdb_len > 6 && (task->cdb[1] & 0x08);
+	return fua || !st->lun->wce ? COWSTORE_IO_FUA : 0;
+}
+
+static uint8_t *scratch_alloc(struct scsi_task *task, uint32_t nblocks)
+{
+	struct task_state *st = task_state(task);
+	st->scratch = malloc((size_t)nblocks * BLOCK_BYTES);
+	if (!st->scratch)
+		task_fail_errno(task, -ENOMEM, 0);
+	return st->scratch;
+}
+
+static uint64_t first_difference(const uint8_t *a, const uint8_t *b, uint64_t len)
+{
+	if (memcmp(a, b, len) == 0)
+		return len;
+	uint64_t i = 0;
+	while (a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* Compares the blocks read (scratch) with the data-out buffer, which holds
+ * either as many blocks (one_block false) or one block to match each.  On a
+ * difference: MISCOMPARE with the offset of the first differing byte. */
+static bool data_matches(struct scsi_task *task, const uint8_t *expected, uint32_t nblocks,
+			 bool one_block)
+{
+	const uint8_t *medium = task_state(task)->scratch;
+	uint64_t len = one_block ? BLOCK_BYTES : (uint64_t)nblocks * BLOCK_BYTES;
+	for (uint32_t b = 0; b < (one_block ? nblocks : 1); b++) {
+		uint64_t at = first_difference(medium + (uint64_t)b * len, expected, len);
+		if (at < len) {
+			task_check_info(task, SENSE_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY,
+					(uint64_t)b * len + at);
+			task_finish(task);
+			return false;
 		}
 	}
-	if (!p->reuse_buf && p->op != COWSTORE_OP_DISCARD && p->op != COWSTORE_OP_WRITE_ZEROES)
-		p->done_bytes += io->nsectors * BLOCK_BYTES;
-	p->lba += io->nsectors;
-	p->left -= io->nsectors;
-	if (p->left || (p->step == STEP_UNMAP && unmap_next_descriptor(task)))
-		submit_next(task);
-	else
-		finish(task);
+	return true;
 }
 
-static void submit_next(struct scsi_task *task)
+/* ---- READ, WRITE, WRITE ATOMIC ---------------------------------------------- */
+
+void sbc_read(struct scsi_task *task)
 {
-	struct progress *p = prog(task);
-	uint32_t n = p->left < MAX_CHUNK_BLOCKS ? (uint32_t)p->left : MAX_CHUNK_BLOCKS;
-	if (p->reuse_buf && n > WRITE_SAME_BUF_BLOCKS)
-		n = WRITE_SAME_BUF_BLOCKS;
-	struct cowstore_io *io = &task->io;
-	memset(io, 0, sizeof(*io));
-	io->op = p->op;
-	io->flags = p->flags;
-	io->volume_id = p->lun->volume_id;
-	io->lba = p->lba;
-	io->nsectors = n;
-	if (p->op == COWSTORE_OP_READ || p->op == COWSTORE_OP_WRITE)
-		io->buf = p->scratch && (p->reuse_buf || p->step == STEP_VERIFY_COMPARE ||
-					 p->op == COWSTORE_OP_READ)
-				  ? p->scratch
-				  : task->data + p->done_bytes;
-	if (p->op == COWSTORE_OP_READ && !p->scratch)
-		io->buf = task->data + p->done_bytes;
-	io->queue = p->t->queue;
-	io->done = chunk_done;
-	io->priv = task;
-	int rc = cowstore_submit(p->t->cs, io);
-	if (rc) {
-		map_error(task, rc, p->lba);
-		finish(task);
-	}
-}
-
-/* Start IO over [lba, lba+blocks): op on task->data (or scratch). */
-static void start_io(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task,
-		     enum cowstore_op op, uint64_t lba, uint64_t blocks, unsigned flags)
-{
-	struct progress *p = prog(task);
-	uint8_t *scratch = p->scratch;
-	bool reuse = p->reuse_buf;
-	uint8_t step = p->step;
-	memset(p, 0, sizeof(*p));
-	*p = (struct progress){ .t = t, .lun = lun, .lba = lba, .left = blocks, .op = op,
-				.flags = flags, .scratch = scratch, .step = step,
-				.reuse_buf = reuse };
-	if (lba + blocks < lba) {
-		sense_set(task, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
-		finish(task);
-		return;
-	}
-	if (op == COWSTORE_OP_READ && !scratch)
-		task->data_in_len = (uint32_t)(blocks * BLOCK_BYTES);
-	if (!blocks) {
-		finish(task);
-		return;
-	}
-	submit_next(task);
-}
-
-/* ---- CDB decoding ----------------------------------------------------- */
-
-struct rw {
 	uint64_t lba;
-	uint32_t blocks;
-	bool fua;
-};
+	uint32_t nblocks;
+	if (!checked_range(task, MAX_TRANSFER_BLOCKS, &lba, &nblocks))
+		return;
+	if (!nblocks) { /* not an error (SBC-3 5.11) */
+		task_finish(task);
+		return;
+	}
+	task->data_in_len = nblocks * BLOCK_BYTES; /* cleared if the read fails */
+	io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task->data, task_finish);
+}
 
-static bool decode_rw(const uint8_t *cdb, struct rw *rw)
+static void write_blocks(struct scsi_task *task, uint32_t max_blocks)
 {
-	switch (cdb[0]) {
-	case 0x08: case 0x0a:
-		rw->lba = (uint64_t)(cdb[1] & 0x1f) << 16 | be16(cdb + 2);
-		rw->blocks = cdb[4] ? cdb[4] : 256;
-		rw->fua = false;
-		return true;
-	case 0x28: case 0x2a: case 0x2e: case 0x2f: case 0x34:
-		rw->lba = be32(cdb + 2);
-		rw->blocks = be16(cdb + 7);
-		break;
-	case 0xa8: case 0xaa:
-		rw->lba = be32(cdb + 2);
-		rw->blocks = be32(cdb + 6);
-		break;
-	case 0x88: case 0x8a: case 0x8e: case 0x90:
-		rw->lba = be64(cdb + 2);
-		rw->blocks = be32(cdb + 10);
-		break;
+	uint64_t lba;
+	uint32_t nblocks;
+	if (!checked_range(task, max_blocks, &lba, &nblocks))
+		return;
+	nblocks = sent_blocks(task, nblocks);
+	if (!nblocks) {
+		task_finish(task);
+		return;
+	}
+	io_run(task, COWSTORE_OP_WRITE, write_flags(task), lba, nblocks, task->data, task_finish);
+}
+
+void sbc_write(struct scsi_task *task) { write_blocks(task, MAX_TRANSFER_BLOCKS); }
+
+/* SBC-4 5.48: one cowstore request is atomic, so the atomic boundary is
+ * always honoured; the length is capped at one request. */
+void sbc_write_atomic(struct scsi_task *task) { write_blocks(task, MAX_ATOMIC_BLOCKS); }
+
+/* ---- WRITE AND VERIFY, VERIFY ----------------------------------------------- */
+
+static void compare_with_data(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	verify_range(task, &lba, &nblocks);
+	bool one_block = !is_write_verify(task) &&
+			 ((task->cdb[1] >> 1) & 3) == 3; /* VERIFY with BYTCHK 11b */
+	if (data_matches(task, task->data, nblocks, one_block))
+		task_finish(task);
+}
+
+static void read_back(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	verify_range(task, &lba, &nblocks);
+	io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task_state(task)->scratch,
+	       compare_with_data);
+}
+
+/* The write (durable: the verification is of the medium), then a read of the
+ * blocks compared with the data, whatever BYTCHK says: the comparison is the
+ * stronger verification. */
+void sbc_write_verify(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	if (!checked_range(task, MAX_TRANSFER_BLOCKS, &lba, &nblocks))
+		return;
+	nblocks = sent_blocks(task, nblocks);
+	if (!nblocks) {
+		task_finish(task);
+		return;
+	}
+	if (!scratch_alloc(task, nblocks))
+		return;
+	io_run(task, COWSTORE_OP_WRITE, COWSTORE_IO_FUA, lba, nblocks, task->data, read_back);
+}
+
+static uint32_t verify_blocks(const uint8_t *cdb)
+{
+	return cdb[0] == 0x2f ? get_be16(cdb + 7) : get_be32(cdb + 10);
+}
+
+uint32_t sbc_verify_data_len(const uint8_t *cdb)
+{
+	uint32_t nblocks = verify_blocks(cdb);
+	switch ((cdb[1] >> 1) & 3) {
+	case 1:
+		return nblocks > MAX_TRANSFER_BLOCKS ? 0 : nblocks * BLOCK_BYTES;
+	case 3:
+		return BLOCK_BYTES;
 	default:
+		return 0;
+	}
+}
+
+/* BYTCHK 0: read (checksums verify the medium); 1: compare with the data;
+ * 3: compare every block with the one block of data (SBC-4 5.34). */
+void sbc_verify(struct scsi_task *task)
+{
+	struct task_state *st = task_state(task);
+	uint8_t bytchk = (task->cdb[1] >> 1) & 3;
+	uint64_t lba;
+	uint32_t nblocks;
+	if (bytchk == 2) {
+		task_bad_cdb(task, 1, 2);
+		task_finish(task);
+		return;
+	}
+	if (!checked_range(task, bytchk ? MAX_TRANSFER_BLOCKS : UINT32_MAX, &lba, &nblocks))
+		return;
+	if (!nblocks) {
+		task_finish(task);
+		return;
+	}
+	if (bytchk) {
+		if (scratch_alloc(task, nblocks))
+			read_back(task);
+		return;
+	}
+	if (!scratch_alloc(task, nblocks < MAX_IO_BLOCKS ? nblocks : MAX_IO_BLOCKS))
+		return;
+	st->flags |= TS_SAME_BUF;
+	io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, st->scratch, task_finish);
+}
+
+/* ---- COMPARE AND WRITE ------------------------------------------------------ */
+
+uint32_t sbc_caw_data_len(const uint8_t *cdb)
+{
+	return cdb[13] > 1 ? 0 : 2u * cdb[13] * BLOCK_BYTES; /* verify data, write data */
+}
+
+static void caw_write(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	cdb_range(task, &lba, &nblocks);
+	if (data_matches(task, task->data, nblocks, false))
+		io_run(task, COWSTORE_OP_WRITE, write_flags(task), lba, nblocks,
+		       task->data + nblocks * BLOCK_BYTES, task_finish);
+}
+
+static void caw_read(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	cdb_range(task, &lba, &nblocks);
+	if (scratch_alloc(task, nblocks))
+		io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task_state(task)->scratch,
+		       caw_write);
+}
+
+/* SBC-3 5.2; atomic against other writes through io_caw_begin() (io.c). */
+void sbc_compare_and_write(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	if (!checked_range(task, 1, &lba, &nblocks)) /* MAXIMUM COMPARE AND WRITE LENGTH */
+		return;
+	if (!nblocks) { /* nothing to do, but data sent for nothing is an error */
+		if (task->transfer_len)
+			task_bad_cdb(task, 13, -1);
+		task_finish(task);
+		return;
+	}
+	io_caw_begin(task, caw_read);
+}
+
+/* ---- WRITE SAME, UNMAP ------------------------------------------------------ */
+
+static bool ndob(const uint8_t *cdb) { return cdb[0] == 0x93 && (cdb[1] & 0x01); }
+
+uint32_t sbc_write_same_data_len(const uint8_t *cdb) { return ndob(cdb) ? 0 : BLOCK_BYTES; }
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+/* SBC-3 5.42: zeros (or NDOB) become a discard (UNMAP bit) or write-zeroes;
+ * other data is written, replicated.  Unmapped blocks read as zeros
+ * (LBPRZ), so non-zero data is written even with the UNMAP bit. */
+void sbc_write_same(struct scsi_task *task)
+{
+	struct task_state *st = task_state(task);
+	uint64_t lba;
+	uint32_t nblocks;
+	bool unmap = task->cdb[1] & 0x08;
+	if (cmd_len_field(st->cmd, task->cdb) == 0) { /* WSNZ */
+		task_bad_cdb(task, st->cmd->len_off, -1);
+		task_finish(task);
+		return;
+	}
+	if (!checked_range(task, MAX_WRITE_SAME_BLOCKS, &lba, &nblocks))
+		return;
+	if (ndob(task->cdb) || all_zero(task->data, BLOCK_BYTES)) {
+		io_run(task, unmap ? COWSTORE_OP_DISCARD : COWSTORE_OP_WRITE_ZEROES,
+		       write_flags(task), lba, nblocks, NULL, task_finish);
+		return;
+	}
+	uint32_t chunk = nblocks < MAX_IO_BLOCKS ? nblocks : MAX_IO_BLOCKS;
+	if (!scratch_alloc(task, chunk))
+		return;
+	for (uint32_t b = 0; b < chunk; b++)
+		memcpy(st->scratch + (size_t)b * BLOCK_BYTES, task->data, BLOCK_BYTES);
+	st->flags |= TS_SAME_BUF;
+	io_run(task, COWSTORE_OP_WRITE, write_flags(task), lba, nblocks, st->scratch, task_finish);
+}
+
+#define UNMAP_HEADER 8u
+#define UNMAP_DESCRIPTOR 16u
+
+static uint32_t unmap_list_len(const struct scsi_task *task)
+{
+	uint32_t len = get_be16(task->cdb + 7);
+	return len < task->transfer_len ? len : task->transfer_len;
+}
+
+static uint32_t unmap_count(const struct scsi_task *task)
+{
+	return get_be16(task->data + 2) / UNMAP_DESCRIPTOR; /* an incomplete one is ignored */
+}
+
+/* SBC-3 5.28: every length and every descriptor checked before any unmap. */
+static bool unmap_list_valid(struct scsi_task *task)
+{
+	const struct scsi_lun *lun = task_state(task)->lun;
+	const uint8_t *d = task->data;
+	uint32_t len = unmap_list_len(task), total = 0;
+	if (len < UNMAP_HEADER) {
+		task_check(task, SENSE_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 		return false;
 	}
-	rw->fua = cdb[1] & 0x08;
+	uint32_t bd_len = get_be16(d + 2);
+	if (bd_len > len - UNMAP_HEADER || unmap_count(task) > MAX_UNMAP_DESCRIPTORS) {
+		task_bad_param(task, 2, -1);
+		return false;
+	}
+	if (get_be16(d) < bd_len + 6) {
+		task_bad_param(task, 0, -1);
+		return false;
+	}
+	for (uint32_t i = 0; i < unmap_count(task); i++) {
+		const uint8_t *desc = d + UNMAP_HEADER + i * UNMAP_DESCRIPTOR;
+		uint64_t lba = get_be64(desc);
+		uint32_t nblocks = get_be32(desc + 8);
+		total += nblocks;
+		if (nblocks > MAX_UNMAP_BLOCKS || total > MAX_UNMAP_BLOCKS) {
+			task_bad_param(task, (uint16_t)(UNMAP_HEADER + i * UNMAP_DESCRIPTOR + 8), -1);
+			return false;
+		}
+		if (lba > lun->nblocks || lun->nblocks - lba < nblocks) {
+			task_check(task, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+			return false;
+		}
+	}
 	return true;
 }
 
-/* ---- commands --------------------------------------------------------- */
-
-static void read_capacity(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task,
-			  bool sixteen)
+static void unmap_next(struct scsi_task *task)
 {
-	uint64_t blocks = lun_blocks(t, lun);
-	uint8_t d[32] = { 0 };
-	if (!blocks) {
-		sense_set(task, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
-	} else if (!sixteen) {
-		put32(d, blocks - 1 > 0xffffffffu ? 0xffffffffu : (uint32_t)(blocks - 1));
-		put32(d + 4, BLOCK_BYTES);
-		task_data_in(task, d, 8);
-	} else {
-		put64(d, blocks - 1);
-		put32(d + 8, BLOCK_BYTES);
-		d[13] = 3;           /* 8 logical blocks per 4 KiB physical block */
-		d[14] = 0x80 | 0x40; /* LBPME, LBPRZ */
-		task_data_in(task, d, sizeof(d));
-	}
-	task->done(task);
-}
-
-/* UNMAP parameter list: 8-byte header, then 16-byte descriptors. */
-static bool unmap_next_descriptor(struct scsi_task *task)
-{
-	struct progress *p = prog(task);
-	uint32_t list_len = be16(task->cdb + 7);
-	uint32_t desc_len = list_len >= 8 ? be16(task->data + 2) : 0;
-	for (;;) {
-		uint32_t off = 8 + p->next_desc * 16;
-		if (off + 16 > 8 + desc_len || off + 16 > list_len)
-			return false;
-		p->next_desc++;
-		p->lba = be64(task->data + off);
-		p->left = be32(task->data + off + 8);
-		if (p->left)
-			return true;
-	}
-}
-
-static void unmap(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task)
-{
-	uint32_t list_len = be16(task->cdb + 7);
-	if (list_len && (list_len < 8 || be16(task->data + 2) % 16 ||
-			 be16(task->data + 2) + 8u > list_len)) {
-		sense_set(task, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
-		task->done(task);
-		return;
-	}
-	struct progress *p = prog(task);
-	memset(p, 0, sizeof(*p));
-	*p = (struct progress){ .t = t, .lun = lun, .op = COWSTORE_OP_DISCARD, .step = STEP_UNMAP };
-	if (list_len && unmap_next_descriptor(task))
-		submit_next(task);
-	else
-		task->done(task);
-}
-
-static bool all_zero(const uint8_t *p, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static void write_same(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task)
-{
-	const uint8_t *cdb = task->cdb;
-	bool sixteen = cdb[0] == 0x93;
-	uint64_t lba = sixteen ? be64(cdb + 2) : be32(cdb + 2);
-	uint32_t blocks = sixteen ? be32(cdb + 10) : be16(cdb + 7);
-	bool zeroes = (cdb[1] & 0x08) || (cdb[1] & 0x01) || all_zero(task->data, BLOCK_BYTES);
-	struct progress *p = prog(task);
-	memset(p, 0, sizeof(*p));
-	if (blocks == 0 || blocks > MAX_CHUNK_BLOCKS) { /* 0 would mean "to the end" */
-		sense_cdb_field(task, sixteen ? 10 : 7, -1);
-		task->done(task);
-		return;
-	}
-	if (!zeroes) {
-		uint32_t n = blocks < WRITE_SAME_BUF_BLOCKS ? blocks : WRITE_SAME_BUF_BLOCKS;
-		p->scratch = malloc((size_t)n * BLOCK_BYTES);
-		if (!p->scratch) {
-			sense_set(task, SK_HARDWARE_ERROR, ASC_INTERNAL_FAILURE);
-			task->done(task);
+	struct task_state *st = task_state(task);
+	while (st->cursor < unmap_count(task)) {
+		const uint8_t *desc = task->data + UNMAP_HEADER + st->cursor++ * UNMAP_DESCRIPTOR;
+		uint32_t nblocks = get_be32(desc + 8);
+		if (nblocks) {
+			io_run(task, COWSTORE_OP_DISCARD, 0, get_be64(desc), nblocks, NULL,
+			       unmap_next);
 			return;
 		}
-		for (uint32_t i = 0; i < n; i++)
-			memcpy(p->scratch + (size_t)i * BLOCK_BYTES, task->data, BLOCK_BYTES);
-		p->reuse_buf = true;
 	}
-	start_io(t, lun, task, zeroes ? COWSTORE_OP_WRITE_ZEROES : COWSTORE_OP_WRITE, lba, blocks,
-		 0);
+	task_finish(task);
 }
 
-static void verify(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task)
+void sbc_unmap(struct scsi_task *task)
 {
-	struct rw rw;
-	decode_rw(task->cdb, &rw);
-	struct progress *p = prog(task);
-	memset(p, 0, sizeof(*p));
-	uint32_t n = rw.blocks < MAX_CHUNK_BLOCKS ? rw.blocks : MAX_CHUNK_BLOCKS;
-	if (rw.blocks && !(p->scratch = malloc((size_t)n * BLOCK_BYTES))) {
-		sense_set(task, SK_HARDWARE_ERROR, ASC_INTERNAL_FAILURE);
-		task->done(task);
+	if (unmap_list_len(task) == 0 || unmap_list_valid(task))
+		unmap_next(task);
+	else
+		task_finish(task);
+}
+
+/* ---- capacity, status, cache ------------------------------------------------ */
+
+uint32_t sbc_rc10_data_len(const uint8_t *cdb) { return 8; }
+
+/* Rereads the size (a resize shows here even if nobody told us); false with
+ * the task finished when cowstore cannot say. */
+static bool fresh_capacity(struct scsi_task *task)
+{
+	int rc = lun_refresh_size(task_state(task)->lun);
+	if (rc)
+		task_fail_errno(task, rc, 0);
+	return rc == 0;
+}
+
+/* SBC-3 5.16: the PMI bit is obsolete; with it 0 the LBA must be 0. */
+static bool pmi_valid(struct scsi_task *task, unsigned lba_off, unsigned lba_size,
+		      unsigned pmi_byte)
+{
+	if (!(task->cdb[pmi_byte] & 0x01) && get_be(task->cdb + lba_off, lba_size)) {
+		task_bad_cdb(task, (uint16_t)lba_off, -1);
+		task_finish(task);
+		return false;
+	}
+	return true;
+}
+
+void sbc_read_capacity10(struct scsi_task *task)
+{
+	uint8_t resp[8];
+	if (!pmi_valid(task, 2, 4, 8) || !fresh_capacity(task))
+		return;
+	uint64_t last = task_state(task)->lun->nblocks - 1;
+	put_be32(resp, last > UINT32_MAX ? UINT32_MAX : (uint32_t)last);
+	put_be32(resp + 4, BLOCK_BYTES);
+	task_data_in(task, resp, sizeof(resp), sizeof(resp));
+}
+
+void sbc_read_capacity16(struct scsi_task *task)
+{
+	uint8_t resp[32] = { 0 };
+	if (!pmi_valid(task, 2, 8, 14) || !fresh_capacity(task))
+		return;
+	put_be64(resp, task_state(task)->lun->nblocks - 1);
+	put_be32(resp + 8, BLOCK_BYTES);
+	resp[13] = 3;    /* 2^3 logical blocks per 4 KiB physical block */
+	resp[14] = 0xc0; /* LBPME, LBPRZ; lowest aligned LBA 0 */
+	task_data_in(task, resp, sizeof(resp), get_be32(task->cdb + 10));
+}
+
+/* SBC-3 5.6: cowstore cannot say cheaply which blocks are mapped, so one
+ * descriptor says "mapped or unknown" from the LBA to the end. */
+void sbc_get_lba_status(struct scsi_task *task)
+{
+	const struct scsi_lun *lun = task_state(task)->lun;
+	uint8_t resp[24] = { 0 };
+	uint64_t lba = get_be64(task->cdb + 2);
+	if (lba >= lun->nblocks) {
+		task_check(task, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+		task_finish(task);
 		return;
 	}
-	if (task->cdb[1] & 0x02) /* BYTCHK: compare with the data sent */
-		p->step = STEP_VERIFY_COMPARE;
-	start_io(t, lun, task, COWSTORE_OP_READ, rw.lba, rw.blocks, 0);
-	task->data_in_len = 0;
+	uint64_t left = lun->nblocks - lba;
+	put_be32(resp, sizeof(resp) - 4);
+	put_be64(resp + 8, lba);
+	put_be32(resp + 16, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left);
+	resp[20] = 0x00; /* provisioning status: mapped or unknown */
+	task_data_in(task, resp, sizeof(resp), get_be32(task->cdb + 10));
 }
 
-bool sbc_execute(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task)
+/* SBC-3 5.22: the range is checked, the flush is of the whole pool (cowstore
+ * has no narrower one).  IMMED is accepted; status still waits for the flush. */
+void sbc_sync_cache(struct scsi_task *task)
 {
-	const uint8_t *cdb = task->cdb;
-	struct rw rw;
-	switch (cdb[0]) {
-	case 0x08: case 0x28: case 0xa8: case 0x88: /* READ */
-		decode_rw(cdb, &rw);
-		start_io(t, lun, task, COWSTORE_OP_READ, rw.lba, rw.blocks, 0);
-		return true;
-	case 0x0a: case 0x2a: case 0xaa: case 0x8a: /* WRITE */
-	case 0x2e: case 0x8e:                       /* WRITE AND VERIFY: checksummed anyway */
-		decode_rw(cdb, &rw);
-		start_io(t, lun, task, COWSTORE_OP_WRITE, rw.lba, rw.blocks,
-			 rw.fua ? COWSTORE_IO_FUA : 0);
-		return true;
-	case 0x2f: /* VERIFY(10) */
-		verify(t, lun, task);
-		return true;
-	case 0x25:
-		read_capacity(t, lun, task, false);
-		return true;
-	case 0x9e:
-		if ((cdb[1] & 0x1f) != 0x10)
-			return false;
-		read_capacity(t, lun, task, true);
-		return true;
-	case 0x35: case 0x91: /* SYNCHRONIZE CACHE */
-		start_io(t, lun, task, COWSTORE_OP_FLUSH, 0, 1, 0);
-		return true;
-	case 0x34: case 0x90: /* PRE-FETCH: nothing to warm */
-		task->done(task);
-		return true;
-	case 0x42:
-		unmap(t, lun, task);
-		return true;
-	case 0x41: case 0x93:
-		write_same(t, lun, task);
-		return true;
-	}
-	return false;
+	uint64_t lba;
+	uint32_t nblocks;
+	if (checked_range(task, UINT32_MAX, &lba, &nblocks))
+		io_run(task, COWSTORE_OP_FLUSH, 0, 0, 0, NULL, task_finish);
+}
+
+/* SBC-3 5.9: nothing to load ahead of time; GOOD after the range check. */
+void sbc_prefetch(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	if (checked_range(task, UINT32_MAX, &lba, &nblocks))
+		task_finish(task);
 }

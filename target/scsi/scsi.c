@@ -1,9 +1,14 @@
 /*
- * scsi.c - SCSI targets and LUNs, command dispatch, and what a transport
- * must know of a CDB before it has the data (scsi_cdb_info).
+ * scsi.c - SCSI targets, their LUNs and I_T nexuses, unit attentions, and
+ * command dispatch (SAM-5 / SPC-4 4.6 order of checks).
  *
- * Commands a missing LUN may still get: INQUIRY (peripheral qualifier 3)
- * and REPORT LUNS; everything else there is LOGICAL UNIT NOT SUPPORTED.
+ * Dispatch order: LUN not present (only INQUIRY, REPORT LUNS and REQUEST
+ * SENSE run there: LOGICAL UNIT NOT SUPPORTED for the rest), then a pending
+ * unit attention (not reported to INQUIRY, REPORT LUNS, REQUEST SENSE), then
+ * unknown opcode, then reserved CDB bits (from the usage bitmaps in
+ * opcodes.c), then the handler.
+ * Unit attentions are kept per I_T nexus and LUN (I_T_L, SAM-5 5.14): a
+ * bit per condition, reported one at a time in the order of enum ua_bits.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,10 +17,41 @@
 
 #include "target/scsi/internal.h"
 
+enum ua_bits {
+	UA_POWER_ON = 1,     /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
+	UA_CAPACITY = 2,     /* 2A/09 CAPACITY DATA HAS CHANGED */
+	UA_LUNS_CHANGED = 4, /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
+	UA_MODE_CHANGED = 8, /* 2A/01 MODE PARAMETERS CHANGED */
+};
+static const struct {
+	uint8_t bit;
+	uint16_t asc_ascq;
+} ua_codes[] = {
+	{ UA_POWER_ON, ASC_POWER_ON_RESET },
+	{ UA_CAPACITY, ASC_CAPACITY_CHANGED },
+	{ UA_LUNS_CHANGED, ASC_REPORTED_LUNS_CHANGED },
+	{ UA_MODE_CHANGED, ASC_MODE_PARAMETERS_CHANGED },
+};
+
+/* One I_T nexus: pending unit attentions for each LUN. */
+struct scsi_nexus {
+	struct scsi_nexus *next;
+	uint64_t id;
+	uint8_t ua[SCSI_MAX_LUNS];
+};
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
 int scsi_target_create(struct cowstore *cs, struct cowstore_queue *queue, const char *name,
 		       struct scsi_target **out)
 {
-	if (!cs || !queue || !name || strlen(name) >= sizeof((*out)->name) || !out)
+	if (!cs || !queue || !name || !out || strlen(name) >= sizeof((*out)->name))
 		return -EINVAL;
 	struct scsi_target *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -23,13 +59,124 @@ int scsi_target_create(struct cowstore *cs, struct cowstore_queue *queue, const 
 	t->cs = cs;
 	t->queue = queue;
 	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->name_hash = fnv1a(name);
 	*out = t;
 	return 0;
 }
 
+/* Every task must have completed (done() ran) before this. */
 void scsi_target_destroy(struct scsi_target *t)
 {
+	if (!t)
+		return;
+	while (t->nexuses) {
+		struct scsi_nexus *n = t->nexuses;
+		t->nexuses = n->next;
+		free(n);
+	}
 	free(t);
+}
+
+/* ---- unit attentions ------------------------------------------------------ */
+
+static struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id)
+{
+	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
+		if (n->id == id)
+			return n;
+	return NULL;
+}
+
+static struct scsi_nexus *nexus_get(struct scsi_target *t, uint64_t id)
+{
+	struct scsi_nexus *n = nexus_find(t, id);
+	if (n)
+		return n;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->id = id;
+	memset(n->ua, UA_POWER_ON, sizeof(n->ua));
+	n->next = t->nexuses;
+	t->nexuses = n;
+	return n;
+}
+
+/* Raise a unit attention on every nexus for one LUN, or all present LUNs
+ * (lun == SCSI_MAX_LUNS). */
+static void ua_raise(struct scsi_target *t, uint64_t lun, uint8_t bit)
+{
+	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
+		for (uint64_t i = 0; i < SCSI_MAX_LUNS; i++)
+			if (i == lun || (lun == SCSI_MAX_LUNS && t->luns[i].present))
+				n->ua[i] |= bit;
+}
+
+void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id)
+{
+	struct scsi_nexus *n = nexus_find(t, nexus_id);
+	if (n) /* a reused id is a new nexus: it starts from power on */
+		memset(n->ua, UA_POWER_ON, sizeof(n->ua));
+	else if (!nexus_get(t, nexus_id))
+		fprintf(stderr, "scsi: target %s: no memory for nexus %llu; it will be made "
+				"on its first command\n", t->name, (unsigned long long)nexus_id);
+}
+
+void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id)
+{
+	for (struct scsi_nexus **p = &t->nexuses; *p; p = &(*p)->next) {
+		if ((*p)->id == nexus_id) {
+			struct scsi_nexus *n = *p;
+			*p = n->next;
+			free(n);
+			return;
+		}
+	}
+}
+
+bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense)
+{
+	struct scsi_nexus *n = nexus_find(t, task->nexus_id);
+	if (!n || task->lun >= SCSI_MAX_LUNS)
+		return false;
+	for (size_t i = 0; i < sizeof(ua_codes) / sizeof(ua_codes[0]); i++) {
+		if (n->ua[task->lun] & ua_codes[i].bit) {
+			n->ua[task->lun] &= (uint8_t)~ua_codes[i].bit;
+			sense_fixed(sense, SENSE_UNIT_ATTENTION, ua_codes[i].asc_ascq);
+			return true;
+		}
+	}
+	return false;
+}
+
+void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id)
+{
+	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
+		if (n->id != except_nexus_id && lun < SCSI_MAX_LUNS)
+			n->ua[lun] |= UA_MODE_CHANGED;
+}
+
+void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id)
+{
+	struct scsi_nexus *n = nexus_find(t, nexus_id);
+	for (size_t i = 0; n && i < SCSI_MAX_LUNS; i++)
+		n->ua[i] &= (uint8_t)~UA_LUNS_CHANGED;
+}
+
+/* ---- LUNs ----------------------------------------------------------------- */
+
+int lun_refresh_size(struct scsi_lun *lun)
+{
+	struct cowstore_volume_info info;
+	int rc = cowstore_volume_info(lun->t->cs, lun->volume_id, 0, &info);
+	if (rc)
+		return rc;
+	uint64_t nblocks = info.size_bytes / BLOCK_BYTES;
+	if (nblocks != lun->nblocks) {
+		lun->nblocks = nblocks;
+		ua_raise(lun->t, lun->number, UA_CAPACITY);
+	}
+	return 0;
 }
 
 int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id)
@@ -42,8 +189,31 @@ int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id)
 	int rc = cowstore_volume_info(t->cs, volume_id, 0, &info);
 	if (rc)
 		return rc;
-	t->luns[lun] = (struct scsi_lun){ true, volume_id };
+	t->luns[lun] = (struct scsi_lun){ .t = t, .number = lun, .volume_id = volume_id,
+					  .nblocks = info.size_bytes / BLOCK_BYTES,
+					  .present = true, .wce = true };
+	ua_raise(t, SCSI_MAX_LUNS, UA_LUNS_CHANGED);
 	return 0;
+}
+
+int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun)
+{
+	if (lun >= SCSI_MAX_LUNS || !t->luns[lun].present)
+		return -ENOENT;
+	if (t->luns[lun].inflight)
+		return -EBUSY;
+	t->luns[lun].present = false;
+	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
+		n->ua[lun] = UA_POWER_ON; /* as new, should it come back */
+	ua_raise(t, SCSI_MAX_LUNS, UA_LUNS_CHANGED);
+	return 0;
+}
+
+int scsi_target_lun_resized(struct scsi_target *t, uint64_t lun)
+{
+	if (lun >= SCSI_MAX_LUNS || !t->luns[lun].present)
+		return -ENOENT;
+	return lun_refresh_size(&t->luns[lun]);
 }
 
 int scsi_target_lun_count(const struct scsi_target *t)
@@ -54,99 +224,89 @@ int scsi_target_lun_count(const struct scsi_target *t)
 	return n;
 }
 
-uint64_t lun_blocks(struct scsi_target *t, const struct scsi_lun *lun)
+/* ---- dispatch ------------------------------------------------------------- */
+
+static int highest_bit(uint8_t bits) { return 31 - __builtin_clz(bits); }
+
+/* Reserved bits (those the usage bitmap does not allow) must be zero. */
+static bool cdb_bits_valid(const struct scsi_cmd *cmd, struct scsi_task *task)
 {
-	struct cowstore_volume_info info;
-	if (cowstore_volume_info(t->cs, lun->volume_id, 0, &info) != 0)
-		return 0;
-	return info.size_bytes / BLOCK_BYTES;
+	for (unsigned i = 1; i < cmd->cdb_len; i++) {
+		uint8_t allowed = cmd->usage[i];
+		if (i == 1 && cmd->sa >= 0)
+			allowed |= 0x1f; /* the service action itself */
+		uint8_t stray = task->cdb[i] & (uint8_t)~allowed;
+		if (stray) {
+			task_bad_cdb(task, (uint16_t)i, highest_bit(stray));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Checks before the handler; false when the task already has its answer. */
+static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool bad_sa)
+{
+	struct task_state *st = task_state(task);
+	if (!st->lun && !(cmd && (cmd->flags & CMD_ANY_LUN))) {
+		task_check(task, SENSE_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
+		return false;
+	}
+	if (st->lun && !(cmd && (cmd->flags & CMD_NO_UA)) &&
+	    nexus_take_ua(st->t, task, task->sense)) {
+		task->status = SCSI_STATUS_CHECK_CONDITION;
+		task->sense_len = SENSE_FIXED_LEN;
+		return false;
+	}
+	if (!cmd) {
+		if (bad_sa)
+			task_bad_cdb(task, 1, 4);
+		else
+			task_check(task, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		return false;
+	}
+	if (task->cdb_len < cmd->cdb_len) {
+		task_check(task, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return false;
+	}
+	if (!cdb_bits_valid(cmd, task))
+		return false;
+	/* Data-out whose size the CDB fixes (WRITE SAME, COMPARE AND WRITE,
+	 * VERIFY with BYTCHK) must be exactly that size.  (A WRITE sent less
+	 * data than its CDB says writes the whole blocks it got, see sbc.c;
+	 * data-in always fits, the buffer holding what scsi_cdb_info() said.) */
+	uint32_t data_len = cmd_data_len(cmd, task->cdb);
+	if (cmd->dir == SCSI_DIR_TO_DEV && cmd->len_unit == LEN_SPECIAL && data_len &&
+	    data_len != task->transfer_len) {
+		task_bad_cdb(task, cmd->len_off, -1);
+		return false;
+	}
+	return true;
 }
 
 void scsi_task_execute(struct scsi_target *t, struct scsi_task *task)
 {
-	struct scsi_lun *lun = task->lun < SCSI_MAX_LUNS ? &t->luns[task->lun] : NULL;
+	struct task_state *st = task_state(task);
+	bool bad_sa = false;
+	memset(st, 0, sizeof(*st));
+	task->status = SCSI_STATUS_GOOD;
+	task->sense_len = 0;
 	task->data_in_len = 0;
-	task_good(task);
-	if (spc_execute(t, lun && lun->present ? lun : NULL, task))
-		return;
-	if (!lun || !lun->present) {
-		sense_set(task, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
-		task->done(task);
+	st->t = t;
+	if (task->lun < SCSI_MAX_LUNS && t->luns[task->lun].present) {
+		st->lun = &t->luns[task->lun];
+		st->lun->inflight++;
+	}
+	if (!nexus_get(t, task->nexus_id)) {
+		task->status = SCSI_STATUS_BUSY;
+		task_finish(task);
 		return;
 	}
-	if (sbc_execute(t, lun, task))
+	const struct scsi_cmd *cmd = task->cdb_len ? cmd_lookup(task->cdb, &bad_sa) : NULL;
+	st->cmd = cmd;
+	if (!task_admit(task, cmd, bad_sa)) {
+		task_finish(task);
 		return;
-	sense_set(task, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
-	task->done(task);
-}
-
-/* ---- CDB facts for the transport ------------------------------------- */
-
-static uint32_t blocks_to_bytes(uint32_t blocks) { return blocks * BLOCK_BYTES; }
-
-void scsi_cdb_info(const uint8_t *cdb, uint8_t cdb_len, struct scsi_cdb_info *info)
-{
-	info->dir = SCSI_DIR_NONE;
-	info->data_len = 0;
-	info->known = true;
-	switch (cdb[0]) {
-	case 0x08: /* READ(6): 0 means 256 blocks */
-	case 0x0a: /* WRITE(6) */
-		info->dir = cdb[0] == 0x08 ? SCSI_DIR_FROM_DEV : SCSI_DIR_TO_DEV;
-		info->data_len = blocks_to_bytes(cdb[4] ? cdb[4] : 256);
-		break;
-	case 0x28: case 0x2a: case 0x2e: /* READ/WRITE/WRITE AND VERIFY(10) */
-		info->dir = cdb[0] == 0x28 ? SCSI_DIR_FROM_DEV : SCSI_DIR_TO_DEV;
-		info->data_len = blocks_to_bytes(be16(cdb + 7));
-		break;
-	case 0xa8: case 0xaa: /* READ/WRITE(12) */
-		info->dir = cdb[0] == 0xa8 ? SCSI_DIR_FROM_DEV : SCSI_DIR_TO_DEV;
-		info->data_len = blocks_to_bytes(be32(cdb + 6));
-		break;
-	case 0x88: case 0x8a: case 0x8e: /* READ/WRITE/WRITE AND VERIFY(16) */
-		info->dir = cdb[0] == 0x88 ? SCSI_DIR_FROM_DEV : SCSI_DIR_TO_DEV;
-		info->data_len = blocks_to_bytes(be32(cdb + 10));
-		break;
-	case 0x2f: /* VERIFY(10): data only with BYTCHK */
-		if (cdb[1] & 0x06) {
-			info->dir = SCSI_DIR_TO_DEV;
-			info->data_len = blocks_to_bytes(be16(cdb + 7));
-		}
-		break;
-	case 0x41: case 0x93: /* WRITE SAME(10/16): one block unless NDOB */
-		if (!(cdb[1] & 0x01)) {
-			info->dir = SCSI_DIR_TO_DEV;
-			info->data_len = BLOCK_BYTES;
-		}
-		break;
-	case 0x42: case 0x55: /* UNMAP, MODE SELECT(10) */
-		info->dir = SCSI_DIR_TO_DEV;
-		info->data_len = be16(cdb + 7);
-		break;
-	case 0x15: /* MODE SELECT(6) */
-		info->dir = SCSI_DIR_TO_DEV;
-		info->data_len = cdb[4];
-		break;
-	case 0x12: case 0x5a: /* INQUIRY, MODE SENSE(10) */
-		info->dir = SCSI_DIR_FROM_DEV;
-		info->data_len = be16(cdb + (cdb[0] == 0x12 ? 3 : 7));
-		break;
-	case 0x03: case 0x1a: /* REQUEST SENSE, MODE SENSE(6) */
-		info->dir = SCSI_DIR_FROM_DEV;
-		info->data_len = cdb[4];
-		break;
-	case 0x25: /* READ CAPACITY(10) */
-		info->dir = SCSI_DIR_FROM_DEV;
-		info->data_len = 8;
-		break;
-	case 0x9e: case 0xa0: case 0xa3: /* SERVICE ACTION IN(16), REPORT LUNS, MAINTENANCE IN */
-		info->dir = SCSI_DIR_FROM_DEV;
-		info->data_len = be32(cdb + (cdb[0] == 0x9e ? 10 : 6));
-		break;
-	case 0x00: case 0x1b: case 0x1e: case 0x35: case 0x91: case 0x34: case 0x90:
-		break; /* TUR, START STOP, PREVENT ALLOW, SYNCHRONIZE CACHE, PRE-FETCH */
-	default:
-		info->known = false;
 	}
-	(void)cdb_len;
+	cmd->exec(task);
 }

@@ -21,6 +21,9 @@
 
 #define SCSI_SENSE_MAX 64
 #define SCSI_MAX_LUNS 256
+/* Largest READ/WRITE/VERIFY transfer accepted (VPD B0 MAXIMUM TRANSFER
+ * LENGTH), in 512-byte logical blocks: 32 MiB. */
+#define SCSI_MAX_TRANSFER_BLOCKS 65536u
 
 /* SAM status codes */
 enum {
@@ -50,8 +53,14 @@ struct scsi_task {
 	uint8_t cdb_len;
 	uint32_t transfer_len; /* the initiator's expected data transfer length */
 	uint64_t nexus_id;     /* I_T nexus (one per iSCSI session): UAs, reservations */
-	/* Data-out: all of it, transfer_len bytes, before execute; data-in: a
-	 * buffer of transfer_len bytes that the command fills. */
+	/* At least max(transfer_len, scsi_cdb_info().data_len) bytes.  Data-out:
+	 * all of it (the first transfer_len bytes) before execute.  A WRITE
+	 * whose CDB asks for more than transfer_len writes only the whole blocks
+	 * it was sent (the transport reports the overflow residual); WRITE SAME,
+	 * COMPARE AND WRITE and VERIFY with data must send exactly what the CDB
+	 * says or are refused (INVALID FIELD IN CDB).  Data-in: the command fills
+	 * data_in_len bytes, which may exceed transfer_len for a READ; the
+	 * transport sends what the initiator expects and reports the residual. */
 	uint8_t *data;
 	void (*done)(struct scsi_task *task);
 	void *priv;
@@ -60,14 +69,18 @@ struct scsi_task {
 	uint8_t status;
 	uint8_t sense[SCSI_SENSE_MAX]; /* fixed-format sense data */
 	uint32_t sense_len;
-	uint32_t data_in_len;  /* bytes of data to send back (<= transfer_len) */
+	uint32_t data_in_len;  /* bytes of data the command produced */
 
 	/* private to target/scsi */
 	struct cowstore_io io;
-	uint64_t state[8];
+	uint64_t state[12];
 };
 
-/* What a transport needs to know before it has the data. */
+/* What a transport needs to know before it has the data.  The transport
+ * must give execute a data buffer (and transfer_len) of at least data_len.
+ * data_len is 0 for a CDB that execute will refuse before it moves data
+ * (a transfer above SCSI_MAX_TRANSFER_BLOCKS, a reserved BYTCHK value), so a
+ * hostile CDB never makes the transport allocate gigabytes. */
 struct scsi_cdb_info {
 	enum scsi_dir dir;
 	uint32_t data_len; /* bytes the CDB asks to move */
@@ -81,12 +94,26 @@ void scsi_cdb_info(const uint8_t *cdb, uint8_t cdb_len, struct scsi_cdb_info *in
 int scsi_target_create(struct cowstore *cs, struct cowstore_queue *queue, const char *name,
 		       struct scsi_target **out);
 void scsi_target_destroy(struct scsi_target *t);
-/* Map a cowstore volume as a LUN (0..SCSI_MAX_LUNS-1). */
+/* Map a cowstore volume as a LUN (0..SCSI_MAX_LUNS-1).  Every nexus gets
+ * REPORTED LUNS DATA HAS CHANGED. */
 int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id);
+/* Unmap a LUN (-EBUSY while it has commands in flight, -ENOENT if absent);
+ * every nexus gets REPORTED LUNS DATA HAS CHANGED. */
+int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun);
+/* Call after the LUN's volume was resized: rereads its size and, if it
+ * changed, raises CAPACITY DATA HAS CHANGED on every nexus.  (READ CAPACITY
+ * also rereads the size.) */
+int scsi_target_lun_resized(struct scsi_target *t, uint64_t lun);
 int scsi_target_lun_count(const struct scsi_target *t);
 
 /* Start a command; done() runs later (or before this returns, for commands
  * that need no IO).  Never fails: errors come back as status and sense. */
 void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
+
+/* A new I_T nexus logged in / went away (unit attentions, reservations).
+ * A task whose nexus_id was never added creates its nexus on the spot, with
+ * POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like scsi_nexus_add. */
+void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id);
+void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
 
 #endif /* SLATE_TARGET_SCSI_H */

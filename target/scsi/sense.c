@@ -1,55 +1,69 @@
 /*
- * sense.c - status and fixed-format sense data (SPC-4 4.5.3).
- * Byte 0 0x70 (current, VALID when INFORMATION holds an LBA), byte 2 the
- * key, bytes 3-6 INFORMATION, byte 7 the additional length (10), bytes
- * 12-13 ASC/ASCQ, bytes 15-17 the sense-key-specific field pointer.
+ * sense.c - CHECK CONDITION status with fixed-format sense data (SPC-4 4.5.3).
+ *
+ * Layout: byte 0 response code 70h (bit 7 VALID: INFORMATION holds a value),
+ * byte 2 sense key, bytes 3-6 INFORMATION, byte 7 additional length (10),
+ * bytes 12-13 ASC/ASCQ, bytes 15-17 sense-key specific (for ILLEGAL REQUEST
+ * the field pointer: SKSV, C/D, BPV, bit pointer, then the byte, SPC-4
+ * 4.5.2.4.2).  Descriptor format is never produced (D_SENSE is 0).
  */
 #include <string.h>
 
 #include "target/scsi/internal.h"
 
-#define FIXED_SENSE_LEN 18
-
-void task_good(struct scsi_task *t)
+void sense_fixed(uint8_t *sense, uint8_t key, uint16_t asc_ascq)
 {
-	t->status = SCSI_STATUS_GOOD;
-	t->sense_len = 0;
+	memset(sense, 0, SENSE_FIXED_LEN);
+	sense[0] = 0x70;
+	sense[2] = key & 0x0f;
+	sense[7] = SENSE_FIXED_LEN - 8;
+	sense[12] = (uint8_t)(asc_ascq >> 8);
+	sense[13] = (uint8_t)asc_ascq;
 }
 
-void sense_set(struct scsi_task *t, uint8_t key, uint16_t asc_ascq)
+void sense_set_information(uint8_t *sense, uint64_t info)
 {
-	memset(t->sense, 0, FIXED_SENSE_LEN);
-	t->sense[0] = 0x70;
-	t->sense[2] = key;
-	t->sense[7] = FIXED_SENSE_LEN - 8;
-	t->sense[12] = (uint8_t)(asc_ascq >> 8);
-	t->sense[13] = (uint8_t)asc_ascq;
-	t->sense_len = FIXED_SENSE_LEN;
-	t->status = SCSI_STATUS_CHECK_CONDITION;
-	t->data_in_len = 0;
+	if (info > UINT32_MAX) { /* does not fit fixed format: VALID stays 0 */
+		sense[0] &= 0x7f;
+		put_be32(sense + 3, 0);
+		return;
+	}
+	sense[0] |= 0x80;
+	put_be32(sense + 3, (uint32_t)info);
 }
 
-void sense_set_info(struct scsi_task *t, uint8_t key, uint16_t asc_ascq, uint64_t info)
+void sense_set_field_pointer(uint8_t *sense, bool in_cdb, uint16_t byte, int bit)
 {
-	sense_set(t, key, asc_ascq);
-	t->sense[0] |= 0x80; /* VALID */
-	put32(t->sense + 3, (uint32_t)info);
+	sense[15] = 0x80; /* SKSV */
+	if (in_cdb)
+		sense[15] |= 0x40;
+	if (bit >= 0 && bit <= 7)
+		sense[15] |= 0x08 | (uint8_t)bit; /* BPV and the bit */
+	put_be16(sense + 16, byte);
 }
 
-void sense_cdb_field(struct scsi_task *t, uint16_t byte, int bit)
+void task_check(struct scsi_task *task, uint8_t key, uint16_t asc_ascq)
 {
-	sense_set(t, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-	t->sense[15] = 0x80 | 0x40; /* SKSV, C/D: the field is in the CDB */
-	if (bit >= 0)
-		t->sense[15] |= 0x08 | (uint8_t)(bit & 7); /* BPV and the bit */
-	put16(t->sense + 16, byte);
+	sense_fixed(task->sense, key, asc_ascq);
+	task->sense_len = SENSE_FIXED_LEN;
+	task->status = SCSI_STATUS_CHECK_CONDITION;
+	task->data_in_len = 0;
 }
 
-void task_data_in(struct scsi_task *t, const void *data, uint32_t len)
+void task_check_info(struct scsi_task *task, uint8_t key, uint16_t asc_ascq, uint64_t info)
 {
-	uint32_t n = len < t->transfer_len ? len : t->transfer_len;
-	if (n)
-		memcpy(t->data, data, n);
-	t->data_in_len = n;
-	task_good(t);
+	task_check(task, key, asc_ascq);
+	sense_set_information(task->sense, info);
+}
+
+void task_bad_cdb(struct scsi_task *task, uint16_t byte, int bit)
+{
+	task_check(task, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	sense_set_field_pointer(task->sense, true, byte, bit);
+}
+
+void task_bad_param(struct scsi_task *task, uint16_t byte, int bit)
+{
+	task_check(task, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM);
+	sense_set_field_pointer(task->sense, false, byte, bit);
 }

@@ -1,229 +1,192 @@
 /*
- * spc.c - SCSI primary commands (SPC-4): TEST UNIT READY, INQUIRY with the
- * VPD pages hosts ask for (00, 80, 83, B0, B1, B2), REPORT LUNS, REQUEST
- * SENSE, MODE SENSE/SELECT (caching page with WCE=1, control page), START
- * STOP UNIT and PREVENT ALLOW MEDIUM REMOVAL.
+ * spc.c - SPC-4 primary commands without IO: TEST UNIT READY, REQUEST SENSE,
+ * REPORT LUNS, START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, REPORT
+ * SUPPORTED OPERATION CODES and REPORT TARGET PORT GROUPS.  (INQUIRY is in
+ * inquiry.c, MODE SENSE/SELECT in mode.c.)
  *
- * Device identity is derived from the volume id, so it is the same after a
- * restart: unit serial "SLATE" + id in hex, NAA 6 designator from the id.
+ * There is one target port (relative port 1) in one target port group (1),
+ * always active/optimized; VPD page 83 (inquiry.c) names the same ids.
  */
-#include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "target/scsi/internal.h"
 
-#define SLATE_OUI 0x5a4c41u /* NAA 6 "company id" field: a fixed locally chosen value */
-#define MAX_XFER_BLOCKS (COWSTORE_MAX_IO_BYTES / BLOCK_BYTES)
-#define UNMAP_GRANULARITY 2048u /* 1 MiB in 512-byte blocks */
-
-static void inquiry_standard(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task)
+static uint32_t alloc_len(struct scsi_task *task)
 {
-	uint8_t d[96] = { 0 };
-	d[0] = lun ? 0x00 : 0x7f; /* direct access block device / no LUN here */
-	d[2] = 0x06;              /* SPC-4 */
-	d[3] = 0x02;              /* response data format 2 */
-	d[4] = sizeof(d) - 5;
-	d[5] = 0x10;              /* TPGS: implicit ALUA */
-	d[7] = 0x02;              /* CMDQUE */
-	memcpy(d + 8, "SLATE   ", 8);
-	memcpy(d + 16, "COWSTORE        ", 16);
-	memcpy(d + 32, "0001", 4);
-	(void)t;
-	task_data_in(task, d, sizeof(d));
+	const struct scsi_cmd *cmd = task_state(task)->cmd;
+	return (uint32_t)get_be(task->cdb + cmd->len_off, cmd->len_size);
 }
 
-/* NAA 6 (IEEE registered extended): OUI, then the volume id. */
-static void put_naa(uint8_t *p, uint64_t volume_id)
-{
-	p[0] = 0x60 | (uint8_t)((SLATE_OUI >> 20) & 0x0f);
-	p[1] = (uint8_t)(SLATE_OUI >> 12);
-	p[2] = (uint8_t)(SLATE_OUI >> 4);
-	p[3] = (uint8_t)((SLATE_OUI & 0x0f) << 4);
-	put32(p + 4, 0);
-	put64(p + 8, volume_id);
-}
+void spc_test_unit_ready(struct scsi_task *task) { task_finish(task); }
 
-static uint32_t vpd_device_id(struct scsi_target *t, struct scsi_lun *lun, uint8_t *d)
-{
-	uint32_t n = 4;
-	/* logical unit: NAA, binary */
-	d[n] = 0x01;
-	d[n + 1] = 0x03;
-	d[n + 3] = 16;
-	put_naa(d + n + 4, lun->volume_id);
-	n += 20;
-	/* target port: the iSCSI name, UTF-8, SCSI name string */
-	size_t len = strlen(t->name) + 1, padded = (len + 3) & ~(size_t)3;
-	d[n] = 0x53; /* protocol iSCSI, code set UTF-8 */
-	d[n + 1] = 0x98; /* PIV, association target port, SCSI name string */
-	d[n + 3] = (uint8_t)padded;
-	memcpy(d + n + 4, t->name, len - 1);
-	n += 4 + (uint32_t)padded;
-	/* relative target port 1, target port group 1 */
-	d[n + 1] = 0x14; /* association port, relative target port */
-	d[n + 3] = 4;
-	put16(d + n + 6, 1);
-	n += 8;
-	d[n + 1] = 0x15; /* target port group */
-	d[n + 3] = 4;
-	put16(d + n + 6, 1);
-	n += 8;
-	return n;
-}
+/* Nothing to do on a thin volume: power conditions and ejection are no-ops. */
+void spc_start_stop_unit(struct scsi_task *task) { task_finish(task); }
 
-static void inquiry_vpd(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task)
+/* Media cannot be removed: accept both PREVENT and ALLOW. */
+void spc_prevent_allow(struct scsi_task *task) { task_finish(task); }
+
+/* SPC-4 6.39: the pending unit attention if any (and it is cleared), LOGICAL
+ * UNIT NOT SUPPORTED for a missing LUN, else NO SENSE.  Only fixed format. */
+void spc_request_sense(struct scsi_task *task)
 {
-	static const uint8_t pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
-	uint8_t d[512] = { 0 };
-	uint32_t n = 4;
-	d[1] = task->cdb[2];
-	switch (task->cdb[2]) {
-	case 0x00:
-		memcpy(d + 4, pages, sizeof(pages));
-		n += sizeof(pages);
-		break;
-	case 0x80:
-		n += (uint32_t)snprintf((char *)d + 4, 32, "SLATE%016llx",
-					(unsigned long long)lun->volume_id);
-		break;
-	case 0x83:
-		n = vpd_device_id(t, lun, d);
-		break;
-	case 0xb0: /* block limits */
-		put16(d + 6, 8); /* optimal transfer length granularity: 4 KiB */
-		put32(d + 8, MAX_XFER_BLOCKS);
-		put32(d + 12, MAX_XFER_BLOCKS);
-		put32(d + 20, MAX_XFER_BLOCKS);       /* max unmap LBA count */
-		put32(d + 24, 256);                   /* max unmap descriptors */
-		put32(d + 28, UNMAP_GRANULARITY);     /* optimal unmap granularity */
-		put64(d + 36, MAX_XFER_BLOCKS);       /* max write same length */
-		n = 64;
-		break;
-	case 0xb1: /* block device characteristics: non-rotating */
-		put16(d + 4, 1);
-		n = 64;
-		break;
-	case 0xb2: /* logical block provisioning: thin, UNMAP and WRITE SAME */
-		d[5] = 0xe0 | 0x04; /* LBPU, LBPWS, LBPWS10, LBPRZ */
-		d[6] = 0x02;        /* provisioning type: thin */
-		n = 8;
-		break;
-	default:
-		sense_cdb_field(task, 2, -1);
-		task->done(task);
+	struct task_state *st = task_state(task);
+	uint8_t sense[SENSE_FIXED_LEN];
+	if (task->cdb[1] & 0x01) { /* DESC: descriptor format is not supported */
+		task_bad_cdb(task, 1, 0);
+		task_finish(task);
 		return;
 	}
-	put16(d + 2, (uint16_t)(n - 4));
-	task_data_in(task, d, n);
-	task->done(task);
+	if (!st->lun)
+		sense_fixed(sense, SENSE_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
+	else if (!nexus_take_ua(st->t, task, sense))
+		sense_fixed(sense, SENSE_NO_SENSE, ASC_NONE);
+	task_data_in(task, sense, sizeof(sense), alloc_len(task));
 }
 
-static void inquiry(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task)
+/* SPC-4 6.33.  LUNs below 256 use the peripheral device address method. */
+void spc_report_luns(struct scsi_task *task)
 {
-	if (task->cdb[1] & 0x01) {
-		if (!lun) {
-			sense_set(task, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
-			task->done(task);
-			return;
-		}
-		inquiry_vpd(t, lun, task);
-		return;
-	}
-	if (task->cdb[2]) { /* a page code without EVPD */
-		sense_cdb_field(task, 2, -1);
-	} else {
-		inquiry_standard(t, lun, task);
-	}
-	task->done(task);
-}
-
-static void report_luns(struct scsi_target *t, struct scsi_task *task)
-{
-	uint8_t d[8 + 8 * SCSI_MAX_LUNS] = { 0 };
+	struct task_state *st = task_state(task);
+	uint8_t select = task->cdb[2];
 	uint32_t n = 8;
-	for (uint32_t i = 0; i < SCSI_MAX_LUNS; i++) {
-		if (!t->luns[i].present)
-			continue;
-		d[n] = i < 256 ? 0 : (uint8_t)(0x40 | (i >> 8));
-		d[n + 1] = (uint8_t)i;
-		n += 8;
+	if (select > 2) {
+		task_bad_cdb(task, 2, -1);
+		task_finish(task);
+		return;
 	}
-	put32(d, n - 8);
-	if (be32(task->cdb + 6) < 16)
-		sense_cdb_field(task, 6, -1); /* allocation length below 16 (SPC-4 6.33) */
-	else
-		task_data_in(task, d, n);
-	task->done(task);
+	if (alloc_len(task) < 16) {
+		task_bad_cdb(task, 6, -1);
+		task_finish(task);
+		return;
+	}
+	uint8_t *resp = calloc(1, 8 + 8 * SCSI_MAX_LUNS);
+	if (!resp) {
+		task_fail_errno(task, -ENOMEM, 0);
+		return;
+	}
+	for (unsigned i = 0; select != 1 && i < SCSI_MAX_LUNS; i++) { /* 1: well known only */
+		if (st->t->luns[i].present) {
+			resp[n + 1] = (uint8_t)i;
+			n += 8;
+		}
+	}
+	put_be32(resp, n - 8);
+	nexus_clear_luns_changed(st->t, task->nexus_id);
+	st->scratch = resp; /* freed when the task ends */
+	task_data_in(task, resp, n, alloc_len(task));
 }
 
-/* MODE SENSE pages: caching (08, WCE set) and control (0A). */
-static uint32_t mode_pages(uint8_t page, uint8_t *p)
+/* ---- REPORT TARGET PORT GROUPS (SPC-4 6.37) -------------------------------- */
+
+void spc_report_tpgs(struct scsi_task *task)
 {
-	uint32_t n = 0;
-	if (page == 0x08 || page == 0x3f) {
-		p[n] = 0x08;
-		p[n + 1] = 0x12;
-		p[n + 2] = 0x04; /* WCE: writes are cached until SYNCHRONIZE CACHE or FUA */
-		n += 20;
+	uint8_t resp[24] = { 0 };
+	bool extended = (task->cdb[1] >> 5) == 1;
+	uint32_t hdr = extended ? 8 : 4;
+	if ((task->cdb[1] >> 5) > 1) {
+		task_bad_cdb(task, 1, 7);
+		task_finish(task);
+		return;
 	}
-	if (page == 0x0a || page == 0x3f) {
-		p[n] = 0x0a;
-		p[n + 1] = 0x0a;
-		p[n + 2] = 0x02; /* GLTSD */
-		n += 12;
+	uint8_t *d = resp + hdr;
+	d[0] = 0x80;         /* PREF; asymmetric access state 0: active/optimized */
+	d[1] = 0x01;         /* AO_SUP: the only state we ever report */
+	put_be16(d + 2, PORT_GROUP_ID);
+	d[7] = 1;            /* target port count */
+	put_be16(d + 8 + 2, RELATIVE_PORT_ID);
+	uint32_t len = hdr + 12;
+	put_be32(resp, len - 4);
+	if (extended)
+		resp[4] = 0x10; /* format type 1; implicit transition time 0 */
+	task_data_in(task, resp, len, alloc_len(task));
+}
+
+/* ---- REPORT SUPPORTED OPERATION CODES (SPC-4 6.35) ------------------------- */
+
+#define TIMEOUTS_LEN 12u
+
+static uint32_t put_timeouts(uint8_t *p)
+{
+	memset(p, 0, TIMEOUTS_LEN);
+	put_be16(p, TIMEOUTS_LEN - 2);
+	put_be32(p + 8, 30); /* recommended command timeout: 30 s */
+	return TIMEOUTS_LEN;
+}
+
+static uint32_t put_all_commands(uint8_t *resp, bool rctd)
+{
+	uint32_t n = 4;
+	for (size_t i = 0; i < cmd_count(); i++) {
+		const struct scsi_cmd *cmd = cmd_at(i);
+		uint8_t *d = resp + n;
+		memset(d, 0, 8);
+		d[0] = cmd->opcode;
+		put_be16(d + 2, cmd->sa >= 0 ? (uint16_t)cmd->sa : 0);
+		d[5] = (uint8_t)((rctd ? 0x02 : 0) | (cmd->sa >= 0 ? 0x01 : 0)); /* CTDP, SERVACTV */
+		put_be16(d + 6, cmd->cdb_len);
+		n += 8;
+		if (rctd)
+			n += put_timeouts(resp + n);
 	}
+	put_be32(resp, n - 4);
 	return n;
 }
 
-static void mode_sense(struct scsi_task *task, bool ten)
+static uint32_t put_one_command(uint8_t *resp, const struct scsi_cmd *cmd, bool rctd)
 {
-	uint8_t d[128] = { 0 };
-	uint8_t page = task->cdb[2] & 0x3f;
-	uint32_t hdr = ten ? 8 : 4;
-	uint32_t n = hdr + mode_pages(page, d + hdr);
-	if (n == hdr) {
-		sense_cdb_field(task, 2, 5);
-		task->done(task);
-		return;
+	memset(resp, 0, 4);
+	if (!cmd) {
+		resp[1] = 0x01; /* SUPPORT: not supported */
+		return 4;
 	}
-	if (ten)
-		put16(d, (uint16_t)(n - 2));
-	else
-		d[0] = (uint8_t)(n - 1);
-	task_data_in(task, d, n);
-	task->done(task);
+	resp[1] = (uint8_t)((rctd ? 0x80 : 0) | 0x03); /* CTDP, SUPPORT: as the standard says */
+	put_be16(resp + 2, cmd->cdb_len);
+	memcpy(resp + 4, cmd->usage, cmd->cdb_len);
+	uint32_t n = 4 + cmd->cdb_len;
+	return rctd ? n + put_timeouts(resp + n) : n;
 }
 
-bool spc_execute(struct scsi_target *t, struct scsi_lun *lun, struct scsi_task *task)
+/* The command asked about by reporting options 1, 2 and 3; false (and the
+ * task has its sense) when the request does not fit the opcode. */
+static bool requested_command(struct scsi_task *task, const struct scsi_cmd **cmd)
 {
-	switch (task->cdb[0]) {
-	case 0x12:
-		inquiry(t, lun, task);
-		return true;
-	case 0xa0:
-		report_luns(t, task);
-		return true;
-	}
-	if (!lun)
+	uint8_t options = task->cdb[2] & 0x07, opcode = task->cdb[3];
+	uint16_t sa = get_be16(task->cdb + 4);
+	bool has_sa = cmd_opcode_has_sa(opcode);
+	if ((options == 1 && has_sa) || (options == 2 && !has_sa && cmd_find(opcode, -1))) {
+		task_bad_cdb(task, 2, 2);
 		return false;
-	switch (task->cdb[0]) {
-	case 0x00: /* TEST UNIT READY */
-	case 0x1b: /* START STOP UNIT */
-	case 0x1e: /* PREVENT ALLOW MEDIUM REMOVAL */
-	case 0x15: /* MODE SELECT(6): the pages have nothing to change */
-	case 0x55: /* MODE SELECT(10) */
-		task->done(task);
-		return true;
-	case 0x03: { /* REQUEST SENSE: no deferred errors are kept */
-		uint8_t d[18] = { 0x70, 0, SK_NO_SENSE, 0, 0, 0, 0, 10 };
-		task_data_in(task, d, sizeof(d));
-		task->done(task);
-		return true;
 	}
-	case 0x1a:
-	case 0x5a:
-		mode_sense(task, task->cdb[0] == 0x5a);
-		return true;
+	*cmd = cmd_find(opcode, has_sa && options != 1 ? (int)sa : -1);
+	return true;
+}
+
+void spc_report_opcodes(struct scsi_task *task)
+{
+	struct task_state *st = task_state(task);
+	bool rctd = task->cdb[2] & 0x80;
+	uint8_t options = task->cdb[2] & 0x07;
+	const struct scsi_cmd *cmd = NULL;
+	uint32_t len;
+	if (options > 3) {
+		task_bad_cdb(task, 2, 2);
+		task_finish(task);
+		return;
 	}
-	return false;
+	if (options && !requested_command(task, &cmd)) {
+		task_finish(task);
+		return;
+	}
+	st->scratch = malloc(4 + cmd_count() * (8 + TIMEOUTS_LEN) + 16 + TIMEOUTS_LEN);
+	if (!st->scratch) {
+		task_fail_errno(task, -ENOMEM, 0);
+		return;
+	}
+	if (options == 0)
+		len = put_all_commands(st->scratch, rctd);
+	else
+		len = put_one_command(st->scratch, cmd, rctd);
+	task_data_in(task, st->scratch, len, alloc_len(task));
 }
