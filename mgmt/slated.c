@@ -232,7 +232,7 @@ static int demo_volume(struct slated *sd, uint64_t *id)
 
 static int start_iscsi(struct slated *sd)
 {
-	struct iscsi_server_options opts = { sd->iscsi_addr, sd->iscsi_port };
+	struct iscsi_server_options opts = { .address = sd->iscsi_addr, .port = sd->iscsi_port };
 	uint64_t demo;
 	int rc = demo_volume(sd, &demo);
 	if (!rc)
