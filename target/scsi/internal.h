@@ -59,6 +59,7 @@ enum {
 	SENSE_ILLEGAL_REQUEST = 0x5,
 	SENSE_UNIT_ATTENTION = 0x6,
 	SENSE_DATA_PROTECT = 0x7,
+	SENSE_COPY_ABORTED = 0xa,
 	SENSE_ABORTED_COMMAND = 0xb,
 	SENSE_MISCOMPARE = 0xe,
 };
@@ -66,6 +67,7 @@ enum {
 /* Additional sense code and qualifier, ASC in the high byte. */
 enum {
 	ASC_NONE = 0x0000,
+	ASC_UNREACHABLE_COPY_TARGET = 0x0804,
 	ASC_UNRECOVERED_READ_ERROR = 0x1100,
 	ASC_MISCOMPARE_DURING_VERIFY = 0x1d00,
 	ASC_PARAM_LIST_LENGTH_ERROR = 0x1a00,
@@ -74,6 +76,10 @@ enum {
 	ASC_INVALID_FIELD_IN_CDB = 0x2400,
 	ASC_LUN_NOT_SUPPORTED = 0x2500,
 	ASC_INVALID_FIELD_IN_PARAM = 0x2600,
+	ASC_TOO_MANY_CSCDS = 0x2606,
+	ASC_UNSUPPORTED_CSCD_TYPE = 0x2607,
+	ASC_TOO_MANY_SEGMENTS = 0x2608,
+	ASC_UNSUPPORTED_SEGMENT_TYPE = 0x2609,
 	ASC_SPACE_ALLOC_FAILED_WP = 0x2707,
 	ASC_POWER_ON_RESET = 0x2900,
 	ASC_MODE_PARAMETERS_CHANGED = 0x2a01,
@@ -81,6 +87,7 @@ enum {
 	ASC_SAVING_NOT_SUPPORTED = 0x3900,
 	ASC_REPORTED_LUNS_CHANGED = 0x3f0e,
 	ASC_INTERNAL_TARGET_FAILURE = 0x4400,
+	ASC_INSUFFICIENT_RESOURCES = 0x5503,
 };
 
 #define SENSE_FIXED_LEN 18u
@@ -116,6 +123,19 @@ struct scsi_lun {
 	struct scsi_task *parked_head, *parked_tail;
 };
 
+/* The status of one EXTENDED COPY, for RECEIVE COPY RESULTS (xcopy.c). */
+#define XCOPY_SLOTS 8u
+struct xcopy_slot {
+	bool used;
+	uint64_t nexus_id;
+	uint8_t list_id;
+	uint8_t status;             /* COPY STATUS once ended */
+	uint32_t segments_done;
+	uint64_t transfer_blocks;
+	struct scsi_task *task;     /* the copy while it runs */
+	void (*transport_done)(struct scsi_task *task);
+};
+
 struct scsi_target {
 	struct cowstore *cs;
 	struct cowstore_queue *queue;
@@ -123,6 +143,8 @@ struct scsi_target {
 	uint32_t name_hash;      /* FNV-1a of name: part of every LUN's NAA identifier */
 	struct scsi_lun luns[SCSI_MAX_LUNS];
 	struct scsi_nexus *nexuses;
+	struct xcopy_slot xcopy[XCOPY_SLOTS];
+	unsigned xcopy_next;     /* the slot to reuse first */
 };
 
 /* Read the volume's size from cowstore; a change raises CAPACITY DATA HAS
@@ -215,6 +237,10 @@ static inline struct task_state *task_state(struct scsi_task *task)
  * request ends the task with the matching sense.  FLUSH takes nblocks 0. */
 void io_run(struct scsi_task *task, enum cowstore_op op, unsigned flags, uint64_t lba,
 	    uint32_t nblocks, uint8_t *buf, task_fn after);
+/* COPY nblocks from src_volume_id at src_lba into the task's LUN at lba
+ * (cowstore shares extents where aligned), then call after(task). */
+void io_copy(struct scsi_task *task, uint64_t lba, uint64_t src_volume_id, uint64_t src_lba,
+	     uint32_t nblocks, task_fn after);
 /* COMPARE AND WRITE: become the owner of [lba, lba + nblocks) against other
  * writes (waiting for an overlapping compare-and-write first), then start(). */
 void io_caw_begin(struct scsi_task *task, task_fn start);
@@ -239,6 +265,13 @@ void spc_report_tpgs(struct scsi_task *task);
 void spc_inquiry(struct scsi_task *task);
 void spc_mode_sense(struct scsi_task *task);
 void spc_mode_select(struct scsi_task *task);
+void spc_extended_copy(struct scsi_task *task);
+void spc_copy_status(struct scsi_task *task);
+void spc_copy_operating_parameters(struct scsi_task *task);
+/* The Third-party Copy VPD page (8Fh), header included; its length. */
+uint32_t xcopy_vpd_page(uint8_t *d);
+/* The LUN's NAA 6 designator (VPD page 83h), 16 bytes. */
+void lun_naa(const struct scsi_lun *lun, uint8_t *naa);
 
 void sbc_read(struct scsi_task *task);
 void sbc_write(struct scsi_task *task);
@@ -252,6 +285,7 @@ void sbc_unmap(struct scsi_task *task);
 void sbc_get_lba_status(struct scsi_task *task);
 void sbc_prefetch(struct scsi_task *task);
 void sbc_compare_and_write(struct scsi_task *task);
+void sbc_orwrite(struct scsi_task *task);
 void sbc_write_atomic(struct scsi_task *task);
 uint32_t sbc_verify_data_len(const uint8_t *cdb);
 uint32_t sbc_write_same_data_len(const uint8_t *cdb);

@@ -1,6 +1,6 @@
 /*
  * sbc.c - SBC-3 block commands on a cowstore volume: READ/WRITE 6/10/12/16,
- * WRITE AND VERIFY, VERIFY, WRITE ATOMIC(16), COMPARE AND WRITE, WRITE SAME,
+ * WRITE AND VERIFY, VERIFY, WRITE ATOMIC(16), COMPARE AND WRITE, ORWRITE, WRITE SAME,
  * UNMAP, READ CAPACITY 10/16, GET LBA STATUS, SYNCHRONIZE CACHE, PRE-FETCH.
  *
  * Logical blocks are 512 bytes (cowstore sectors); physical blocks 4 KiB.
@@ -252,15 +252,18 @@ static void caw_write(struct scsi_task *task)
 		       task->data + nblocks * BLOCK_BYTES, task_finish);
 }
 
-static void caw_read(struct scsi_task *task)
+/* Read the blocks the initiator sent data for into scratch, then(). */
+static void read_into_scratch(struct scsi_task *task, task_fn then)
 {
 	uint64_t lba;
 	uint32_t nblocks;
 	cdb_range(task, &lba, &nblocks);
+	nblocks = sent_blocks(task, nblocks);
 	if (scratch_alloc(task, nblocks))
-		io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task_state(task)->scratch,
-		       caw_write);
+		io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task_state(task)->scratch, then);
 }
+
+static void caw_read(struct scsi_task *task) { read_into_scratch(task, caw_write); }
 
 /* SBC-3 5.2; atomic against other writes through io_caw_begin() (io.c). */
 void sbc_compare_and_write(struct scsi_task *task)
@@ -276,6 +279,37 @@ void sbc_compare_and_write(struct scsi_task *task)
 		return;
 	}
 	io_caw_begin(task, caw_read);
+}
+
+/* ---- ORWRITE ----------------------------------------------------------------- */
+
+static void or_write(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	cdb_range(task, &lba, &nblocks);
+	nblocks = sent_blocks(task, nblocks);
+	uint8_t *medium = task_state(task)->scratch;
+	for (size_t i = 0; i < (size_t)nblocks * BLOCK_BYTES; i++)
+		medium[i] |= task->data[i];
+	io_run(task, COWSTORE_OP_WRITE, write_flags(task), lba, nblocks, medium, task_finish);
+}
+
+static void or_read(struct scsi_task *task) { read_into_scratch(task, or_write); }
+
+/* SBC-3 5.8: the medium becomes medium OR data, atomically against other
+ * writes like COMPARE AND WRITE (so at most one cowstore request long). */
+void sbc_orwrite(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	if (!checked_range(task, MAX_ATOMIC_BLOCKS, &lba, &nblocks))
+		return;
+	if (!sent_blocks(task, nblocks)) {
+		task_finish(task);
+		return;
+	}
+	io_caw_begin(task, or_read);
 }
 
 /* ---- WRITE SAME, UNMAP ------------------------------------------------------ */

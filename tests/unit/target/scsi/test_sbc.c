@@ -1,7 +1,7 @@
 /*
  * test_sbc.c - block commands on a real pool: data round trips through every
  * READ/WRITE size, IO split at COWSTORE_MAX_IO_BYTES, capacity, WRITE SAME,
- * UNMAP, GET LBA STATUS, VERIFY and COMPARE AND WRITE (with its exclusion
+ * UNMAP, GET LBA STATUS, VERIFY, ORWRITE and COMPARE AND WRITE (with its exclusion
  * against a racing write), and the error paths with exact sense: LBA out of
  * range, bad fields, pool full, checksum error, miscompare.
  */
@@ -542,7 +542,33 @@ static void test_checksum_error(void)
 	fixture_close(&f);
 }
 
+static void test_orwrite(void)
+{
+	struct fixture f;
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	memset(wbuf, 0x0f, 3 * 512);
+	CHECK_GOOD(rw16(&f, 0x8a, 100, 3, wbuf));
+	for (int i = 0; i < 3 * 512; i++)
+		wbuf[i] = (uint8_t)(i & 0xf0);
+	CHECK_GOOD(rw16(&f, 0x8b, 100, 3, wbuf));
+	CHECK_GOOD(rw16(&f, 0x88, 100, 3, rbuf));
+	for (int i = 0; i < 3 * 512; i++)
+		if (rbuf[i] != (uint8_t)((i & 0xf0) | 0x0f)) {
+			CHECK_EQ(rbuf[i], (i & 0xf0) | 0x0f);
+			break;
+		}
+	CHECK_GOOD(rw16(&f, 0x8b, 100, 0, wbuf));                        /* nothing to do */
+	CHECK_SENSE(rw16(&f, 0x8b, VOL_BLOCKS - 1, 2, wbuf), 0x05, 0x2100);
+	CHECK_BAD_CDB(rw16(&f, 0x8b, 0, MAX_ATOMIC_BLOCKS + 1, wbuf), 10, -1);
+	uint8_t cdb[16];
+	cdb16(cdb, 0x8b, 0, 1);
+	cdb[1] = 0x20;                                                   /* ORPROTECT */
+	CHECK_BAD_CDB(run(&f, cdb, wbuf, 512), 1, 5);
+	fixture_close(&f);
+}
+
 static const struct harness_test tests[] = {
+	{ "orwrite", test_orwrite },
 	{ "read_write_sizes", test_read_write_sizes },
 	{ "zero_length_and_range", test_zero_length_and_range },
 	{ "split_io", test_split_io },
