@@ -141,6 +141,8 @@ struct iscsi_server {
 	uint16_t port;
 	uint32_t nop_interval_ms, nop_timeout_ms, stop_grace_ms;
 	int listen_fd, epoll_fd, stop_fd, timer_fd;
+	int notify_fd;         /* eventfd: thin_threshold was set by another thread */
+	atomic_bool thin_threshold;
 	pthread_t thread;
 	bool running, stopping;
 	uint64_t stop_deadline_ms;

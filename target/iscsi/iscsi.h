@@ -8,8 +8,9 @@
  * connection ever blocks on disk and nothing needs a lock.  Functions here
  * are called from the thread that created the server, and only before
  * iscsi_server_start() or after iscsi_server_stop(), except for the
- * start/stop pair itself and the session functions at the end, which any
- * thread may call while the server runs (they take the sessions lock).
+ * start/stop pair itself, iscsi_server_thin_threshold_reached, and the
+ * session functions at the end, which any thread may call while the server
+ * runs (they take the sessions lock).
  */
 #ifndef SLATE_TARGET_ISCSI_H
 #define SLATE_TARGET_ISCSI_H
@@ -51,6 +52,10 @@ void iscsi_server_stop(struct iscsi_server *srv);
 void iscsi_server_destroy(struct iscsi_server *srv);
 /* The port actually bound (useful with port 0 in tests). */
 uint16_t iscsi_server_port(const struct iscsi_server *srv);
+
+/* The pool crossed its soft threshold (any thread, e.g. cowstore's event
+ * handler): every session learns it as a unit attention on every LUN. */
+void iscsi_server_thin_threshold_reached(struct iscsi_server *srv);
 
 /* ---- sessions (any thread, while the server runs) ---------------------- */
 

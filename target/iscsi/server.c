@@ -2,9 +2,9 @@
  * server.c - the iSCSI server: targets, the listening portal and the event
  * loop thread that owns every connection (see iscsi.h for the threading).
  *
- * The loop waits on the listening socket, a stop eventfd, a timer (keepalive
- * and the stop deadline), the cowstore completion queue and every
- * connection.  After each round it writes out
+ * The loop waits on the listening socket, a stop eventfd, a notify eventfd
+ * (events from other threads), a timer (keepalive and the stop deadline),
+ * the cowstore completion queue and every connection.  After each round it writes out
  * what commands queued and frees connections that died and whose commands
  * have all finished: that is the only place a connection is freed.
  */
@@ -30,7 +30,7 @@
 #define DEFAULT_STOP_GRACE_MS 2000u
 
 /* epoll tags for the server's own descriptors (connections use their pointer) */
-static char tag_listen, tag_stop, tag_queue, tag_timer;
+static char tag_listen, tag_stop, tag_queue, tag_timer, tag_notify;
 
 uint64_t server_now_ms(void)
 {
@@ -53,7 +53,7 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 	srv->nop_interval_ms = opts->nop_interval_ms ? opts->nop_interval_ms : DEFAULT_NOP_MS;
 	srv->nop_timeout_ms = opts->nop_timeout_ms ? opts->nop_timeout_ms : DEFAULT_NOP_MS;
 	srv->stop_grace_ms = opts->stop_grace_ms ? opts->stop_grace_ms : DEFAULT_STOP_GRACE_MS;
-	srv->listen_fd = srv->epoll_fd = srv->stop_fd = srv->timer_fd = -1;
+	srv->listen_fd = srv->epoll_fd = srv->stop_fd = srv->timer_fd = srv->notify_fd = -1;
 	int rc = cowstore_queue_create(cs, &srv->queue);
 	if (rc) {
 		free(srv);
@@ -97,6 +97,24 @@ int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun
 }
 
 uint16_t iscsi_server_port(const struct iscsi_server *srv) { return srv->port; }
+
+void iscsi_server_thin_threshold_reached(struct iscsi_server *srv)
+{
+	uint64_t one = 1;
+	atomic_store(&srv->thin_threshold, true);
+	if (srv->notify_fd >= 0 && write(srv->notify_fd, &one, sizeof(one)) < 0)
+		perror("iscsi: cannot wake the event loop");
+}
+
+static void on_notify(struct iscsi_server *srv)
+{
+	uint64_t count;
+	if (read(srv->notify_fd, &count, sizeof(count)) < 0)
+		return; /* nothing was written after all */
+	if (atomic_exchange(&srv->thin_threshold, false))
+		for (int i = 0; i < srv->ntargets; i++)
+			scsi_target_thin_threshold(srv->targets[i].scsi);
+}
 
 /* ---- sockets ---------------------------------------------------------- */
 
@@ -239,6 +257,8 @@ static void *loop_main(void *arg)
 				cowstore_queue_reap(srv->queue, 0);
 			} else if (tag == &tag_timer) {
 				on_tick(srv);
+			} else if (tag == &tag_notify) {
+				on_notify(srv);
 			} else {
 				conn_event(tag, events[i].events);
 			}
@@ -255,7 +275,8 @@ int iscsi_server_start(struct iscsi_server *srv)
 		return rc;
 	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	srv->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (srv->epoll_fd < 0 || srv->stop_fd < 0)
+	srv->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->notify_fd < 0)
 		rc = -errno;
 	if (!rc)
 		rc = watch(srv, srv->listen_fd, &tag_listen);
@@ -263,6 +284,8 @@ int iscsi_server_start(struct iscsi_server *srv)
 		rc = watch(srv, srv->stop_fd, &tag_stop);
 	if (!rc)
 		rc = watch(srv, cowstore_queue_fd(srv->queue), &tag_queue);
+	if (!rc)
+		rc = watch(srv, srv->notify_fd, &tag_notify);
 	if (!rc)
 		rc = start_timer(srv);
 	if (!rc)
@@ -299,6 +322,8 @@ void iscsi_server_destroy(struct iscsi_server *srv)
 		close(srv->stop_fd);
 	if (srv->timer_fd >= 0)
 		close(srv->timer_fd);
+	if (srv->notify_fd >= 0)
+		close(srv->notify_fd);
 	cowstore_queue_destroy(srv->queue);
 	pthread_mutex_destroy(&srv->sessions_lock);
 	free(srv);

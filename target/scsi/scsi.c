@@ -22,6 +22,7 @@ enum ua_bits {
 	UA_CAPACITY = 2,     /* 2A/09 CAPACITY DATA HAS CHANGED */
 	UA_LUNS_CHANGED = 4, /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
 	UA_MODE_CHANGED = 8, /* 2A/01 MODE PARAMETERS CHANGED */
+	UA_THIN_THRESHOLD = 16, /* 38/07 THIN PROVISIONING SOFT THRESHOLD REACHED */
 };
 static const struct {
 	uint8_t bit;
@@ -31,6 +32,7 @@ static const struct {
 	{ UA_CAPACITY, ASC_CAPACITY_CHANGED },
 	{ UA_LUNS_CHANGED, ASC_REPORTED_LUNS_CHANGED },
 	{ UA_MODE_CHANGED, ASC_MODE_PARAMETERS_CHANGED },
+	{ UA_THIN_THRESHOLD, ASC_THIN_THRESHOLD_REACHED },
 };
 
 /* One I_T nexus: pending unit attentions for each LUN. */
@@ -147,6 +149,11 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 		}
 	}
 	return false;
+}
+
+void scsi_target_thin_threshold(struct scsi_target *t)
+{
+	ua_raise(t, SCSI_MAX_LUNS, UA_THIN_THRESHOLD);
 }
 
 void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id)

@@ -105,6 +105,9 @@ int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun);
  * also rereads the size.) */
 int scsi_target_lun_resized(struct scsi_target *t, uint64_t lun);
 int scsi_target_lun_count(const struct scsi_target *t);
+/* The pool crossed its soft threshold: every nexus gets THIN PROVISIONING
+ * SOFT THRESHOLD REACHED on every LUN (SBC-3 4.7.3.7). */
+void scsi_target_thin_threshold(struct scsi_target *t);
 
 /* Start a command; done() runs later (or before this returns, for commands
  * that need no IO).  Never fails: errors come back as status and sense. */

@@ -2,10 +2,12 @@
  * test_session.c - a running iSCSI server (server.c, conn.c, session.c,
  * login.c) on a real pool, driven over loopback by a raw-PDU initiator
  * written here: CRC32C digests both ways and digest errors, the CmdSN
- * window set at run time, session reinstatement, keepalive pings and the
- * logout request on stop.  libiscsi cannot send bad digests, skip answering
- * a ping, or show MaxCmdSN, so these checks need the raw initiator; the
- * integration tests cover the same paths with real clients where they can.
+ * window set at run time, session reinstatement, keepalive pings, the
+ * logout request on stop, 200 sessions at once, and the pool's soft
+ * threshold reaching every session as a unit attention.  libiscsi cannot
+ * send bad digests, skip answering a ping, or show MaxCmdSN, so these checks
+ * need the raw initiator; the integration tests use real clients where they
+ * can.
  */
 #include <errno.h>
 #include <poll.h>
@@ -30,9 +32,9 @@ struct fixture {
 	struct iscsi_server *srv;
 };
 
-static int fixture_start(struct fixture *f, const struct iscsi_server_options *extra)
+static int fixture_start_pool(struct fixture *f, const struct iscsi_server_options *extra,
+			      const struct cowstore_pool_options *pool_opts)
 {
-	struct cowstore_pool_options pool_opts = { 0 };
 	struct cowstore_err err = { "" };
 	struct iscsi_server_options opts = { 0 };
 	uint64_t volume_id;
@@ -42,7 +44,7 @@ static int fixture_start(struct fixture *f, const struct iscsi_server_options *e
 	snprintf(f->dir, sizeof(f->dir), "/tmp/slate-session-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -errno;
-	int rc = cowstore_pool_create(f->dir, &pool_opts, &err);
+	int rc = cowstore_pool_create(f->dir, pool_opts, &err);
 	if (!rc)
 		rc = cowstore_open(f->dir, &f->cs, &err);
 	if (!rc)
@@ -54,6 +56,12 @@ static int fixture_start(struct fixture *f, const struct iscsi_server_options *e
 	if (!rc)
 		rc = iscsi_server_add_lun(f->srv, TARGET_IQN, 0, volume_id);
 	return rc ? rc : iscsi_server_start(f->srv);
+}
+
+static int fixture_start(struct fixture *f, const struct iscsi_server_options *extra)
+{
+	struct cowstore_pool_options pool_opts = { 0 };
+	return fixture_start_pool(f, extra, &pool_opts);
 }
 
 static void fixture_stop(struct fixture *f)
@@ -72,6 +80,8 @@ struct ini {
 	bool header_digest, data_digest;
 	uint32_t cmd_sn, exp_stat_sn, itt;
 	uint8_t isid[6];
+	uint8_t last_sense_key;   /* of the last CHECK CONDITION */
+	uint16_t last_asc_ascq;
 };
 
 static uint32_t pad4(uint32_t n) { return (n + 3) & ~3u; }
@@ -237,6 +247,10 @@ static int ini_scsi(struct ini *in, const uint8_t cdb[10], void *buf, uint32_t l
 		memcpy(buf, data, len);
 	else if (rsp[0] != OP_SCSI_RSP)
 		return -EPROTO;
+	if (rsp[3] == SCSI_STATUS_CHECK_CONDITION && got >= 2 + 14) { /* SenseLength, sense */
+		in->last_sense_key = data[2 + 2] & 0x0f;
+		in->last_asc_ascq = (uint16_t)(data[2 + 12] << 8 | data[2 + 13]);
+	}
 	return rsp[3];
 }
 
@@ -432,6 +446,69 @@ static void test_stop_asks_sessions_to_log_out(void)
 	fixture_stop(&f);
 }
 
+static void test_many_sessions_at_once(void)
+{
+	enum { SESSIONS = 200 };
+	struct fixture f;
+	static struct ini in[SESSIONS];
+	size_t count = 0;
+	uint32_t exp, max;
+	int logged_in = 0, answered = 0;
+	REQUIRE(fixture_start(&f, NULL) == 0);
+	for (int i = 0; i < SESSIONS; i++) /* ISIDs differ: no reinstatement */
+		if (ini_connect(&in[i], iscsi_server_port(f.srv), (uint8_t)i) == 0 &&
+		    (in[i].isid[4] = (uint8_t)(i >> 8), ini_login(&in[i], "None") == 0))
+			logged_in++;
+	for (int i = 0; i < SESSIONS; i++)
+		answered += ini_ping(&in[i], &exp, &max) == 0;
+	CHECK_EQ(logged_in, SESSIONS);
+	CHECK_EQ(answered, SESSIONS);
+	CHECK_EQ(iscsi_server_list_sessions(f.srv, NULL, 0, &count), 0);
+	CHECK_EQ(count, SESSIONS);
+	for (int i = 0; i < SESSIONS; i++)
+		close(in[i].fd);
+	fixture_stop(&f);
+}
+
+static void forward_event(void *arg, const struct cowstore_event *ev)
+{
+	if (ev->type == COWSTORE_EVENT_SOFT_THRESHOLD)
+		iscsi_server_thin_threshold_reached(arg);
+}
+
+static void test_soft_threshold_becomes_a_unit_attention(void)
+{
+	struct fixture f;
+	struct ini in;
+	struct cowstore_pool_options pool_opts = { .capacity_bytes = 32 << 20,
+						   .soft_threshold_pct = 30 };
+	static uint8_t data[COWSTORE_MAX_IO_BYTES];
+	uint64_t volume_id;
+	const uint8_t tur[10] = { 0 };
+	REQUIRE(fixture_start_pool(&f, NULL, &pool_opts) == 0);
+	cowstore_set_event_handler(f.cs, forward_event, f.srv);
+	REQUIRE(ini_connect(&in, iscsi_server_port(f.srv), 1) == 0);
+	REQUIRE(ini_login(&in, "None") == 0);
+	CHECK_EQ(ini_scsi(&in, tur, NULL, 0, false), SCSI_STATUS_CHECK_CONDITION); /* power on */
+	CHECK_EQ(ini_scsi(&in, tur, NULL, 0, false), SCSI_STATUS_GOOD);
+	memset(data, 0x5a, sizeof(data));
+	REQUIRE(cowstore_volume_lookup(f.cs, "v", &volume_id) == 0);
+	CHECK_EQ(cowstore_write(f.cs, volume_id, 0, sizeof(data) / 512, data, 0), 0); /* 8 of 32 MiB */
+	CHECK_EQ(ini_scsi(&in, tur, NULL, 0, false), SCSI_STATUS_GOOD);         /* below 30% */
+	CHECK_EQ(cowstore_write(f.cs, volume_id, sizeof(data) / 512, 4096, data, 0), 0);
+	int status = SCSI_STATUS_GOOD;
+	for (int i = 0; i < 100 && status == SCSI_STATUS_GOOD; i++) {
+		status = ini_scsi(&in, tur, NULL, 0, false);
+		if (status == SCSI_STATUS_GOOD)
+			usleep(10000); /* the event crosses two threads */
+	}
+	CHECK_EQ(status, SCSI_STATUS_CHECK_CONDITION);
+	CHECK_EQ(in.last_sense_key, 0x06);
+	CHECK_EQ(in.last_asc_ascq, 0x3807);
+	close(in.fd);
+	fixture_stop(&f);
+}
+
 static const struct harness_test tests[] = {
 	{ "digests_both_ways", test_digests_both_ways },
 	{ "header_digest_error_ends_only_that_connection",
@@ -440,6 +517,9 @@ static const struct harness_test tests[] = {
 	{ "reinstatement_replaces_the_old_session", test_reinstatement_replaces_the_old_session },
 	{ "keepalive_pings_and_drops_the_silent", test_keepalive_pings_and_drops_the_silent },
 	{ "stop_asks_sessions_to_log_out", test_stop_asks_sessions_to_log_out },
+	{ "many_sessions_at_once", test_many_sessions_at_once },
+	{ "soft_threshold_becomes_a_unit_attention",
+	  test_soft_threshold_becomes_a_unit_attention },
 };
 
 HARNESS_MAIN(tests)
