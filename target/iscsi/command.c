@@ -16,8 +16,11 @@
 #include "target/iscsi/internal.h"
 
 /* TMF functions and responses (11.5.1, 11.6.1) */
-enum { TMF_ABORT_TASK = 1, TMF_TARGET_COLD_RESET = 7 };
-enum { TMF_COMPLETE = 0, TMF_NO_TASK = 1, TMF_NOT_SUPPORTED = 5 };
+enum {
+	TMF_ABORT_TASK = 1, TMF_LUN_RESET = 5, TMF_TARGET_WARM_RESET = 6,
+	TMF_TARGET_COLD_RESET = 7,
+};
+enum { TMF_COMPLETE = 0, TMF_NO_TASK = 1, TMF_NO_LUN = 2, TMF_NOT_SUPPORTED = 5 };
 
 bool cmd_sn_accept(struct conn *c, const uint8_t *bhs)
 {
@@ -287,6 +290,12 @@ void tmf_handle(struct conn *c, const struct pdu *pdu)
 		/* an executing command cannot be stopped in cowstore; it ends soon */
 	} else if (function < 1 || function > TMF_TARGET_COLD_RESET) {
 		response = TMF_NOT_SUPPORTED;
+	} else if (c->target && function == TMF_LUN_RESET) {
+		/* releases RESERVE(6) reservations, raises the reset UA (SAM-5 6.6) */
+		if (scsi_lun_reset(c->target->scsi, pdu_lun(bhs)) != 0)
+			response = TMF_NO_LUN;
+	} else if (c->target && function >= TMF_TARGET_WARM_RESET) {
+		scsi_target_reset(c->target->scsi);
 	}
 	struct txpdu *t = txpdu_new(OP_TMF_RSP, 0x80);
 	if (!t) {

@@ -255,8 +255,13 @@ static void enter_full_feature(struct conn *c)
 		++c->srv->next_tsih;
 	c->tsih = c->srv->next_tsih;
 	c->nexus_id = ++c->srv->next_nexus;
-	if (c->target)
-		scsi_nexus_add(c->target->scsi, c->nexus_id);
+	if (c->target) {
+		/* SPC-4 7.6.4.6: reservations know the initiator port by this name */
+		char port[SCSI_PORT_NAME_MAX];
+		snprintf(port, sizeof(port), "%s,i,0x%02x%02x%02x%02x%02x%02x", c->initiator,
+			 c->isid[0], c->isid[1], c->isid[2], c->isid[3], c->isid[4], c->isid[5]);
+		scsi_nexus_add(c->target->scsi, c->nexus_id, port);
+	}
 	session_begin(c);
 	fprintf(stderr, "iscsi: %s (%s) logged in to %s, header digest %s, data digest %s\n",
 		c->initiator, c->peer, c->discovery ? "discovery" : c->target->iqn,

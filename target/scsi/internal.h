@@ -84,11 +84,16 @@ enum {
 	ASC_POWER_ON_RESET = 0x2900,
 	ASC_MODE_PARAMETERS_CHANGED = 0x2a01,
 	ASC_CAPACITY_CHANGED = 0x2a09,
+	ASC_INVALID_RELEASE_OF_PR = 0x2604,
+	ASC_RESERVATIONS_PREEMPTED = 0x2a03,
+	ASC_RESERVATIONS_RELEASED = 0x2a04,
+	ASC_REGISTRATIONS_PREEMPTED = 0x2a05,
 	ASC_SAVING_NOT_SUPPORTED = 0x3900,
 	ASC_THIN_THRESHOLD_REACHED = 0x3807,
 	ASC_REPORTED_LUNS_CHANGED = 0x3f0e,
 	ASC_INTERNAL_TARGET_FAILURE = 0x4400,
 	ASC_INSUFFICIENT_RESOURCES = 0x5503,
+	ASC_INSUFFICIENT_REGISTRATION_RESOURCES = 0x5504,
 };
 
 #define SENSE_FIXED_LEN 18u
@@ -110,6 +115,51 @@ void task_bad_param(struct scsi_task *task, uint16_t byte, int bit);
 
 /* ---- targets, LUNs, nexuses (scsi.c) -------------------------------------- */
 
+/* Unit attention conditions, a bit each, reported in this order. */
+enum ua_bits {
+	UA_POWER_ON = 1,        /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
+	UA_CAPACITY = 2,        /* 2A/09 CAPACITY DATA HAS CHANGED */
+	UA_LUNS_CHANGED = 4,    /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
+	UA_MODE_CHANGED = 8,    /* 2A/01 MODE PARAMETERS CHANGED */
+	UA_THIN_THRESHOLD = 16, /* 38/07 THIN PROVISIONING SOFT THRESHOLD REACHED */
+	UA_REGS_PREEMPTED = 32, /* 2A/05 REGISTRATIONS PREEMPTED */
+	UA_RES_PREEMPTED = 64,  /* 2A/03 RESERVATIONS PREEMPTED */
+	UA_RES_RELEASED = 128,  /* 2A/04 RESERVATIONS RELEASED */
+};
+
+/* One I_T nexus: its initiator port name and pending unit attentions for
+ * each LUN. */
+struct scsi_nexus {
+	struct scsi_nexus *next;
+	uint64_t id;
+	char port[SCSI_PORT_NAME_MAX];
+	uint8_t ua[SCSI_MAX_LUNS];
+};
+
+/* A persistent reservation registration (pr.c): an initiator port (by name:
+ * there is one target port) and its reservation key. */
+struct pr_reg {
+	struct pr_reg *next;
+	uint64_t key;
+	bool all_tg_pt;
+	char port[SCSI_PORT_NAME_MAX];
+};
+
+/* Reservations of one LUN (pr.c).  holder is NULL when there is no
+ * persistent reservation; for the ALL REGISTRANTS types every registration
+ * holds it and holder is just one of them.  A RESERVE(6) reservation
+ * (res2) belongs to a nexus id, not a port name: it ends with the nexus. */
+struct pr_state {
+	struct pr_reg *regs;
+	uint32_t nregs;
+	uint32_t generation;
+	struct pr_reg *holder;
+	uint8_t type;            /* PR type of the reservation, when holder */
+	bool aptpl;              /* the last REGISTER asked to persist */
+	bool res2;               /* a RESERVE(6)/(10) reservation exists */
+	uint64_t res2_nexus;
+};
+
 struct scsi_lun {
 	struct scsi_target *t;
 	uint64_t number;
@@ -122,6 +172,7 @@ struct scsi_lun {
 	 * flight, and tasks parked until none of those overlaps them. */
 	struct scsi_task *caw_active;
 	struct scsi_task *parked_head, *parked_tail;
+	struct pr_state pr;
 };
 
 /* The status of one EXTENDED COPY, for RECEIVE COPY RESULTS (xcopy.c). */
@@ -146,6 +197,8 @@ struct scsi_target {
 	struct scsi_nexus *nexuses;
 	struct xcopy_slot xcopy[XCOPY_SLOTS];
 	unsigned xcopy_next;     /* the slot to reuse first */
+	scsi_pr_save_fn pr_save;     /* NULL: APTPL is refused */
+	void *pr_save_arg;
 };
 
 /* Read the volume's size from cowstore; a change raises CAPACITY DATA HAS
@@ -159,6 +212,9 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id);
 /* REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED on every LUN of the nexus. */
 void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id);
+struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id);
+/* Raise ua on lun for every nexus whose initiator port is named port. */
+void nexus_port_ua(struct scsi_target *t, uint64_t lun, const char *port, uint8_t ua);
 
 /* ---- the command table (opcodes.c) ---------------------------------------- */
 
@@ -167,6 +223,11 @@ typedef void (*task_fn)(struct scsi_task *task);
 enum cmd_flags {
 	CMD_ANY_LUN = 1,  /* runs on a LUN that is not present (SPC-4 4.6.2) */
 	CMD_NO_UA = 2,    /* does not report a pending unit attention */
+	/* What a nexus that does not hold the LUN's reservation may run (the
+	 * tables of SPC-4 5.13.1 and SBC-3 4.17); neither flag: conflict. */
+	CMD_PR_ALLOWED = 4, /* under every persistent reservation type */
+	CMD_PR_READ = 8,    /* under the WRITE EXCLUSIVE types only */
+	CMD_RES2_ALLOWED = 16, /* under another nexus's RESERVE(6) (SPC-2 5.5.1) */
 };
 enum len_unit {
 	LEN_NONE,
@@ -253,6 +314,23 @@ void task_finish(struct scsi_task *task);
  * transfer_len) and end the task with GOOD. */
 void task_data_in(struct scsi_task *task, const uint8_t *resp, uint32_t resp_len,
 		  uint32_t alloc_len);
+
+/* ---- reservations (pr.c) -------------------------------------------------- */
+
+/* Does the LUN's reservation forbid this command to the task's nexus?  Then
+ * the task has RESERVATION CONFLICT status and the answer is true. */
+bool pr_conflict(struct scsi_task *task, const struct scsi_cmd *cmd);
+/* The nexus went away, or a reset: release RESERVE(6) reservations it held
+ * (nexus_id), or all of them on lun (reset). */
+void pr_nexus_gone(struct scsi_lun *lun, uint64_t nexus_id);
+void pr_reset(struct scsi_lun *lun);
+/* Free the registrations of a LUN being removed or destroyed. */
+void pr_clear_all(struct scsi_lun *lun);
+void pr_in(struct scsi_task *task);
+void pr_out(struct scsi_task *task);
+void pr_reserve2(struct scsi_task *task);
+void pr_release2(struct scsi_task *task);
+uint32_t pr_out_data_len(const uint8_t *cdb);
 
 /* ---- command handlers (spc.c, inquiry.c, mode.c, sbc.c) -------------------- */
 

@@ -6,7 +6,7 @@
  * SENSE run there: LOGICAL UNIT NOT SUPPORTED for the rest), then a pending
  * unit attention (not reported to INQUIRY, REPORT LUNS, REQUEST SENSE), then
  * unknown opcode, then reserved CDB bits (from the usage bitmaps in
- * opcodes.c), then the handler.
+ * opcodes.c), then a reservation conflict (pr.c), then the handler.
  * Unit attentions are kept per I_T nexus and LUN (I_T_L, SAM-5 5.14): a
  * bit per condition, reported one at a time in the order of enum ua_bits.
  */
@@ -17,13 +17,6 @@
 
 #include "target/scsi/internal.h"
 
-enum ua_bits {
-	UA_POWER_ON = 1,     /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
-	UA_CAPACITY = 2,     /* 2A/09 CAPACITY DATA HAS CHANGED */
-	UA_LUNS_CHANGED = 4, /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
-	UA_MODE_CHANGED = 8, /* 2A/01 MODE PARAMETERS CHANGED */
-	UA_THIN_THRESHOLD = 16, /* 38/07 THIN PROVISIONING SOFT THRESHOLD REACHED */
-};
 static const struct {
 	uint8_t bit;
 	uint16_t asc_ascq;
@@ -33,13 +26,9 @@ static const struct {
 	{ UA_LUNS_CHANGED, ASC_REPORTED_LUNS_CHANGED },
 	{ UA_MODE_CHANGED, ASC_MODE_PARAMETERS_CHANGED },
 	{ UA_THIN_THRESHOLD, ASC_THIN_THRESHOLD_REACHED },
-};
-
-/* One I_T nexus: pending unit attentions for each LUN. */
-struct scsi_nexus {
-	struct scsi_nexus *next;
-	uint64_t id;
-	uint8_t ua[SCSI_MAX_LUNS];
+	{ UA_REGS_PREEMPTED, ASC_REGISTRATIONS_PREEMPTED },
+	{ UA_RES_PREEMPTED, ASC_RESERVATIONS_PREEMPTED },
+	{ UA_RES_RELEASED, ASC_RESERVATIONS_RELEASED },
 };
 
 static uint32_t fnv1a(const char *s)
@@ -71,6 +60,8 @@ void scsi_target_destroy(struct scsi_target *t)
 {
 	if (!t)
 		return;
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		pr_clear_all(&t->luns[i]);
 	while (t->nexuses) {
 		struct scsi_nexus *n = t->nexuses;
 		t->nexuses = n->next;
@@ -81,7 +72,7 @@ void scsi_target_destroy(struct scsi_target *t)
 
 /* ---- unit attentions ------------------------------------------------------ */
 
-static struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id)
+struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id)
 {
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		if (n->id == id)
@@ -98,6 +89,7 @@ static struct scsi_nexus *nexus_get(struct scsi_target *t, uint64_t id)
 	if (!n)
 		return NULL;
 	n->id = id;
+	snprintf(n->port, sizeof(n->port), "nexus.%llu", (unsigned long long)id);
 	memset(n->ua, UA_POWER_ON, sizeof(n->ua));
 	n->next = t->nexuses;
 	t->nexuses = n;
@@ -114,18 +106,28 @@ static void ua_raise(struct scsi_target *t, uint64_t lun, uint8_t bit)
 				n->ua[i] |= bit;
 }
 
-void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id)
+void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port)
 {
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
 	if (n) /* a reused id is a new nexus: it starts from power on */
 		memset(n->ua, UA_POWER_ON, sizeof(n->ua));
-	else if (!nexus_get(t, nexus_id))
+	else if (!(n = nexus_get(t, nexus_id))) {
 		fprintf(stderr, "scsi: target %s: no memory for nexus %llu; it will be made "
 				"on its first command\n", t->name, (unsigned long long)nexus_id);
+		return;
+	}
+	if (initiator_port && initiator_port[0] && strlen(initiator_port) < sizeof(n->port))
+		snprintf(n->port, sizeof(n->port), "%s", initiator_port);
+	else
+		fprintf(stderr, "scsi: target %s: nexus %llu has no usable initiator port "
+				"name; reservations know it as %s\n", t->name,
+			(unsigned long long)nexus_id, n->port);
 }
 
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id)
 {
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		pr_nexus_gone(&t->luns[i], nexus_id);
 	for (struct scsi_nexus **p = &t->nexuses; *p; p = &(*p)->next) {
 		if ((*p)->id == nexus_id) {
 			struct scsi_nexus *n = *p;
@@ -161,6 +163,13 @@ void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nex
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		if (n->id != except_nexus_id && lun < SCSI_MAX_LUNS)
 			n->ua[lun] |= UA_MODE_CHANGED;
+}
+
+void nexus_port_ua(struct scsi_target *t, uint64_t lun, const char *port, uint8_t ua)
+{
+	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
+		if (lun < SCSI_MAX_LUNS && strcmp(n->port, port) == 0)
+			n->ua[lun] |= ua;
 }
 
 void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id)
@@ -210,6 +219,7 @@ int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun)
 	if (t->luns[lun].inflight)
 		return -EBUSY;
 	t->luns[lun].present = false;
+	pr_clear_all(&t->luns[lun]);
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		n->ua[lun] = UA_POWER_ON; /* as new, should it come back */
 	ua_raise(t, SCSI_MAX_LUNS, UA_LUNS_CHANGED);
@@ -221,6 +231,28 @@ int scsi_target_lun_resized(struct scsi_target *t, uint64_t lun)
 	if (lun >= SCSI_MAX_LUNS || !t->luns[lun].present)
 		return -ENOENT;
 	return lun_refresh_size(&t->luns[lun]);
+}
+
+int scsi_lun_reset(struct scsi_target *t, uint64_t lun)
+{
+	if (lun >= SCSI_MAX_LUNS || !t->luns[lun].present)
+		return -ENOENT;
+	pr_reset(&t->luns[lun]);
+	ua_raise(t, lun, UA_POWER_ON);
+	return 0;
+}
+
+void scsi_target_reset(struct scsi_target *t)
+{
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		pr_reset(&t->luns[i]);
+	ua_raise(t, SCSI_MAX_LUNS, UA_POWER_ON);
+}
+
+void scsi_target_set_pr_save(struct scsi_target *t, scsi_pr_save_fn save, void *arg)
+{
+	t->pr_save = save;
+	t->pr_save_arg = arg;
 }
 
 int scsi_target_lun_count(const struct scsi_target *t)
@@ -277,6 +309,8 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 		return false;
 	}
 	if (!cdb_bits_valid(cmd, task))
+		return false;
+	if (st->lun && pr_conflict(task, cmd))
 		return false;
 	/* Data-out whose size the CDB fixes (WRITE SAME, COMPARE AND WRITE,
 	 * VERIFY with BYTCHK) must be exactly that size.  (A WRITE sent less

@@ -113,10 +113,47 @@ void scsi_target_thin_threshold(struct scsi_target *t);
  * that need no IO).  Never fails: errors come back as status and sense. */
 void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
 
+/* Longest initiator port name, NUL included (iSCSI: a 223-byte name, then
+ * ",i,0x" and 12 hex digits of ISID). */
+#define SCSI_PORT_NAME_MAX 256
+
 /* A new I_T nexus logged in / went away (unit attentions, reservations).
+ * initiator_port names the initiator port for persistent reservations, which
+ * belong to the port name and not to nexus_id: a nexus that goes away keeps
+ * its registrations, and a later nexus with the same name holds them again.
+ * iSCSI: "<initiator name>,i,0x<ISID in 12 hex digits>" (SPC-4 7.6.4.6).
+ * NULL or a name too long gives the nexus a name of its own ("nexus.<id>").
  * A task whose nexus_id was never added creates its nexus on the spot, with
- * POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like scsi_nexus_add. */
-void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id);
+ * POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like scsi_nexus_add,
+ * and such a name.  Removing a nexus releases its RESERVE(6) reservations. */
+void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port);
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
+
+/* Task management: LOGICAL UNIT RESET of one LUN (-ENOENT if absent) or a
+ * target reset of all.  Releases RESERVE(6) reservations (persistent ones
+ * stay, SPC-4 5.13.1) and raises POWER ON, RESET OR BUS DEVICE RESET OCCURRED
+ * on every nexus.  Commands already running on cowstore are not stopped. */
+int scsi_lun_reset(struct scsi_target *t, uint64_t lun);
+void scsi_target_reset(struct scsi_target *t);
+
+/* Persistent reservations that survive a restart (APTPL, SPC-4 5.13.5).
+ * When a LUN's registrations or reservation change while the last APTPL
+ * received is 1, the target calls save(arg, lun, blob, len) before the
+ * command completes; when an APTPL 0 arrives it calls save with len 0,
+ * meaning "forget what was saved".  save returns 0 or a negative errno (the
+ * command then ends with HARDWARE ERROR, INTERNAL TARGET FAILURE; the new
+ * state stays in memory).  Without a save function APTPL 1 is refused
+ * (INVALID FIELD IN PARAMETER LIST) and REPORT CAPABILITIES says PTPL_C 0.
+ * The blob is self-contained, versioned and checksummed (format in pr.c);
+ * scsi_target_load_pr() restores it on a LUN already added, at start-up,
+ * before any command: -EINVAL for a blob that is not exactly valid (the LUN
+ * keeps what it had), -ENOENT if the LUN is absent. */
+/* PREEMPT AND ABORT preempts as PREEMPT does but aborts nothing: a command of
+ * a preempted nexus that is already running on cowstore cannot be recalled
+ * and completes; every later one is judged against the new reservation.
+ * The transport may abort what it still holds (data-out not yet received). */
+typedef int (*scsi_pr_save_fn)(void *arg, uint64_t lun, const void *blob, size_t len);
+void scsi_target_set_pr_save(struct scsi_target *t, scsi_pr_save_fn save, void *arg);
+int scsi_target_load_pr(struct scsi_target *t, uint64_t lun, const void *blob, size_t len);
 
 #endif /* SLATE_TARGET_SCSI_H */

@@ -104,7 +104,7 @@ static void test_copy_within_a_lun_and_status(void)
 	CHECK_BAD_CDB(run(&f, cdb, resp, sizeof(resp)), 2, -1);
 	f.nexus = 2;                          /* nor for another nexus */
 	cdb[2] = 7;
-	scsi_nexus_add(f.t, 2);
+	scsi_nexus_add(f.t, 2, "iqn.2026-01.io.slate:other,i,0x000000000002");
 	run(&f, cdb, resp, sizeof(resp));     /* its power-on unit attention */
 	CHECK_BAD_CDB(run(&f, cdb, resp, sizeof(resp)), 2, -1);
 	fixture_close(&f);
