@@ -150,8 +150,9 @@ void scsi_target_reset(struct scsi_target *t);
  * keeps what it had), -ENOENT if the LUN is absent. */
 /* PREEMPT AND ABORT preempts as PREEMPT does but aborts nothing: a command of
  * a preempted nexus that is already running on cowstore cannot be recalled
- * and completes; every later one is judged against the new reservation.
- * The transport may abort what it still holds (data-out not yet received). */
+ * and completes; every command that reaches scsi_task_execute() afterwards
+ * (one still waiting in the transport for its data-out included) is judged
+ * against the new reservation and registrations. */
 typedef int (*scsi_pr_save_fn)(void *arg, uint64_t lun, const void *blob, size_t len);
 void scsi_target_set_pr_save(struct scsi_target *t, scsi_pr_save_fn save, void *arg);
 int scsi_target_load_pr(struct scsi_target *t, uint64_t lun, const void *blob, size_t len);
