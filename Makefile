@@ -14,7 +14,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fno-strict-aliasing \
 	   -I. -D_GNU_SOURCE
-LDLIBS  := -lrocksdb -lisal -lpmem -luring -lpthread -lm
+LDLIBS  := -lrocksdb -lisal -lpmem -luring -lcrypto -lpthread -lm
 ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 B  := build

@@ -6,15 +6,18 @@
  *
  *   slated --data DIR [--config FILE] [--iscsi ADDR:PORT]
  *
- * Embedded default: iSCSI on 127.0.0.1:3260; on first start a 1 GiB thin
- * volume "demo" is created, and it is served as LUN 0 of target
- * iqn.2026-11.dev.slate:demo.  (Target definitions are not configurable
- * yet: the management issue puts them behind the REST API.)
+ * What is served is kept in the pool (target/iscsi/config.c; slate-store's
+ * target, discovery and portal commands change it while slated is stopped):
+ * targets, LUN mappings, ACLs, CHAP, portals.  Embedded default: when the
+ * pool has no target yet, a 1 GiB thin volume "demo" is created and saved as
+ * LUN 0 of target iqn.2026-11.dev.slate:demo; with no portal configured,
+ * iSCSI listens on 127.0.0.1:3260.  --iscsi ADDR:PORT replaces the portals
+ * (tests use 127.0.0.1:0).
  *
  * DIR is created with a pool in it (64 GiB thin capacity, no plog) when it is
  * missing or empty; a non-empty DIR must already hold a pool.  --config is
- * accepted and ignored for now (one log line says so): there is no config
- * format yet, and accepting the flag lets service files use it already.
+ * accepted and ignored for now (one log line says so): the configuration
+ * lives in the pool, and accepting the flag lets service files use it already.
  *
  * Signals: SIGTERM and SIGINT are blocked before cowstore starts its threads,
  * so every thread inherits the mask and the signals arrive only through the
@@ -45,6 +48,7 @@
 #define DEMO_VOLUME "demo"
 #define DEMO_VOLUME_BYTES (1ull << 30)
 #define DEMO_TARGET "iqn.2026-11.dev.slate:demo"
+#define DEFAULT_PORTAL "127.0.0.1:3260"
 
 /* The daemon's state; owned by main, handed down. */
 struct slated {
@@ -52,8 +56,8 @@ struct slated {
 	const char *config_path; /* NULL when not given */
 	struct cowstore *cs;
 	int signal_fd;
-	char iscsi_addr[64];
-	uint16_t iscsi_port;
+	const char *iscsi_portal; /* --iscsi: replaces the configured portals */
+	struct iscsi_config *iscsi_cfg;
 	struct iscsi_server *iscsi;
 	/* The server that cowstore events (store thread) are forwarded to: set
 	 * once it serves; the pool is closed before the server is destroyed. */
@@ -222,43 +226,128 @@ static void log_pool_state(struct slated *sd)
 
 /* ---- iSCSI ------------------------------------------------------------ */
 
-/* The demo volume, created on first start; *id gets its id. */
-static int demo_volume(struct slated *sd, uint64_t *id)
+/* First start: the demo volume and a target serving it, saved in the pool
+ * like any target an operator makes with slate-store. */
+static int create_demo(struct slated *sd)
 {
 	struct cowstore_err err = { "" };
-	int rc = cowstore_volume_lookup(sd->cs, DEMO_VOLUME, id);
-	if (rc != -ENOENT)
-		return rc;
-	rc = cowstore_volume_create(sd->cs, DEMO_VOLUME, DEMO_VOLUME_BYTES, id, &err);
-	if (rc == 0)
-		log_line("created volume '%s' (1 GiB thin)", DEMO_VOLUME);
-	else
+	struct iscsi_target_config *t = &sd->iscsi_cfg->targets[0];
+	char why[256];
+	uint64_t id;
+	int rc = cowstore_volume_lookup(sd->cs, DEMO_VOLUME, &id);
+	if (rc == -ENOENT) {
+		rc = cowstore_volume_create(sd->cs, DEMO_VOLUME, DEMO_VOLUME_BYTES, &id, &err);
+		if (rc == 0)
+			log_line("created volume '%s' (1 GiB thin)", DEMO_VOLUME);
+	}
+	if (rc) {
 		log_line("error: cannot create volume '%s': %s", DEMO_VOLUME,
 			 err.msg[0] ? err.msg : strerror(-rc));
+		return rc;
+	}
+	memset(t, 0, sizeof(*t));
+	snprintf(t->iqn, sizeof(t->iqn), "%s", DEMO_TARGET);
+	snprintf(t->luns[0].volume, sizeof(t->luns[0].volume), "%s", DEMO_VOLUME);
+	t->nluns = 1;
+	rc = iscsi_config_save_target(sd->cs, t, why, sizeof(why));
+	if (rc) {
+		log_line("error: cannot save the demo target: %s", rc == -EINVAL ? why : strerror(-rc));
+		return rc;
+	}
+	sd->iscsi_cfg->ntargets = 1;
+	log_line("created target %s with LUN 0 = volume '%s'", DEMO_TARGET, DEMO_VOLUME);
+	return 0;
+}
+
+static int load_iscsi_config(struct slated *sd)
+{
+	char why[256];
+	if (!(sd->iscsi_cfg = calloc(1, sizeof(*sd->iscsi_cfg))))
+		return -ENOMEM;
+	int rc = iscsi_config_load(sd->cs, sd->iscsi_cfg, why, sizeof(why));
+	if (rc) {
+		log_line("error: cannot load the iSCSI configuration: %s",
+			 rc == -EINVAL ? why : strerror(-rc));
+		return rc;
+	}
+	return sd->iscsi_cfg->ntargets ? 0 : create_demo(sd);
+}
+
+/* The portals: --iscsi, else the configured ones, else 127.0.0.1:3260. */
+static int add_portals(struct slated *sd, char *first, size_t first_len)
+{
+	struct iscsi_server_options opts = { 0 };
+	const struct iscsi_config *cfg = sd->iscsi_cfg;
+	unsigned n = sd->iscsi_portal ? 1 : cfg->nportals ? cfg->nportals : 1;
+	for (unsigned i = 0; i < n; i++) {
+		const char *portal = sd->iscsi_portal ? sd->iscsi_portal
+				     : cfg->nportals  ? cfg->portals[i] : DEFAULT_PORTAL;
+		char address[64];
+		uint16_t port;
+		int rc = iscsi_portal_parse(portal, address, sizeof(address), &port);
+		if (!rc && i == 0) {
+			opts.address = address;
+			opts.port = port;
+			snprintf(first, first_len, strchr(address, ':') ? "[%s]" : "%s", address);
+			rc = iscsi_server_create(sd->cs, &opts, &sd->iscsi);
+		} else if (!rc) {
+			rc = iscsi_server_add_portal(sd->iscsi, address, port);
+		}
+		if (rc) {
+			log_line("error: cannot use portal %s: %s", portal, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* A target and its LUNs; a LUN whose volume is gone is logged and left out
+ * rather than keeping every other target from being served. */
+static int add_target(struct slated *sd, const struct iscsi_target_config *t)
+{
+	int rc = iscsi_server_add_target(sd->iscsi, t->iqn);
+	if (!rc)
+		rc = iscsi_server_set_access(sd->iscsi, t->iqn, &t->auth, t->acl, t->nacl);
+	for (unsigned i = 0; i < t->nluns && !rc; i++) {
+		uint64_t id;
+		if (cowstore_volume_lookup(sd->cs, t->luns[i].volume, &id)) {
+			log_line("warning: target %s LUN %llu: no volume '%s'; LUN not served",
+				 t->iqn, (unsigned long long)t->luns[i].lun, t->luns[i].volume);
+			continue;
+		}
+		rc = iscsi_server_add_lun(sd->iscsi, t->iqn, t->luns[i].lun, id);
+	}
+	if (rc)
+		log_line("error: cannot serve target %s: %s", t->iqn, strerror(-rc));
+	else
+		log_line("iSCSI: target %s, %u LUN(s)%s%s", t->iqn, t->nluns,
+			 t->auth.chap.user[0] ? ", CHAP" : "", t->nacl ? ", ACL" : "");
 	return rc;
 }
 
 static int start_iscsi(struct slated *sd)
 {
-	struct iscsi_server_options opts = { .address = sd->iscsi_addr, .port = sd->iscsi_port };
-	uint64_t demo;
-	int rc = demo_volume(sd, &demo);
+	char first[72];
+	const struct iscsi_config *cfg;
+	int rc = load_iscsi_config(sd);
 	if (!rc)
-		rc = iscsi_server_create(sd->cs, &opts, &sd->iscsi);
-	if (!rc)
-		rc = iscsi_server_add_target(sd->iscsi, DEMO_TARGET);
-	if (!rc)
-		rc = iscsi_server_add_lun(sd->iscsi, DEMO_TARGET, 0, demo);
+		rc = add_portals(sd, first, sizeof(first));
+	if (rc)
+		return rc;
+	cfg = sd->iscsi_cfg;
+	rc = iscsi_server_set_access(sd->iscsi, NULL, &cfg->discovery, NULL, 0);
+	for (unsigned i = 0; i < cfg->ntargets && !rc; i++)
+		rc = add_target(sd, &cfg->targets[i]);
 	if (!rc)
 		rc = iscsi_server_start(sd->iscsi);
 	if (rc) {
-		log_line("error: cannot serve iSCSI on %s:%u: %s", sd->iscsi_addr, sd->iscsi_port,
-			 strerror(-rc));
+		log_line("error: cannot serve iSCSI: %s", strerror(-rc));
 		return rc;
 	}
 	atomic_store(&sd->iscsi_events, sd->iscsi);
-	log_line("iSCSI: listening on %s:%u, target %s, LUN 0 = volume '%s'", sd->iscsi_addr,
-		 iscsi_server_port(sd->iscsi), DEMO_TARGET, DEMO_VOLUME);
+	log_line("iSCSI: listening on %s:%u, %u portal(s), %u target(s)", first,
+		 iscsi_server_port(sd->iscsi), sd->iscsi_portal ? 1 : cfg->nportals ? cfg->nportals : 1,
+		 cfg->ntargets);
 	return 0;
 }
 
@@ -305,29 +394,6 @@ static int serve(struct slated *sd)
 }
 
 /* "127.0.0.1:3260" or "[::1]:3260" into sd's portal. */
-static int parse_portal(const char *s, struct slated *sd)
-{
-	const char *colon = strrchr(s, ':');
-	const char *host = s, *host_end = colon;
-	if (!colon)
-		return -EINVAL;
-	if (s[0] == '[') {
-		host = s + 1;
-		host_end = strchr(s, ']');
-		if (!host_end || host_end + 1 != colon)
-			return -EINVAL;
-	}
-	char *end;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	size_t len = (size_t)(host_end - host);
-	if (!colon[1] || *end || port > 65535 || len == 0 || len >= sizeof(sd->iscsi_addr))
-		return -EINVAL;
-	memcpy(sd->iscsi_addr, host, len);
-	sd->iscsi_addr[len] = 0;
-	sd->iscsi_port = (uint16_t)port;
-	return 0;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: slated --data DIR [--config FILE] [--iscsi ADDR:PORT]\n"
@@ -358,10 +424,14 @@ static int parse_args(int argc, char **argv, struct slated *sd)
 			return usage(stderr), 2;
 		}
 		*slot = argv[++i];
-		if (iscsi && parse_portal(iscsi, sd) != 0) {
+		char address[64];
+		uint16_t port;
+		if (iscsi && iscsi_portal_parse(iscsi, address, sizeof(address), &port) != 0) {
 			fprintf(stderr, "slated: bad --iscsi '%s': want ADDR:PORT\n", iscsi);
 			return usage(stderr), 2;
 		}
+		if (iscsi)
+			sd->iscsi_portal = iscsi;
 	}
 	if (!sd->data_dir) {
 		fprintf(stderr, "slated: --data DIR is required\n");
@@ -372,7 +442,7 @@ static int parse_args(int argc, char **argv, struct slated *sd)
 
 int main(int argc, char **argv)
 {
-	struct slated sd = { .signal_fd = -1, .iscsi_addr = "127.0.0.1", .iscsi_port = 3260 };
+	struct slated sd = { .signal_fd = -1 };
 	int status = parse_args(argc, argv, &sd);
 	if (status)
 		return status;
@@ -403,6 +473,7 @@ int main(int argc, char **argv)
 		iscsi_server_stop(sd.iscsi); /* sessions asked to log out; commands finish */
 	cowstore_close(sd.cs);          /* no more events after this */
 	iscsi_server_destroy(sd.iscsi);
+	free(sd.iscsi_cfg);
 	log_line("pool %s closed cleanly; exiting", sd.data_dir);
 	close(sd.signal_fd);
 	return rc < 0 ? 1 : 0;

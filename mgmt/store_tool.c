@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cowstore/cowstore.h"
+#include "target/iscsi/iscsi.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -40,6 +41,8 @@ enum {
 	OPT_SNAPSHOT = 1u << 3,
 	OPT_DELETE_NEWER = 1u << 4,
 	OPT_PREALLOCATE = 1u << 5,
+	OPT_MUTUAL_USER = 1u << 6,
+	OPT_MUTUAL_SECRET = 1u << 7,
 };
 
 struct option_spec {
@@ -55,6 +58,8 @@ static const struct option_spec option_specs[] = {
 	{ "--snapshot", OPT_SNAPSHOT, true },
 	{ "--delete-newer", OPT_DELETE_NEWER, false },
 	{ "--preallocate", OPT_PREALLOCATE, false },
+	{ "--mutual-user", OPT_MUTUAL_USER, true },
+	{ "--mutual-secret", OPT_MUTUAL_SECRET, true },
 };
 #define NOPTIONS (sizeof(option_specs) / sizeof(option_specs[0]))
 
@@ -852,6 +857,288 @@ static int cmd_space(struct tool *t)
 	return status;
 }
 
+/* ---- iSCSI configuration (kept in the pool, read by slated) ----------- */
+
+/* Load the configuration, let change() edit it, save what it touched. */
+struct iscsi_edit {
+	struct iscsi_config *cfg;
+	struct iscsi_target_config *target; /* the target named by args[0], if any */
+	char why[256];
+};
+
+static int load_iscsi(struct tool *t, struct iscsi_edit *e, bool need_target)
+{
+	e->cfg = calloc(1, sizeof(*e->cfg));
+	if (!e->cfg)
+		return fail(-ENOMEM, NULL, "loading the iSCSI configuration");
+	int rc = iscsi_config_load(t->cs, e->cfg, e->why, sizeof(e->why));
+	if (rc)
+		return rc == -EINVAL ? (fprintf(stderr, "slate-store: %s\n", e->why), EXIT_FAIL)
+				     : fail(rc, NULL, "loading the iSCSI configuration");
+	e->target = need_target ? iscsi_config_find(e->cfg, t->args[0]) : NULL;
+	if (need_target && !e->target) {
+		fprintf(stderr, "slate-store: no target '%s' (see 'target list')\n", t->args[0]);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+static int save_target(struct tool *t, struct iscsi_edit *e, const char *done)
+{
+	int rc = iscsi_config_save_target(t->cs, e->target, e->why, sizeof(e->why));
+	if (rc == -EINVAL)
+		fprintf(stderr, "slate-store: %s\n", e->why);
+	else if (rc)
+		fail(rc, NULL, "saving target %s", e->target->iqn);
+	else
+		printf("%s\n", done);
+	free(e->cfg);
+	return rc ? EXIT_FAIL : 0;
+}
+
+static int save_global(struct tool *t, struct iscsi_edit *e, const char *done)
+{
+	int rc = iscsi_config_save_global(t->cs, e->cfg, e->why, sizeof(e->why));
+	if (rc == -EINVAL)
+		fprintf(stderr, "slate-store: %s\n", e->why);
+	else if (rc)
+		fail(rc, NULL, "saving the iSCSI portals and discovery settings");
+	else
+		printf("%s\n", done);
+	free(e->cfg);
+	return rc ? EXIT_FAIL : 0;
+}
+
+static int cmd_target_create(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, false);
+	if (status)
+		return free(e.cfg), status;
+	if (iscsi_config_find(e.cfg, t->args[0]) || e.cfg->ntargets == ISCSI_MAX_TARGETS) {
+		fprintf(stderr, "slate-store: %s\n", e.cfg->ntargets == ISCSI_MAX_TARGETS ?
+			"too many targets" : "that target exists already");
+		free(e.cfg);
+		return EXIT_FAIL;
+	}
+	e.target = &e.cfg->targets[e.cfg->ntargets++];
+	snprintf(e.target->iqn, sizeof(e.target->iqn), "%s", t->args[0]);
+	return save_target(t, &e, "target created");
+}
+
+static int cmd_target_delete(struct tool *t)
+{
+	int rc = iscsi_config_delete_target(t->cs, t->args[0]);
+	if (rc == -ENOENT) {
+		fprintf(stderr, "slate-store: no target '%s'\n", t->args[0]);
+		return EXIT_FAIL;
+	}
+	return rc ? fail(rc, NULL, "deleting target %s", t->args[0]) : (printf("target deleted\n"), 0);
+}
+
+static void print_auth(const char *what, const struct iscsi_auth *a)
+{
+	if (a->chap.user[0])
+		printf("  %s CHAP user %s%s%s\n", what, a->chap.user,
+		       a->mutual.user[0] ? ", mutual as " : "", a->mutual.user);
+}
+
+static int cmd_target_list(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, false);
+	if (status)
+		return free(e.cfg), status;
+	for (unsigned i = 0; i < e.cfg->nportals; i++)
+		printf("portal %s\n", e.cfg->portals[i]);
+	print_auth("discovery", &e.cfg->discovery);
+	for (unsigned i = 0; i < e.cfg->ntargets; i++) {
+		const struct iscsi_target_config *tc = &e.cfg->targets[i];
+		printf("target %s\n", tc->iqn);
+		print_auth("login", &tc->auth);
+		for (unsigned j = 0; j < tc->nacl; j++)
+			printf("  allows %s\n", tc->acl[j]);
+		for (unsigned j = 0; j < tc->nluns; j++)
+			printf("  LUN %llu = volume %s\n", (unsigned long long)tc->luns[j].lun,
+			       tc->luns[j].volume);
+	}
+	if (!e.cfg->ntargets)
+		printf("(no targets: slated creates the demo target on its first start)\n");
+	free(e.cfg);
+	return 0;
+}
+
+static int cmd_target_map(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	uint64_t id;
+	char *end;
+	unsigned long long lun = strtoull(t->args[1], &end, 10);
+	if (!t->args[1][0] || *end || lun > 255)
+		return usage_error("bad LUN '%s': want 0 to 255", t->args[1]);
+	int status = load_iscsi(t, &e, true);
+	if (!status)
+		status = find_volume(t, t->args[2], &id);
+	if (!status && e.target->nluns == ISCSI_MAX_TARGET_LUNS)
+		status = (fprintf(stderr, "slate-store: target has %d LUNs already\n",
+				  ISCSI_MAX_TARGET_LUNS), EXIT_FAIL);
+	if (status)
+		return free(e.cfg), status;
+	struct iscsi_lun_map *m = &e.target->luns[e.target->nluns++];
+	m->lun = lun;
+	snprintf(m->volume, sizeof(m->volume), "%s", t->args[2]);
+	return save_target(t, &e, "LUN mapped");
+}
+
+static int cmd_target_unmap(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, true);
+	if (status)
+		return free(e.cfg), status;
+	struct iscsi_target_config *tc = e.target;
+	for (unsigned i = 0; i < tc->nluns; i++) {
+		char lun[24];
+		snprintf(lun, sizeof(lun), "%llu", (unsigned long long)tc->luns[i].lun);
+		if (!strcmp(lun, t->args[1])) {
+			tc->luns[i] = tc->luns[--tc->nluns];
+			return save_target(t, &e, "LUN unmapped");
+		}
+	}
+	fprintf(stderr, "slate-store: target %s has no LUN %s\n", tc->iqn, t->args[1]);
+	free(e.cfg);
+	return EXIT_FAIL;
+}
+
+static int cmd_target_allow(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, true);
+	if (!status && e.target->nacl == ISCSI_MAX_ACL)
+		status = (fprintf(stderr, "slate-store: the ACL is full\n"), EXIT_FAIL);
+	if (status)
+		return free(e.cfg), status;
+	snprintf(e.target->acl[e.target->nacl++], sizeof(e.target->acl[0]), "%s", t->args[1]);
+	return save_target(t, &e, "initiator allowed");
+}
+
+static int cmd_target_disallow(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, true);
+	if (status)
+		return free(e.cfg), status;
+	struct iscsi_target_config *tc = e.target;
+	for (unsigned i = 0; i < tc->nacl; i++) {
+		if (!strcmp(tc->acl[i], t->args[1])) {
+			memcpy(tc->acl[i], tc->acl[--tc->nacl], sizeof(tc->acl[0]));
+			return save_target(t, &e, tc->nacl ? "initiator removed from the ACL"
+						     : "ACL now empty: every initiator may log in");
+		}
+	}
+	fprintf(stderr, "slate-store: %s is not in the ACL of %s\n", t->args[1], tc->iqn);
+	free(e.cfg);
+	return EXIT_FAIL;
+}
+
+/* USER SECRET [--mutual-user U --mutual-secret S] into a; usage errors. */
+static int auth_args(struct tool *t, char **args, struct iscsi_auth *a)
+{
+	const char *mu = option_value(t, OPT_MUTUAL_USER), *ms = option_value(t, OPT_MUTUAL_SECRET);
+	if (!mu != !ms)
+		return usage_error("--mutual-user and --mutual-secret go together");
+	memset(a, 0, sizeof(*a));
+	if (strlen(args[0]) >= sizeof(a->chap.user) || strlen(args[1]) >= sizeof(a->chap.secret) ||
+	    (mu && (strlen(mu) >= sizeof(a->mutual.user) || strlen(ms) >= sizeof(a->mutual.secret))))
+		return usage_error("CHAP user or secret too long");
+	strcpy(a->chap.user, args[0]);
+	strcpy(a->chap.secret, args[1]);
+	if (mu) {
+		strcpy(a->mutual.user, mu);
+		strcpy(a->mutual.secret, ms);
+	}
+	return 0;
+}
+
+static int cmd_target_chap(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	struct iscsi_auth auth;
+	int status = auth_args(t, t->args + 1, &auth);
+	if (!status)
+		status = load_iscsi(t, &e, true);
+	if (status)
+		return free(e.cfg), status;
+	e.target->auth = auth;
+	return save_target(t, &e, "CHAP set");
+}
+
+static int cmd_target_nochap(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, true);
+	if (status)
+		return free(e.cfg), status;
+	memset(&e.target->auth, 0, sizeof(e.target->auth));
+	return save_target(t, &e, "CHAP cleared");
+}
+
+static int cmd_discovery_chap(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	struct iscsi_auth auth;
+	int status = auth_args(t, t->args, &auth);
+	if (!status)
+		status = load_iscsi(t, &e, false);
+	if (status)
+		return free(e.cfg), status;
+	e.cfg->discovery = auth;
+	return save_global(t, &e, "discovery CHAP set");
+}
+
+static int cmd_discovery_nochap(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, false);
+	if (status)
+		return free(e.cfg), status;
+	memset(&e.cfg->discovery, 0, sizeof(e.cfg->discovery));
+	return save_global(t, &e, "discovery CHAP cleared");
+}
+
+static int cmd_portal_add(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, false);
+	if (!status && e.cfg->nportals == ISCSI_MAX_PORTALS)
+		status = (fprintf(stderr, "slate-store: %d portals already\n", ISCSI_MAX_PORTALS),
+			  EXIT_FAIL);
+	if (!status && strlen(t->args[0]) > ISCSI_PORTAL_MAX)
+		status = usage_error("portal '%s' is too long", t->args[0]);
+	if (status)
+		return free(e.cfg), status;
+	strcpy(e.cfg->portals[e.cfg->nportals++], t->args[0]);
+	return save_global(t, &e, "portal added");
+}
+
+static int cmd_portal_remove(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, false);
+	if (status)
+		return free(e.cfg), status;
+	for (unsigned i = 0; i < e.cfg->nportals; i++) {
+		if (!strcmp(e.cfg->portals[i], t->args[0])) {
+			memcpy(e.cfg->portals[i], e.cfg->portals[--e.cfg->nportals],
+			       sizeof(e.cfg->portals[0]));
+			return save_global(t, &e, "portal removed");
+		}
+	}
+	fprintf(stderr, "slate-store: no portal '%s'\n", t->args[0]);
+	free(e.cfg);
+	return EXIT_FAIL;
+}
+
 /* ---- command line --------------------------------------------------- */
 
 static const struct command commands[] = {
@@ -872,6 +1159,21 @@ static const struct command commands[] = {
 	{ "import", NULL, 2, 0, true, cmd_import, "import VOLUME FILE" },
 	{ "export", NULL, 2, OPT_SNAPSHOT, true, cmd_export, "export VOLUME FILE [--snapshot NAME]" },
 	{ "space", NULL, 0, 0, true, cmd_space, "space" },
+	{ "target", "create", 1, 0, true, cmd_target_create, "target create IQN" },
+	{ "target", "delete", 1, 0, true, cmd_target_delete, "target delete IQN" },
+	{ "target", "list", 0, 0, true, cmd_target_list, "target list" },
+	{ "target", "map", 3, 0, true, cmd_target_map, "target map IQN LUN VOLUME" },
+	{ "target", "unmap", 2, 0, true, cmd_target_unmap, "target unmap IQN LUN" },
+	{ "target", "allow", 2, 0, true, cmd_target_allow, "target allow IQN INITIATOR" },
+	{ "target", "disallow", 2, 0, true, cmd_target_disallow, "target disallow IQN INITIATOR" },
+	{ "target", "chap", 3, OPT_MUTUAL_USER | OPT_MUTUAL_SECRET, true, cmd_target_chap,
+	  "target chap IQN USER SECRET [--mutual-user USER --mutual-secret SECRET]" },
+	{ "target", "nochap", 1, 0, true, cmd_target_nochap, "target nochap IQN" },
+	{ "discovery", "chap", 2, OPT_MUTUAL_USER | OPT_MUTUAL_SECRET, true, cmd_discovery_chap,
+	  "discovery chap USER SECRET [--mutual-user USER --mutual-secret SECRET]" },
+	{ "discovery", "nochap", 0, 0, true, cmd_discovery_nochap, "discovery nochap" },
+	{ "portal", "add", 1, 0, true, cmd_portal_add, "portal add ADDR:PORT" },
+	{ "portal", "remove", 1, 0, true, cmd_portal_remove, "portal remove ADDR:PORT" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -881,6 +1183,7 @@ static void print_usage(FILE *out)
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(out, "  %s\n", commands[i].synopsis);
 	fprintf(out, "SIZE is bytes with an optional suffix K, M, G or T (powers of 1024).\n"
+		     "An empty ACL lets every initiator in; CHAP secrets are 12-64 characters.\n"
 		     "The pool must not be open in slated.  Exit: 0 ok, 1 failure, 2 usage.\n");
 }
 

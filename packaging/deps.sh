@@ -6,7 +6,7 @@
 # Packages are grouped by what needs them; add new ones to the right line.
 set -eu
 
-BUILD="build-essential pkg-config clang librocksdb-dev libisal-dev libpmem-dev liburing-dev zlib1g-dev"
+BUILD="build-essential pkg-config clang librocksdb-dev libisal-dev libpmem-dev liburing-dev libssl-dev zlib1g-dev"
 TEST="libclang-rt-14-dev"
 # Clients and peers used by integration tests and benchmarks (later issues).
 CLIENTS="libiscsi-dev libiscsi-bin libnfs-dev libnfs-utils qemu-utils qemu-block-extra python3"

@@ -370,6 +370,7 @@ bool conn_release(struct conn *c)
 	pthread_mutex_unlock(&c->srv->sessions_lock);
 	if (c->target && c->nexus_id)
 		scsi_nexus_remove(c->target->scsi, c->nexus_id);
+	chap_free(c);
 	free(c->rx_buf);
 	free(c);
 	return true;

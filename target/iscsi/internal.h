@@ -22,7 +22,7 @@
 #include "target/scsi/scsi.h"
 
 #define BHS_LEN 48
-#define MAX_TARGETS 64
+#define MAX_TARGETS ISCSI_MAX_TARGETS
 #define OUR_MAX_RECV_DSL 262144u  /* data segment we accept */
 #define MAX_DATA_SEGMENT (16u << 20) /* anything larger is a protocol error */
 
@@ -127,20 +127,35 @@ void kv_free(struct kvlist *l);
 
 /* ---- server, targets, connections ------------------------------------ */
 
+/* Who may log in to a target (or to discovery) and how. */
+struct access {
+	struct iscsi_auth auth;
+	unsigned nacl;         /* 0: anyone */
+	char (*acl)[ISCSI_NAME_MAX + 1]; /* owned */
+};
+
 struct target_entry {
 	char iqn[ISCSI_NAME_MAX + 1];
 	struct scsi_target *scsi;
+	struct access access;
 };
 
 struct conn;
 
+/* An address the server listens on. */
+struct portal {
+	char address[64];     /* numeric IPv4 or IPv6 */
+	uint16_t port;        /* once listening: the port bound (0 picks one) */
+	int fd;
+};
+
 struct iscsi_server {
 	struct cowstore *cs;
 	struct cowstore_queue *queue;
-	char address[64];
-	uint16_t port;
+	struct portal portals[ISCSI_MAX_PORTALS];
+	unsigned nportals;
 	uint32_t nop_interval_ms, nop_timeout_ms, stop_grace_ms;
-	int listen_fd, epoll_fd, stop_fd, timer_fd;
+	int epoll_fd, stop_fd, timer_fd;
 	int notify_fd;         /* eventfd: thin_threshold was set by another thread */
 	atomic_bool thin_threshold;
 	pthread_t thread;
@@ -151,6 +166,7 @@ struct iscsi_server {
 	pthread_mutex_t sessions_lock;
 	struct target_entry targets[MAX_TARGETS];
 	int ntargets;
+	struct access discovery;
 	struct conn *conns;
 	uint64_t next_nexus;
 	uint16_t next_tsih;
@@ -191,6 +207,8 @@ struct conn {
 	int login_stage;       /* CSG we are in */
 	bool discovery;
 	struct target_entry *target;
+	struct chap_exchange *chap; /* during the security stage */
+	bool authenticated;    /* CHAP succeeded, or none was required */
 	char initiator[ISCSI_NAME_MAX + 1];
 	uint8_t isid[6];
 	uint16_t tsih;
@@ -253,6 +271,17 @@ void commands_abort_all(struct conn *c);
 void cmd_tx_done(struct cmd *cmd);
 /* Is cmd_sn acceptable now (10.2.2.1); advances ExpCmdSN for non-immediate. */
 bool cmd_sn_accept(struct conn *c, const uint8_t *bhs);
+
+/* chap.c: CHAP (RFC 1994 with MD5, RFC 7143 12.1.3) in the security stage */
+struct chap_exchange;
+/* Does a's ACL let the initiator in? */
+bool access_allows(const struct access *a, const char *initiator);
+/* The security-stage keys of one login PDU: answers AuthMethod and the
+ * CHAP_* keys into resp.  Returns 0, or the login status of a failure
+ * (0x0201 authentication failure, 0x0200 initiator error). */
+uint16_t chap_negotiate(struct conn *c, const struct access *a, const struct kvlist *keys,
+			struct kvlist *resp);
+void chap_free(struct conn *c);
 
 /* server.c */
 struct target_entry *server_find_target(struct iscsi_server *srv, const char *iqn);

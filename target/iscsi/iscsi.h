@@ -38,19 +38,89 @@ struct iscsi_server_options {
 	uint32_t stop_grace_ms;
 };
 
+/* ---- configuration (config.c): what is served, kept in the pool ------- */
+
+#define ISCSI_CHAP_USER_MAX 63
+#define ISCSI_CHAP_SECRET_MIN 12 /* RFC 7143 12.1.3: at least 96 bits */
+#define ISCSI_CHAP_SECRET_MAX 64
+#define ISCSI_MAX_ACL 32
+#define ISCSI_MAX_TARGET_LUNS 64
+#define ISCSI_MAX_TARGETS 64
+#define ISCSI_MAX_PORTALS 8
+#define ISCSI_PORTAL_MAX 63      /* "ADDR:PORT" or "[V6ADDR]:PORT" */
+
+/* A CHAP name and secret: printable ASCII without spaces; user "" = none. */
+struct iscsi_chap {
+	char user[ISCSI_CHAP_USER_MAX + 1];
+	char secret[ISCSI_CHAP_SECRET_MAX + 1];
+};
+/* chap: the initiator must prove itself (one-way CHAP) when chap.user is
+ * set; mutual: what the target answers an initiator that asks it to prove
+ * itself too. */
+struct iscsi_auth {
+	struct iscsi_chap chap, mutual;
+};
+
+struct iscsi_lun_map {
+	uint64_t lun;
+	char volume[COWSTORE_NAME_MAX + 1];
+};
+
+struct iscsi_target_config {
+	char iqn[ISCSI_NAME_MAX + 1];
+	struct iscsi_auth auth;
+	unsigned nacl;           /* 0: every initiator may log in */
+	char acl[ISCSI_MAX_ACL][ISCSI_NAME_MAX + 1];
+	unsigned nluns;
+	struct iscsi_lun_map luns[ISCSI_MAX_TARGET_LUNS];
+};
+
+struct iscsi_config {
+	struct iscsi_auth discovery; /* for SendTargets sessions */
+	unsigned nportals;           /* 0: the default, 127.0.0.1:3260 */
+	char portals[ISCSI_MAX_PORTALS][ISCSI_PORTAL_MAX + 1];
+	unsigned ntargets;
+	struct iscsi_target_config targets[ISCSI_MAX_TARGETS];
+};
+
+/* Read the whole configuration from the pool into *cfg (all zero when none
+ * is stored); -EINVAL when a record is damaged (why says which). */
+int iscsi_config_load(struct cowstore *cs, struct iscsi_config *cfg, char *why, size_t why_len);
+/* Store one target / the global part (discovery auth, portals); both are
+ * checked first (-EINVAL, why says what is wrong). */
+int iscsi_config_save_target(struct cowstore *cs, const struct iscsi_target_config *t,
+			     char *why, size_t why_len);
+int iscsi_config_save_global(struct cowstore *cs, const struct iscsi_config *cfg, char *why,
+			     size_t why_len);
+int iscsi_config_delete_target(struct cowstore *cs, const char *iqn);
+struct iscsi_target_config *iscsi_config_find(struct iscsi_config *cfg, const char *iqn);
+/* iqn.YYYY-MM.reversed.domain[:anything] or eui.<16 hex> or naa.<16|32 hex>. */
+int iscsi_name_valid(const char *name);
+/* Split "ADDR:PORT" / "[ADDR]:PORT" (numeric address); 0 or -EINVAL. */
+int iscsi_portal_parse(const char *portal, char *address, size_t address_len, uint16_t *port);
+
+/* ---- the server ----------------------------------------------------------- */
+
 /* The caller owns *out; iscsi_server_destroy() releases it. */
 int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *opts,
 			struct iscsi_server **out);
+/* Listen on one more portal (the options give the first). */
+int iscsi_server_add_portal(struct iscsi_server *srv, const char *address, uint16_t port);
 /* Add a target named iqn; then map volumes as its LUNs. */
 int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn);
 int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun,
 			 uint64_t volume_id);
+/* Who may log in to target iqn (NULL: discovery sessions) and how they
+ * authenticate; acl has nacl initiator names (0: anyone).  Copied. */
+int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,
+			    const struct iscsi_auth *auth, const char (*acl)[ISCSI_NAME_MAX + 1],
+			    unsigned nacl);
 /* Bind and listen, then serve in a new thread. */
 int iscsi_server_start(struct iscsi_server *srv);
 /* Stop accepting, close every connection once its commands finish, join. */
 void iscsi_server_stop(struct iscsi_server *srv);
 void iscsi_server_destroy(struct iscsi_server *srv);
-/* The port actually bound (useful with port 0 in tests). */
+/* The port the first portal bound (useful with port 0 in tests). */
 uint16_t iscsi_server_port(const struct iscsi_server *srv);
 
 /* The pool crossed its soft threshold (any thread, e.g. cowstore's event

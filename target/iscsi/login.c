@@ -2,7 +2,7 @@
  * login.c - login negotiation (RFC 7143 6.3, 7, 13), discovery through
  * SendTargets (Text PDUs, 11.10) and logout (11.14).
  *
- * Stages: security (CSG 0, AuthMethod None only for now), operational (CSG
+ * Stages: security (CSG 0, AuthMethod and CHAP: chap.c), operational (CSG
  * 1), full feature (NSG 3).  Each offered key is answered with the result
  * of its negotiation function (min, max, AND, OR) against our values;
  * digests (CRC32C or None, the initiator's preference first) start with the
@@ -24,6 +24,7 @@
 #define ST_SUCCESS 0x0000
 #define ST_INITIATOR_ERROR 0x0200
 #define ST_AUTH_FAILED 0x0201
+#define ST_AUTHORIZATION_FAILED 0x0202
 #define ST_NOT_FOUND 0x0203
 #define ST_UNSUPPORTED_VERSION 0x0205
 #define ST_MISSING_PARAMETER 0x0207
@@ -60,17 +61,6 @@ static bool parse_bool(const char *s, bool *out)
 		return true;
 	}
 	return false;
-}
-
-/* Pick "None" from an offered list such as "CRC32C,None". */
-static const char *choose_none(const char *offer)
-{
-	char copy[256];
-	snprintf(copy, sizeof(copy), "%s", offer);
-	for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		if (strcmp(tok, "None") == 0)
-			return "None";
-	return "Reject";
 }
 
 /* The first digest of the initiator's list that we do (13.1): its order
@@ -195,6 +185,10 @@ static void identify(struct negotiation *n, const struct kvlist *keys)
 		n->status = ST_NOT_FOUND;
 		return;
 	}
+	if (!access_allows(&c->target->access, c->initiator)) {
+		n->status = ST_AUTHORIZATION_FAILED;
+		return;
+	}
 	kv_add(n->resp, "TargetPortalGroupTag", "1");
 }
 
@@ -205,22 +199,34 @@ static bool is_identity_key(const char *key)
 	       !strcmp(key, "TargetAlias");
 }
 
+static const struct access *session_access(const struct conn *c)
+{
+	return c->discovery ? &c->srv->discovery : &c->target->access;
+}
+
+/* Leaving the security stage (or skipping it) needs CHAP done when the
+ * target or discovery requires it. */
+static bool may_leave_security(struct conn *c)
+{
+	if (!session_access(c)->auth.chap.user[0])
+		c->authenticated = true;
+	return c->authenticated;
+}
+
 static void negotiate(struct negotiation *n, const struct kvlist *keys, int csg)
 {
+	if (csg == 0)
+		n->status = chap_negotiate(n->c, session_access(n->c), keys, n->resp);
 	for (size_t i = 0; i < keys->n && n->status == ST_SUCCESS; i++) {
 		const char *key = keys->items[i].key, *value = keys->items[i].value;
-		if (is_identity_key(key))
+		if (is_identity_key(key) || !strcmp(key, "AuthMethod") ||
+		    !strncmp(key, "CHAP_", 5)) {
+			if (csg != 0 && !is_identity_key(key))
+				n->status = ST_INITIATOR_ERROR; /* security keys after security */
 			continue;
-		if (!strcmp(key, "AuthMethod")) {
-			const char *m = choose_none(value);
-			if (strcmp(m, "None") != 0)
-				n->status = ST_AUTH_FAILED;
-			kv_add(n->resp, key, m);
-		} else if (csg == 0 && strncmp(key, "CHAP_", 5) == 0) {
-			n->status = ST_AUTH_FAILED;
-		} else if (!negotiate_key(n, key, value)) {
-			n->status = ST_INITIATOR_ERROR;
 		}
+		if (!negotiate_key(n, key, value))
+			n->status = ST_INITIATOR_ERROR;
 	}
 }
 
@@ -300,6 +306,12 @@ void login_handle(struct conn *c, const struct pdu *pdu)
 		identify(&n, &keys);
 	if (n.status == ST_SUCCESS)
 		negotiate(&n, &keys, csg);
+	if (n.status == ST_SUCCESS && (csg > 0 || (transit && nsg > 0)) && !may_leave_security(c)) {
+		if (csg == 0 && c->chap)
+			transit = false; /* CHAP is still going: answer T=0 (6.3) */
+		else
+			n.status = ST_AUTH_FAILED;
+	}
 	uint8_t flags = (uint8_t)(csg << 2);
 	if (n.status == ST_SUCCESS && transit) {
 		flags |= (uint8_t)(0x80 | nsg);
@@ -316,45 +328,35 @@ void login_handle(struct conn *c, const struct pdu *pdu)
 
 /* ---- Text: SendTargets ------------------------------------------------ */
 
-static int add_target_address(struct conn *c, struct kvlist *resp, const struct target_entry *t)
+/* "TargetName=iqn\0" and a TargetAddress per portal (SendTargets repeats
+ * keys, which a kvlist cannot hold, so this writes the text itself). */
+static size_t put_target(struct conn *c, const struct target_entry *t, char *p)
 {
-	char addr[96];
-	const char *fmt = strchr(c->srv->address, ':') ? "[%s]:%u,1" : "%s:%u,1";
-	snprintf(addr, sizeof(addr), fmt, c->srv->address, c->srv->port);
-	int rc = kv_add(resp, "TargetName", t->iqn);
-	return rc ? rc : kv_add(resp, "TargetAddress", addr);
+	size_t at = (size_t)sprintf(p, "TargetName=%s", t->iqn) + 1;
+	for (unsigned i = 0; i < c->srv->nportals; i++) {
+		const struct portal *portal = &c->srv->portals[i];
+		const char *fmt = strchr(portal->address, ':') ? "TargetAddress=[%s]:%u,1"
+							       : "TargetAddress=%s:%u,1";
+		at += (size_t)sprintf(p + at, fmt, portal->address, portal->port) + 1;
+	}
+	return at;
 }
 
-/* SendTargets repeats TargetName and TargetAddress for every target, and a
- * kvlist holds a key once: encode the targets one by one. */
 static int send_targets_text(struct conn *c, const char *which, uint8_t **data, uint32_t *len)
 {
-	size_t cap = 64 + (size_t)c->srv->ntargets * (ISCSI_NAME_MAX + 128), at = 0;
-	uint8_t *p = malloc(cap);
+	size_t per_target = ISCSI_NAME_MAX + 16 + c->srv->nportals * 96, at = 0;
+	char *p = malloc(1 + (size_t)c->srv->ntargets * per_target);
 	if (!p)
 		return -ENOMEM;
 	for (int i = 0; i < c->srv->ntargets; i++) {
 		const struct target_entry *t = &c->srv->targets[i];
-		if (!c->discovery && t != c->target)
+		if ((!c->discovery && t != c->target) || !access_allows(&t->access, c->initiator))
 			continue;
 		if (strcmp(which, "All") != 0 && which[0] && strcmp(which, t->iqn) != 0)
 			continue;
-		struct kvlist one = { 0 };
-		uint8_t *text;
-		uint32_t text_len;
-		int rc = add_target_address(c, &one, t);
-		if (!rc)
-			rc = kv_encode(&one, &text, &text_len);
-		kv_free(&one);
-		if (rc) {
-			free(p);
-			return rc;
-		}
-		memcpy(p + at, text, text_len);
-		at += text_len;
-		free(text);
+		at += put_target(c, t, p + at);
 	}
-	*data = p;
+	*data = (uint8_t *)p;
 	*len = (uint32_t)at;
 	return 0;
 }

@@ -2,7 +2,7 @@
  * server.c - the iSCSI server: targets, the listening portal and the event
  * loop thread that owns every connection (see iscsi.h for the threading).
  *
- * The loop waits on the listening socket, a stop eventfd, a notify eventfd
+ * The loop waits on the listening sockets (one per portal), a stop eventfd, a notify eventfd
  * (events from other threads), a timer (keepalive and the stop deadline),
  * the cowstore completion queue and every connection.  After each round it writes out
  * what commands queued and frees connections that died and whose commands
@@ -30,7 +30,7 @@
 #define DEFAULT_STOP_GRACE_MS 2000u
 
 /* epoll tags for the server's own descriptors (connections use their pointer) */
-static char tag_listen, tag_stop, tag_queue, tag_timer, tag_notify;
+static char tag_stop, tag_queue, tag_timer, tag_notify;
 
 uint64_t server_now_ms(void)
 {
@@ -48,13 +48,16 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 	if (!srv)
 		return -ENOMEM;
 	srv->cs = cs;
-	snprintf(srv->address, sizeof(srv->address), "%s", opts->address);
-	srv->port = opts->port;
+	int rc = iscsi_server_add_portal(srv, opts->address, opts->port);
+	if (rc) {
+		free(srv);
+		return rc;
+	}
 	srv->nop_interval_ms = opts->nop_interval_ms ? opts->nop_interval_ms : DEFAULT_NOP_MS;
 	srv->nop_timeout_ms = opts->nop_timeout_ms ? opts->nop_timeout_ms : DEFAULT_NOP_MS;
 	srv->stop_grace_ms = opts->stop_grace_ms ? opts->stop_grace_ms : DEFAULT_STOP_GRACE_MS;
-	srv->listen_fd = srv->epoll_fd = srv->stop_fd = srv->timer_fd = srv->notify_fd = -1;
-	int rc = cowstore_queue_create(cs, &srv->queue);
+	srv->epoll_fd = srv->stop_fd = srv->timer_fd = srv->notify_fd = -1;
+	rc = cowstore_queue_create(cs, &srv->queue);
 	if (rc) {
 		free(srv);
 		return rc;
@@ -96,7 +99,44 @@ int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun
 	return t ? scsi_target_add_lun(t->scsi, lun, volume_id) : -ENOENT;
 }
 
-uint16_t iscsi_server_port(const struct iscsi_server *srv) { return srv->port; }
+int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,
+			    const struct iscsi_auth *auth, const char (*acl)[ISCSI_NAME_MAX + 1],
+			    unsigned nacl)
+{
+	struct target_entry *t = iqn ? server_find_target(srv, iqn) : NULL;
+	struct access *a = iqn ? (t ? &t->access : NULL) : &srv->discovery;
+	if (!a)
+		return -ENOENT;
+	if (!auth || (nacl && !acl) || nacl > ISCSI_MAX_ACL)
+		return -EINVAL;
+	char (*copy)[ISCSI_NAME_MAX + 1] = nacl ? malloc(nacl * sizeof(*copy)) : NULL;
+	if (nacl && !copy)
+		return -ENOMEM;
+	if (nacl)
+		memcpy(copy, acl, nacl * sizeof(*copy));
+	free(a->acl);
+	a->auth = *auth;
+	a->acl = copy;
+	a->nacl = nacl;
+	return 0;
+}
+
+int iscsi_server_add_portal(struct iscsi_server *srv, const char *address, uint16_t port)
+{
+	unsigned char buf[16];
+	if (!address || strlen(address) >= sizeof(srv->portals[0].address) ||
+	    (inet_pton(AF_INET, address, buf) != 1 && inet_pton(AF_INET6, address, buf) != 1))
+		return -EINVAL;
+	if (srv->nportals == ISCSI_MAX_PORTALS)
+		return -ENOSPC;
+	struct portal *p = &srv->portals[srv->nportals++];
+	snprintf(p->address, sizeof(p->address), "%s", address);
+	p->port = port;
+	p->fd = -1;
+	return 0;
+}
+
+uint16_t iscsi_server_port(const struct iscsi_server *srv) { return srv->portals[0].port; }
 
 void iscsi_server_thin_threshold_reached(struct iscsi_server *srv)
 {
@@ -118,19 +158,19 @@ static void on_notify(struct iscsi_server *srv)
 
 /* ---- sockets ---------------------------------------------------------- */
 
-static int listen_on(struct iscsi_server *srv)
+static int listen_on(struct portal *p)
 {
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
 	socklen_t len;
-	if (inet_pton(AF_INET, srv->address, &v4->sin_addr) == 1) {
+	if (inet_pton(AF_INET, p->address, &v4->sin_addr) == 1) {
 		v4->sin_family = AF_INET;
-		v4->sin_port = htons(srv->port);
+		v4->sin_port = htons(p->port);
 		len = sizeof(*v4);
-	} else if (inet_pton(AF_INET6, srv->address, &v6->sin6_addr) == 1) {
+	} else if (inet_pton(AF_INET6, p->address, &v6->sin6_addr) == 1) {
 		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons(srv->port);
+		v6->sin6_port = htons(p->port);
 		len = sizeof(*v6);
 	} else {
 		return -EINVAL;
@@ -145,9 +185,17 @@ static int listen_on(struct iscsi_server *srv)
 		close(fd);
 		return rc;
 	}
-	srv->port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
-	srv->listen_fd = fd;
+	p->port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+	p->fd = fd;
 	return 0;
+}
+
+static struct portal *portal_of(struct iscsi_server *srv, void *tag)
+{
+	for (unsigned i = 0; i < srv->nportals; i++)
+		if (tag == &srv->portals[i])
+			return &srv->portals[i];
+	return NULL;
 }
 
 static int watch(struct iscsi_server *srv, int fd, void *tag)
@@ -156,12 +204,12 @@ static int watch(struct iscsi_server *srv, int fd, void *tag)
 	return epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-static void accept_all(struct iscsi_server *srv)
+static void accept_all(struct iscsi_server *srv, struct portal *p)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len,
+		int fd = accept4(p->fd, (struct sockaddr *)&ss, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
@@ -194,9 +242,11 @@ static void begin_stop(struct iscsi_server *srv)
 {
 	srv->stopping = true;
 	srv->stop_deadline_ms = server_now_ms() + srv->stop_grace_ms;
-	epoll_ctl(srv->epoll_fd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
-	close(srv->listen_fd);
-	srv->listen_fd = -1;
+	for (unsigned i = 0; i < srv->nportals; i++) {
+		epoll_ctl(srv->epoll_fd, EPOLL_CTL_DEL, srv->portals[i].fd, NULL);
+		close(srv->portals[i].fd);
+		srv->portals[i].fd = -1;
+	}
 	sessions_request_logout(srv, (srv->stop_grace_ms + 999) / 1000);
 }
 
@@ -248,8 +298,9 @@ static void *loop_main(void *arg)
 		int n = epoll_wait(srv->epoll_fd, events, MAX_EVENTS, -1);
 		for (int i = 0; i < n; i++) {
 			void *tag = events[i].data.ptr;
-			if (tag == &tag_listen) {
-				accept_all(srv);
+			struct portal *portal = portal_of(srv, tag);
+			if (portal) {
+				accept_all(srv, portal);
 			} else if (tag == &tag_stop) {
 				if (!srv->stopping)
 					begin_stop(srv);
@@ -270,16 +321,18 @@ static void *loop_main(void *arg)
 
 int iscsi_server_start(struct iscsi_server *srv)
 {
-	int rc = listen_on(srv);
+	int rc = 0;
+	for (unsigned i = 0; i < srv->nportals && !rc; i++)
+		rc = listen_on(&srv->portals[i]);
 	if (rc)
-		return rc;
+		return rc; /* iscsi_server_destroy closes what was opened */
 	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	srv->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	srv->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->notify_fd < 0)
 		rc = -errno;
-	if (!rc)
-		rc = watch(srv, srv->listen_fd, &tag_listen);
+	for (unsigned i = 0; i < srv->nportals && !rc; i++)
+		rc = watch(srv, srv->portals[i].fd, &srv->portals[i]);
 	if (!rc)
 		rc = watch(srv, srv->stop_fd, &tag_stop);
 	if (!rc)
@@ -312,10 +365,14 @@ void iscsi_server_destroy(struct iscsi_server *srv)
 	if (!srv)
 		return;
 	iscsi_server_stop(srv);
-	for (int i = 0; i < srv->ntargets; i++)
+	for (int i = 0; i < srv->ntargets; i++) {
 		scsi_target_destroy(srv->targets[i].scsi);
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
+		free(srv->targets[i].access.acl);
+	}
+	free(srv->discovery.acl);
+	for (unsigned i = 0; i < srv->nportals; i++)
+		if (srv->portals[i].fd >= 0)
+			close(srv->portals[i].fd);
 	if (srv->epoll_fd >= 0)
 		close(srv->epoll_fd);
 	if (srv->stop_fd >= 0)

@@ -1,0 +1,122 @@
+#!/bin/sh
+# iscsi_auth.sh - who may log in, checked with libiscsi's own clients:
+# targets, LUNs, ACLs, CHAP (one-way and mutual) and discovery CHAP set with
+# slate-store, kept in the pool, served by slated after a restart too.
+# Prints "ok/FAIL <what>" per check and "N passed, N failed".
+cd "$(dirname "$0")/../.." || exit 1
+SLATED=${SLATED:-build/slated}
+STORE=${STORE:-build/slate-store}
+TMP=$(mktemp -d /tmp/slate-auth-XXXXXX)
+POOL=$TMP/pool
+Q=iqn.2026-11.dev.slate
+pass=0
+fail=0
+slated_pid=
+
+cleanup() {
+	[ -n "$slated_pid" ] && kill -KILL "$slated_pid" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+check() {
+	what=$1
+	shift
+	if "$@" >/dev/null 2>&1; then
+		echo "ok   $what"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $what"
+		fail=$((fail + 1))
+	fi
+}
+
+refused() { ! "$@"; }
+
+start_slated() {
+	: >"$TMP/slated.log"
+	"$SLATED" --data "$POOL" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
+	slated_pid=$!
+	for _ in $(seq 100); do
+		grep -q 'ready;' "$TMP/slated.log" && break
+		sleep 0.1
+	done
+	PORT=$(sed -n 's/.*iSCSI: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$TMP/slated.log")
+	PORTAL=127.0.0.1:$PORT
+}
+
+stop_slated() {
+	kill -TERM "$slated_pid"
+	wait "$slated_pid"
+	slated_pid=
+}
+
+# mutual_inq SECRET: log in to the CHAP target asking it to prove itself
+# with SECRET (libiscsi takes the target's credentials from the environment).
+mutual_inq() {
+	LIBISCSI_CHAP_TARGET_USERNAME=array LIBISCSI_CHAP_TARGET_PASSWORD=$1 timeout 30 \
+		iscsi-inq -i $Q:host-a "iscsi://alice%alice-secret-1@$PORTAL/$Q:secure/0" 2>&1 |
+		grep -q "Vendor:SLATE"
+}
+
+# inq INITIATOR URL-PREFIX TARGET: a standard INQUIRY of LUN 0 that works.
+inq() {
+	timeout 30 iscsi-inq -i "$1" "iscsi://$2$PORTAL/$3/0" 2>&1 | grep -q "Vendor:SLATE"
+}
+
+"$STORE" "$POOL" pool create >/dev/null &&
+	"$STORE" "$POOL" volume create v1 64M >/dev/null &&
+	"$STORE" "$POOL" volume create v2 64M >/dev/null
+check "slate-store makes a target" "$STORE" "$POOL" target create $Q:secure
+check "slate-store maps a volume as LUN 0" "$STORE" "$POOL" target map $Q:secure 0 v1
+check "slate-store sets mutual CHAP" "$STORE" "$POOL" target chap $Q:secure alice \
+	alice-secret-1 --mutual-user array --mutual-secret array-secret-1
+check "a short CHAP secret is refused" refused "$STORE" "$POOL" target chap $Q:secure a short
+check "a bad target name is refused" refused "$STORE" "$POOL" target create not-an-iqn
+"$STORE" "$POOL" target create $Q:fenced >/dev/null
+"$STORE" "$POOL" target map $Q:fenced 0 v2 >/dev/null
+check "slate-store adds an ACL entry" "$STORE" "$POOL" target allow $Q:fenced $Q:host-a
+check "slate-store sets discovery CHAP" "$STORE" "$POOL" discovery chap finder finder-secret-1
+"$STORE" "$POOL" target list >"$TMP/list.out" 2>&1
+check "target list shows the ACL" grep -q "allows $Q:host-a" "$TMP/list.out"
+
+start_slated
+if [ -z "$PORT" ]; then
+	echo "FAIL slated serves the configured targets ($(tr '\n' '|' <"$TMP/slated.log"))"
+	echo "$pass passed, $((fail + 1)) failed"
+	exit 1
+fi
+check "no demo target when targets are configured" refused grep -q "slate:demo" "$TMP/slated.log"
+
+check "CHAP: the right secret logs in" inq $Q:host-a "alice%alice-secret-1@" $Q:secure
+check "CHAP: a wrong secret is refused" refused inq $Q:host-a "alice%alice-secret-2@" $Q:secure
+check "CHAP: a wrong user is refused" refused inq $Q:host-a "bob%alice-secret-1@" $Q:secure
+check "CHAP: no secret is refused" refused inq $Q:host-a "" $Q:secure
+check "mutual CHAP: the target proves itself" mutual_inq array-secret-1
+check "mutual CHAP: the initiator refuses a target with the wrong secret" refused \
+	mutual_inq array-secret-9
+
+check "ACL: a listed initiator logs in" inq $Q:host-a "" $Q:fenced
+check "ACL: another initiator is refused" refused inq $Q:host-b "" $Q:fenced
+timeout 30 iscsi-inq -i $Q:host-b "iscsi://$PORTAL/$Q:fenced/0" >"$TMP/denied.out" 2>&1
+check "ACL: the refusal is an authorization failure" grep -qi "authorization" "$TMP/denied.out"
+
+timeout 30 iscsi-ls -i $Q:host-b "iscsi://finder%finder-secret-1@$PORTAL" >"$TMP/ls-b.out" 2>&1
+check "discovery CHAP: the right secret lists targets" grep -q "Target:$Q:secure" "$TMP/ls-b.out"
+check "discovery lists only targets the initiator may use" refused grep -q "$Q:fenced" \
+	"$TMP/ls-b.out"
+timeout 30 iscsi-ls -i $Q:host-a "iscsi://finder%finder-secret-1@$PORTAL" >"$TMP/ls-a.out" 2>&1
+check "discovery lists the ACL target to its initiator" grep -q "Target:$Q:fenced" "$TMP/ls-a.out"
+check "discovery CHAP: no secret is refused" refused sh -c \
+	"timeout 30 iscsi-ls -i $Q:host-a iscsi://$PORTAL 2>&1 | grep -q Target:"
+
+stop_slated
+"$STORE" "$POOL" target nochap $Q:secure >/dev/null
+"$STORE" "$POOL" target disallow $Q:fenced $Q:host-a >/dev/null
+start_slated
+check "after a restart with CHAP cleared, no secret is needed" inq $Q:host-a "" $Q:secure
+check "an emptied ACL lets anyone in" inq $Q:host-b "" $Q:fenced
+stop_slated
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,146 @@
+/*
+ * test_config.c - the iSCSI configuration kept in the pool
+ * (target/iscsi/config.c): round trips, the checks on what is saved, and
+ * damaged records refused on load with a reason.
+ */
+#include <errno.h>
+
+#include "target/iscsi/iscsi.h"
+#include "tests/harness.h"
+#include "tests/unit/cowstore/testutil.h"
+
+#define Q "iqn.2026-11.dev.slate:"
+
+static struct iscsi_config cfg, back;
+static char why[256];
+
+static void make_target(struct iscsi_target_config *t)
+{
+	memset(t, 0, sizeof(*t));
+	strcpy(t->iqn, Q "t1");
+	strcpy(t->auth.chap.user, "alice");
+	strcpy(t->auth.chap.secret, "alice-secret-1");
+	strcpy(t->auth.mutual.user, "array");
+	strcpy(t->auth.mutual.secret, "array-secret-1");
+	t->nacl = 2;
+	strcpy(t->acl[0], Q "a");
+	strcpy(t->acl[1], "eui.0123456789abcdef");
+	t->nluns = 2;
+	t->luns[0] = (struct iscsi_lun_map){ 0, "disk0" };
+	t->luns[1] = (struct iscsi_lun_map){ 7, "disk1" };
+}
+
+static void test_round_trip(void)
+{
+	struct test_pool tp;
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	CHECK_EQ(iscsi_config_load(tp.cs, &back, why, sizeof(why)), 0); /* nothing stored */
+	CHECK_EQ(back.ntargets, 0);
+	make_target(&cfg.targets[0]);
+	CHECK_EQ(iscsi_config_save_target(tp.cs, &cfg.targets[0], why, sizeof(why)), 0);
+	strcpy(cfg.discovery.chap.user, "finder");
+	strcpy(cfg.discovery.chap.secret, "finder-secret1");
+	cfg.nportals = 2;
+	strcpy(cfg.portals[0], "127.0.0.1:3260");
+	strcpy(cfg.portals[1], "[::1]:3261");
+	CHECK_EQ(iscsi_config_save_global(tp.cs, &cfg, why, sizeof(why)), 0);
+	REQUIRE(test_pool_reopen(&tp) == 0);
+	CHECK_EQ(iscsi_config_load(tp.cs, &back, why, sizeof(why)), 0);
+	REQUIRE(back.ntargets == 1);
+	CHECK(memcmp(&back.targets[0], &cfg.targets[0], sizeof(cfg.targets[0])) == 0);
+	CHECK(memcmp(&back.discovery, &cfg.discovery, sizeof(cfg.discovery)) == 0);
+	CHECK_EQ(back.nportals, 2);
+	CHECK(strcmp(back.portals[1], "[::1]:3261") == 0);
+	CHECK(iscsi_config_find(&back, Q "t1") != NULL);
+	CHECK(iscsi_config_find(&back, Q "t2") == NULL);
+	CHECK_EQ(iscsi_config_delete_target(tp.cs, Q "t1"), 0);
+	CHECK_EQ(iscsi_config_delete_target(tp.cs, Q "t1"), -ENOENT);
+	test_pool_destroy(&tp);
+}
+
+static void test_checks(void)
+{
+	struct test_pool tp;
+	struct iscsi_target_config *t = &cfg.targets[0];
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	static const char *bad_names[] = { "", "iqn.2026-11", "iqn.26-11.x:y", "eui.123",
+					   "naa.xyz", "iqn.2026-11.dev slate", "target" };
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		make_target(t);
+		strcpy(t->iqn, bad_names[i]);
+		CHECK_EQ(iscsi_config_save_target(tp.cs, t, why, sizeof(why)), -EINVAL);
+	}
+	make_target(t);
+	strcpy(t->auth.chap.secret, "short");
+	CHECK_EQ(iscsi_config_save_target(tp.cs, t, why, sizeof(why)), -EINVAL);
+	CHECK(strstr(why, "secret") != NULL);
+	make_target(t);
+	strcpy(t->auth.mutual.secret, t->auth.chap.secret);
+	CHECK_EQ(iscsi_config_save_target(tp.cs, t, why, sizeof(why)), -EINVAL);
+	make_target(t);
+	t->auth.chap.user[0] = 0;
+	t->auth.chap.secret[0] = 0;
+	CHECK_EQ(iscsi_config_save_target(tp.cs, t, why, sizeof(why)), -EINVAL); /* mutual only */
+	make_target(t);
+	t->luns[1].lun = 0;
+	CHECK_EQ(iscsi_config_save_target(tp.cs, t, why, sizeof(why)), -EINVAL); /* twice */
+	make_target(t);
+	strcpy(t->acl[1], "nobody");
+	CHECK_EQ(iscsi_config_save_target(tp.cs, t, why, sizeof(why)), -EINVAL);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.nportals = 1;
+	strcpy(cfg.portals[0], "localhost:3260");
+	CHECK_EQ(iscsi_config_save_global(tp.cs, &cfg, why, sizeof(why)), -EINVAL);
+	test_pool_destroy(&tp);
+}
+
+static void test_damaged_records(void)
+{
+	static const char *records[] = {
+		"",                                   /* empty */
+		"version 2\n",                        /* from a newer Slate */
+		"version 1\nlun 0\n",                 /* volume missing */
+		"version 1\nlun x disk\n",
+		"version 1\nchap a b c d\n",          /* trailing words */
+		"version 1\nchap alice alice-secret-1\nchap bob bob-secret-123\n",
+		"version 1\nwhatever\n",
+		"lun 0 disk\n",                       /* no version line */
+		"version 1\nlun 300 disk\n",          /* passes parsing, fails the checks */
+	};
+	struct test_pool tp;
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
+		CHECK_EQ(cowstore_config_put(tp.cs, "iscsi/target/" Q "x", records[i],
+					     strlen(records[i])), 0);
+		why[0] = 0;
+		CHECK_EQ(iscsi_config_load(tp.cs, &back, why, sizeof(why)), -EINVAL);
+		CHECK(why[0] != 0);
+	}
+	CHECK_EQ(cowstore_config_put(tp.cs, "iscsi/target/" Q "x", "version 1\nlun 3 d\n", 18), 0);
+	CHECK_EQ(iscsi_config_load(tp.cs, &back, why, sizeof(why)), 0);
+	CHECK_EQ(back.targets[0].luns[0].lun, 3);
+	test_pool_destroy(&tp);
+}
+
+static void test_portal_parse(void)
+{
+	char address[64];
+	uint16_t port;
+	CHECK_EQ(iscsi_portal_parse("127.0.0.1:3260", address, sizeof(address), &port), 0);
+	CHECK(strcmp(address, "127.0.0.1") == 0 && port == 3260);
+	CHECK_EQ(iscsi_portal_parse("[::1]:0", address, sizeof(address), &port), 0);
+	CHECK(strcmp(address, "::1") == 0 && port == 0);
+	static const char *bad[] = { "127.0.0.1", ":3260", "127.0.0.1:", "127.0.0.1:70000",
+				     "[::1:3260", "host:3260", "[]:1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ(iscsi_portal_parse(bad[i], address, sizeof(address), &port), -EINVAL);
+}
+
+static const struct harness_test tests[] = {
+	{ "round_trip", test_round_trip },
+	{ "checks", test_checks },
+	{ "damaged_records", test_damaged_records },
+	{ "portal_parse", test_portal_parse },
+};
+
+HARNESS_MAIN(tests)
