@@ -1,7 +1,8 @@
 /*
  * sbc.c - SBC-3 block commands on a cowstore volume: READ/WRITE 6/10/12/16,
- * WRITE AND VERIFY, VERIFY, WRITE ATOMIC(16), COMPARE AND WRITE, WRITE SAME,
- * UNMAP, READ CAPACITY 10/16, GET LBA STATUS, SYNCHRONIZE CACHE, PRE-FETCH.
+ * WRITE AND VERIFY and VERIFY 10/12/16, WRITE ATOMIC(16), COMPARE AND WRITE,
+ * WRITE SAME, UNMAP, READ CAPACITY 10/16, GET LBA STATUS, SYNCHRONIZE CACHE,
+ * PRE-FETCH.
  *
  * Logical blocks are 512 bytes (cowstore sectors); physical blocks 4 KiB.
  * Every LBA range is checked against the LUN's cached size before any IO
@@ -53,7 +54,7 @@ static uint32_t sent_blocks(const struct scsi_task *task, uint32_t nblocks)
 
 static bool is_write_verify(const struct scsi_task *task)
 {
-	return task->cdb[0] == 0x2e || task->cdb[0] == 0x8e;
+	return task->cdb[0] == 0x2e || task->cdb[0] == 0xae || task->cdb[0] == 0x8e;
 }
 
 /* The range a VERIFY or WRITE AND VERIFY reads back and compares. */
@@ -187,9 +188,18 @@ void sbc_write_verify(struct scsi_task *task)
 	io_run(task, COWSTORE_OP_WRITE, COWSTORE_IO_FUA, lba, nblocks, task->data, read_back);
 }
 
+/* VERIFY(10), (12) or (16): the length field (the table is not at hand in
+ * scsi_cdb_info's callback). */
 static uint32_t verify_blocks(const uint8_t *cdb)
 {
-	return cdb[0] == 0x2f ? get_be16(cdb + 7) : get_be32(cdb + 10);
+	switch (cdb[0]) {
+	case 0x2f:
+		return get_be16(cdb + 7);
+	case 0xaf:
+		return get_be32(cdb + 6);
+	default:
+		return get_be32(cdb + 10);
+	}
 }
 
 uint32_t sbc_verify_data_len(const uint8_t *cdb)

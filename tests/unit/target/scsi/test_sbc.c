@@ -362,6 +362,40 @@ static void test_verify(void)
 	fixture_close(&f);
 }
 
+/* The 12-byte forms: LBA in bytes 2-5, length in bytes 6-9. */
+static void cdb12(uint8_t *cdb, uint8_t op, uint32_t lba, uint32_t nblocks)
+{
+	memset(cdb, 0, 16);
+	cdb[0] = op;
+	put_be32(cdb + 2, lba);
+	put_be32(cdb + 6, nblocks);
+}
+
+static void test_verify12(void)
+{
+	struct fixture f;
+	uint8_t cdb[16];
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	fill_pattern(wbuf, 300, 4, 12);
+	cdb12(cdb, 0xae, 300, 4); /* WRITE AND VERIFY(12) */
+	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
+	CHECK_GOOD(rw10(&f, 0x28, 300, 4, rbuf));
+	CHECK(check_pattern(rbuf, 300, 4, 12));
+	cdb12(cdb, 0xaf, 300, 4); /* VERIFY(12), BYTCHK 1 */
+	cdb[1] = 0x02;
+	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
+	wbuf[513] ^= 1;
+	struct scsi_task *task = run(&f, cdb, wbuf, 4 * 512);
+	CHECK_SENSE(task, 0x0e, 0x1d00);
+	CHECK_EQ(get_be32(task->sense + 3), 513);
+	struct scsi_cdb_info info;
+	scsi_cdb_info(cdb, 16, &info);
+	CHECK_EQ(info.data_len, 4 * 512);
+	cdb12(cdb, 0xaf, VOL_BLOCKS - 1, 2);
+	CHECK_SENSE(run(&f, cdb, NULL, 0), 0x05, 0x2100);
+	fixture_close(&f);
+}
+
 static struct scsi_task *caw(struct fixture *f, uint64_t lba, uint8_t n, void *data)
 {
 	uint8_t cdb[16] = { 0x89 };
@@ -551,6 +585,7 @@ static const struct harness_test tests[] = {
 	{ "write_same", test_write_same },
 	{ "unmap", test_unmap },
 	{ "verify", test_verify },
+	{ "verify12", test_verify12 },
 	{ "compare_and_write", test_compare_and_write },
 	{ "compare_and_write_exclusion", test_compare_and_write_exclusion },
 	{ "compare_and_write_queue", test_compare_and_write_queue },
