@@ -118,9 +118,12 @@ static void send_scsi_response(struct cmd *cmd)
 	t->bhs[3] = cmd->task.status;
 	put_be32(t->bhs + 16, cmd->itt);
 	put_be32(t->bhs + 36, cmd->is_write ? cmd->r2t_sn : cmd->data_sn); /* ExpDataSN */
-	uint32_t moved = cmd->is_write ? cmd->data_len : cmd->task.data_in_len;
+	/* 11.4.5.2: the residual compares the initiator's EDTL with what the
+	 * command would move: for a write, what its CDB asks for, whatever
+	 * part of it was sent (overflow when the EDTL is the smaller). */
+	uint32_t wanted = cmd->is_write ? cmd->cdb_data_len : cmd->task.data_in_len;
 	if (cmd->task.status == SCSI_STATUS_GOOD || cmd->is_write)
-		put_residual(t->bhs, cmd->exp_len, moved);
+		put_residual(t->bhs, cmd->exp_len, wanted);
 	if (cmd->task.sense_len && (t->own_data = malloc(2 + cmd->task.sense_len))) {
 		t->own_data[0] = (uint8_t)(cmd->task.sense_len >> 8);
 		t->own_data[1] = (uint8_t)cmd->task.sense_len;
@@ -251,6 +254,7 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 	scsi_cdb_info(cmd->task.cdb, cmd->task.cdb_len, &info);
 	cmd->is_write = info.known && info.dir == SCSI_DIR_TO_DEV;
 	/* Data moves only as far as both the CDB and the initiator say. */
+	cmd->cdb_data_len = info.data_len;
 	cmd->data_len = info.data_len < cmd->exp_len ? info.data_len : cmd->exp_len;
 	cmd->task.transfer_len = cmd->exp_len;
 	size_t buf_len = info.data_len > cmd->exp_len ? info.data_len : cmd->exp_len;

@@ -185,6 +185,7 @@ struct cmd {
 	struct scsi_task task;
 	uint32_t itt, ttt, cmd_sn;
 	uint32_t exp_len;      /* Expected Data Transfer Length */
+	uint32_t cdb_data_len; /* bytes the CDB says it moves (the SCSI transfer length) */
 	uint32_t data_len;     /* bytes the CDB moves, capped by exp_len */
 	uint32_t received;     /* data-out bytes in so far */
 	uint32_t r2t_offset;   /* next offset to ask for */
