@@ -76,6 +76,9 @@ enum {
 	ASC_INVALID_FIELD_IN_PARAM = 0x2600,
 	ASC_SPACE_ALLOC_FAILED_WP = 0x2707,
 	ASC_POWER_ON_RESET = 0x2900,
+	ASC_BUS_DEVICE_RESET = 0x2903,
+	ASC_COMMANDS_CLEARED = 0x2f00,
+	ASC_DATA_PHASE_ERROR = 0x4b00,
 	ASC_MODE_PARAMETERS_CHANGED = 0x2a01,
 	ASC_CAPACITY_CHANGED = 0x2a09,
 	ASC_SAVING_NOT_SUPPORTED = 0x3900,
@@ -134,6 +137,8 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 /* MODE SELECT changed a page of lun: MODE PARAMETERS CHANGED for the other
  * nexuses (SPC-4 6.13). */
 void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id);
+/* Mode parameters back to their defaults (mode.c), after a reset. */
+void mode_reset(struct scsi_lun *lun);
 /* REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED on every LUN of the nexus. */
 void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id);
 

@@ -59,6 +59,11 @@ static uint32_t put_page(const struct scsi_lun *lun, const struct mode_page *pg,
 	return pg->len;
 }
 
+void mode_reset(struct scsi_lun *lun)
+{
+	lun->wce = caching_defaults[2] & WCE;
+}
+
 /* ---- MODE SENSE ------------------------------------------------------------ */
 
 /* Block descriptor (SPC-4 7.5.5): short 8 bytes or long 16 bytes. */

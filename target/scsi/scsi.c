@@ -1,6 +1,7 @@
 /*
- * scsi.c - SCSI targets, their LUNs and I_T nexuses, unit attentions, and
- * command dispatch (SAM-5 / SPC-4 4.6 order of checks).
+ * scsi.c - SCSI targets, their LUNs and I_T nexuses, unit attentions, the
+ * state task management resets leave, and command dispatch (SAM-5 / SPC-4
+ * 4.6 order of checks).
  *
  * Dispatch order: LUN not present (only INQUIRY, REPORT LUNS and REQUEST
  * SENSE run there: LOGICAL UNIT NOT SUPPORTED for the rest), then a pending
@@ -8,7 +9,7 @@
  * unknown opcode, then reserved CDB bits (from the usage bitmaps in
  * opcodes.c), then the handler.
  * Unit attentions are kept per I_T nexus and LUN (I_T_L, SAM-5 5.14): a
- * bit per condition, reported one at a time in the order of enum ua_bits.
+ * bit per condition, reported one at a time in the order of ua_codes[].
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,12 +23,16 @@ enum ua_bits {
 	UA_CAPACITY = 2,     /* 2A/09 CAPACITY DATA HAS CHANGED */
 	UA_LUNS_CHANGED = 4, /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
 	UA_MODE_CHANGED = 8, /* 2A/01 MODE PARAMETERS CHANGED */
+	UA_LUN_RESET = 16,   /* 29/03 BUS DEVICE RESET FUNCTION OCCURRED */
+	UA_CLEARED = 32,     /* 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR */
 };
 static const struct {
 	uint8_t bit;
 	uint16_t asc_ascq;
 } ua_codes[] = {
 	{ UA_POWER_ON, ASC_POWER_ON_RESET },
+	{ UA_LUN_RESET, ASC_BUS_DEVICE_RESET },
+	{ UA_CLEARED, ASC_COMMANDS_CLEARED },
 	{ UA_CAPACITY, ASC_CAPACITY_CHANGED },
 	{ UA_LUNS_CHANGED, ASC_REPORTED_LUNS_CHANGED },
 	{ UA_MODE_CHANGED, ASC_MODE_PARAMETERS_CHANGED },
@@ -161,6 +166,43 @@ void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id)
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
 	for (size_t i = 0; n && i < SCSI_MAX_LUNS; i++)
 		n->ua[i] &= (uint8_t)~UA_LUNS_CHANGED;
+}
+
+/* ---- task management ------------------------------------------------------ */
+
+bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun)
+{
+	return lun < SCSI_MAX_LUNS && t->luns[lun].present;
+}
+
+/* SAM-5 6.3.3: a reset leaves mode parameters at their defaults (nothing is
+ * saved) and a unit attention for every nexus, the requester's included. */
+static void lun_reset(struct scsi_lun *lun, uint8_t ua_bit)
+{
+	mode_reset(lun);
+	ua_raise(lun->t, lun->number, ua_bit);
+}
+
+int scsi_lun_reset(struct scsi_target *t, uint64_t lun)
+{
+	if (!scsi_target_lun_present(t, lun))
+		return -ENOENT;
+	lun_reset(&t->luns[lun], UA_LUN_RESET);
+	return 0;
+}
+
+void scsi_target_reset(struct scsi_target *t)
+{
+	for (uint64_t i = 0; i < SCSI_MAX_LUNS; i++)
+		if (t->luns[i].present)
+			lun_reset(&t->luns[i], UA_POWER_ON);
+}
+
+void scsi_nexus_tasks_cleared(struct scsi_target *t, uint64_t nexus_id, uint64_t lun)
+{
+	struct scsi_nexus *n = nexus_find(t, nexus_id);
+	if (n && lun < SCSI_MAX_LUNS)
+		n->ua[lun] |= UA_CLEARED;
 }
 
 /* ---- LUNs ----------------------------------------------------------------- */

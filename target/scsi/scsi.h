@@ -110,6 +110,26 @@ int scsi_target_lun_count(const struct scsi_target *t);
  * that need no IO).  Never fails: errors come back as status and sense. */
 void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
 
+/* ---- task management (SAM-5 7.x) ----------------------------------------
+ * The transport finds and aborts the tasks a function covers (tasks already
+ * in cowstore run to their end, and their done() still comes); these give
+ * the logical units the state the function leaves behind. */
+bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun);
+/* LOGICAL UNIT RESET: mode parameters return to their defaults and every
+ * nexus gets BUS DEVICE RESET FUNCTION OCCURRED for the LUN.  -ENOENT when
+ * the LUN is not mapped. */
+int scsi_lun_reset(struct scsi_target *t, uint64_t lun);
+/* TARGET WARM or COLD RESET: every LUN as above, with POWER ON, RESET, OR
+ * BUS DEVICE RESET OCCURRED. */
+void scsi_target_reset(struct scsi_target *t);
+/* Tasks of nexus_id on lun were aborted by another nexus's CLEAR TASK SET:
+ * COMMANDS CLEARED BY ANOTHER INITIATOR for that nexus (TAS is 0). */
+void scsi_nexus_tasks_cleared(struct scsi_target *t, uint64_t nexus_id, uint64_t lun);
+/* For a transport that ends a task itself, without executing it, because
+ * its data transfer broke the protocol: CHECK CONDITION, ABORTED COMMAND,
+ * DATA PHASE ERROR.  Sets status and sense only; done() is not called. */
+void scsi_task_data_phase_error(struct scsi_task *task);
+
 /* A new I_T nexus logged in / went away (unit attentions, reservations).
  * A task whose nexus_id was never added creates its nexus on the spot, with
  * POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like scsi_nexus_add. */
