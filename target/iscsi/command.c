@@ -1,7 +1,8 @@
 /*
  * command.c - SCSI commands over iSCSI (RFC 7143 11.3-11.8): CmdSN order,
  * immediate and unsolicited data, R2T and Data-Out, Data-In with status in
- * the last PDU, SCSI Response with sense and residuals, task management.
+ * the last PDU, SCSI Response with sense and residuals.  (Task management
+ * is tmf.c.)
  *
  * Write data is gathered whole into the command's buffer before the command
  * runs (one R2T outstanding, MaxBurstLength at a time); read data is sent
@@ -15,10 +16,6 @@
 
 #include "target/iscsi/internal.h"
 
-/* TMF functions and responses (11.5.1, 11.6.1) */
-enum { TMF_ABORT_TASK = 1, TMF_TARGET_COLD_RESET = 7 };
-enum { TMF_COMPLETE = 0, TMF_NO_TASK = 1, TMF_NOT_SUPPORTED = 5 };
-
 bool cmd_sn_accept(struct conn *c, const uint8_t *bhs)
 {
 	uint32_t cmd_sn = get_be32(bhs + 24);
@@ -30,7 +27,7 @@ bool cmd_sn_accept(struct conn *c, const uint8_t *bhs)
 	return true;
 }
 
-static void cmd_free(struct cmd *cmd)
+void cmd_free(struct cmd *cmd)
 {
 	struct conn *c = cmd->c;
 	struct cmd **pp = &c->cmds;
@@ -56,7 +53,7 @@ void cmd_tx_done(struct cmd *cmd)
 	cmd_maybe_free(cmd);
 }
 
-static struct cmd *find_cmd(struct conn *c, uint32_t itt)
+struct cmd *cmd_by_itt(struct conn *c, uint32_t itt)
 {
 	for (struct cmd *cmd = c->cmds; cmd; cmd = cmd->next)
 		if (cmd->itt == itt)
@@ -141,7 +138,9 @@ static void command_done(struct scsi_task *task)
 	struct conn *c = cmd->c;
 	cmd->executing = false;
 	cmd->sent_response = true;
-	if (!c->dead) {
+	if (cmd->tmf) { /* aborted: no response (11.5.1), but the TMF's may go now */
+		tmf_task_ended(cmd->tmf);
+	} else if (!c->dead) {
 		uint32_t len = task->data_in_len < cmd->exp_len ? task->data_in_len : cmd->exp_len;
 		if (!cmd->is_write && task->status == SCSI_STATUS_GOOD && !task->sense_len && len)
 			send_data_in(cmd, len);
@@ -200,7 +199,7 @@ static void write_progress(struct cmd *cmd, bool sequence_end)
 void data_out_handle(struct conn *c, const struct pdu *pdu)
 {
 	const uint8_t *bhs = pdu->bhs;
-	struct cmd *cmd = find_cmd(c, get_be32(bhs + 16));
+	struct cmd *cmd = cmd_by_itt(c, get_be32(bhs + 16));
 	uint32_t offset = get_be32(bhs + 40), data_sn = get_be32(bhs + 36);
 	bool final = bhs[1] & 0x80;
 	if (!cmd || !cmd->is_write || cmd->executing || cmd->sent_response) {
@@ -277,34 +276,7 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 	write_progress(cmd, cmd->received == cmd->r2t_offset);
 }
 
-/* ---- task management and teardown ------------------------------------ */
-
-void tmf_handle(struct conn *c, const struct pdu *pdu)
-{
-	const uint8_t *bhs = pdu->bhs;
-	uint8_t function = bhs[1] & 0x7f, response = TMF_COMPLETE;
-	cmd_sn_accept(c, bhs);
-	if (function == TMF_ABORT_TASK) {
-		struct cmd *cmd = find_cmd(c, get_be32(bhs + 20));
-		if (!cmd)
-			response = TMF_NO_TASK;
-		else if (!cmd->executing && !cmd->sent_response)
-			cmd_free(cmd); /* still waiting for data: drop it */
-		/* an executing command cannot be stopped in cowstore; it ends soon */
-	} else if (function < 1 || function > TMF_TARGET_COLD_RESET) {
-		response = TMF_NOT_SUPPORTED;
-	}
-	struct txpdu *t = txpdu_new(OP_TMF_RSP, 0x80);
-	if (!t) {
-		conn_fail(c, "out of memory");
-		return;
-	}
-	t->bhs[2] = response;
-	put_be32(t->bhs + 16, get_be32(bhs + 16));
-	conn_stamp(c, t->bhs, true);
-	t->close_after = function == TMF_TARGET_COLD_RESET;
-	conn_queue(c, t);
-}
+/* ---- teardown --------------------------------------------------------- */
 
 void commands_abort_all(struct conn *c)
 {

@@ -117,6 +117,7 @@ struct target_entry {
 };
 
 struct conn;
+struct tmf;
 
 struct iscsi_server {
 	struct cowstore *cs;
@@ -192,6 +193,7 @@ struct cmd {
 	uint32_t r2t_sn, data_sn;
 	bool is_write, executing, sent_response;
 	uint32_t tx_refs;      /* queued PDUs that point into task.data */
+	struct tmf *tmf;       /* aborted while executing: its response waits for us */
 };
 
 /* conn.c */
@@ -213,12 +215,20 @@ void logout_handle(struct conn *c, const struct pdu *pdu);
 /* command.c */
 void command_handle(struct conn *c, const struct pdu *pdu);
 void data_out_handle(struct conn *c, const struct pdu *pdu);
-void tmf_handle(struct conn *c, const struct pdu *pdu);
 void commands_abort_all(struct conn *c);
+struct cmd *cmd_by_itt(struct conn *c, uint32_t itt);
+/* Unlink and free a command; only when nothing (cowstore, a queued PDU)
+ * still points into it. */
+void cmd_free(struct cmd *cmd);
 /* A queued PDU that pointed into cmd's buffer has been sent or dropped. */
 void cmd_tx_done(struct cmd *cmd);
 /* Is cmd_sn acceptable now (10.2.2.1); advances ExpCmdSN for non-immediate. */
 bool cmd_sn_accept(struct conn *c, const uint8_t *bhs);
+
+/* tmf.c */
+void tmf_handle(struct conn *c, const struct pdu *pdu);
+/* An aborted command that was executing has ended. */
+void tmf_task_ended(struct tmf *tmf);
 
 /* server.c */
 struct target_entry *server_find_target(struct iscsi_server *srv, const char *iqn);
