@@ -9,8 +9,12 @@
  * from the same buffer in PDUs of the initiator's MaxRecvDataSegmentLength.
  * A command is freed when its response is out and no queued PDU points
  * into its buffer (tx_refs), or, on a dead connection, when cowstore is done.
+ * A Data-Out with the wrong DataSN or offset fails its command (DATA PHASE
+ * ERROR, once the initiator ends the sequence), not the session: ERL 0 has
+ * no recovery R2T, and the other commands of the session are not at fault.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +200,14 @@ static void write_progress(struct cmd *cmd, bool sequence_end)
 		send_r2t(cmd);
 }
 
+/* The command ends without running: DATA PHASE ERROR (the session goes on). */
+static void end_bad_transfer(struct cmd *cmd)
+{
+	scsi_task_data_phase_error(&cmd->task);
+	cmd->task.priv = cmd;
+	command_done(&cmd->task);
+}
+
 void data_out_handle(struct conn *c, const struct pdu *pdu)
 {
 	const uint8_t *bhs = pdu->bhs;
@@ -206,9 +218,16 @@ void data_out_handle(struct conn *c, const struct pdu *pdu)
 		conn_reject(c, bhs, REJECT_INVALID_PDU_FIELD);
 		return;
 	}
-	if (offset != cmd->received || data_sn != cmd->data_sn ||
-	    pdu->data_len > cmd->data_len - offset) {
-		conn_fail(c, "Data-Out out of order or past the expected length");
+	if (!cmd->bad_data && (offset != cmd->received || data_sn != cmd->data_sn ||
+			       pdu->data_len > cmd->data_len - offset)) {
+		fprintf(stderr, "iscsi: %s (%s): Data-Out of ITT 0x%x out of order or past "
+			"the expected length (DataSN %u, offset %u); the command fails\n",
+			c->peer, c->initiator, cmd->itt, data_sn, offset);
+		cmd->bad_data = true;
+	}
+	if (cmd->bad_data) { /* ERL 0 has no recovery R2T: the rest of the sequence is dropped */
+		if (final)
+			end_bad_transfer(cmd);
 		return;
 	}
 	memcpy(cmd->task.data + offset, pdu->data, pdu->data_len);

@@ -192,6 +192,7 @@ struct cmd {
 	uint32_t r2t_offset;   /* next offset to ask for */
 	uint32_t r2t_sn, data_sn;
 	bool is_write, executing, sent_response;
+	bool bad_data;         /* a Data-Out broke the sequence: fails at its end */
 	uint32_t tx_refs;      /* queued PDUs that point into task.data */
 	struct tmf *tmf;       /* aborted while executing: its response waits for us */
 };
