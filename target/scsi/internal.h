@@ -74,6 +74,7 @@ enum {
 	ASC_INVALID_FIELD_IN_CDB = 0x2400,
 	ASC_LUN_NOT_SUPPORTED = 0x2500,
 	ASC_INVALID_FIELD_IN_PARAM = 0x2600,
+	ASC_SOFTWARE_WRITE_PROTECTED = 0x2702,
 	ASC_SPACE_ALLOC_FAILED_WP = 0x2707,
 	ASC_POWER_ON_RESET = 0x2900,
 	ASC_BUS_DEVICE_RESET = 0x2903,
@@ -112,6 +113,7 @@ struct scsi_lun {
 	uint64_t nblocks;        /* capacity as last read from cowstore */
 	bool present;
 	bool wce;                /* caching mode page: 0 makes every write FUA */
+	bool swp;                /* control mode page: software write protect */
 	uint32_t inflight;       /* tasks started and not finished */
 	/* COMPARE AND WRITE exclusion (io.c): tasks whose compare-and-write is in
 	 * flight, and tasks parked until none of those overlaps them. */
@@ -149,6 +151,7 @@ typedef void (*task_fn)(struct scsi_task *task);
 enum cmd_flags {
 	CMD_ANY_LUN = 1,  /* runs on a LUN that is not present (SPC-4 4.6.2) */
 	CMD_NO_UA = 2,    /* does not report a pending unit attention */
+	CMD_WRITES = 4,   /* changes the medium: refused while SWP is set */
 };
 enum len_unit {
 	LEN_NONE,

@@ -22,8 +22,10 @@
 #define NO_DATA SCSI_DIR_NONE
 
 /* Block command with a standard LBA/length layout (SBC-3 4.2.2). */
+/* Those that move data out are the writes (CMD_WRITES). */
 #define RW(nm, op, len, dir_, lo, ls, no, ns, fn, ...)                                      \
 	{ .name = nm, .opcode = op, .sa = -1, .cdb_len = len, .dir = dir_, .lba_off = lo,   \
+	  .flags = (dir_) == DATA_OUT ? CMD_WRITES : 0,                                     \
 	  .lba_size = ls, .len_off = no, .len_size = ns,                                    \
 	  .len_unit = (dir_) == NO_DATA ? LEN_NONE : LEN_BLOCKS, .exec = fn,                \
 	  .usage = { op, __VA_ARGS__ } }
@@ -33,8 +35,9 @@
 	  .len_off = no, .len_size = ns, .len_unit = (ns) ? LEN_BYTES : LEN_NONE,           \
 	  .exec = fn, .usage = { op, __VA_ARGS__ } }
 /* Block command whose data length needs the CDB's bits (fn_len decides). */
-#define SPECIAL(nm, op, len, lo, ls, no, ns, fn_len, fn, ...)                              \
-	{ .name = nm, .opcode = op, .sa = -1, .cdb_len = len, .dir = DATA_OUT, .lba_off = lo, \
+#define SPECIAL(nm, op, len, flags_, lo, ls, no, ns, fn_len, fn, ...)                      \
+	{ .name = nm, .opcode = op, .sa = -1, .cdb_len = len, .flags = flags_,              \
+	  .dir = DATA_OUT, .lba_off = lo,                                                    \
 	  .lba_size = ls, .len_off = no, .len_size = ns, .len_unit = LEN_SPECIAL,           \
 	  .data_len = fn_len, .exec = fn, .usage = { op, __VA_ARGS__ } }
 
@@ -82,13 +85,13 @@ static const struct scsi_cmd commands[] = {
 	   0x12, FF8, FF4, 0x1f, 0),
 	RW("WRITE ATOMIC(16)", 0x9c, 16, DATA_OUT, 2, 8, 12, 2, sbc_write_atomic,
 	   0x18, FF8, FF2, FF2, 0x1f, 0),
-	SPECIAL("VERIFY(10)", 0x2f, 10, 2, 4, 7, 2, sbc_verify_data_len, sbc_verify,
+	SPECIAL("VERIFY(10)", 0x2f, 10, 0, 2, 4, 7, 2, sbc_verify_data_len, sbc_verify,
 		0x16, FF4, 0x1f, FF2, 0),
-	SPECIAL("VERIFY(12)", 0xaf, 12, 2, 4, 6, 4, sbc_verify_data_len, sbc_verify,
+	SPECIAL("VERIFY(12)", 0xaf, 12, 0, 2, 4, 6, 4, sbc_verify_data_len, sbc_verify,
 		0x16, FF4, FF4, 0x1f, 0),
-	SPECIAL("VERIFY(16)", 0x8f, 16, 2, 8, 10, 4, sbc_verify_data_len, sbc_verify,
+	SPECIAL("VERIFY(16)", 0x8f, 16, 0, 2, 8, 10, 4, sbc_verify_data_len, sbc_verify,
 		0x16, FF8, FF4, 0x1f, 0),
-	SPECIAL("COMPARE AND WRITE", 0x89, 16, 2, 8, 13, 1, sbc_caw_data_len,
+	SPECIAL("COMPARE AND WRITE", 0x89, 16, CMD_WRITES, 2, 8, 13, 1, sbc_caw_data_len,
 		sbc_compare_and_write, 0x1a, FF8, 0, 0, 0, 0xff, 0x1f, 0),
 
 	/* SBC-3: capacity, cache, provisioning */
@@ -107,11 +110,11 @@ static const struct scsi_cmd commands[] = {
 	   0x02, FF4, 0x1f, FF2, 0),
 	RW("PRE-FETCH(16)", 0x90, 16, NO_DATA, 2, 8, 10, 4, sbc_prefetch,
 	   0x02, FF8, FF4, 0x1f, 0),
-	SPECIAL("WRITE SAME(10)", 0x41, 10, 2, 4, 7, 2, sbc_write_same_data_len,
+	SPECIAL("WRITE SAME(10)", 0x41, 10, CMD_WRITES, 2, 4, 7, 2, sbc_write_same_data_len,
 		sbc_write_same, 0x08, FF4, 0x1f, FF2, 0),
-	SPECIAL("WRITE SAME(16)", 0x93, 16, 2, 8, 10, 4, sbc_write_same_data_len,
+	SPECIAL("WRITE SAME(16)", 0x93, 16, CMD_WRITES, 2, 8, 10, 4, sbc_write_same_data_len,
 		sbc_write_same, 0x09, FF8, FF4, 0x1f, 0),
-	BYTES("UNMAP", 0x42, -1, 10, 0, DATA_OUT, 7, 2, sbc_unmap,
+	BYTES("UNMAP", 0x42, -1, 10, CMD_WRITES, DATA_OUT, 7, 2, sbc_unmap,
 	      0, 0, 0, 0, 0, 0x1f, FF2, 0),
 };
 

@@ -7,7 +7,7 @@
  * SENSE run there: LOGICAL UNIT NOT SUPPORTED for the rest), then a pending
  * unit attention (not reported to INQUIRY, REPORT LUNS, REQUEST SENSE), then
  * unknown opcode, then reserved CDB bits (from the usage bitmaps in
- * opcodes.c), then the handler.
+ * opcodes.c), then software write protection, then the handler.
  * Unit attentions are kept per I_T nexus and LUN (I_T_L, SAM-5 5.14): a
  * bit per condition, reported one at a time in the order of ua_codes[].
  */
@@ -313,6 +313,10 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 	}
 	if (!cdb_bits_valid(cmd, task))
 		return false;
+	if ((cmd->flags & CMD_WRITES) && st->lun->swp) {
+		task_check(task, SENSE_DATA_PROTECT, ASC_SOFTWARE_WRITE_PROTECTED);
+		return false;
+	}
 	/* Data-out whose size the CDB fixes (WRITE SAME, COMPARE AND WRITE,
 	 * VERIFY with BYTCHK) must be exactly that size.  (A WRITE sent less
 	 * data than its CDB says writes the whole blocks it got, see sbc.c;
