@@ -114,6 +114,8 @@ struct scsi_lun {
 	bool present;
 	bool wce;                /* caching mode page: 0 makes every write FUA */
 	bool swp;                /* control mode page: software write protect */
+	bool reserved;           /* RESERVE(6) by the nexus holder (pr.c) */
+	uint64_t holder;
 	uint32_t inflight;       /* tasks started and not finished */
 	/* COMPARE AND WRITE exclusion (io.c): tasks whose compare-and-write is in
 	 * flight, and tasks parked until none of those overlaps them. */
@@ -152,6 +154,7 @@ enum cmd_flags {
 	CMD_ANY_LUN = 1,  /* runs on a LUN that is not present (SPC-4 4.6.2) */
 	CMD_NO_UA = 2,    /* does not report a pending unit attention */
 	CMD_WRITES = 4,   /* changes the medium: refused while SWP is set */
+	CMD_NO_CONFLICT = 8, /* runs on a LUN another nexus has reserved */
 };
 enum len_unit {
 	LEN_NONE,
@@ -235,7 +238,14 @@ void task_finish(struct scsi_task *task);
 void task_data_in(struct scsi_task *task, const uint8_t *resp, uint32_t resp_len,
 		  uint32_t alloc_len);
 
-/* ---- command handlers (spc.c, inquiry.c, mode.c, sbc.c) -------------------- */
+/* ---- reservations (pr.c) ------------------------------------------------- */
+
+/* The task's LUN is reserved by another nexus and the command may not run. */
+bool reservation_conflict(struct scsi_task *task);
+/* Every reservation nexus_id holds ends (its nexus is gone). */
+void reservation_drop(struct scsi_target *t, uint64_t nexus_id);
+
+/* ---- command handlers (spc.c, inquiry.c, mode.c, pr.c, sbc.c) --------------- */
 
 void spc_test_unit_ready(struct scsi_task *task);
 void spc_request_sense(struct scsi_task *task);
@@ -247,6 +257,8 @@ void spc_report_tpgs(struct scsi_task *task);
 void spc_inquiry(struct scsi_task *task);
 void spc_mode_sense(struct scsi_task *task);
 void spc_mode_select(struct scsi_task *task);
+void spc_reserve(struct scsi_task *task);
+void spc_release(struct scsi_task *task);
 
 void sbc_read(struct scsi_task *task);
 void sbc_write(struct scsi_task *task);

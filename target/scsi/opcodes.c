@@ -17,6 +17,9 @@
 #define FF4 FF2, FF2
 #define FF8 FF4, FF4
 
+/* What a host asks first: on any LUN, past unit attentions and reservations. */
+#define ALWAYS (CMD_ANY_LUN | CMD_NO_UA | CMD_NO_CONFLICT)
+
 #define DATA_IN SCSI_DIR_FROM_DEV
 #define DATA_OUT SCSI_DIR_TO_DEV
 #define NO_DATA SCSI_DIR_NONE
@@ -45,12 +48,15 @@ static const struct scsi_cmd commands[] = {
 	/* SPC-4 */
 	BYTES("TEST UNIT READY", 0x00, -1, 6, 0, NO_DATA, 0, 0, spc_test_unit_ready,
 	      0, 0, 0, 0, 0),
-	BYTES("REQUEST SENSE", 0x03, -1, 6, CMD_ANY_LUN | CMD_NO_UA, DATA_IN, 4, 1,
-	      spc_request_sense, 0x01, 0, 0, 0xff, 0),
-	BYTES("INQUIRY", 0x12, -1, 6, CMD_ANY_LUN | CMD_NO_UA, DATA_IN, 3, 2, spc_inquiry,
+	BYTES("REQUEST SENSE", 0x03, -1, 6, ALWAYS, DATA_IN, 4, 1, spc_request_sense,
+	      0x01, 0, 0, 0xff, 0),
+	BYTES("INQUIRY", 0x12, -1, 6, ALWAYS, DATA_IN, 3, 2, spc_inquiry,
 	      0x01, 0xff, FF2, 0),
 	BYTES("MODE SELECT(6)", 0x15, -1, 6, 0, DATA_OUT, 4, 1, spc_mode_select,
 	      0x11, 0, 0, 0xff, 0),
+	BYTES("RESERVE(6)", 0x16, -1, 6, 0, NO_DATA, 0, 0, spc_reserve, 0, 0, 0, 0, 0),
+	BYTES("RELEASE(6)", 0x17, -1, 6, CMD_NO_CONFLICT, NO_DATA, 0, 0, spc_release,
+	      0, 0, 0, 0, 0),
 	BYTES("MODE SENSE(6)", 0x1a, -1, 6, 0, DATA_IN, 4, 1, spc_mode_sense,
 	      0x08, 0xff, 0xff, 0xff, 0),
 	BYTES("START STOP UNIT", 0x1b, -1, 6, 0, NO_DATA, 0, 0, spc_start_stop_unit,
@@ -61,12 +67,12 @@ static const struct scsi_cmd commands[] = {
 	      0x11, 0, 0, 0, 0, 0, FF2, 0),
 	BYTES("MODE SENSE(10)", 0x5a, -1, 10, 0, DATA_IN, 7, 2, spc_mode_sense,
 	      0x18, 0xff, 0xff, 0, 0, 0, FF2, 0),
-	BYTES("REPORT LUNS", 0xa0, -1, 12, CMD_ANY_LUN | CMD_NO_UA, DATA_IN, 6, 4,
+	BYTES("REPORT LUNS", 0xa0, -1, 12, ALWAYS, DATA_IN, 6, 4,
 	      spc_report_luns, 0, 0xff, 0, 0, 0, FF4, 0, 0),
-	BYTES("REPORT TARGET PORT GROUPS", 0xa3, 0x0a, 12, 0, DATA_IN, 6, 4, spc_report_tpgs,
-	      0xe0 | 0x0a, 0, 0, 0, 0, FF4, 0, 0),
-	BYTES("REPORT SUPPORTED OPERATION CODES", 0xa3, 0x0c, 12, 0, DATA_IN, 6, 4,
-	      spc_report_opcodes, 0x0c, 0x87, 0xff, FF2, FF4, 0, 0),
+	BYTES("REPORT TARGET PORT GROUPS", 0xa3, 0x0a, 12, CMD_NO_CONFLICT, DATA_IN, 6, 4,
+	      spc_report_tpgs, 0xe0 | 0x0a, 0, 0, 0, 0, FF4, 0, 0),
+	BYTES("REPORT SUPPORTED OPERATION CODES", 0xa3, 0x0c, 12, CMD_NO_CONFLICT, DATA_IN,
+	      6, 4, spc_report_opcodes, 0x0c, 0x87, 0xff, FF2, FF4, 0, 0),
 
 	/* SBC-3: reads and writes (RDPROTECT/WRPROTECT unsupported: not in the bitmaps) */
 	RW("READ(6)", 0x08, 6, DATA_IN, 1, 3, 4, 1, sbc_read, 0x1f, FF2, 0xff, 0),

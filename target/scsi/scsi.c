@@ -7,7 +7,9 @@
  * SENSE run there: LOGICAL UNIT NOT SUPPORTED for the rest), then a pending
  * unit attention (not reported to INQUIRY, REPORT LUNS, REQUEST SENSE), then
  * unknown opcode, then reserved CDB bits (from the usage bitmaps in
- * opcodes.c), then software write protection, then the handler.
+ * opcodes.c), then software write protection, then the handler.  A
+ * reservation held by another nexus (pr.c) is checked right after the unit
+ * attention.
  * Unit attentions are kept per I_T nexus and LUN (I_T_L, SAM-5 5.14): a
  * bit per condition, reported one at a time in the order of ua_codes[].
  */
@@ -120,6 +122,7 @@ static void ua_raise(struct scsi_target *t, uint64_t lun, uint8_t bit)
 void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id)
 {
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
+	reservation_drop(t, nexus_id);
 	if (n) /* a reused id is a new nexus: it starts from power on */
 		memset(n->ua, UA_POWER_ON, sizeof(n->ua));
 	else if (!nexus_get(t, nexus_id))
@@ -129,6 +132,7 @@ void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id)
 
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id)
 {
+	reservation_drop(t, nexus_id);
 	for (struct scsi_nexus **p = &t->nexuses; *p; p = &(*p)->next) {
 		if ((*p)->id == nexus_id) {
 			struct scsi_nexus *n = *p;
@@ -180,6 +184,7 @@ bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun)
 static void lun_reset(struct scsi_lun *lun, uint8_t ua_bit)
 {
 	mode_reset(lun);
+	lun->reserved = false;
 	ua_raise(lun->t, lun->number, ua_bit);
 }
 
@@ -298,6 +303,10 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 	    nexus_take_ua(st->t, task, task->sense)) {
 		task->status = SCSI_STATUS_CHECK_CONDITION;
 		task->sense_len = SENSE_FIXED_LEN;
+		return false;
+	}
+	if (cmd && reservation_conflict(task)) {
+		task->status = SCSI_STATUS_RESERVATION_CONFLICT;
 		return false;
 	}
 	if (!cmd) {
