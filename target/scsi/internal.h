@@ -226,8 +226,8 @@ static inline struct task_state *task_state(struct scsi_task *task)
  * request ends the task with the matching sense.  FLUSH takes nblocks 0. */
 void io_run(struct scsi_task *task, enum cowstore_op op, unsigned flags, uint64_t lba,
 	    uint32_t nblocks, uint8_t *buf, task_fn after);
-/* COMPARE AND WRITE: become the owner of [lba, lba + nblocks) against other
- * writes (waiting for an overlapping compare-and-write first), then start(). */
+/* COMPARE AND WRITE, ORWRITE: become the owner of the CDB's range against
+ * other writes (waiting for an overlapping one first), then start(). */
 void io_caw_begin(struct scsi_task *task, task_fn start);
 /* Status and sense for a cowstore error; ends the task. */
 void task_fail_errno(struct scsi_task *task, int err, uint64_t error_lba);
@@ -272,6 +272,7 @@ void sbc_unmap(struct scsi_task *task);
 void sbc_get_lba_status(struct scsi_task *task);
 void sbc_prefetch(struct scsi_task *task);
 void sbc_compare_and_write(struct scsi_task *task);
+void sbc_orwrite(struct scsi_task *task);
 void sbc_write_atomic(struct scsi_task *task);
 uint32_t sbc_verify_data_len(const uint8_t *cdb);
 uint32_t sbc_write_same_data_len(const uint8_t *cdb);

@@ -97,6 +97,8 @@ static const struct scsi_cmd commands[] = {
 		0x16, FF4, FF4, 0x1f, 0),
 	SPECIAL("VERIFY(16)", 0x8f, 16, 0, 2, 8, 10, 4, sbc_verify_data_len, sbc_verify,
 		0x16, FF8, FF4, 0x1f, 0),
+	RW("ORWRITE(16)", 0x8b, 16, DATA_OUT, 2, 8, 10, 4, sbc_orwrite,
+	   0x18, FF8, FF4, 0x1f, 0),
 	SPECIAL("COMPARE AND WRITE", 0x89, 16, CMD_WRITES, 2, 8, 13, 1, sbc_caw_data_len,
 		sbc_compare_and_write, 0x1a, FF8, 0, 0, 0, 0xff, 0x1f, 0),
 

@@ -1,7 +1,7 @@
 /*
  * sbc.c - SBC-3 block commands on a cowstore volume: READ/WRITE 6/10/12/16,
  * WRITE AND VERIFY and VERIFY 10/12/16, WRITE ATOMIC(16), COMPARE AND WRITE,
- * WRITE SAME, UNMAP, READ CAPACITY 10/16, GET LBA STATUS, SYNCHRONIZE CACHE,
+ * ORWRITE, WRITE SAME, UNMAP, READ CAPACITY 10/16, GET LBA STATUS, SYNCHRONIZE CACHE,
  * PRE-FETCH.
  *
  * Logical blocks are 512 bytes (cowstore sectors); physical blocks 4 KiB.
@@ -262,15 +262,17 @@ static void caw_write(struct scsi_task *task)
 		       task->data + nblocks * BLOCK_BYTES, task_finish);
 }
 
-static void caw_read(struct scsi_task *task)
+/* The read half of a read-modify-write: the CDB's range into scratch. */
+static void read_range_then(struct scsi_task *task, task_fn next)
 {
 	uint64_t lba;
 	uint32_t nblocks;
 	cdb_range(task, &lba, &nblocks);
 	if (scratch_alloc(task, nblocks))
-		io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task_state(task)->scratch,
-		       caw_write);
+		io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task_state(task)->scratch, next);
 }
+
+static void caw_read(struct scsi_task *task) { read_range_then(task, caw_write); }
 
 /* SBC-3 5.2; atomic against other writes through io_caw_begin() (io.c). */
 void sbc_compare_and_write(struct scsi_task *task)
@@ -286,6 +288,42 @@ void sbc_compare_and_write(struct scsi_task *task)
 		return;
 	}
 	io_caw_begin(task, caw_read);
+}
+
+/* ---- ORWRITE ---------------------------------------------------------------- */
+
+static void orwrite_write(struct scsi_task *task)
+{
+	struct task_state *st = task_state(task);
+	uint64_t lba;
+	uint32_t nblocks;
+	cdb_range(task, &lba, &nblocks);
+	for (size_t i = 0; i < (size_t)nblocks * BLOCK_BYTES; i++)
+		st->scratch[i] |= task->data[i];
+	io_run(task, COWSTORE_OP_WRITE, write_flags(task), lba, nblocks, st->scratch,
+	       task_finish);
+}
+
+static void orwrite_read(struct scsi_task *task) { read_range_then(task, orwrite_write); }
+
+/* SBC-3 5.10: each block becomes the medium's OR the data, atomically
+ * against other writes like COMPARE AND WRITE; the data must be whole. */
+void sbc_orwrite(struct scsi_task *task)
+{
+	uint64_t lba;
+	uint32_t nblocks;
+	if (!checked_range(task, MAX_ATOMIC_BLOCKS, &lba, &nblocks))
+		return;
+	if (sent_blocks(task, nblocks) < nblocks) {
+		task_bad_cdb(task, task_state(task)->cmd->len_off, -1);
+		task_finish(task);
+		return;
+	}
+	if (!nblocks) {
+		task_finish(task);
+		return;
+	}
+	io_caw_begin(task, orwrite_read);
 }
 
 /* ---- WRITE SAME, UNMAP ------------------------------------------------------ */

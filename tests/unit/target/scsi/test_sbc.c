@@ -1,9 +1,9 @@
 /*
  * test_sbc.c - block commands on a real pool: data round trips through every
  * READ/WRITE size, IO split at COWSTORE_MAX_IO_BYTES, capacity, WRITE SAME,
- * UNMAP, GET LBA STATUS, VERIFY and COMPARE AND WRITE (with its exclusion
- * against a racing write), and the error paths with exact sense: LBA out of
- * range, bad fields, pool full, checksum error, miscompare.
+ * UNMAP, GET LBA STATUS, VERIFY (10, 12), ORWRITE and COMPARE AND WRITE (with
+ * its exclusion against a racing write), and the error paths with exact
+ * sense: LBA out of range, bad fields, pool full, checksum error, miscompare.
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -396,6 +396,29 @@ static void test_verify12(void)
 	fixture_close(&f);
 }
 
+static void test_orwrite(void)
+{
+	struct fixture f;
+	uint8_t cdb[16];
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	memset(wbuf, 0x0f, 4 * 512);
+	CHECK_GOOD(rw10(&f, 0x2a, 400, 4, wbuf));
+	memset(wbuf, 0x30, 4 * 512);
+	wbuf[1000] = 0x80;
+	cdb16(cdb, 0x8b, 400, 4);
+	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
+	CHECK_GOOD(rw10(&f, 0x28, 400, 4, rbuf));
+	CHECK_EQ(rbuf[0], 0x3f);
+	CHECK_EQ(rbuf[2047], 0x3f);
+	CHECK_EQ(rbuf[1000], 0x8f);
+	CHECK_BAD_CDB(run(&f, cdb, wbuf, 512), 10, -1); /* less data than the CDB says */
+	cdb16(cdb, 0x8b, VOL_BLOCKS - 1, 2);
+	CHECK_SENSE(run(&f, cdb, wbuf, 1024), 0x05, 0x2100);
+	cdb16(cdb, 0x8b, 0, 0);
+	CHECK_GOOD(run(&f, cdb, NULL, 0));
+	fixture_close(&f);
+}
+
 static struct scsi_task *caw(struct fixture *f, uint64_t lba, uint8_t n, void *data)
 {
 	uint8_t cdb[16] = { 0x89 };
@@ -586,6 +609,7 @@ static const struct harness_test tests[] = {
 	{ "unmap", test_unmap },
 	{ "verify", test_verify },
 	{ "verify12", test_verify12 },
+	{ "orwrite", test_orwrite },
 	{ "compare_and_write", test_compare_and_write },
 	{ "compare_and_write_exclusion", test_compare_and_write_exclusion },
 	{ "compare_and_write_queue", test_compare_and_write_queue },
