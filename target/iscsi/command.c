@@ -230,7 +230,8 @@ void data_out_handle(struct conn *c, const struct pdu *pdu)
 			end_bad_transfer(cmd);
 		return;
 	}
-	memcpy(cmd->task.data + offset, pdu->data, pdu->data_len);
+	if (pdu->data_len)
+		memcpy(cmd->task.data + offset, pdu->data, pdu->data_len);
 	cmd->received += pdu->data_len;
 	cmd->data_sn++;
 	if (cmd->received > cmd->r2t_offset) /* unsolicited data counts as asked for */
@@ -286,7 +287,8 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 		return;
 	}
 	uint32_t immediate = pdu->data_len < cmd->data_len ? pdu->data_len : cmd->data_len;
-	memcpy(cmd->task.data, pdu->data, immediate);
+	if (immediate) /* without a data segment pdu->data is NULL */
+		memcpy(cmd->task.data, pdu->data, immediate);
 	cmd->received = immediate;
 	/* With InitialR2T=No the initiator may send up to FirstBurstLength
 	 * unsolicited; with Yes, only the immediate data. */
