@@ -270,6 +270,7 @@ void sbc_sync_cache(struct scsi_task *task);
 void sbc_write_same(struct scsi_task *task);
 void sbc_unmap(struct scsi_task *task);
 void sbc_get_lba_status(struct scsi_task *task);
+void sbc_read_defect_data(struct scsi_task *task);
 void sbc_prefetch(struct scsi_task *task);
 void sbc_compare_and_write(struct scsi_task *task);
 void sbc_orwrite(struct scsi_task *task);

@@ -509,6 +509,17 @@ void sbc_get_lba_status(struct scsi_task *task)
 	task_data_in(task, resp, sizeof(resp), get_be32(task->cdb + 10));
 }
 
+/* SBC-3 5.12, 5.13: a volume has no defects; the lists asked for are valid
+ * and empty, in the format asked for. */
+void sbc_read_defect_data(struct scsi_task *task)
+{
+	bool twelve = task->cdb[0] == 0xb7;
+	uint8_t resp[8] = { 0 };
+	resp[1] = task->cdb[twelve ? 1 : 2] & 0x1f; /* PLISTV, GLISTV, format */
+	task_data_in(task, resp, twelve ? 8 : 4,
+		     cmd_len_field(task_state(task)->cmd, task->cdb));
+}
+
 /* SBC-3 5.22: the range is checked, the flush is of the whole pool (cowstore
  * has no narrower one).  IMMED is accepted; status still waits for the flush. */
 void sbc_sync_cache(struct scsi_task *task)

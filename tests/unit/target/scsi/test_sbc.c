@@ -1,9 +1,10 @@
 /*
  * test_sbc.c - block commands on a real pool: data round trips through every
  * READ/WRITE size, IO split at COWSTORE_MAX_IO_BYTES, capacity, WRITE SAME,
- * UNMAP, GET LBA STATUS, VERIFY (10, 12), ORWRITE and COMPARE AND WRITE (with
- * its exclusion against a racing write), and the error paths with exact
- * sense: LBA out of range, bad fields, pool full, checksum error, miscompare.
+ * UNMAP, GET LBA STATUS, READ DEFECT DATA, VERIFY (10, 12), ORWRITE and
+ * COMPARE AND WRITE (with its exclusion against a racing write), and the
+ * error paths with exact sense: LBA out of range, bad fields, pool full,
+ * checksum error, miscompare.
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -419,6 +420,26 @@ static void test_orwrite(void)
 	fixture_close(&f);
 }
 
+static void test_read_defect_data(void)
+{
+	struct fixture f;
+	uint8_t cdb10[16] = { 0x37, 0, 0x18 | 0x05, 0, 0, 0, 0, 0, 32 };
+	uint8_t cdb12[16] = { 0xb7, 0x08 | 0x04, 0, 0, 0, 0, 0, 0, 0, 32 };
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	memset(rbuf, 0xff, 64);
+	struct scsi_task *task = run(&f, cdb10, rbuf, 32);
+	CHECK_GOOD(task);
+	CHECK_EQ(task->data_in_len, 4);
+	CHECK_EQ(rbuf[1], 0x1d); /* both lists valid, format 5, no defects */
+	CHECK_EQ(get_be16(rbuf + 2), 0);
+	task = run(&f, cdb12, rbuf, 32);
+	CHECK_GOOD(task);
+	CHECK_EQ(task->data_in_len, 8);
+	CHECK_EQ(rbuf[1], 0x0c);
+	CHECK_EQ(get_be32(rbuf + 4), 0);
+	fixture_close(&f);
+}
+
 static struct scsi_task *caw(struct fixture *f, uint64_t lba, uint8_t n, void *data)
 {
 	uint8_t cdb[16] = { 0x89 };
@@ -610,6 +631,7 @@ static const struct harness_test tests[] = {
 	{ "verify", test_verify },
 	{ "verify12", test_verify12 },
 	{ "orwrite", test_orwrite },
+	{ "read_defect_data", test_read_defect_data },
 	{ "compare_and_write", test_compare_and_write },
 	{ "compare_and_write_exclusion", test_compare_and_write_exclusion },
 	{ "compare_and_write_queue", test_compare_and_write_queue },
