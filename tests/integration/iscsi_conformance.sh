@@ -99,7 +99,7 @@ while read -r test; do
 		echo "ok   $test"
 		pass=$((pass + 1)) ;;
 	skipped)
-		echo "skip $test: $(grep -m1 -o '\[SKIPPED\].*' "$out" | cut -c11-)"
+		echo "skip $test: $(sed -n '/^  Test: /,$s/.*\[SKIPPED\] *//p' "$out" | head -n 1)"
 		skip=$((skip + 1)) ;;
 	*)
 		if reason=$(known_bug "$test"); then
