@@ -230,8 +230,12 @@ static void enter_full_feature(struct conn *c)
 		++c->srv->next_tsih;
 	c->tsih = c->srv->next_tsih;
 	c->nexus_id = ++c->srv->next_nexus;
-	if (c->target)
-		scsi_nexus_add(c->target->scsi, c->nexus_id);
+	if (c->target) {
+		char port[SCSI_PORT_NAME_MAX]; /* RFC 7143 4.4.1: name,i,0xISID */
+		snprintf(port, sizeof(port), "%s,i,0x%02x%02x%02x%02x%02x%02x", c->initiator,
+			 c->isid[0], c->isid[1], c->isid[2], c->isid[3], c->isid[4], c->isid[5]);
+		scsi_nexus_add(c->target->scsi, c->nexus_id, port);
+	}
 }
 
 void login_handle(struct conn *c, const struct pdu *pdu)

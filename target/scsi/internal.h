@@ -74,6 +74,8 @@ enum {
 	ASC_INVALID_FIELD_IN_CDB = 0x2400,
 	ASC_LUN_NOT_SUPPORTED = 0x2500,
 	ASC_INVALID_FIELD_IN_PARAM = 0x2600,
+	ASC_INVALID_RELEASE_OF_PR = 0x2604,
+	ASC_INSUFFICIENT_REGISTRATIONS = 0x5504,
 	ASC_SOFTWARE_WRITE_PROTECTED = 0x2702,
 	ASC_SPACE_ALLOC_FAILED_WP = 0x2707,
 	ASC_POWER_ON_RESET = 0x2900,
@@ -81,6 +83,9 @@ enum {
 	ASC_COMMANDS_CLEARED = 0x2f00,
 	ASC_DATA_PHASE_ERROR = 0x4b00,
 	ASC_MODE_PARAMETERS_CHANGED = 0x2a01,
+	ASC_RESERVATIONS_PREEMPTED = 0x2a03,
+	ASC_RESERVATIONS_RELEASED = 0x2a04,
+	ASC_REGISTRATIONS_PREEMPTED = 0x2a05,
 	ASC_CAPACITY_CHANGED = 0x2a09,
 	ASC_SAVING_NOT_SUPPORTED = 0x3900,
 	ASC_REPORTED_LUNS_CHANGED = 0x3f0e,
@@ -106,6 +111,35 @@ void task_bad_param(struct scsi_task *task, uint16_t byte, int bit);
 
 /* ---- targets, LUNs, nexuses (scsi.c) -------------------------------------- */
 
+/* Unit attention conditions, a bit each per I_T nexus and LUN (scsi.c says
+ * in which order they are reported). */
+enum ua_bits {
+	UA_POWER_ON = 1,        /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
+	UA_CAPACITY = 2,        /* 2A/09 CAPACITY DATA HAS CHANGED */
+	UA_LUNS_CHANGED = 4,    /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
+	UA_MODE_CHANGED = 8,    /* 2A/01 MODE PARAMETERS CHANGED */
+	UA_LUN_RESET = 16,      /* 29/03 BUS DEVICE RESET FUNCTION OCCURRED */
+	UA_CLEARED = 32,        /* 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR */
+	UA_RES_PREEMPTED = 64,  /* 2A/03 RESERVATIONS PREEMPTED */
+	UA_RES_RELEASED = 128,  /* 2A/04 RESERVATIONS RELEASED */
+	UA_REG_PREEMPTED = 256, /* 2A/05 REGISTRATIONS PREEMPTED */
+};
+
+/* Persistent reservations of one LUN (pr.c): registrations by initiator
+ * port, and the reservation if one is held. */
+struct pr_reg {
+	struct pr_reg *next;
+	uint64_t key;
+	char port[SCSI_PORT_NAME_MAX];
+};
+struct pr_state {
+	struct pr_reg *regs;
+	uint32_t generation;
+	bool held;
+	uint8_t type;
+	struct pr_reg *holder; /* NULL for the all-registrants types */
+};
+
 struct scsi_lun {
 	struct scsi_target *t;
 	uint64_t number;
@@ -116,6 +150,7 @@ struct scsi_lun {
 	bool swp;                /* control mode page: software write protect */
 	bool reserved;           /* RESERVE(6) by the nexus holder (pr.c) */
 	uint64_t holder;
+	struct pr_state pr;      /* PERSISTENT RESERVE (pr.c) */
 	uint32_t inflight;       /* tasks started and not finished */
 	/* COMPARE AND WRITE exclusion (io.c): tasks whose compare-and-write is in
 	 * flight, and tasks parked until none of those overlaps them. */
@@ -143,6 +178,10 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id);
 /* Mode parameters back to their defaults (mode.c), after a reset. */
 void mode_reset(struct scsi_lun *lun);
+/* The initiator port of a nexus ("" if unknown). */
+const char *nexus_port(struct scsi_target *t, uint64_t nexus_id);
+/* Raise a unit attention for lun on the nexuses of an initiator port. */
+void ua_raise_port(struct scsi_target *t, uint64_t lun, const char *port, uint16_t bit);
 /* REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED on every LUN of the nexus. */
 void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id);
 
@@ -155,6 +194,7 @@ enum cmd_flags {
 	CMD_NO_UA = 2,    /* does not report a pending unit attention */
 	CMD_WRITES = 4,   /* changes the medium: refused while SWP is set */
 	CMD_NO_CONFLICT = 8, /* runs on a LUN another nexus has reserved */
+	CMD_PR_ALLOWED = 16, /* runs whatever the persistent reservation (SPC-4 5.9.1) */
 };
 enum len_unit {
 	LEN_NONE,
@@ -242,8 +282,11 @@ void task_data_in(struct scsi_task *task, const uint8_t *resp, uint32_t resp_len
 
 /* The task's LUN is reserved by another nexus and the command may not run. */
 bool reservation_conflict(struct scsi_task *task);
-/* Every reservation nexus_id holds ends (its nexus is gone). */
+/* Every RESERVE(6) reservation nexus_id holds ends (its nexus is gone;
+ * persistent reservations stay). */
 void reservation_drop(struct scsi_target *t, uint64_t nexus_id);
+/* Forget a LUN's persistent reservations (the LUN is unmapped). */
+void pr_clear(struct scsi_lun *lun);
 
 /* ---- command handlers (spc.c, inquiry.c, mode.c, pr.c, sbc.c) --------------- */
 
@@ -259,6 +302,8 @@ void spc_mode_sense(struct scsi_task *task);
 void spc_mode_select(struct scsi_task *task);
 void spc_reserve(struct scsi_task *task);
 void spc_release(struct scsi_task *task);
+void spc_pr_in(struct scsi_task *task);
+void spc_pr_out(struct scsi_task *task);
 
 void sbc_read(struct scsi_task *task);
 void sbc_write(struct scsi_task *task);
@@ -279,5 +324,6 @@ uint32_t sbc_verify_data_len(const uint8_t *cdb);
 uint32_t sbc_write_same_data_len(const uint8_t *cdb);
 uint32_t sbc_caw_data_len(const uint8_t *cdb);
 uint32_t sbc_rc10_data_len(const uint8_t *cdb);
+uint32_t spc_pr_out_data_len(const uint8_t *cdb);
 
 #endif /* SLATE_TARGET_SCSI_INTERNAL_H */

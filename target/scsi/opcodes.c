@@ -44,9 +44,19 @@
 	  .lba_size = ls, .len_off = no, .len_size = ns, .len_unit = LEN_SPECIAL,           \
 	  .data_len = fn_len, .exec = fn, .usage = { op, __VA_ARGS__ } }
 
+/* PERSISTENT RESERVE IN and OUT, one entry per service action. */
+#define PRIN(sa_)                                                                           \
+	BYTES("PERSISTENT RESERVE IN", 0x5e, sa_, 10, CMD_NO_CONFLICT | CMD_PR_ALLOWED,     \
+	      DATA_IN, 7, 2, spc_pr_in, sa_, 0, 0, 0, 0, 0, FF2, 0)
+#define PROUT(sa_)                                                                          \
+	{ .name = "PERSISTENT RESERVE OUT", .opcode = 0x5f, .sa = sa_, .cdb_len = 10,       \
+	  .flags = CMD_PR_ALLOWED, .dir = DATA_OUT, .len_off = 5, .len_size = 4,            \
+	  .len_unit = LEN_SPECIAL, .data_len = spc_pr_out_data_len, .exec = spc_pr_out,     \
+	  .usage = { 0x5f, sa_, 0xff, 0, 0, FF4, 0 } }
+
 static const struct scsi_cmd commands[] = {
 	/* SPC-4 */
-	BYTES("TEST UNIT READY", 0x00, -1, 6, 0, NO_DATA, 0, 0, spc_test_unit_ready,
+	BYTES("TEST UNIT READY", 0x00, -1, 6, CMD_PR_ALLOWED, NO_DATA, 0, 0, spc_test_unit_ready,
 	      0, 0, 0, 0, 0),
 	BYTES("REQUEST SENSE", 0x03, -1, 6, ALWAYS, DATA_IN, 4, 1, spc_request_sense,
 	      0x01, 0, 0, 0xff, 0),
@@ -63,6 +73,8 @@ static const struct scsi_cmd commands[] = {
 	      0x01, 0, 0x0f, 0xf7, 0),
 	BYTES("PREVENT ALLOW MEDIUM REMOVAL", 0x1e, -1, 6, 0, NO_DATA, 0, 0,
 	      spc_prevent_allow, 0, 0, 0, 0x03, 0),
+	PRIN(0), PRIN(1), PRIN(2), PRIN(3),
+	PROUT(0), PROUT(1), PROUT(2), PROUT(3), PROUT(4), PROUT(5), PROUT(6),
 	BYTES("MODE SELECT(10)", 0x55, -1, 10, 0, DATA_OUT, 7, 2, spc_mode_select,
 	      0x11, 0, 0, 0, 0, 0, FF2, 0),
 	BYTES("MODE SENSE(10)", 0x5a, -1, 10, 0, DATA_IN, 7, 2, spc_mode_sense,
@@ -103,10 +115,11 @@ static const struct scsi_cmd commands[] = {
 		sbc_compare_and_write, 0x1a, FF8, 0, 0, 0, 0xff, 0x1f, 0),
 
 	/* SBC-3: capacity, cache, provisioning */
-	{ .name = "READ CAPACITY(10)", .opcode = 0x25, .sa = -1, .cdb_len = 10, .dir = DATA_IN,
+	{ .name = "READ CAPACITY(10)", .opcode = 0x25, .sa = -1, .cdb_len = 10,
+	  .flags = CMD_PR_ALLOWED, .dir = DATA_IN,
 	  .lba_off = 2, .lba_size = 4, .len_unit = LEN_SPECIAL, .data_len = sbc_rc10_data_len,
 	  .exec = sbc_read_capacity10, .usage = { 0x25, 0, FF4, 0, 0, 0x01, 0 } },
-	BYTES("READ CAPACITY(16)", 0x9e, 0x10, 16, 0, DATA_IN, 10, 4, sbc_read_capacity16,
+	BYTES("READ CAPACITY(16)", 0x9e, 0x10, 16, CMD_PR_ALLOWED, DATA_IN, 10, 4, sbc_read_capacity16,
 	      0x10, FF8, FF4, 0x01, 0),
 	BYTES("GET LBA STATUS", 0x9e, 0x12, 16, 0, DATA_IN, 10, 4, sbc_get_lba_status,
 	      0x12, FF8, FF4, 0, 0),

@@ -20,16 +20,8 @@
 
 #include "target/scsi/internal.h"
 
-enum ua_bits {
-	UA_POWER_ON = 1,     /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
-	UA_CAPACITY = 2,     /* 2A/09 CAPACITY DATA HAS CHANGED */
-	UA_LUNS_CHANGED = 4, /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
-	UA_MODE_CHANGED = 8, /* 2A/01 MODE PARAMETERS CHANGED */
-	UA_LUN_RESET = 16,   /* 29/03 BUS DEVICE RESET FUNCTION OCCURRED */
-	UA_CLEARED = 32,     /* 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR */
-};
 static const struct {
-	uint8_t bit;
+	uint16_t bit;
 	uint16_t asc_ascq;
 } ua_codes[] = {
 	{ UA_POWER_ON, ASC_POWER_ON_RESET },
@@ -38,13 +30,18 @@ static const struct {
 	{ UA_CAPACITY, ASC_CAPACITY_CHANGED },
 	{ UA_LUNS_CHANGED, ASC_REPORTED_LUNS_CHANGED },
 	{ UA_MODE_CHANGED, ASC_MODE_PARAMETERS_CHANGED },
+	{ UA_RES_PREEMPTED, ASC_RESERVATIONS_PREEMPTED },
+	{ UA_RES_RELEASED, ASC_RESERVATIONS_RELEASED },
+	{ UA_REG_PREEMPTED, ASC_REGISTRATIONS_PREEMPTED },
 };
 
-/* One I_T nexus: pending unit attentions for each LUN. */
+/* One I_T nexus: its initiator port (what persistent reservations know it
+ * by) and pending unit attentions for each LUN. */
 struct scsi_nexus {
 	struct scsi_nexus *next;
 	uint64_t id;
-	uint8_t ua[SCSI_MAX_LUNS];
+	char port[SCSI_PORT_NAME_MAX];
+	uint16_t ua[SCSI_MAX_LUNS];
 };
 
 static uint32_t fnv1a(const char *s)
@@ -81,6 +78,8 @@ void scsi_target_destroy(struct scsi_target *t)
 		t->nexuses = n->next;
 		free(n);
 	}
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		pr_clear(&t->luns[i]);
 	free(t);
 }
 
@@ -94,6 +93,12 @@ static struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id)
 	return NULL;
 }
 
+static void ua_power_on(struct scsi_nexus *n)
+{
+	for (size_t i = 0; i < SCSI_MAX_LUNS; i++)
+		n->ua[i] = UA_POWER_ON;
+}
+
 static struct scsi_nexus *nexus_get(struct scsi_target *t, uint64_t id)
 {
 	struct scsi_nexus *n = nexus_find(t, id);
@@ -103,7 +108,8 @@ static struct scsi_nexus *nexus_get(struct scsi_target *t, uint64_t id)
 	if (!n)
 		return NULL;
 	n->id = id;
-	memset(n->ua, UA_POWER_ON, sizeof(n->ua));
+	snprintf(n->port, sizeof(n->port), "nexus-%llu", (unsigned long long)id);
+	ua_power_on(n);
 	n->next = t->nexuses;
 	t->nexuses = n;
 	return n;
@@ -111,7 +117,7 @@ static struct scsi_nexus *nexus_get(struct scsi_target *t, uint64_t id)
 
 /* Raise a unit attention on every nexus for one LUN, or all present LUNs
  * (lun == SCSI_MAX_LUNS). */
-static void ua_raise(struct scsi_target *t, uint64_t lun, uint8_t bit)
+static void ua_raise(struct scsi_target *t, uint64_t lun, uint16_t bit)
 {
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		for (uint64_t i = 0; i < SCSI_MAX_LUNS; i++)
@@ -119,15 +125,30 @@ static void ua_raise(struct scsi_target *t, uint64_t lun, uint8_t bit)
 				n->ua[i] |= bit;
 }
 
-void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id)
+void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port)
 {
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
 	reservation_drop(t, nexus_id);
 	if (n) /* a reused id is a new nexus: it starts from power on */
-		memset(n->ua, UA_POWER_ON, sizeof(n->ua));
-	else if (!nexus_get(t, nexus_id))
+		ua_power_on(n);
+	else if (!(n = nexus_get(t, nexus_id)))
 		fprintf(stderr, "scsi: target %s: no memory for nexus %llu; it will be made "
 				"on its first command\n", t->name, (unsigned long long)nexus_id);
+	if (n && initiator_port && *initiator_port)
+		snprintf(n->port, sizeof(n->port), "%s", initiator_port);
+}
+
+const char *nexus_port(struct scsi_target *t, uint64_t nexus_id)
+{
+	struct scsi_nexus *n = nexus_find(t, nexus_id);
+	return n ? n->port : "";
+}
+
+void ua_raise_port(struct scsi_target *t, uint64_t lun, const char *port, uint16_t bit)
+{
+	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
+		if (lun < SCSI_MAX_LUNS && strcmp(n->port, port) == 0)
+			n->ua[lun] |= bit;
 }
 
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id)
@@ -150,7 +171,7 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 		return false;
 	for (size_t i = 0; i < sizeof(ua_codes) / sizeof(ua_codes[0]); i++) {
 		if (n->ua[task->lun] & ua_codes[i].bit) {
-			n->ua[task->lun] &= (uint8_t)~ua_codes[i].bit;
+			n->ua[task->lun] &= (uint16_t)~ua_codes[i].bit;
 			sense_fixed(sense, SENSE_UNIT_ATTENTION, ua_codes[i].asc_ascq);
 			return true;
 		}
@@ -169,7 +190,7 @@ void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id)
 {
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
 	for (size_t i = 0; n && i < SCSI_MAX_LUNS; i++)
-		n->ua[i] &= (uint8_t)~UA_LUNS_CHANGED;
+		n->ua[i] &= (uint16_t)~UA_LUNS_CHANGED;
 }
 
 /* ---- task management ------------------------------------------------------ */
@@ -181,7 +202,7 @@ bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun)
 
 /* SAM-5 6.3.3: a reset leaves mode parameters at their defaults (nothing is
  * saved) and a unit attention for every nexus, the requester's included. */
-static void lun_reset(struct scsi_lun *lun, uint8_t ua_bit)
+static void lun_reset(struct scsi_lun *lun, uint16_t ua_bit)
 {
 	mode_reset(lun);
 	lun->reserved = false;
@@ -250,6 +271,7 @@ int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun)
 	if (t->luns[lun].inflight)
 		return -EBUSY;
 	t->luns[lun].present = false;
+	pr_clear(&t->luns[lun]);
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		n->ua[lun] = UA_POWER_ON; /* as new, should it come back */
 	ua_raise(t, SCSI_MAX_LUNS, UA_LUNS_CHANGED);

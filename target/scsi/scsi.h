@@ -20,6 +20,7 @@
 #include "cowstore/cowstore.h"
 
 #define SCSI_SENSE_MAX 64
+#define SCSI_PORT_NAME_MAX 256 /* an initiator port name, NUL included */
 #define SCSI_MAX_LUNS 256
 /* Largest READ/WRITE/VERIFY transfer accepted (VPD B0 MAXIMUM TRANSFER
  * LENGTH), in 512-byte logical blocks: 32 MiB. */
@@ -115,9 +116,10 @@ void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
  * in cowstore run to their end, and their done() still comes); these give
  * the logical units the state the function leaves behind. */
 bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun);
-/* LOGICAL UNIT RESET: mode parameters return to their defaults and every
- * nexus gets BUS DEVICE RESET FUNCTION OCCURRED for the LUN.  -ENOENT when
- * the LUN is not mapped. */
+/* LOGICAL UNIT RESET: mode parameters return to their defaults, a
+ * RESERVE(6) reservation ends (persistent ones stay) and every nexus gets
+ * BUS DEVICE RESET FUNCTION OCCURRED for the LUN.  -ENOENT when the LUN is
+ * not mapped. */
 int scsi_lun_reset(struct scsi_target *t, uint64_t lun);
 /* TARGET WARM or COLD RESET: every LUN as above, with POWER ON, RESET, OR
  * BUS DEVICE RESET OCCURRED. */
@@ -131,9 +133,13 @@ void scsi_nexus_tasks_cleared(struct scsi_target *t, uint64_t nexus_id, uint64_t
 void scsi_task_data_phase_error(struct scsi_task *task);
 
 /* A new I_T nexus logged in / went away (unit attentions, reservations).
- * A task whose nexus_id was never added creates its nexus on the spot, with
- * POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like scsi_nexus_add. */
-void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id);
+ * initiator_port names the initiator port (iSCSI: "<name>,i,0x<ISID>", SPC-4
+ * 7.6.4.6); persistent reservations belong to it, not to the nexus, so a
+ * new session of the same port finds them.  NULL: a name unique to the
+ * nexus.  A task whose nexus_id was never added creates its nexus on the
+ * spot, with POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like
+ * scsi_nexus_add. */
+void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port);
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
 
 #endif /* SLATE_TARGET_SCSI_H */

@@ -82,7 +82,7 @@ static void test_info_unknown(void)
 {
 	struct scsi_cdb_info info;
 	static const uint8_t unknown[][16] = {
-		{ 0x5e },          /* PERSISTENT RESERVE IN: not ours yet */
+		{ 0x4d },          /* LOG SENSE: not ours yet */
 		{ 0x83 },          /* EXTENDED COPY */
 		{ 0x56 },          /* RESERVE(10) */
 		{ 0x9e, 0x11 },    /* SERVICE ACTION IN with an unknown action */
@@ -132,7 +132,7 @@ static void test_unknown_opcode(void)
 	struct fixture f;
 	uint8_t buf[64];
 	REQUIRE(fixture_open(&f, 64, 1 << 20, 0) == 0);
-	static const uint8_t opcodes[] = { 0x5e, 0x5f, 0x56, 0x57, 0x83, 0x84, 0xc0 };
+	static const uint8_t opcodes[] = { 0x4c, 0x4d, 0x56, 0x57, 0x83, 0x84, 0xc0 };
 	for (size_t i = 0; i < sizeof(opcodes); i++) {
 		uint8_t cdb[16] = { opcodes[i] };
 		struct scsi_task *task = run(&f, cdb, buf, 0);

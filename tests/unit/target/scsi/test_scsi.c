@@ -22,7 +22,7 @@ static int open_two_nexuses(struct fixture *f)
 {
 	if (fixture_open(f, 64, 1 << 20, 0) != 0)
 		return -1;
-	scsi_nexus_add(f->t, OTHER_NEXUS);
+	scsi_nexus_add(f->t, OTHER_NEXUS, NULL);
 	return tur_on(f, OTHER_NEXUS)->sense[12] == 0x29 ? 0 : -1;
 }
 

@@ -466,7 +466,7 @@ static void test_report_opcodes(void)
 	cdb[3] = 0x28; /* option 2 for an opcode without service actions */
 	CHECK_BAD_CDB(run(&f, cdb, buf, 8192), 2, 2);
 	cdb[2] = 1;
-	cdb[3] = 0x5e; /* not supported */
+	cdb[3] = 0x83; /* EXTENDED COPY: not supported */
 	task = run(&f, cdb, buf, 8192);
 	CHECK_GOOD(task);
 	CHECK_EQ(task->data_in_len, 4);
