@@ -217,7 +217,7 @@ static void send_login_response(struct conn *c, const uint8_t *req, struct kvlis
 	    kv_encode(resp, &t->own_data, &t->data_len) == 0)
 		t->data = t->own_data;
 	conn_stamp(c, t->bhs, true);
-	t->close_after = status != ST_SUCCESS;
+	t->close_after = status != ST_SUCCESS ? "login refused" : NULL;
 	if (status != ST_SUCCESS)
 		c->phase = PHASE_LOGGED_OUT;
 	conn_queue(c, t);
@@ -369,7 +369,7 @@ void logout_handle(struct conn *c, const struct pdu *pdu)
 	memcpy(t->bhs + 16, pdu->bhs + 16, 4);
 	t->bhs[2] = 0; /* connection or session closed successfully */
 	conn_stamp(c, t->bhs, true);
-	t->close_after = true;
+	t->close_after = "logged out";
 	c->phase = PHASE_LOGGED_OUT;
 	conn_queue(c, t);
 }
