@@ -223,13 +223,14 @@ static void tx_done(struct conn *c, struct txpdu *t)
 	c->tx_head = t->next;
 	if (!c->tx_head)
 		c->tx_tail = NULL;
-	const char *close_after = t->close_after;
+	bool close_after = t->close_after;
+	const char *reason = t->close_reason ? t->close_reason : "logged out";
 	struct cmd *hold = t->hold;
 	txpdu_free(t);
 	if (hold)
 		cmd_tx_done(hold);
 	if (close_after)
-		conn_fail(c, close_after);
+		conn_fail(c, reason);
 }
 
 /* Write queued PDUs until the socket is full or the queue empty. */

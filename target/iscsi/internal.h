@@ -88,7 +88,8 @@ struct txpdu {
 	uint8_t *own_data;
 	size_t sent;          /* bytes of bhs+data+pad already written */
 	struct cmd *hold;     /* command kept alive until this is sent */
-	const char *close_after; /* close the connection once this is sent, for this reason */
+	bool close_after;     /* close the connection once this is sent */
+	const char *close_reason; /* for the log line; NULL: "logged out" */
 };
 
 /* ---- text keys (text.c) ----------------------------------------------- */

@@ -217,7 +217,8 @@ static void send_login_response(struct conn *c, const uint8_t *req, struct kvlis
 	    kv_encode(resp, &t->own_data, &t->data_len) == 0)
 		t->data = t->own_data;
 	conn_stamp(c, t->bhs, true);
-	t->close_after = status != ST_SUCCESS ? "login refused" : NULL;
+	t->close_after = status != ST_SUCCESS;
+	t->close_reason = "login refused";
 	if (status != ST_SUCCESS)
 		c->phase = PHASE_LOGGED_OUT;
 	conn_queue(c, t);
@@ -231,7 +232,7 @@ static void enter_full_feature(struct conn *c)
 	c->tsih = c->srv->next_tsih;
 	c->nexus_id = ++c->srv->next_nexus;
 	if (c->target) {
-		char port[SCSI_PORT_NAME_MAX]; /* RFC 7143 4.4.1: name,i,0xISID */
+		char port[SCSI_PORT_NAME_MAX]; /* SPC-4 7.6.4.6: name,i,0xISID */
 		snprintf(port, sizeof(port), "%s,i,0x%02x%02x%02x%02x%02x%02x", c->initiator,
 			 c->isid[0], c->isid[1], c->isid[2], c->isid[3], c->isid[4], c->isid[5]);
 		scsi_nexus_add(c->target->scsi, c->nexus_id, port);
@@ -369,7 +370,7 @@ void logout_handle(struct conn *c, const struct pdu *pdu)
 	memcpy(t->bhs + 16, pdu->bhs + 16, 4);
 	t->bhs[2] = 0; /* connection or session closed successfully */
 	conn_stamp(c, t->bhs, true);
-	t->close_after = "logged out";
+	t->close_after = true;
 	c->phase = PHASE_LOGGED_OUT;
 	conn_queue(c, t);
 }

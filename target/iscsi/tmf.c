@@ -170,8 +170,8 @@ void tmf_handle(struct conn *c, const struct pdu *pdu)
 	c->ncmds++;
 	rsp->bhs[2] = run_function(c, function, bhs, tmf);
 	put_be32(rsp->bhs + 16, get_be32(bhs + 16));
-	if (function == TMF_TARGET_COLD_RESET && rsp->bhs[2] == TMF_COMPLETE)
-		rsp->close_after = "TARGET COLD RESET";
+	rsp->close_after = function == TMF_TARGET_COLD_RESET && rsp->bhs[2] == TMF_COMPLETE;
+	rsp->close_reason = "TARGET COLD RESET";
 	if (tmf->tasks == 0)
 		tmf_send(tmf);
 }
