@@ -100,16 +100,20 @@ static void close_other_sessions(struct conn *c)
 			conn_fail(other, "TARGET COLD RESET by another session");
 }
 
-/* ABORT TASK (11.5.1): a task not found that the initiator sent before the
- * TMF (RefCmdSN below ExpCmdSN) has completed: "Function complete". */
+/* ABORT TASK (11.5.1).  A task that has completed (its response is out or
+ * queued) does not exist any more.  One never received whose RefCmdSN is
+ * in the window and before the TMF's own CmdSN was lost on the way: it is
+ * "Function complete" (we run commands in CmdSN order only, so it will not
+ * run later). */
 static uint8_t abort_task(struct conn *c, const uint8_t *bhs, struct tmf *tmf)
 {
 	struct cmd *cmd = cmd_by_itt(c, get_be32(bhs + 20));
-	if (cmd) {
-		abort_cmd(cmd, tmf);
-		return TMF_COMPLETE;
-	}
-	return (int32_t)(get_be32(bhs + 32) - c->exp_cmd_sn) < 0 ? TMF_COMPLETE : TMF_NO_TASK;
+	if (cmd)
+		return abort_cmd(cmd, tmf) || cmd->tmf ? TMF_COMPLETE : TMF_NO_TASK;
+	uint32_t ref_cmd_sn = get_be32(bhs + 32), cmd_sn = get_be32(bhs + 24);
+	bool lost = (int32_t)(ref_cmd_sn - c->exp_cmd_sn) >= 0 &&
+		    (int32_t)(ref_cmd_sn - cmd_sn) < 0;
+	return lost ? TMF_COMPLETE : TMF_NO_TASK;
 }
 
 static uint8_t run_function(struct conn *c, uint8_t function, const uint8_t *bhs,

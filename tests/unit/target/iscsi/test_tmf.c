@@ -137,19 +137,26 @@ static int tur(struct session *s, uint16_t *asc_ascq)
 	return s->bhs[3];
 }
 
-/* A TMF request; the Response field of its answer, or -1. */
-static int tmf(struct session *s, uint8_t function, uint64_t lun, uint32_t ref_itt,
-	       uint32_t ref_cmd_sn)
+/* A TMF request (immediate, with CmdSN cmd_sn_ahead past the next one);
+ * the Response field of its answer, or -1. */
+static int tmf_at(struct session *s, uint8_t function, uint64_t lun, uint32_t ref_itt,
+		  uint32_t ref_cmd_sn, uint32_t cmd_sn_ahead)
 {
 	uint8_t bhs[BHS_LEN] = { OP_TMF_REQ | 0x40, 0x80 | function };
 	pdu_put_lun(bhs, lun);
 	put_be32(bhs + 16, ++s->itt);
 	put_be32(bhs + 20, ref_itt);
-	put_be32(bhs + 24, s->cmd_sn);
+	put_be32(bhs + 24, s->cmd_sn + cmd_sn_ahead);
 	put_be32(bhs + 32, ref_cmd_sn);
 	if (send_pdu(s, bhs, NULL, 0) != 0 || recv_pdu(s) != OP_TMF_RSP)
 		return -1;
 	return get_be32(s->bhs + 16) == s->itt ? s->bhs[2] : -1;
+}
+
+static int tmf(struct session *s, uint8_t function, uint64_t lun, uint32_t ref_itt,
+	       uint32_t ref_cmd_sn)
+{
+	return tmf_at(s, function, lun, ref_itt, ref_cmd_sn, 0);
 }
 
 /* A WRITE(10) of one block left waiting for its data after the R2T; its ITT. */
@@ -186,9 +193,11 @@ static void test_abort_task(void)
 	REQUIRE(send_data_out(&s, itt) == 0); /* data for the aborted task */
 	CHECK_EQ(recv_pdu(&s), OP_REJECT);
 	CHECK_EQ(tur(&s, &asc), SCSI_STATUS_GOOD); /* the session goes on */
-	/* a task never seen: does not exist; one already done: complete */
+	/* a task already done, or never sent: does not exist; one sent before
+	 * the TMF but lost on the way: complete */
+	CHECK_EQ(tmf(&s, 1, 0, s.itt, s.cmd_sn - 1), 1);
 	CHECK_EQ(tmf(&s, 1, 0, 0x7777, s.cmd_sn), 1);
-	CHECK_EQ(tmf(&s, 1, 0, 0x7777, s.cmd_sn - 1), 0);
+	CHECK_EQ(tmf_at(&s, 1, 0, 0x7777, s.cmd_sn, 1), 0);
 	REQUIRE(write_waiting_for_data(&s) != 0);
 	CHECK_EQ(tmf(&s, 2, 0, 0, 0), 0); /* ABORT TASK SET */
 	CHECK_EQ(tmf(&s, 2, 5, 0, 0), 2); /* on a LUN that is not there */
