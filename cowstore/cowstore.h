@@ -234,6 +234,24 @@ int cowstore_copy(struct cowstore *cs, uint64_t dst_volume_id, uint64_t dst_lba,
 		  uint64_t src_volume_id, uint64_t src_lba, uint32_t nsectors);
 int cowstore_flush(struct cowstore *cs);
 
+/* ---- configuration records ------------------------------------------ */
+
+/* Named values for the layers above (iSCSI targets, CHAP, reservations),
+ * stored in the pool's metadata with a synced write; any thread.  Keys are
+ * printable ASCII without spaces; list visits keys in byte order. */
+#define COWSTORE_CONFIG_KEY_MAX 200u
+#define COWSTORE_CONFIG_VALUE_MAX (1u << 20)
+typedef int (*cowstore_config_fn)(void *arg, const char *key, const void *value, size_t len);
+
+int cowstore_config_put(struct cowstore *cs, const char *key, const void *value, size_t len);
+/* *value is malloc'd (the caller frees it); -ENOENT when absent. */
+int cowstore_config_get(struct cowstore *cs, const char *key, void **value, size_t *len);
+int cowstore_config_delete(struct cowstore *cs, const char *key);
+/* fn for every key starting with prefix; a nonzero return stops the walk
+ * and is returned. */
+int cowstore_config_list(struct cowstore *cs, const char *prefix, cowstore_config_fn fn,
+			 void *arg);
+
 /* ---- checking ------------------------------------------------------- */
 
 struct cowstore_bad_block {

@@ -9,6 +9,7 @@
  *   "J"                  last journal transaction included (checkpoint)
  *   "H" layer chunk      the extents of a volume head or snapshot in one 1 MiB
  *                        chunk (headmap.c)
+ *   "C" name             a configuration record of the layers above (config.c)
  * Values are little-endian fixed fields, except extents, which are kept
  * small with varints (headmap.c); checksums are in the crc file.
  *

@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,9 @@ struct slated {
 	char iscsi_addr[64];
 	uint16_t iscsi_port;
 	struct iscsi_server *iscsi;
+	/* The server that cowstore events (store thread) are forwarded to: set
+	 * once it serves; the pool is closed before the server is destroyed. */
+	struct iscsi_server *_Atomic iscsi_events;
 };
 
 /* ---- logging -------------------------------------------------------- */
@@ -92,10 +96,14 @@ static const char *event_name(enum cowstore_event_type type)
 	return "unknown event";
 }
 
-/* Runs on the store thread: one formatted write, nothing else. */
+/* Runs on the store thread: one formatted write, and the soft threshold
+ * passed on to iSCSI sessions as a unit attention. */
 static void on_cowstore_event(void *arg, const struct cowstore_event *ev)
 {
-	(void)arg;
+	struct slated *sd = arg;
+	struct iscsi_server *iscsi = atomic_load(&sd->iscsi_events);
+	if (ev->type == COWSTORE_EVENT_SOFT_THRESHOLD && iscsi)
+		iscsi_server_thin_threshold_reached(iscsi);
 	log_line("event: %s: %s (volume %" PRIu64 ", snapshot %" PRIu64 ", sector %" PRIu64
 		 ", data block %" PRIu64 ")", event_name(ev->type), ev->message, ev->volume_id,
 		 ev->snapshot_id, ev->lba, ev->pblock);
@@ -232,7 +240,7 @@ static int demo_volume(struct slated *sd, uint64_t *id)
 
 static int start_iscsi(struct slated *sd)
 {
-	struct iscsi_server_options opts = { sd->iscsi_addr, sd->iscsi_port };
+	struct iscsi_server_options opts = { .address = sd->iscsi_addr, .port = sd->iscsi_port };
 	uint64_t demo;
 	int rc = demo_volume(sd, &demo);
 	if (!rc)
@@ -248,6 +256,7 @@ static int start_iscsi(struct slated *sd)
 			 strerror(-rc));
 		return rc;
 	}
+	atomic_store(&sd->iscsi_events, sd->iscsi);
 	log_line("iSCSI: listening on %s:%u, target %s, LUN 0 = volume '%s'", sd->iscsi_addr,
 		 iscsi_server_port(sd->iscsi), DEMO_TARGET, DEMO_VOLUME);
 	return 0;
@@ -390,8 +399,10 @@ int main(int argc, char **argv)
 			log_line("error: waiting for signals failed: %s; shutting down",
 				 strerror(-rc));
 	}
-	iscsi_server_destroy(sd.iscsi); /* stops accepting; in-flight commands finish */
-	cowstore_close(sd.cs);
+	if (sd.iscsi)
+		iscsi_server_stop(sd.iscsi); /* sessions asked to log out; commands finish */
+	cowstore_close(sd.cs);          /* no more events after this */
+	iscsi_server_destroy(sd.iscsi);
 	log_line("pool %s closed cleanly; exiting", sd.data_dir);
 	close(sd.signal_fd);
 	return rc < 0 ? 1 : 0;

@@ -176,9 +176,7 @@ static void send_r2t(struct cmd *cmd)
 		conn_fail(c, "out of memory");
 		return;
 	}
-	cmd->ttt = c->next_ttt++;
-	if (cmd->ttt == 0xffffffffu)
-		cmd->ttt = c->next_ttt++;
+	cmd->ttt = conn_next_ttt(c);
 	pdu_put_lun(t->bhs, cmd->task.lun);
 	put_be32(t->bhs + 16, cmd->itt);
 	put_be32(t->bhs + 20, cmd->ttt);

@@ -25,14 +25,42 @@ void conn_stamp(struct conn *c, uint8_t *bhs, bool advance_stat_sn)
 	put_be32(bhs + 24, c->stat_sn);
 	if (advance_stat_sn)
 		c->stat_sn++;
+	uint32_t max_cmd_sn = c->exp_cmd_sn + atomic_load(&c->window) - 1;
+	if ((int32_t)(max_cmd_sn - c->max_cmd_sn) > 0) /* serial arithmetic */
+		c->max_cmd_sn = max_cmd_sn;
 	put_be32(bhs + 28, c->exp_cmd_sn);
-	put_be32(bhs + 32, c->exp_cmd_sn + CMD_WINDOW - 1);
+	put_be32(bhs + 32, c->max_cmd_sn);
+}
+
+uint32_t conn_next_ttt(struct conn *c)
+{
+	if (c->next_ttt == 0xffffffffu)
+		c->next_ttt = 0;
+	return c->next_ttt++;
 }
 
 static void txpdu_free(struct txpdu *t)
 {
 	free(t->own_data);
 	free(t);
+}
+
+static const uint8_t zero_pad[4];
+
+/* The digests negotiated for this connection, once login has completed. */
+static void add_digests(struct conn *c, struct txpdu *t)
+{
+	if (!c->digests_live)
+		return;
+	if (c->p.header_digest) {
+		put_le32(t->header_digest, pdu_digest(t->bhs, BHS_LEN, NULL, 0));
+		t->header_digest_len = DIGEST_LEN;
+	}
+	if (c->p.data_digest && t->data_len) {
+		uint32_t pad = pad4(t->data_len) - t->data_len;
+		put_le32(t->data_digest, pdu_digest(t->data, t->data_len, zero_pad, pad));
+		t->data_digest_len = DIGEST_LEN;
+	}
 }
 
 void conn_queue(struct conn *c, struct txpdu *t)
@@ -43,6 +71,7 @@ void conn_queue(struct conn *c, struct txpdu *t)
 		txpdu_free(t);
 		return;
 	}
+	add_digests(c, t);
 	if (c->tx_tail)
 		c->tx_tail->next = t;
 	else
@@ -50,7 +79,9 @@ void conn_queue(struct conn *c, struct txpdu *t)
 	c->tx_tail = t;
 }
 
-void conn_reject(struct conn *c, const uint8_t *bhs, uint8_t reason)
+/* Reject the PDU whose header is bhs (11.17); close_after ends the
+ * connection once the Reject is sent. */
+static void reject(struct conn *c, const uint8_t *bhs, uint8_t reason, bool close_after)
 {
 	struct txpdu *t = txpdu_new(OP_REJECT, 0x80);
 	if (!t || !(t->own_data = malloc(BHS_LEN))) {
@@ -58,6 +89,7 @@ void conn_reject(struct conn *c, const uint8_t *bhs, uint8_t reason)
 		conn_fail(c, "out of memory");
 		return;
 	}
+	t->close_after = close_after;
 	t->bhs[2] = reason;
 	put_be32(t->bhs + 16, 0xffffffffu);
 	memcpy(t->own_data, bhs, BHS_LEN);
@@ -67,6 +99,11 @@ void conn_reject(struct conn *c, const uint8_t *bhs, uint8_t reason)
 	conn_queue(c, t);
 }
 
+void conn_reject(struct conn *c, const uint8_t *bhs, uint8_t reason)
+{
+	reject(c, bhs, reason, false);
+}
+
 void conn_fail(struct conn *c, const char *why)
 {
 	if (c->dead)
@@ -74,6 +111,7 @@ void conn_fail(struct conn *c, const char *why)
 	fprintf(stderr, "iscsi: connection from %s (%s): %s; closing it\n", c->peer,
 		c->initiator[0] ? c->initiator : "not logged in", why);
 	c->dead = true;
+	atomic_store(&c->published, false);
 	epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -120,8 +158,10 @@ static void dispatch(struct conn *c, const struct pdu *pdu)
 		tmf_handle(c, pdu);
 		break;
 	case OP_NOP_OUT: {
-		if (get_be32(pdu->bhs + 16) == 0xffffffffu) /* a ping that wants no answer */
+		if (get_be32(pdu->bhs + 16) == 0xffffffffu) { /* wants no answer */
+			session_ping_answered(c, get_be32(pdu->bhs + 20));
 			break;
+		}
 		cmd_sn_accept(c, pdu->bhs);
 		struct txpdu *t = txpdu_new(OP_NOP_IN, 0x80);
 		if (!t || (pdu->data_len && !(t->own_data = malloc(pdu->data_len)))) {
@@ -152,8 +192,11 @@ static int start_segments(struct conn *c)
 	if (pdu_check_header(c->bhs, c->phase == PHASE_FULL ? MAX_DATA_SEGMENT : 65536,
 			     &ahs_len, &data_len) != 0)
 		return -EMSGSIZE;
+	bool header_digest = c->digests_live && c->p.header_digest;
+	bool data_digest = c->digests_live && c->p.data_digest && data_len;
 	c->rx_data_len = data_len;
-	c->rx_need = ahs_len + pad4(data_len);
+	c->rx_need = ahs_len + (header_digest ? DIGEST_LEN : 0) + pad4(data_len) +
+		     (data_digest ? DIGEST_LEN : 0);
 	c->rx_have = 0;
 	free(c->rx_buf);
 	c->rx_buf = c->rx_need ? malloc(c->rx_need) : NULL;
@@ -163,14 +206,46 @@ static int start_segments(struct conn *c)
 	return 0;
 }
 
+/* Check the digests of the PDU in c->bhs and c->rx_buf (13.1); returns the
+ * offset of the data segment in rx_buf, or -1 after failing c.  A header
+ * digest error leaves no PDU boundary to trust: the connection ends.  A data
+ * digest error is rejected (7.8), and at ErrorRecoveryLevel 0 the session
+ * ends too; the initiator retries on a new one, nothing was written. */
+static int64_t check_digests(struct conn *c, uint32_t ahs_len)
+{
+	uint32_t at = ahs_len;
+	if (!c->digests_live)
+		return at;
+	if (c->p.header_digest) {
+		if (pdu_digest(c->bhs, BHS_LEN, c->rx_buf, ahs_len) != get_le32(c->rx_buf + at)) {
+			conn_fail(c, "header digest error");
+			return -1;
+		}
+		at += DIGEST_LEN;
+	}
+	if (c->p.data_digest && c->rx_data_len) {
+		uint32_t padded = pad4(c->rx_data_len);
+		if (pdu_digest(c->rx_buf + at, padded, NULL, 0) != get_le32(c->rx_buf + at + padded)) {
+			fprintf(stderr, "iscsi: connection from %s (%s): data digest error\n",
+				c->peer, c->initiator);
+			reject(c, c->bhs, REJECT_DATA_DIGEST, true);
+			c->phase = PHASE_LOGGED_OUT;
+			return -1;
+		}
+	}
+	return at;
+}
+
 static void pdu_complete(struct conn *c)
 {
-	uint32_t ahs_len = (uint32_t)c->bhs[4] * 4;
-	struct pdu pdu = { .data = c->rx_buf ? c->rx_buf + ahs_len : NULL,
-			   .data_len = c->rx_data_len };
-	memcpy(pdu.bhs, c->bhs, BHS_LEN);
+	int64_t data_at = check_digests(c, (uint32_t)c->bhs[4] * 4);
 	c->rx_state = RX_BHS;
 	c->rx_have = 0;
+	if (data_at < 0)
+		return;
+	struct pdu pdu = { .data = c->rx_buf ? c->rx_buf + data_at : NULL,
+			   .data_len = c->rx_data_len };
+	memcpy(pdu.bhs, c->bhs, BHS_LEN);
 	dispatch(c, &pdu);
 }
 
@@ -191,6 +266,7 @@ static void conn_read(struct conn *c)
 			return;
 		}
 		c->rx_have += (uint32_t)got;
+		c->last_rx_ms = server_now_ms();
 		if (c->rx_state == RX_BHS && c->rx_have == BHS_LEN) {
 			int rc = start_segments(c);
 			if (rc) {
@@ -224,7 +300,7 @@ static void tx_done(struct conn *c, struct txpdu *t)
 	if (!c->tx_head)
 		c->tx_tail = NULL;
 	bool close_after = t->close_after;
-	const char *reason = t->close_reason ? t->close_reason : "logged out";
+	const char *reason = t->close_reason ? t->close_reason : "after a final response";
 	struct cmd *hold = t->hold;
 	txpdu_free(t);
 	if (hold)
@@ -236,19 +312,23 @@ static void tx_done(struct conn *c, struct txpdu *t)
 /* Write queued PDUs until the socket is full or the queue empty. */
 void conn_flush(struct conn *c)
 {
-	static const uint8_t zeros[4];
 	while (!c->dead && c->tx_head) {
 		struct txpdu *t = c->tx_head;
 		uint32_t pad = pad4(t->data_len) - t->data_len;
-		struct iovec iov[3] = { { t->bhs, BHS_LEN }, { (void *)t->data, t->data_len },
-					{ (void *)zeros, pad } };
-		size_t skip = t->sent, total = BHS_LEN + t->data_len + pad;
+		struct iovec iov[5] = { { t->bhs, BHS_LEN },
+					{ t->header_digest, t->header_digest_len },
+					{ (void *)t->data, t->data_len },
+					{ (void *)zero_pad, pad },
+					{ t->data_digest, t->data_digest_len } };
+		size_t skip = t->sent, total = 0;
+		for (int i = 0; i < 5; i++)
+			total += iov[i].iov_len;
 		int first = 0;
-		while (first < 3 && skip >= iov[first].iov_len)
+		while (first < 5 && skip >= iov[first].iov_len)
 			skip -= iov[first++].iov_len;
 		iov[first].iov_base = (uint8_t *)iov[first].iov_base + skip;
 		iov[first].iov_len -= skip;
-		ssize_t n = writev(c->fd, iov + first, 3 - first);
+		ssize_t n = writev(c->fd, iov + first, 5 - first);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -282,11 +362,13 @@ bool conn_release(struct conn *c)
 {
 	if (!c->dead || c->ncmds)
 		return false;
+	pthread_mutex_lock(&c->srv->sessions_lock);
 	struct conn **pp = &c->srv->conns;
 	while (*pp && *pp != c)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = c->next;
+	pthread_mutex_unlock(&c->srv->sessions_lock);
 	if (c->target && c->nexus_id)
 		scsi_nexus_remove(c->target->scsi, c->nexus_id);
 	free(c->rx_buf);

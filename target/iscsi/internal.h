@@ -13,6 +13,7 @@
 #define SLATE_TARGET_ISCSI_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +25,6 @@
 #define MAX_TARGETS 64
 #define OUR_MAX_RECV_DSL 262144u  /* data segment we accept */
 #define MAX_DATA_SEGMENT (16u << 20) /* anything larger is a protocol error */
-#define CMD_WINDOW 64u            /* MaxCmdSN - ExpCmdSN + 1 */
 
 /* Opcodes (10.2.1.2) */
 enum {
@@ -56,6 +56,17 @@ static inline uint32_t get_be24(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
 static inline uint64_t get_be64(const uint8_t *p)
 {
 	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
@@ -78,6 +89,9 @@ void pdu_put_lun(uint8_t *bhs, uint64_t lun);
 /* Check a BHS on its face: total AHS and data lengths within limits. */
 int pdu_check_header(const uint8_t *bhs, uint32_t max_data, uint32_t *ahs_len,
 		     uint32_t *data_len);
+/* The iSCSI digest (CRC32C, 13.1) of a then b; sent little-endian. */
+uint32_t pdu_digest(const void *a, size_t a_len, const void *b, size_t b_len);
+#define DIGEST_LEN 4u
 
 /* An outgoing PDU: header, data (owned or borrowed), send progress. */
 struct txpdu {
@@ -86,10 +100,12 @@ struct txpdu {
 	const uint8_t *data;  /* borrowed from a command, or own_data */
 	uint32_t data_len;
 	uint8_t *own_data;
-	size_t sent;          /* bytes of bhs+data+pad already written */
+	uint8_t header_digest[DIGEST_LEN], data_digest[DIGEST_LEN];
+	uint8_t header_digest_len, data_digest_len; /* 0 or DIGEST_LEN */
+	size_t sent;          /* bytes of the whole PDU already written */
 	struct cmd *hold;     /* command kept alive until this is sent */
 	bool close_after;     /* close the connection once this is sent */
-	const char *close_reason; /* for the log line; NULL: "logged out" */
+	const char *close_reason; /* for the log line (optional) */
 };
 
 /* ---- text keys (text.c) ----------------------------------------------- */
@@ -125,9 +141,16 @@ struct iscsi_server {
 	struct cowstore_queue *queue;
 	char address[64];
 	uint16_t port;
-	int listen_fd, epoll_fd, stop_fd;
+	uint32_t nop_interval_ms, nop_timeout_ms, stop_grace_ms;
+	int listen_fd, epoll_fd, stop_fd, timer_fd;
+	int notify_fd;         /* eventfd: thin_threshold was set by another thread */
+	atomic_bool thin_threshold;
 	pthread_t thread;
 	bool running, stopping;
+	uint64_t stop_deadline_ms;
+	/* Guards the conns list against the session functions of iscsi.h; the
+	 * loop takes it only to link and unlink a connection. */
+	pthread_mutex_t sessions_lock;
 	struct target_entry targets[MAX_TARGETS];
 	int ntargets;
 	struct conn *conns;
@@ -144,6 +167,7 @@ struct params {
 	uint32_t max_burst, first_burst;
 	bool initial_r2t, immediate_data;
 	uint32_t max_outstanding_r2t;
+	bool header_digest, data_digest; /* CRC32C negotiated (13.1) */
 };
 
 struct conn {
@@ -174,8 +198,17 @@ struct conn {
 	uint16_t tsih;
 	uint64_t nexus_id;
 	struct params p;
+	bool digests_live;     /* p's digests are on: login has completed */
 	uint32_t stat_sn, exp_cmd_sn;
+	uint32_t max_cmd_sn;   /* the highest MaxCmdSN sent: it never goes back */
+	atomic_uint window;    /* CmdSN window; iscsi_server_set_session_window */
+	atomic_bool published; /* identity final: iscsi_server_list_sessions shows it */
 	uint32_t next_ttt;
+
+	/* keepalive (server.c) */
+	uint64_t last_rx_ms;   /* when bytes last arrived */
+	uint32_t ping_ttt;     /* TTT of our unanswered NOP-In; 0xffffffff: none */
+	uint64_t ping_sent_ms;
 
 	struct cmd *cmds;      /* commands in progress */
 };
@@ -208,6 +241,8 @@ void conn_fail(struct conn *c, const char *why);
 bool conn_release(struct conn *c);
 void conn_flush(struct conn *c);
 void conn_event(struct conn *c, uint32_t events);
+/* A fresh Target Transfer Tag (never 0xffffffff, the reserved value). */
+uint32_t conn_next_ttt(struct conn *c);
 
 /* login.c */
 void login_handle(struct conn *c, const struct pdu *pdu);
@@ -234,5 +269,19 @@ void tmf_task_ended(struct tmf *tmf);
 
 /* server.c */
 struct target_entry *server_find_target(struct iscsi_server *srv, const char *iqn);
+uint64_t server_now_ms(void);
+
+/* session.c */
+/* c entered full feature phase: publish it to iscsi_server_list_sessions and
+ * end any older session of the same initiator, ISID and target (session
+ * reinstatement, 6.3.5). */
+void session_begin(struct conn *c);
+/* Keepalive, every tick of the server's timer: ping idle sessions, end
+ * those whose ping went unanswered. */
+void sessions_tick(struct iscsi_server *srv, uint64_t now_ms);
+/* A NOP-Out with ITT 0xffffffff: the answer to our ping ttt. */
+void session_ping_answered(struct conn *c, uint32_t ttt);
+/* Ask every session to log out (Async Message, 11.9.1). */
+void sessions_request_logout(struct iscsi_server *srv, uint32_t within_s);
 
 #endif /* SLATE_TARGET_ISCSI_INTERNAL_H */

@@ -5,6 +5,8 @@
  * Stages: security (CSG 0, AuthMethod None only for now), operational (CSG
  * 1), full feature (NSG 3).  Each offered key is answered with the result
  * of its negotiation function (min, max, AND, OR) against our values;
+ * digests (CRC32C or None, the initiator's preference first) start with the
+ * first PDU after the final login response;
  * unknown keys get NotUnderstood.  A failed login answers a status class
  * and detail (11.13.5) and closes the connection after the response.
  */
@@ -37,6 +39,8 @@ static void default_params(struct params *p)
 	p->initial_r2t = true;
 	p->immediate_data = true;
 	p->max_outstanding_r2t = 1;
+	p->header_digest = false;
+	p->data_digest = false;
 }
 
 static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
@@ -69,6 +73,21 @@ static const char *choose_none(const char *offer)
 	return "Reject";
 }
 
+/* The first digest of the initiator's list that we do (13.1): its order
+ * is its preference. */
+static const char *choose_digest(const char *offer)
+{
+	char copy[256];
+	snprintf(copy, sizeof(copy), "%s", offer);
+	for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "CRC32C") == 0)
+			return "CRC32C";
+		if (strcmp(tok, "None") == 0)
+			return "None";
+	}
+	return "Reject";
+}
+
 struct negotiation {
 	struct conn *c;
 	struct kvlist *resp;
@@ -89,7 +108,13 @@ static bool negotiate_key(struct negotiation *n, const char *key, const char *va
 	uint32_t u;
 	bool b;
 	if (!strcmp(key, "HeaderDigest") || !strcmp(key, "DataDigest")) {
-		kv_add(n->resp, key, choose_none(value));
+		const char *choice = choose_digest(value);
+		bool crc = strcmp(choice, "CRC32C") == 0;
+		if (key[0] == 'H')
+			p->header_digest = crc;
+		else
+			p->data_digest = crc;
+		kv_add(n->resp, key, choice);
 	} else if (!strcmp(key, "MaxRecvDataSegmentLength")) { /* declarative */
 		if (!parse_u32(value, 512, (1u << 24) - 1, &p->max_send_dsl))
 			return false;
@@ -232,11 +257,16 @@ static void enter_full_feature(struct conn *c)
 	c->tsih = c->srv->next_tsih;
 	c->nexus_id = ++c->srv->next_nexus;
 	if (c->target) {
-		char port[SCSI_PORT_NAME_MAX]; /* SPC-4 7.6.4.6: name,i,0xISID */
+		/* SPC-4 7.6.4.6: reservations know the initiator port by this name */
+		char port[SCSI_PORT_NAME_MAX];
 		snprintf(port, sizeof(port), "%s,i,0x%02x%02x%02x%02x%02x%02x", c->initiator,
 			 c->isid[0], c->isid[1], c->isid[2], c->isid[3], c->isid[4], c->isid[5]);
 		scsi_nexus_add(c->target->scsi, c->nexus_id, port);
 	}
+	session_begin(c);
+	fprintf(stderr, "iscsi: %s (%s) logged in to %s, header digest %s, data digest %s\n",
+		c->initiator, c->peer, c->discovery ? "discovery" : c->target->iqn,
+		c->p.header_digest ? "CRC32C" : "None", c->p.data_digest ? "CRC32C" : "None");
 }
 
 void login_handle(struct conn *c, const struct pdu *pdu)
@@ -255,6 +285,7 @@ void login_handle(struct conn *c, const struct pdu *pdu)
 	if (first) {
 		memcpy(c->isid, bhs + 8, 6);
 		c->exp_cmd_sn = get_be32(bhs + 24);
+		c->max_cmd_sn = c->exp_cmd_sn - 1; /* the first response opens the window */
 		c->stat_sn = get_be32(bhs + 28);
 		default_params(&c->p);
 	}
@@ -275,9 +306,11 @@ void login_handle(struct conn *c, const struct pdu *pdu)
 		flags |= (uint8_t)(0x80 | nsg);
 		c->login_stage = nsg;
 	}
-	if (n.status == ST_SUCCESS && transit && nsg == 3)
+	bool full_feature = n.status == ST_SUCCESS && transit && nsg == 3;
+	if (full_feature)
 		enter_full_feature(c);
 	send_login_response(c, bhs, &resp, n.status, flags);
+	c->digests_live = full_feature; /* from the PDU after this response on */
 	kv_free(&keys);
 	kv_free(&resp);
 }
@@ -371,6 +404,7 @@ void logout_handle(struct conn *c, const struct pdu *pdu)
 	t->bhs[2] = 0; /* connection or session closed successfully */
 	conn_stamp(c, t->bhs, true);
 	t->close_after = true;
+	t->close_reason = "logged out";
 	c->phase = PHASE_LOGGED_OUT;
 	conn_queue(c, t);
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <isa-l/crc.h>
+
 #include "target/iscsi/internal.h"
 
 /* SAM-5 LUN structure: peripheral (0b00) and flat (0b01) addressing. */
@@ -42,6 +44,14 @@ int pdu_check_header(const uint8_t *bhs, uint32_t max_data, uint32_t *ahs_len,
 	if (*data_len > max_data)
 		return -EMSGSIZE;
 	return 0;
+}
+
+uint32_t pdu_digest(const void *a, size_t a_len, const void *b, size_t b_len)
+{
+	uint32_t crc = crc32_iscsi((unsigned char *)a, (int)a_len, 0xffffffffu);
+	if (b_len)
+		crc = crc32_iscsi((unsigned char *)b, (int)b_len, crc);
+	return ~crc;
 }
 
 struct txpdu *txpdu_new(uint8_t opcode, uint8_t flags)

@@ -2,8 +2,9 @@
  * server.c - the iSCSI server: targets, the listening portal and the event
  * loop thread that owns every connection (see iscsi.h for the threading).
  *
- * The loop waits on the listening socket, a stop eventfd, the cowstore
- * completion queue and every connection.  After each round it writes out
+ * The loop waits on the listening socket, a stop eventfd, a notify eventfd
+ * (events from other threads), a timer (keepalive and the stop deadline),
+ * the cowstore completion queue and every connection.  After each round it writes out
  * what commands queued and frees connections that died and whose commands
  * have all finished: that is the only place a connection is freed.
  */
@@ -18,14 +19,25 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "target/iscsi/internal.h"
 
 #define MAX_EVENTS 64
+#define DEFAULT_NOP_MS 10000u
+#define DEFAULT_STOP_GRACE_MS 2000u
 
 /* epoll tags for the server's own descriptors (connections use their pointer) */
-static char tag_listen, tag_stop, tag_queue;
+static char tag_listen, tag_stop, tag_queue, tag_timer, tag_notify;
+
+uint64_t server_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *opts,
 			struct iscsi_server **out)
@@ -38,12 +50,16 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 	srv->cs = cs;
 	snprintf(srv->address, sizeof(srv->address), "%s", opts->address);
 	srv->port = opts->port;
-	srv->listen_fd = srv->epoll_fd = srv->stop_fd = -1;
+	srv->nop_interval_ms = opts->nop_interval_ms ? opts->nop_interval_ms : DEFAULT_NOP_MS;
+	srv->nop_timeout_ms = opts->nop_timeout_ms ? opts->nop_timeout_ms : DEFAULT_NOP_MS;
+	srv->stop_grace_ms = opts->stop_grace_ms ? opts->stop_grace_ms : DEFAULT_STOP_GRACE_MS;
+	srv->listen_fd = srv->epoll_fd = srv->stop_fd = srv->timer_fd = srv->notify_fd = -1;
 	int rc = cowstore_queue_create(cs, &srv->queue);
 	if (rc) {
 		free(srv);
 		return rc;
 	}
+	pthread_mutex_init(&srv->sessions_lock, NULL);
 	*out = srv;
 	return 0;
 }
@@ -81,6 +97,24 @@ int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun
 }
 
 uint16_t iscsi_server_port(const struct iscsi_server *srv) { return srv->port; }
+
+void iscsi_server_thin_threshold_reached(struct iscsi_server *srv)
+{
+	uint64_t one = 1;
+	atomic_store(&srv->thin_threshold, true);
+	if (srv->notify_fd >= 0 && write(srv->notify_fd, &one, sizeof(one)) < 0)
+		perror("iscsi: cannot wake the event loop");
+}
+
+static void on_notify(struct iscsi_server *srv)
+{
+	uint64_t count;
+	if (read(srv->notify_fd, &count, sizeof(count)) < 0)
+		return; /* nothing was written after all */
+	if (atomic_exchange(&srv->thin_threshold, false))
+		for (int i = 0; i < srv->ntargets; i++)
+			scsi_target_thin_threshold(srv->targets[i].scsi);
+}
 
 /* ---- sockets ---------------------------------------------------------- */
 
@@ -141,24 +175,58 @@ static void accept_all(struct iscsi_server *srv)
 		}
 		c->srv = srv;
 		c->fd = fd;
+		atomic_init(&c->window, ISCSI_DEFAULT_WINDOW);
 		void *addr = ss.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
 						     : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
 		inet_ntop(ss.ss_family, addr, c->peer, sizeof(c->peer));
+		pthread_mutex_lock(&srv->sessions_lock);
 		c->next = srv->conns;
 		srv->conns = c;
+		pthread_mutex_unlock(&srv->sessions_lock);
 	}
 }
 
 /* ---- the loop --------------------------------------------------------- */
 
+/* Stop accepting and ask sessions to log out; on_tick closes the rest at
+ * the deadline. */
 static void begin_stop(struct iscsi_server *srv)
 {
 	srv->stopping = true;
+	srv->stop_deadline_ms = server_now_ms() + srv->stop_grace_ms;
 	epoll_ctl(srv->epoll_fd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
 	close(srv->listen_fd);
 	srv->listen_fd = -1;
-	for (struct conn *c = srv->conns; c; c = c->next)
-		conn_fail(c, "the server is stopping");
+	sessions_request_logout(srv, (srv->stop_grace_ms + 999) / 1000);
+}
+
+static void on_tick(struct iscsi_server *srv)
+{
+	uint64_t expirations, now_ms = server_now_ms();
+	if (read(srv->timer_fd, &expirations, sizeof(expirations)) < 0)
+		return; /* spurious wake-up: nothing expired */
+	sessions_tick(srv, now_ms);
+	if (srv->stopping && now_ms >= srv->stop_deadline_ms)
+		for (struct conn *c = srv->conns; c; c = c->next)
+			conn_fail(c, "did not log out before the server stopped");
+}
+
+/* The timer ticks often enough for the shortest of the keepalive and stop
+ * delays to be kept within a quarter of itself. */
+static int start_timer(struct iscsi_server *srv)
+{
+	uint32_t ms = srv->nop_interval_ms;
+	if (srv->nop_timeout_ms < ms)
+		ms = srv->nop_timeout_ms;
+	if (srv->stop_grace_ms < ms)
+		ms = srv->stop_grace_ms;
+	ms = ms / 4 < 10 ? 10 : ms / 4 > 1000 ? 1000 : ms / 4;
+	struct itimerspec its = { { ms / 1000, (long)(ms % 1000) * 1000000 },
+				  { ms / 1000, (long)(ms % 1000) * 1000000 } };
+	srv->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (srv->timer_fd < 0 || timerfd_settime(srv->timer_fd, 0, &its, NULL) < 0)
+		return -errno;
+	return watch(srv, srv->timer_fd, &tag_timer);
 }
 
 /* Write out what commands queued; free what died and is idle. */
@@ -187,6 +255,10 @@ static void *loop_main(void *arg)
 					begin_stop(srv);
 			} else if (tag == &tag_queue) {
 				cowstore_queue_reap(srv->queue, 0);
+			} else if (tag == &tag_timer) {
+				on_tick(srv);
+			} else if (tag == &tag_notify) {
+				on_notify(srv);
 			} else {
 				conn_event(tag, events[i].events);
 			}
@@ -203,7 +275,8 @@ int iscsi_server_start(struct iscsi_server *srv)
 		return rc;
 	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	srv->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (srv->epoll_fd < 0 || srv->stop_fd < 0)
+	srv->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->notify_fd < 0)
 		rc = -errno;
 	if (!rc)
 		rc = watch(srv, srv->listen_fd, &tag_listen);
@@ -211,6 +284,10 @@ int iscsi_server_start(struct iscsi_server *srv)
 		rc = watch(srv, srv->stop_fd, &tag_stop);
 	if (!rc)
 		rc = watch(srv, cowstore_queue_fd(srv->queue), &tag_queue);
+	if (!rc)
+		rc = watch(srv, srv->notify_fd, &tag_notify);
+	if (!rc)
+		rc = start_timer(srv);
 	if (!rc)
 		rc = -pthread_create(&srv->thread, NULL, loop_main, srv);
 	if (rc)
@@ -243,6 +320,11 @@ void iscsi_server_destroy(struct iscsi_server *srv)
 		close(srv->epoll_fd);
 	if (srv->stop_fd >= 0)
 		close(srv->stop_fd);
+	if (srv->timer_fd >= 0)
+		close(srv->timer_fd);
+	if (srv->notify_fd >= 0)
+		close(srv->notify_fd);
 	cowstore_queue_destroy(srv->queue);
+	pthread_mutex_destroy(&srv->sessions_lock);
 	free(srv);
 }

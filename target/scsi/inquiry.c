@@ -1,6 +1,6 @@
 /*
  * inquiry.c - INQUIRY: standard data (SPC-4 6.6.2) and the VPD pages
- * 00, 80, 83, 86 (SPC-4 7.8) and B0, B1, B2 (SBC-3 6.5).
+ * 00, 80, 83, 86 (SPC-4 7.8) and B0, B1, B2 (SBC-3 6.5); 8F is xcopy.c's.
  *
  * Identity must not change across restarts (hosts key multipath on it): the
  * unit serial number is the volume id in hex, and the NAA designator is made
@@ -18,7 +18,7 @@
 #define SLATE_COMPANY_ID 0x02534cu /* 02h 'S' 'L' */
 #define VPD_MAX 512u
 
-static const uint8_t vpd_pages[] = { 0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1, 0xb2 };
+static const uint8_t vpd_pages[] = { 0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2 };
 
 static uint32_t inquiry_standard(const struct task_state *st, uint8_t *d)
 {
@@ -30,7 +30,7 @@ static uint32_t inquiry_standard(const struct task_state *st, uint8_t *d)
 	d[2] = 0x06;                  /* VERSION: SPC-4 */
 	d[3] = 0x12;                  /* HISUP, response data format 2 */
 	d[4] = (uint8_t)(len - 5);
-	d[5] = 0x10;                  /* TPGS: implicit ALUA */
+	d[5] = 0x10 | 0x08;           /* TPGS: implicit ALUA; 3PC: EXTENDED COPY */
 	d[7] = 0x02;                  /* CMDQUE */
 	memcpy(d + 8, "SLATE   ", 8);
 	memcpy(d + 16, "COWSTORE        ", 16);
@@ -53,14 +53,19 @@ static uint32_t put_designator(uint8_t *p, uint8_t proto_codeset, uint8_t piv_as
 	return 4 + padded_len;
 }
 
+void lun_naa(const struct scsi_lun *lun, uint8_t *naa)
+{
+	/* NAA 6h, 24-bit company id, 36-bit vendor specific id, 64-bit extension */
+	uint64_t hi = (uint64_t)6 << 60 | (uint64_t)SLATE_COMPANY_ID << 36 |
+		      (uint64_t)lun->t->name_hash << 4;
+	put_be64(naa, hi);
+	put_be64(naa + 8, lun->volume_id);
+}
+
 static uint32_t put_naa(uint8_t *p, const struct task_state *st)
 {
 	uint8_t naa[16];
-	/* NAA 6h, 24-bit company id, 36-bit vendor specific id, 64-bit extension */
-	uint64_t hi = (uint64_t)6 << 60 | (uint64_t)SLATE_COMPANY_ID << 36 |
-		      (uint64_t)st->t->name_hash << 4;
-	put_be64(naa, hi);
-	put_be64(naa + 8, st->lun->volume_id);
+	lun_naa(st->lun, naa);
 	return put_designator(p, 0x01 /* binary */, 0x03 /* LU, NAA */, naa, 16, 16);
 }
 
@@ -122,6 +127,9 @@ static uint32_t vpd_page(const struct task_state *st, uint8_t page, uint8_t *d)
 		d[6] = 0x01;  /* V_SUP: a volatile cache (WCE) */
 		d[7] = 0x01;  /* LUICLR: unit attentions are cleared per LU */
 		n = 64;
+		break;
+	case 0x8f:
+		n = xcopy_vpd_page(d);
 		break;
 	case 0xb0:
 		n = vpd_block_limits(d);

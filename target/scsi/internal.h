@@ -59,6 +59,7 @@ enum {
 	SENSE_ILLEGAL_REQUEST = 0x5,
 	SENSE_UNIT_ATTENTION = 0x6,
 	SENSE_DATA_PROTECT = 0x7,
+	SENSE_COPY_ABORTED = 0xa,
 	SENSE_ABORTED_COMMAND = 0xb,
 	SENSE_MISCOMPARE = 0xe,
 };
@@ -66,6 +67,7 @@ enum {
 /* Additional sense code and qualifier, ASC in the high byte. */
 enum {
 	ASC_NONE = 0x0000,
+	ASC_UNREACHABLE_COPY_TARGET = 0x0804,
 	ASC_UNRECOVERED_READ_ERROR = 0x1100,
 	ASC_MISCOMPARE_DURING_VERIFY = 0x1d00,
 	ASC_PARAM_LIST_LENGTH_ERROR = 0x1a00,
@@ -74,8 +76,10 @@ enum {
 	ASC_INVALID_FIELD_IN_CDB = 0x2400,
 	ASC_LUN_NOT_SUPPORTED = 0x2500,
 	ASC_INVALID_FIELD_IN_PARAM = 0x2600,
-	ASC_INVALID_RELEASE_OF_PR = 0x2604,
-	ASC_INSUFFICIENT_REGISTRATIONS = 0x5504,
+	ASC_TOO_MANY_CSCDS = 0x2606,
+	ASC_UNSUPPORTED_CSCD_TYPE = 0x2607,
+	ASC_TOO_MANY_SEGMENTS = 0x2608,
+	ASC_UNSUPPORTED_SEGMENT_TYPE = 0x2609,
 	ASC_SOFTWARE_WRITE_PROTECTED = 0x2702,
 	ASC_SPACE_ALLOC_FAILED_WP = 0x2707,
 	ASC_POWER_ON_RESET = 0x2900,
@@ -83,13 +87,17 @@ enum {
 	ASC_COMMANDS_CLEARED = 0x2f00,
 	ASC_DATA_PHASE_ERROR = 0x4b00,
 	ASC_MODE_PARAMETERS_CHANGED = 0x2a01,
+	ASC_CAPACITY_CHANGED = 0x2a09,
+	ASC_INVALID_RELEASE_OF_PR = 0x2604,
 	ASC_RESERVATIONS_PREEMPTED = 0x2a03,
 	ASC_RESERVATIONS_RELEASED = 0x2a04,
 	ASC_REGISTRATIONS_PREEMPTED = 0x2a05,
-	ASC_CAPACITY_CHANGED = 0x2a09,
 	ASC_SAVING_NOT_SUPPORTED = 0x3900,
+	ASC_THIN_THRESHOLD_REACHED = 0x3807,
 	ASC_REPORTED_LUNS_CHANGED = 0x3f0e,
 	ASC_INTERNAL_TARGET_FAILURE = 0x4400,
+	ASC_INSUFFICIENT_RESOURCES = 0x5503,
+	ASC_INSUFFICIENT_REGISTRATION_RESOURCES = 0x5504,
 };
 
 #define SENSE_FIXED_LEN 18u
@@ -111,33 +119,52 @@ void task_bad_param(struct scsi_task *task, uint16_t byte, int bit);
 
 /* ---- targets, LUNs, nexuses (scsi.c) -------------------------------------- */
 
-/* Unit attention conditions, a bit each per I_T nexus and LUN (scsi.c says
- * in which order they are reported). */
+/* Unit attention conditions, a bit each (scsi.c's ua_codes[] gives the order
+ * they are reported in). */
 enum ua_bits {
 	UA_POWER_ON = 1,        /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
 	UA_CAPACITY = 2,        /* 2A/09 CAPACITY DATA HAS CHANGED */
 	UA_LUNS_CHANGED = 4,    /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
 	UA_MODE_CHANGED = 8,    /* 2A/01 MODE PARAMETERS CHANGED */
-	UA_LUN_RESET = 16,      /* 29/03 BUS DEVICE RESET FUNCTION OCCURRED */
-	UA_CLEARED = 32,        /* 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR */
+	UA_THIN_THRESHOLD = 16, /* 38/07 THIN PROVISIONING SOFT THRESHOLD REACHED */
+	UA_REGS_PREEMPTED = 32, /* 2A/05 REGISTRATIONS PREEMPTED */
 	UA_RES_PREEMPTED = 64,  /* 2A/03 RESERVATIONS PREEMPTED */
 	UA_RES_RELEASED = 128,  /* 2A/04 RESERVATIONS RELEASED */
-	UA_REG_PREEMPTED = 256, /* 2A/05 REGISTRATIONS PREEMPTED */
+	UA_LUN_RESET = 256,     /* 29/03 BUS DEVICE RESET FUNCTION OCCURRED */
+	UA_CLEARED = 512,       /* 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR */
 };
 
-/* Persistent reservations of one LUN (pr.c): registrations by initiator
- * port, and the reservation if one is held. */
+/* One I_T nexus: its initiator port name and pending unit attentions for
+ * each LUN. */
+struct scsi_nexus {
+	struct scsi_nexus *next;
+	uint64_t id;
+	char port[SCSI_PORT_NAME_MAX];
+	uint16_t ua[SCSI_MAX_LUNS];
+};
+
+/* A persistent reservation registration (pr.c): an initiator port (by name:
+ * there is one target port) and its reservation key. */
 struct pr_reg {
 	struct pr_reg *next;
 	uint64_t key;
+	bool all_tg_pt;
 	char port[SCSI_PORT_NAME_MAX];
 };
+
+/* Reservations of one LUN (pr.c).  holder is NULL when there is no
+ * persistent reservation; for the ALL REGISTRANTS types every registration
+ * holds it and holder is just one of them.  A RESERVE(6) reservation
+ * (res2) belongs to a nexus id, not a port name: it ends with the nexus. */
 struct pr_state {
 	struct pr_reg *regs;
+	uint32_t nregs;
 	uint32_t generation;
-	bool held;
-	uint8_t type;
-	struct pr_reg *holder; /* NULL for the all-registrants types */
+	struct pr_reg *holder;
+	uint8_t type;            /* PR type of the reservation, when holder */
+	bool aptpl;              /* the last REGISTER asked to persist */
+	bool res2;               /* a RESERVE(6)/(10) reservation exists */
+	uint64_t res2_nexus;
 };
 
 struct scsi_lun {
@@ -148,14 +175,25 @@ struct scsi_lun {
 	bool present;
 	bool wce;                /* caching mode page: 0 makes every write FUA */
 	bool swp;                /* control mode page: software write protect */
-	bool reserved;           /* RESERVE(6) by the nexus holder (pr.c) */
-	uint64_t holder;
-	struct pr_state pr;      /* PERSISTENT RESERVE (pr.c) */
 	uint32_t inflight;       /* tasks started and not finished */
 	/* COMPARE AND WRITE exclusion (io.c): tasks whose compare-and-write is in
 	 * flight, and tasks parked until none of those overlaps them. */
 	struct scsi_task *caw_active;
 	struct scsi_task *parked_head, *parked_tail;
+	struct pr_state pr;
+};
+
+/* The status of one EXTENDED COPY, for RECEIVE COPY RESULTS (xcopy.c). */
+#define XCOPY_SLOTS 8u
+struct xcopy_slot {
+	bool used;
+	uint64_t nexus_id;
+	uint8_t list_id;
+	uint8_t status;             /* COPY STATUS once ended */
+	uint32_t segments_done;
+	uint64_t transfer_blocks;
+	struct scsi_task *task;     /* the copy while it runs */
+	void (*transport_done)(struct scsi_task *task);
 };
 
 struct scsi_target {
@@ -165,6 +203,10 @@ struct scsi_target {
 	uint32_t name_hash;      /* FNV-1a of name: part of every LUN's NAA identifier */
 	struct scsi_lun luns[SCSI_MAX_LUNS];
 	struct scsi_nexus *nexuses;
+	struct xcopy_slot xcopy[XCOPY_SLOTS];
+	unsigned xcopy_next;     /* the slot to reuse first */
+	scsi_pr_save_fn pr_save;     /* NULL: APTPL is refused */
+	void *pr_save_arg;
 };
 
 /* Read the volume's size from cowstore; a change raises CAPACITY DATA HAS
@@ -176,14 +218,13 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 /* MODE SELECT changed a page of lun: MODE PARAMETERS CHANGED for the other
  * nexuses (SPC-4 6.13). */
 void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id);
-/* Mode parameters back to their defaults (mode.c), after a reset. */
-void mode_reset(struct scsi_lun *lun);
-/* The initiator port of a nexus ("" if unknown). */
-const char *nexus_port(struct scsi_target *t, uint64_t nexus_id);
-/* Raise a unit attention for lun on the nexuses of an initiator port. */
-void ua_raise_port(struct scsi_target *t, uint64_t lun, const char *port, uint16_t bit);
 /* REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED on every LUN of the nexus. */
 void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id);
+/* Mode parameters back to their defaults (mode.c), after a reset. */
+void mode_reset(struct scsi_lun *lun);
+struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id);
+/* Raise ua on lun for every nexus whose initiator port is named port. */
+void nexus_port_ua(struct scsi_target *t, uint64_t lun, const char *port, uint16_t ua);
 
 /* ---- the command table (opcodes.c) ---------------------------------------- */
 
@@ -192,9 +233,12 @@ typedef void (*task_fn)(struct scsi_task *task);
 enum cmd_flags {
 	CMD_ANY_LUN = 1,  /* runs on a LUN that is not present (SPC-4 4.6.2) */
 	CMD_NO_UA = 2,    /* does not report a pending unit attention */
-	CMD_WRITES = 4,   /* changes the medium: refused while SWP is set */
-	CMD_NO_CONFLICT = 8, /* runs on a LUN another nexus has reserved */
-	CMD_PR_ALLOWED = 16, /* runs whatever the persistent reservation (SPC-4 5.9.1) */
+	/* What a nexus that does not hold the LUN's reservation may run (the
+	 * tables of SPC-4 5.13.1 and SBC-3 4.17); neither flag: conflict. */
+	CMD_PR_ALLOWED = 4, /* under every persistent reservation type */
+	CMD_PR_READ = 8,    /* under the WRITE EXCLUSIVE types only */
+	CMD_RES2_ALLOWED = 16, /* under another nexus's RESERVE(6) (SPC-2 5.5.1) */
+	CMD_WRITES = 32,  /* changes the medium: refused while SWP is set */
 };
 enum len_unit {
 	LEN_NONE,
@@ -266,8 +310,12 @@ static inline struct task_state *task_state(struct scsi_task *task)
  * request ends the task with the matching sense.  FLUSH takes nblocks 0. */
 void io_run(struct scsi_task *task, enum cowstore_op op, unsigned flags, uint64_t lba,
 	    uint32_t nblocks, uint8_t *buf, task_fn after);
-/* COMPARE AND WRITE, ORWRITE: become the owner of the CDB's range against
- * other writes (waiting for an overlapping one first), then start(). */
+/* COPY nblocks from src_volume_id at src_lba into the task's LUN at lba
+ * (cowstore shares extents where aligned), then call after(task). */
+void io_copy(struct scsi_task *task, uint64_t lba, uint64_t src_volume_id, uint64_t src_lba,
+	     uint32_t nblocks, task_fn after);
+/* COMPARE AND WRITE: become the owner of [lba, lba + nblocks) against other
+ * writes (waiting for an overlapping compare-and-write first), then start(). */
 void io_caw_begin(struct scsi_task *task, task_fn start);
 /* Status and sense for a cowstore error; ends the task. */
 void task_fail_errno(struct scsi_task *task, int err, uint64_t error_lba);
@@ -278,17 +326,24 @@ void task_finish(struct scsi_task *task);
 void task_data_in(struct scsi_task *task, const uint8_t *resp, uint32_t resp_len,
 		  uint32_t alloc_len);
 
-/* ---- reservations (pr.c) ------------------------------------------------- */
+/* ---- reservations (pr.c) -------------------------------------------------- */
 
-/* The task's LUN is reserved by another nexus and the command may not run. */
-bool reservation_conflict(struct scsi_task *task);
-/* Every RESERVE(6) reservation nexus_id holds ends (its nexus is gone;
- * persistent reservations stay). */
-void reservation_drop(struct scsi_target *t, uint64_t nexus_id);
-/* Forget a LUN's persistent reservations (the LUN is unmapped). */
-void pr_clear(struct scsi_lun *lun);
+/* Does the LUN's reservation forbid this command to the task's nexus?  Then
+ * the task has RESERVATION CONFLICT status and the answer is true. */
+bool pr_conflict(struct scsi_task *task, const struct scsi_cmd *cmd);
+/* The nexus went away, or a reset: release RESERVE(6) reservations it held
+ * (nexus_id), or all of them on lun (reset). */
+void pr_nexus_gone(struct scsi_lun *lun, uint64_t nexus_id);
+void pr_reset(struct scsi_lun *lun);
+/* Free the registrations of a LUN being removed or destroyed. */
+void pr_clear_all(struct scsi_lun *lun);
+void pr_in(struct scsi_task *task);
+void pr_out(struct scsi_task *task);
+void pr_reserve2(struct scsi_task *task);
+void pr_release2(struct scsi_task *task);
+uint32_t pr_out_data_len(const uint8_t *cdb);
 
-/* ---- command handlers (spc.c, inquiry.c, mode.c, pr.c, sbc.c) --------------- */
+/* ---- command handlers (spc.c, inquiry.c, mode.c, sbc.c) -------------------- */
 
 void spc_test_unit_ready(struct scsi_task *task);
 void spc_request_sense(struct scsi_task *task);
@@ -300,10 +355,13 @@ void spc_report_tpgs(struct scsi_task *task);
 void spc_inquiry(struct scsi_task *task);
 void spc_mode_sense(struct scsi_task *task);
 void spc_mode_select(struct scsi_task *task);
-void spc_reserve(struct scsi_task *task);
-void spc_release(struct scsi_task *task);
-void spc_pr_in(struct scsi_task *task);
-void spc_pr_out(struct scsi_task *task);
+void spc_extended_copy(struct scsi_task *task);
+void spc_copy_status(struct scsi_task *task);
+void spc_copy_operating_parameters(struct scsi_task *task);
+/* The Third-party Copy VPD page (8Fh), header included; its length. */
+uint32_t xcopy_vpd_page(uint8_t *d);
+/* The LUN's NAA 6 designator (VPD page 83h), 16 bytes. */
+void lun_naa(const struct scsi_lun *lun, uint8_t *naa);
 
 void sbc_read(struct scsi_task *task);
 void sbc_write(struct scsi_task *task);
@@ -324,6 +382,5 @@ uint32_t sbc_verify_data_len(const uint8_t *cdb);
 uint32_t sbc_write_same_data_len(const uint8_t *cdb);
 uint32_t sbc_caw_data_len(const uint8_t *cdb);
 uint32_t sbc_rc10_data_len(const uint8_t *cdb);
-uint32_t spc_pr_out_data_len(const uint8_t *cdb);
 
 #endif /* SLATE_TARGET_SCSI_INTERNAL_H */

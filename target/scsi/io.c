@@ -9,7 +9,7 @@
  * write) and another write must not land between them.  So each LUN keeps
  * the list of tasks whose compare-and-write is in flight (caw_active);
  * before any request that changes data (WRITE, WRITE_ZEROES, DISCARD) is
- * submitted, and before a compare-and-write starts, the task checks that
+ * or COPY) is submitted, and before a compare-and-write starts, the task checks that
  * list, and if its range overlaps one in flight (other than itself) it is
  * parked (parked_head..tail, FIFO).  When a compare-and-write ends, every
  * parked task is retried in order; overlapping ones park again behind any
@@ -105,7 +105,7 @@ void io_caw_begin(struct scsi_task *task, task_fn start)
 static bool changes_data(enum cowstore_op op)
 {
 	return op == COWSTORE_OP_WRITE || op == COWSTORE_OP_WRITE_ZEROES ||
-	       op == COWSTORE_OP_DISCARD;
+	       op == COWSTORE_OP_DISCARD || op == COWSTORE_OP_COPY;
 }
 
 static void submit_chunk(struct scsi_task *task)
@@ -147,6 +147,7 @@ static void chunk_done(struct cowstore_io *io)
 	}
 	st->next_lba += io->nsectors;
 	st->left_blocks -= io->nsectors;
+	io->src_lba += io->nsectors; /* COPY: the source moves along */
 	if (st->buf && !(st->flags & TS_SAME_BUF))
 		st->buf += (size_t)io->nsectors * BLOCK_BYTES;
 	if (st->left_blocks)
@@ -155,8 +156,8 @@ static void chunk_done(struct cowstore_io *io)
 		st->after_io(task);
 }
 
-void io_run(struct scsi_task *task, enum cowstore_op op, unsigned flags, uint64_t lba,
-	    uint32_t nblocks, uint8_t *buf, task_fn after)
+static void io_setup(struct scsi_task *task, enum cowstore_op op, unsigned flags,
+		     uint64_t lba, uint32_t nblocks, uint8_t *buf, task_fn after)
 {
 	struct task_state *st = task_state(task);
 	memset(&task->io, 0, sizeof(task->io));
@@ -167,6 +168,21 @@ void io_run(struct scsi_task *task, enum cowstore_op op, unsigned flags, uint64_
 	st->left_blocks = nblocks;
 	st->buf = buf;
 	st->after_io = after;
+}
+
+void io_run(struct scsi_task *task, enum cowstore_op op, unsigned flags, uint64_t lba,
+	    uint32_t nblocks, uint8_t *buf, task_fn after)
+{
+	io_setup(task, op, flags, lba, nblocks, buf, after);
+	next_chunk(task);
+}
+
+void io_copy(struct scsi_task *task, uint64_t lba, uint64_t src_volume_id, uint64_t src_lba,
+	     uint32_t nblocks, task_fn after)
+{
+	io_setup(task, COWSTORE_OP_COPY, 0, lba, nblocks, NULL, after);
+	task->io.src_volume_id = src_volume_id;
+	task->io.src_lba = src_lba;
 	next_chunk(task);
 }
 

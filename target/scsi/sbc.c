@@ -1,8 +1,8 @@
 /*
  * sbc.c - SBC-3 block commands on a cowstore volume: READ/WRITE 6/10/12/16,
  * WRITE AND VERIFY and VERIFY 10/12/16, WRITE ATOMIC(16), COMPARE AND WRITE,
- * ORWRITE, WRITE SAME, UNMAP, READ CAPACITY 10/16, GET LBA STATUS, SYNCHRONIZE CACHE,
- * PRE-FETCH.
+ * ORWRITE, WRITE SAME, UNMAP, READ CAPACITY 10/16, GET LBA STATUS, READ
+ * DEFECT DATA, SYNCHRONIZE CACHE, PRE-FETCH.
  *
  * Logical blocks are 512 bytes (cowstore sectors); physical blocks 4 KiB.
  * Every LBA range is checked against the LUN's cached size before any IO
@@ -262,17 +262,18 @@ static void caw_write(struct scsi_task *task)
 		       task->data + nblocks * BLOCK_BYTES, task_finish);
 }
 
-/* The read half of a read-modify-write: the CDB's range into scratch. */
-static void read_range_then(struct scsi_task *task, task_fn next)
+/* Read the blocks the initiator sent data for into scratch, then(). */
+static void read_into_scratch(struct scsi_task *task, task_fn then)
 {
 	uint64_t lba;
 	uint32_t nblocks;
 	cdb_range(task, &lba, &nblocks);
+	nblocks = sent_blocks(task, nblocks);
 	if (scratch_alloc(task, nblocks))
-		io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task_state(task)->scratch, next);
+		io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task_state(task)->scratch, then);
 }
 
-static void caw_read(struct scsi_task *task) { read_range_then(task, caw_write); }
+static void caw_read(struct scsi_task *task) { read_into_scratch(task, caw_write); }
 
 /* SBC-3 5.2; atomic against other writes through io_caw_begin() (io.c). */
 void sbc_compare_and_write(struct scsi_task *task)
@@ -290,40 +291,35 @@ void sbc_compare_and_write(struct scsi_task *task)
 	io_caw_begin(task, caw_read);
 }
 
-/* ---- ORWRITE ---------------------------------------------------------------- */
+/* ---- ORWRITE ----------------------------------------------------------------- */
 
-static void orwrite_write(struct scsi_task *task)
+static void or_write(struct scsi_task *task)
 {
-	struct task_state *st = task_state(task);
 	uint64_t lba;
 	uint32_t nblocks;
 	cdb_range(task, &lba, &nblocks);
+	nblocks = sent_blocks(task, nblocks);
+	uint8_t *medium = task_state(task)->scratch;
 	for (size_t i = 0; i < (size_t)nblocks * BLOCK_BYTES; i++)
-		st->scratch[i] |= task->data[i];
-	io_run(task, COWSTORE_OP_WRITE, write_flags(task), lba, nblocks, st->scratch,
-	       task_finish);
+		medium[i] |= task->data[i];
+	io_run(task, COWSTORE_OP_WRITE, write_flags(task), lba, nblocks, medium, task_finish);
 }
 
-static void orwrite_read(struct scsi_task *task) { read_range_then(task, orwrite_write); }
+static void or_read(struct scsi_task *task) { read_into_scratch(task, or_write); }
 
-/* SBC-3 5.10: each block becomes the medium's OR the data, atomically
- * against other writes like COMPARE AND WRITE; the data must be whole. */
+/* SBC-3 5.8: the medium becomes medium OR data, atomically against other
+ * writes like COMPARE AND WRITE (so at most one cowstore request long). */
 void sbc_orwrite(struct scsi_task *task)
 {
 	uint64_t lba;
 	uint32_t nblocks;
 	if (!checked_range(task, MAX_ATOMIC_BLOCKS, &lba, &nblocks))
 		return;
-	if (sent_blocks(task, nblocks) < nblocks) {
-		task_bad_cdb(task, task_state(task)->cmd->len_off, -1);
+	if (!sent_blocks(task, nblocks)) {
 		task_finish(task);
 		return;
 	}
-	if (!nblocks) {
-		task_finish(task);
-		return;
-	}
-	io_caw_begin(task, orwrite_read);
+	io_caw_begin(task, or_read);
 }
 
 /* ---- WRITE SAME, UNMAP ------------------------------------------------------ */

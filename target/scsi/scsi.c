@@ -7,9 +7,8 @@
  * SENSE run there: LOGICAL UNIT NOT SUPPORTED for the rest), then a pending
  * unit attention (not reported to INQUIRY, REPORT LUNS, REQUEST SENSE), then
  * unknown opcode, then reserved CDB bits (from the usage bitmaps in
- * opcodes.c), then software write protection, then the handler.  A
- * reservation held by another nexus (pr.c) is checked right after the unit
- * attention.
+ * opcodes.c), then a reservation conflict (pr.c), then software write
+ * protection, then the handler.
  * Unit attentions are kept per I_T nexus and LUN (I_T_L, SAM-5 5.14): a
  * bit per condition, reported one at a time in the order of ua_codes[].
  */
@@ -30,18 +29,10 @@ static const struct {
 	{ UA_CAPACITY, ASC_CAPACITY_CHANGED },
 	{ UA_LUNS_CHANGED, ASC_REPORTED_LUNS_CHANGED },
 	{ UA_MODE_CHANGED, ASC_MODE_PARAMETERS_CHANGED },
+	{ UA_THIN_THRESHOLD, ASC_THIN_THRESHOLD_REACHED },
+	{ UA_REGS_PREEMPTED, ASC_REGISTRATIONS_PREEMPTED },
 	{ UA_RES_PREEMPTED, ASC_RESERVATIONS_PREEMPTED },
 	{ UA_RES_RELEASED, ASC_RESERVATIONS_RELEASED },
-	{ UA_REG_PREEMPTED, ASC_REGISTRATIONS_PREEMPTED },
-};
-
-/* One I_T nexus: its initiator port (what persistent reservations know it
- * by) and pending unit attentions for each LUN. */
-struct scsi_nexus {
-	struct scsi_nexus *next;
-	uint64_t id;
-	char port[SCSI_PORT_NAME_MAX];
-	uint16_t ua[SCSI_MAX_LUNS];
 };
 
 static uint32_t fnv1a(const char *s)
@@ -73,19 +64,19 @@ void scsi_target_destroy(struct scsi_target *t)
 {
 	if (!t)
 		return;
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		pr_clear_all(&t->luns[i]);
 	while (t->nexuses) {
 		struct scsi_nexus *n = t->nexuses;
 		t->nexuses = n->next;
 		free(n);
 	}
-	for (int i = 0; i < SCSI_MAX_LUNS; i++)
-		pr_clear(&t->luns[i]);
 	free(t);
 }
 
 /* ---- unit attentions ------------------------------------------------------ */
 
-static struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id)
+struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id)
 {
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		if (n->id == id)
@@ -108,7 +99,7 @@ static struct scsi_nexus *nexus_get(struct scsi_target *t, uint64_t id)
 	if (!n)
 		return NULL;
 	n->id = id;
-	snprintf(n->port, sizeof(n->port), "nexus-%llu", (unsigned long long)id);
+	snprintf(n->port, sizeof(n->port), "nexus.%llu", (unsigned long long)id);
 	ua_power_on(n);
 	n->next = t->nexuses;
 	t->nexuses = n;
@@ -128,32 +119,25 @@ static void ua_raise(struct scsi_target *t, uint64_t lun, uint16_t bit)
 void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port)
 {
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
-	reservation_drop(t, nexus_id);
 	if (n) /* a reused id is a new nexus: it starts from power on */
 		ua_power_on(n);
-	else if (!(n = nexus_get(t, nexus_id)))
+	else if (!(n = nexus_get(t, nexus_id))) {
 		fprintf(stderr, "scsi: target %s: no memory for nexus %llu; it will be made "
 				"on its first command\n", t->name, (unsigned long long)nexus_id);
-	if (n && initiator_port && *initiator_port)
+		return;
+	}
+	if (initiator_port && initiator_port[0] && strlen(initiator_port) < sizeof(n->port))
 		snprintf(n->port, sizeof(n->port), "%s", initiator_port);
-}
-
-const char *nexus_port(struct scsi_target *t, uint64_t nexus_id)
-{
-	struct scsi_nexus *n = nexus_find(t, nexus_id);
-	return n ? n->port : "";
-}
-
-void ua_raise_port(struct scsi_target *t, uint64_t lun, const char *port, uint16_t bit)
-{
-	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
-		if (lun < SCSI_MAX_LUNS && strcmp(n->port, port) == 0)
-			n->ua[lun] |= bit;
+	else
+		fprintf(stderr, "scsi: target %s: nexus %llu has no usable initiator port "
+				"name; reservations know it as %s\n", t->name,
+			(unsigned long long)nexus_id, n->port);
 }
 
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id)
 {
-	reservation_drop(t, nexus_id);
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		pr_nexus_gone(&t->luns[i], nexus_id);
 	for (struct scsi_nexus **p = &t->nexuses; *p; p = &(*p)->next) {
 		if ((*p)->id == nexus_id) {
 			struct scsi_nexus *n = *p;
@@ -179,6 +163,11 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 	return false;
 }
 
+void scsi_target_thin_threshold(struct scsi_target *t)
+{
+	ua_raise(t, SCSI_MAX_LUNS, UA_THIN_THRESHOLD);
+}
+
 void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id)
 {
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
@@ -186,49 +175,18 @@ void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nex
 			n->ua[lun] |= UA_MODE_CHANGED;
 }
 
+void nexus_port_ua(struct scsi_target *t, uint64_t lun, const char *port, uint16_t ua)
+{
+	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
+		if (lun < SCSI_MAX_LUNS && strcmp(n->port, port) == 0)
+			n->ua[lun] |= ua;
+}
+
 void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id)
 {
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
 	for (size_t i = 0; n && i < SCSI_MAX_LUNS; i++)
 		n->ua[i] &= (uint16_t)~UA_LUNS_CHANGED;
-}
-
-/* ---- task management ------------------------------------------------------ */
-
-bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun)
-{
-	return lun < SCSI_MAX_LUNS && t->luns[lun].present;
-}
-
-/* SAM-5 6.3.3: a reset leaves mode parameters at their defaults (nothing is
- * saved) and a unit attention for every nexus, the requester's included. */
-static void lun_reset(struct scsi_lun *lun, uint16_t ua_bit)
-{
-	mode_reset(lun);
-	lun->reserved = false;
-	ua_raise(lun->t, lun->number, ua_bit);
-}
-
-int scsi_lun_reset(struct scsi_target *t, uint64_t lun)
-{
-	if (!scsi_target_lun_present(t, lun))
-		return -ENOENT;
-	lun_reset(&t->luns[lun], UA_LUN_RESET);
-	return 0;
-}
-
-void scsi_target_reset(struct scsi_target *t)
-{
-	for (uint64_t i = 0; i < SCSI_MAX_LUNS; i++)
-		if (t->luns[i].present)
-			lun_reset(&t->luns[i], UA_POWER_ON);
-}
-
-void scsi_nexus_tasks_cleared(struct scsi_target *t, uint64_t nexus_id, uint64_t lun)
-{
-	struct scsi_nexus *n = nexus_find(t, nexus_id);
-	if (n && lun < SCSI_MAX_LUNS)
-		n->ua[lun] |= UA_CLEARED;
 }
 
 /* ---- LUNs ----------------------------------------------------------------- */
@@ -271,7 +229,7 @@ int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun)
 	if (t->luns[lun].inflight)
 		return -EBUSY;
 	t->luns[lun].present = false;
-	pr_clear(&t->luns[lun]);
+	pr_clear_all(&t->luns[lun]);
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		n->ua[lun] = UA_POWER_ON; /* as new, should it come back */
 	ua_raise(t, SCSI_MAX_LUNS, UA_LUNS_CHANGED);
@@ -283,6 +241,49 @@ int scsi_target_lun_resized(struct scsi_target *t, uint64_t lun)
 	if (lun >= SCSI_MAX_LUNS || !t->luns[lun].present)
 		return -ENOENT;
 	return lun_refresh_size(&t->luns[lun]);
+}
+
+bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun)
+{
+	return lun < SCSI_MAX_LUNS && t->luns[lun].present;
+}
+
+/* SAM-5 6.3.3: a reset leaves mode parameters at their defaults (nothing is
+ * saved), ends RESERVE(6) reservations and leaves a unit attention for every
+ * nexus, the requester's included. */
+static void lun_reset(struct scsi_lun *lun, uint16_t ua_bit)
+{
+	mode_reset(lun);
+	pr_reset(lun);
+	ua_raise(lun->t, lun->number, ua_bit);
+}
+
+int scsi_lun_reset(struct scsi_target *t, uint64_t lun)
+{
+	if (!scsi_target_lun_present(t, lun))
+		return -ENOENT;
+	lun_reset(&t->luns[lun], UA_LUN_RESET);
+	return 0;
+}
+
+void scsi_target_reset(struct scsi_target *t)
+{
+	for (uint64_t i = 0; i < SCSI_MAX_LUNS; i++)
+		if (t->luns[i].present)
+			lun_reset(&t->luns[i], UA_POWER_ON);
+}
+
+void scsi_nexus_tasks_cleared(struct scsi_target *t, uint64_t nexus_id, uint64_t lun)
+{
+	struct scsi_nexus *n = nexus_find(t, nexus_id);
+	if (n && lun < SCSI_MAX_LUNS)
+		n->ua[lun] |= UA_CLEARED;
+}
+
+void scsi_target_set_pr_save(struct scsi_target *t, scsi_pr_save_fn save, void *arg)
+{
+	t->pr_save = save;
+	t->pr_save_arg = arg;
 }
 
 int scsi_target_lun_count(const struct scsi_target *t)
@@ -327,10 +328,6 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 		task->sense_len = SENSE_FIXED_LEN;
 		return false;
 	}
-	if (cmd && reservation_conflict(task)) {
-		task->status = SCSI_STATUS_RESERVATION_CONFLICT;
-		return false;
-	}
 	if (!cmd) {
 		if (bad_sa)
 			task_bad_cdb(task, 1, 4);
@@ -343,6 +340,8 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 		return false;
 	}
 	if (!cdb_bits_valid(cmd, task))
+		return false;
+	if (st->lun && pr_conflict(task, cmd))
 		return false;
 	if ((cmd->flags & CMD_WRITES) && st->lun->swp) {
 		task_check(task, SENSE_DATA_PROTECT, ASC_SOFTWARE_WRITE_PROTECTED);

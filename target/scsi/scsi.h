@@ -20,7 +20,6 @@
 #include "cowstore/cowstore.h"
 
 #define SCSI_SENSE_MAX 64
-#define SCSI_PORT_NAME_MAX 256 /* an initiator port name, NUL included */
 #define SCSI_MAX_LUNS 256
 /* Largest READ/WRITE/VERIFY transfer accepted (VPD B0 MAXIMUM TRANSFER
  * LENGTH), in 512-byte logical blocks: 32 MiB. */
@@ -106,23 +105,41 @@ int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun);
  * also rereads the size.) */
 int scsi_target_lun_resized(struct scsi_target *t, uint64_t lun);
 int scsi_target_lun_count(const struct scsi_target *t);
+/* The pool crossed its soft threshold: every nexus gets THIN PROVISIONING
+ * SOFT THRESHOLD REACHED on every LUN (SBC-3 4.7.3.7). */
+void scsi_target_thin_threshold(struct scsi_target *t);
 
 /* Start a command; done() runs later (or before this returns, for commands
  * that need no IO).  Never fails: errors come back as status and sense. */
 void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
+
+/* Longest initiator port name, NUL included (iSCSI: a 223-byte name, then
+ * ",i,0x" and 12 hex digits of ISID). */
+#define SCSI_PORT_NAME_MAX 256
+
+/* A new I_T nexus logged in / went away (unit attentions, reservations).
+ * initiator_port names the initiator port for persistent reservations, which
+ * belong to the port name and not to nexus_id: a nexus that goes away keeps
+ * its registrations, and a later nexus with the same name holds them again.
+ * iSCSI: "<initiator name>,i,0x<ISID in 12 hex digits>" (SPC-4 7.6.4.6).
+ * NULL or a name too long gives the nexus a name of its own ("nexus.<id>").
+ * A task whose nexus_id was never added creates its nexus on the spot, with
+ * POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like scsi_nexus_add,
+ * and such a name.  Removing a nexus releases its RESERVE(6) reservations. */
+void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port);
+void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
 
 /* ---- task management (SAM-5 7.x) ----------------------------------------
  * The transport finds and aborts the tasks a function covers (tasks already
  * in cowstore run to their end, and their done() still comes); these give
  * the logical units the state the function leaves behind. */
 bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun);
-/* LOGICAL UNIT RESET: mode parameters return to their defaults, a
- * RESERVE(6) reservation ends (persistent ones stay) and every nexus gets
- * BUS DEVICE RESET FUNCTION OCCURRED for the LUN.  -ENOENT when the LUN is
- * not mapped. */
+/* LOGICAL UNIT RESET of one LUN (-ENOENT if absent) or a target reset of
+ * all: mode parameters return to their defaults, RESERVE(6) reservations
+ * end (persistent ones stay, SPC-4 5.13.1) and every nexus gets BUS DEVICE
+ * RESET FUNCTION OCCURRED (LUN reset) or POWER ON, RESET, OR BUS DEVICE
+ * RESET OCCURRED (target reset). */
 int scsi_lun_reset(struct scsi_target *t, uint64_t lun);
-/* TARGET WARM or COLD RESET: every LUN as above, with POWER ON, RESET, OR
- * BUS DEVICE RESET OCCURRED. */
 void scsi_target_reset(struct scsi_target *t);
 /* Tasks of nexus_id on lun were aborted by another nexus's CLEAR TASK SET:
  * COMMANDS CLEARED BY ANOTHER INITIATOR for that nexus (TAS is 0). */
@@ -132,14 +149,25 @@ void scsi_nexus_tasks_cleared(struct scsi_target *t, uint64_t nexus_id, uint64_t
  * DATA PHASE ERROR.  Sets status and sense only; done() is not called. */
 void scsi_task_data_phase_error(struct scsi_task *task);
 
-/* A new I_T nexus logged in / went away (unit attentions, reservations).
- * initiator_port names the initiator port (iSCSI: "<name>,i,0x<ISID>", SPC-4
- * 7.6.4.6); persistent reservations belong to it, not to the nexus, so a
- * new session of the same port finds them.  NULL: a name unique to the
- * nexus.  A task whose nexus_id was never added creates its nexus on the
- * spot, with POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like
- * scsi_nexus_add. */
-void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port);
-void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
+/* Persistent reservations that survive a restart (APTPL, SPC-4 5.13.5).
+ * When a LUN's registrations or reservation change while the last APTPL
+ * received is 1, the target calls save(arg, lun, blob, len) before the
+ * command completes; when an APTPL 0 arrives it calls save with len 0,
+ * meaning "forget what was saved".  save returns 0 or a negative errno (the
+ * command then ends with HARDWARE ERROR, INTERNAL TARGET FAILURE; the new
+ * state stays in memory).  Without a save function APTPL 1 is refused
+ * (INVALID FIELD IN PARAMETER LIST) and REPORT CAPABILITIES says PTPL_C 0.
+ * The blob is self-contained, versioned and checksummed (format in pr.c);
+ * scsi_target_load_pr() restores it on a LUN already added, at start-up,
+ * before any command: -EINVAL for a blob that is not exactly valid (the LUN
+ * keeps what it had), -ENOENT if the LUN is absent. */
+/* PREEMPT AND ABORT preempts as PREEMPT does but aborts nothing: a command of
+ * a preempted nexus that is already running on cowstore cannot be recalled
+ * and completes; every command that reaches scsi_task_execute() afterwards
+ * (one still waiting in the transport for its data-out included) is judged
+ * against the new reservation and registrations. */
+typedef int (*scsi_pr_save_fn)(void *arg, uint64_t lun, const void *blob, size_t len);
+void scsi_target_set_pr_save(struct scsi_target *t, scsi_pr_save_fn save, void *arg);
+int scsi_target_load_pr(struct scsi_target *t, uint64_t lun, const void *blob, size_t len);
 
 #endif /* SLATE_TARGET_SCSI_H */

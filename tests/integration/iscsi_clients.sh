@@ -64,8 +64,13 @@ check "READ CAPACITY 16: thin provisioned (LBPME)" grep -q "LBPME:1" "$TMP/rc16.
 head -c $((256 << 20)) /dev/urandom >"$TMP/disk.raw"
 timeout 300 qemu-img convert -n -f raw -O raw "$TMP/disk.raw" "$LUN_URL" 2>"$TMP/convert.err"
 check "qemu-img convert writes 256 MiB onto the LUN" test $? -eq 0
-timeout 300 qemu-img compare -f raw -F raw "$TMP/disk.raw" "$LUN_URL" >"$TMP/compare.out" 2>&1
+# Read back with CRC32C header digests (libiscsi offers no data digest).
+DIGEST_OPTS="driver=iscsi,transport=tcp,portal=$PORTAL,target=$TARGET,lun=0,header-digest=crc32c"
+timeout 300 qemu-img compare --image-opts "driver=raw,file.filename=$TMP/disk.raw" \
+	"$DIGEST_OPTS" >"$TMP/compare.out" 2>&1
 check "qemu-img compare reads the same 256 MiB back" grep -q "Images are identical" "$TMP/compare.out"
+check "that session used CRC32C header digests" \
+	grep -q "iqn.2008-11.org.linux-kvm.*header digest CRC32C" "$TMP/slated.log"
 
 # Malformed PDUs: each connection gets garbage; the daemon must drop it and
 # keep serving.

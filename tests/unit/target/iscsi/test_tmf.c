@@ -83,7 +83,7 @@ static int login(struct session *s)
 
 static int session_open(struct session *s)
 {
-	struct iscsi_server_options opts = { "127.0.0.1", 0 };
+	struct iscsi_server_options opts = { .address = "127.0.0.1" };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct timeval timeout = { .tv_sec = 10 };
 	uint64_t vol;

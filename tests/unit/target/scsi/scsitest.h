@@ -74,7 +74,7 @@ static inline int fixture_open(struct fixture *f, uint64_t pool_mib, uint64_t vo
 	    scsi_target_create(f->tp.cs, f->q, "iqn.2026-01.io.slate:test", &f->t) ||
 	    scsi_target_add_lun(f->t, 0, f->vol))
 		return -1;
-	scsi_nexus_add(f->t, NEXUS, NULL);
+	scsi_nexus_add(f->t, NEXUS, "iqn.2026-01.io.slate:initiator,i,0x000000000001");
 	if (keep_ua)
 		return 0;
 	uint8_t tur[16] = { 0 };

@@ -82,9 +82,9 @@ static void test_info_unknown(void)
 {
 	struct scsi_cdb_info info;
 	static const uint8_t unknown[][16] = {
-		{ 0x4d },          /* LOG SENSE: not ours yet */
-		{ 0x83 },          /* EXTENDED COPY */
-		{ 0x56 },          /* RESERVE(10) */
+		{ 0x5e, 0x04 },    /* PERSISTENT RESERVE IN, a reserved service action */
+		{ 0x83, 0x1c },    /* EXTENDED COPY(LID4): only LID1 is ours */
+		{ 0x1d },          /* SEND DIAGNOSTIC */
 		{ 0x9e, 0x11 },    /* SERVICE ACTION IN with an unknown action */
 		{ 0xa3, 0x05 },    /* MAINTENANCE IN, REPORT IDENTIFYING INFORMATION */
 		{ 0xff },
@@ -132,7 +132,7 @@ static void test_unknown_opcode(void)
 	struct fixture f;
 	uint8_t buf[64];
 	REQUIRE(fixture_open(&f, 64, 1 << 20, 0) == 0);
-	static const uint8_t opcodes[] = { 0x4c, 0x4d, 0x56, 0x57, 0x83, 0x84, 0xc0 };
+	static const uint8_t opcodes[] = { 0x1c, 0x1d, 0x3b, 0x4d, 0x86, 0xa4, 0xc0 };
 	for (size_t i = 0; i < sizeof(opcodes); i++) {
 		uint8_t cdb[16] = { opcodes[i] };
 		struct scsi_task *task = run(&f, cdb, buf, 0);

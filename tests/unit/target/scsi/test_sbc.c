@@ -363,83 +363,6 @@ static void test_verify(void)
 	fixture_close(&f);
 }
 
-/* The 12-byte forms: LBA in bytes 2-5, length in bytes 6-9. */
-static void cdb12(uint8_t *cdb, uint8_t op, uint32_t lba, uint32_t nblocks)
-{
-	memset(cdb, 0, 16);
-	cdb[0] = op;
-	put_be32(cdb + 2, lba);
-	put_be32(cdb + 6, nblocks);
-}
-
-static void test_verify12(void)
-{
-	struct fixture f;
-	uint8_t cdb[16];
-	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
-	fill_pattern(wbuf, 300, 4, 12);
-	cdb12(cdb, 0xae, 300, 4); /* WRITE AND VERIFY(12) */
-	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
-	CHECK_GOOD(rw10(&f, 0x28, 300, 4, rbuf));
-	CHECK(check_pattern(rbuf, 300, 4, 12));
-	cdb12(cdb, 0xaf, 300, 4); /* VERIFY(12), BYTCHK 1 */
-	cdb[1] = 0x02;
-	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
-	wbuf[513] ^= 1;
-	struct scsi_task *task = run(&f, cdb, wbuf, 4 * 512);
-	CHECK_SENSE(task, 0x0e, 0x1d00);
-	CHECK_EQ(get_be32(task->sense + 3), 513);
-	struct scsi_cdb_info info;
-	scsi_cdb_info(cdb, 16, &info);
-	CHECK_EQ(info.data_len, 4 * 512);
-	cdb12(cdb, 0xaf, VOL_BLOCKS - 1, 2);
-	CHECK_SENSE(run(&f, cdb, NULL, 0), 0x05, 0x2100);
-	fixture_close(&f);
-}
-
-static void test_orwrite(void)
-{
-	struct fixture f;
-	uint8_t cdb[16];
-	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
-	memset(wbuf, 0x0f, 4 * 512);
-	CHECK_GOOD(rw10(&f, 0x2a, 400, 4, wbuf));
-	memset(wbuf, 0x30, 4 * 512);
-	wbuf[1000] = 0x80;
-	cdb16(cdb, 0x8b, 400, 4);
-	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
-	CHECK_GOOD(rw10(&f, 0x28, 400, 4, rbuf));
-	CHECK_EQ(rbuf[0], 0x3f);
-	CHECK_EQ(rbuf[2047], 0x3f);
-	CHECK_EQ(rbuf[1000], 0x8f);
-	CHECK_BAD_CDB(run(&f, cdb, wbuf, 512), 10, -1); /* less data than the CDB says */
-	cdb16(cdb, 0x8b, VOL_BLOCKS - 1, 2);
-	CHECK_SENSE(run(&f, cdb, wbuf, 1024), 0x05, 0x2100);
-	cdb16(cdb, 0x8b, 0, 0);
-	CHECK_GOOD(run(&f, cdb, NULL, 0));
-	fixture_close(&f);
-}
-
-static void test_read_defect_data(void)
-{
-	struct fixture f;
-	uint8_t cdb10[16] = { 0x37, 0, 0x18 | 0x05, 0, 0, 0, 0, 0, 32 };
-	uint8_t cdb12[16] = { 0xb7, 0x08 | 0x04, 0, 0, 0, 0, 0, 0, 0, 32 };
-	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
-	memset(rbuf, 0xff, 64);
-	struct scsi_task *task = run(&f, cdb10, rbuf, 32);
-	CHECK_GOOD(task);
-	CHECK_EQ(task->data_in_len, 4);
-	CHECK_EQ(rbuf[1], 0x1d); /* both lists valid, format 5, no defects */
-	CHECK_EQ(get_be16(rbuf + 2), 0);
-	task = run(&f, cdb12, rbuf, 32);
-	CHECK_GOOD(task);
-	CHECK_EQ(task->data_in_len, 8);
-	CHECK_EQ(rbuf[1], 0x0c);
-	CHECK_EQ(get_be32(rbuf + 4), 0);
-	fixture_close(&f);
-}
-
 static struct scsi_task *caw(struct fixture *f, uint64_t lba, uint8_t n, void *data)
 {
 	uint8_t cdb[16] = { 0x89 };
@@ -620,7 +543,87 @@ static void test_checksum_error(void)
 	fixture_close(&f);
 }
 
+static void test_orwrite(void)
+{
+	struct fixture f;
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	memset(wbuf, 0x0f, 3 * 512);
+	CHECK_GOOD(rw16(&f, 0x8a, 100, 3, wbuf));
+	for (int i = 0; i < 3 * 512; i++)
+		wbuf[i] = (uint8_t)(i & 0xf0);
+	CHECK_GOOD(rw16(&f, 0x8b, 100, 3, wbuf));
+	CHECK_GOOD(rw16(&f, 0x88, 100, 3, rbuf));
+	for (int i = 0; i < 3 * 512; i++)
+		if (rbuf[i] != (uint8_t)((i & 0xf0) | 0x0f)) {
+			CHECK_EQ(rbuf[i], (i & 0xf0) | 0x0f);
+			break;
+		}
+	CHECK_GOOD(rw16(&f, 0x8b, 100, 0, wbuf));                        /* nothing to do */
+	CHECK_SENSE(rw16(&f, 0x8b, VOL_BLOCKS - 1, 2, wbuf), 0x05, 0x2100);
+	CHECK_BAD_CDB(rw16(&f, 0x8b, 0, MAX_ATOMIC_BLOCKS + 1, wbuf), 10, -1);
+	uint8_t cdb[16];
+	cdb16(cdb, 0x8b, 0, 1);
+	cdb[1] = 0x20;                                                   /* ORPROTECT */
+	CHECK_BAD_CDB(run(&f, cdb, wbuf, 512), 1, 5);
+	fixture_close(&f);
+}
+
+/* The 12-byte forms: LBA in bytes 2-5, length in bytes 6-9. */
+static void cdb12(uint8_t *cdb, uint8_t op, uint32_t lba, uint32_t nblocks)
+{
+	memset(cdb, 0, 16);
+	cdb[0] = op;
+	put_be32(cdb + 2, lba);
+	put_be32(cdb + 6, nblocks);
+}
+
+static void test_verify12(void)
+{
+	struct fixture f;
+	uint8_t cdb[16];
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	fill_pattern(wbuf, 300, 4, 12);
+	cdb12(cdb, 0xae, 300, 4); /* WRITE AND VERIFY(12) */
+	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
+	CHECK_GOOD(rw10(&f, 0x28, 300, 4, rbuf));
+	CHECK(check_pattern(rbuf, 300, 4, 12));
+	cdb12(cdb, 0xaf, 300, 4); /* VERIFY(12), BYTCHK 1 */
+	cdb[1] = 0x02;
+	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
+	wbuf[513] ^= 1;
+	struct scsi_task *task = run(&f, cdb, wbuf, 4 * 512);
+	CHECK_SENSE(task, 0x0e, 0x1d00);
+	CHECK_EQ(get_be32(task->sense + 3), 513);
+	struct scsi_cdb_info info;
+	scsi_cdb_info(cdb, 16, &info);
+	CHECK_EQ(info.data_len, 4 * 512);
+	cdb12(cdb, 0xaf, VOL_BLOCKS - 1, 2);
+	CHECK_SENSE(run(&f, cdb, NULL, 0), 0x05, 0x2100);
+	fixture_close(&f);
+}
+
+static void test_read_defect_data(void)
+{
+	struct fixture f;
+	uint8_t cdb10[16] = { 0x37, 0, 0x18 | 0x05, 0, 0, 0, 0, 0, 32 };
+	uint8_t cdb12[16] = { 0xb7, 0x08 | 0x04, 0, 0, 0, 0, 0, 0, 0, 32 };
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	memset(rbuf, 0xff, 64);
+	struct scsi_task *task = run(&f, cdb10, rbuf, 32);
+	CHECK_GOOD(task);
+	CHECK_EQ(task->data_in_len, 4);
+	CHECK_EQ(rbuf[1], 0x1d); /* both lists valid, format 5, no defects */
+	CHECK_EQ(get_be16(rbuf + 2), 0);
+	task = run(&f, cdb12, rbuf, 32);
+	CHECK_GOOD(task);
+	CHECK_EQ(task->data_in_len, 8);
+	CHECK_EQ(rbuf[1], 0x0c);
+	CHECK_EQ(get_be32(rbuf + 4), 0);
+	fixture_close(&f);
+}
+
 static const struct harness_test tests[] = {
+	{ "orwrite", test_orwrite },
 	{ "read_write_sizes", test_read_write_sizes },
 	{ "zero_length_and_range", test_zero_length_and_range },
 	{ "split_io", test_split_io },
@@ -630,7 +633,6 @@ static const struct harness_test tests[] = {
 	{ "unmap", test_unmap },
 	{ "verify", test_verify },
 	{ "verify12", test_verify12 },
-	{ "orwrite", test_orwrite },
 	{ "read_defect_data", test_read_defect_data },
 	{ "compare_and_write", test_compare_and_write },
 	{ "compare_and_write_exclusion", test_compare_and_write_exclusion },

@@ -102,7 +102,7 @@ static void test_inquiry_standard(void)
 	CHECK_EQ(buf[2], 0x06);
 	CHECK_EQ(buf[3], 0x12);
 	CHECK_EQ(buf[4], 61);
-	CHECK_EQ(buf[5], 0x10); /* TPGS implicit */
+	CHECK_EQ(buf[5], 0x18); /* TPGS implicit, 3PC */
 	CHECK_EQ(buf[7], 0x02);
 	CHECK(memcmp(buf + 8, "SLATE   COWSTORE        ", 24) == 0);
 	CHECK_EQ(get_be16(buf + 60), 0x0460);
@@ -126,7 +126,7 @@ static void test_vpd_pages(void)
 	REQUIRE(fixture_open(&f, 64, 1 << 20, 0) == 0);
 	struct scsi_task *task = vpd(&f, 0x00);
 	CHECK_GOOD(task);
-	static const uint8_t list[] = { 0, 0, 0, 7, 0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1, 0xb2 };
+	static const uint8_t list[] = { 0, 0, 0, 8, 0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2 };
 	CHECK(memcmp(buf, list, sizeof(list)) == 0);
 	CHECK_EQ(task->data_in_len, sizeof(list));
 	task = vpd(&f, 0x80);
@@ -466,7 +466,7 @@ static void test_report_opcodes(void)
 	cdb[3] = 0x28; /* option 2 for an opcode without service actions */
 	CHECK_BAD_CDB(run(&f, cdb, buf, 8192), 2, 2);
 	cdb[2] = 1;
-	cdb[3] = 0x83; /* EXTENDED COPY: not supported */
+	cdb[3] = 0x1d; /* SEND DIAGNOSTIC: not supported */
 	task = run(&f, cdb, buf, 8192);
 	CHECK_GOOD(task);
 	CHECK_EQ(task->data_in_len, 4);
