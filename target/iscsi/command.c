@@ -1,26 +1,24 @@
 /*
  * command.c - SCSI commands over iSCSI (RFC 7143 11.3-11.8): CmdSN order,
  * immediate and unsolicited data, R2T and Data-Out, Data-In with status in
- * the last PDU, SCSI Response with sense and residuals, task management.
+ * the last PDU, SCSI Response with sense and residuals.  (Task management
+ * is tmf.c.)
  *
  * Write data is gathered whole into the command's buffer before the command
  * runs (one R2T outstanding, MaxBurstLength at a time); read data is sent
  * from the same buffer in PDUs of the initiator's MaxRecvDataSegmentLength.
  * A command is freed when its response is out and no queued PDU points
  * into its buffer (tx_refs), or, on a dead connection, when cowstore is done.
+ * A Data-Out with the wrong DataSN or offset fails its command (DATA PHASE
+ * ERROR, once the initiator ends the sequence), not the session: ERL 0 has
+ * no recovery R2T, and the other commands of the session are not at fault.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "target/iscsi/internal.h"
-
-/* TMF functions and responses (11.5.1, 11.6.1) */
-enum {
-	TMF_ABORT_TASK = 1, TMF_LUN_RESET = 5, TMF_TARGET_WARM_RESET = 6,
-	TMF_TARGET_COLD_RESET = 7,
-};
-enum { TMF_COMPLETE = 0, TMF_NO_TASK = 1, TMF_NO_LUN = 2, TMF_NOT_SUPPORTED = 5 };
 
 bool cmd_sn_accept(struct conn *c, const uint8_t *bhs)
 {
@@ -33,7 +31,7 @@ bool cmd_sn_accept(struct conn *c, const uint8_t *bhs)
 	return true;
 }
 
-static void cmd_free(struct cmd *cmd)
+void cmd_free(struct cmd *cmd)
 {
 	struct conn *c = cmd->c;
 	struct cmd **pp = &c->cmds;
@@ -59,7 +57,7 @@ void cmd_tx_done(struct cmd *cmd)
 	cmd_maybe_free(cmd);
 }
 
-static struct cmd *find_cmd(struct conn *c, uint32_t itt)
+struct cmd *cmd_by_itt(struct conn *c, uint32_t itt)
 {
 	for (struct cmd *cmd = c->cmds; cmd; cmd = cmd->next)
 		if (cmd->itt == itt)
@@ -121,9 +119,12 @@ static void send_scsi_response(struct cmd *cmd)
 	t->bhs[3] = cmd->task.status;
 	put_be32(t->bhs + 16, cmd->itt);
 	put_be32(t->bhs + 36, cmd->is_write ? cmd->r2t_sn : cmd->data_sn); /* ExpDataSN */
-	uint32_t moved = cmd->is_write ? cmd->data_len : cmd->task.data_in_len;
+	/* 11.4.5.2: the residual compares the initiator's EDTL with what the
+	 * command would move: for a write, what its CDB asks for, whatever
+	 * part of it was sent (overflow when the EDTL is the smaller). */
+	uint32_t wanted = cmd->is_write ? cmd->cdb_data_len : cmd->task.data_in_len;
 	if (cmd->task.status == SCSI_STATUS_GOOD || cmd->is_write)
-		put_residual(t->bhs, cmd->exp_len, moved);
+		put_residual(t->bhs, cmd->exp_len, wanted);
 	if (cmd->task.sense_len && (t->own_data = malloc(2 + cmd->task.sense_len))) {
 		t->own_data[0] = (uint8_t)(cmd->task.sense_len >> 8);
 		t->own_data[1] = (uint8_t)cmd->task.sense_len;
@@ -141,7 +142,9 @@ static void command_done(struct scsi_task *task)
 	struct conn *c = cmd->c;
 	cmd->executing = false;
 	cmd->sent_response = true;
-	if (!c->dead) {
+	if (cmd->tmf) { /* aborted: no response (11.5.1), but the TMF's may go now */
+		tmf_task_ended(cmd->tmf);
+	} else if (!c->dead) {
 		uint32_t len = task->data_in_len < cmd->exp_len ? task->data_in_len : cmd->exp_len;
 		if (!cmd->is_write && task->status == SCSI_STATUS_GOOD && !task->sense_len && len)
 			send_data_in(cmd, len);
@@ -195,22 +198,38 @@ static void write_progress(struct cmd *cmd, bool sequence_end)
 		send_r2t(cmd);
 }
 
+/* The command ends without running: DATA PHASE ERROR (the session goes on). */
+static void end_bad_transfer(struct cmd *cmd)
+{
+	scsi_task_data_phase_error(&cmd->task);
+	cmd->task.priv = cmd;
+	command_done(&cmd->task);
+}
+
 void data_out_handle(struct conn *c, const struct pdu *pdu)
 {
 	const uint8_t *bhs = pdu->bhs;
-	struct cmd *cmd = find_cmd(c, get_be32(bhs + 16));
+	struct cmd *cmd = cmd_by_itt(c, get_be32(bhs + 16));
 	uint32_t offset = get_be32(bhs + 40), data_sn = get_be32(bhs + 36);
 	bool final = bhs[1] & 0x80;
 	if (!cmd || !cmd->is_write || cmd->executing || cmd->sent_response) {
 		conn_reject(c, bhs, REJECT_INVALID_PDU_FIELD);
 		return;
 	}
-	if (offset != cmd->received || data_sn != cmd->data_sn ||
-	    pdu->data_len > cmd->data_len - offset) {
-		conn_fail(c, "Data-Out out of order or past the expected length");
+	if (!cmd->bad_data && (offset != cmd->received || data_sn != cmd->data_sn ||
+			       pdu->data_len > cmd->data_len - offset)) {
+		fprintf(stderr, "iscsi: %s (%s): Data-Out of ITT 0x%x out of order or past "
+			"the expected length (DataSN %u, offset %u); the command fails\n",
+			c->peer, c->initiator, cmd->itt, data_sn, offset);
+		cmd->bad_data = true;
+	}
+	if (cmd->bad_data) { /* ERL 0 has no recovery R2T: the rest of the sequence is dropped */
+		if (final)
+			end_bad_transfer(cmd);
 		return;
 	}
-	memcpy(cmd->task.data + offset, pdu->data, pdu->data_len);
+	if (pdu->data_len)
+		memcpy(cmd->task.data + offset, pdu->data, pdu->data_len);
 	cmd->received += pdu->data_len;
 	cmd->data_sn++;
 	if (cmd->received > cmd->r2t_offset) /* unsolicited data counts as asked for */
@@ -252,6 +271,7 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 	scsi_cdb_info(cmd->task.cdb, cmd->task.cdb_len, &info);
 	cmd->is_write = info.known && info.dir == SCSI_DIR_TO_DEV;
 	/* Data moves only as far as both the CDB and the initiator say. */
+	cmd->cdb_data_len = info.data_len;
 	cmd->data_len = info.data_len < cmd->exp_len ? info.data_len : cmd->exp_len;
 	cmd->task.transfer_len = cmd->exp_len;
 	size_t buf_len = info.data_len > cmd->exp_len ? info.data_len : cmd->exp_len;
@@ -265,7 +285,8 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 		return;
 	}
 	uint32_t immediate = pdu->data_len < cmd->data_len ? pdu->data_len : cmd->data_len;
-	memcpy(cmd->task.data, pdu->data, immediate);
+	if (immediate) /* without a data segment pdu->data is NULL */
+		memcpy(cmd->task.data, pdu->data, immediate);
 	cmd->received = immediate;
 	/* With InitialR2T=No the initiator may send up to FirstBurstLength
 	 * unsolicited; with Yes, only the immediate data. */
@@ -274,40 +295,7 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 	write_progress(cmd, cmd->received == cmd->r2t_offset);
 }
 
-/* ---- task management and teardown ------------------------------------ */
-
-void tmf_handle(struct conn *c, const struct pdu *pdu)
-{
-	const uint8_t *bhs = pdu->bhs;
-	uint8_t function = bhs[1] & 0x7f, response = TMF_COMPLETE;
-	cmd_sn_accept(c, bhs);
-	if (function == TMF_ABORT_TASK) {
-		struct cmd *cmd = find_cmd(c, get_be32(bhs + 20));
-		if (!cmd)
-			response = TMF_NO_TASK;
-		else if (!cmd->executing && !cmd->sent_response)
-			cmd_free(cmd); /* still waiting for data: drop it */
-		/* an executing command cannot be stopped in cowstore; it ends soon */
-	} else if (function < 1 || function > TMF_TARGET_COLD_RESET) {
-		response = TMF_NOT_SUPPORTED;
-	} else if (c->target && function == TMF_LUN_RESET) {
-		/* releases RESERVE(6) reservations, raises the reset UA (SAM-5 6.6) */
-		if (scsi_lun_reset(c->target->scsi, pdu_lun(bhs)) != 0)
-			response = TMF_NO_LUN;
-	} else if (c->target && function >= TMF_TARGET_WARM_RESET) {
-		scsi_target_reset(c->target->scsi);
-	}
-	struct txpdu *t = txpdu_new(OP_TMF_RSP, 0x80);
-	if (!t) {
-		conn_fail(c, "out of memory");
-		return;
-	}
-	t->bhs[2] = response;
-	put_be32(t->bhs + 16, get_be32(bhs + 16));
-	conn_stamp(c, t->bhs, true);
-	t->close_after = function == TMF_TARGET_COLD_RESET;
-	conn_queue(c, t);
-}
+/* ---- teardown --------------------------------------------------------- */
 
 void commands_abort_all(struct conn *c)
 {

@@ -300,12 +300,13 @@ static void tx_done(struct conn *c, struct txpdu *t)
 	if (!c->tx_head)
 		c->tx_tail = NULL;
 	bool close_after = t->close_after;
+	const char *reason = t->close_reason ? t->close_reason : "after a final response";
 	struct cmd *hold = t->hold;
 	txpdu_free(t);
 	if (hold)
 		cmd_tx_done(hold);
 	if (close_after)
-		conn_fail(c, "logged out");
+		conn_fail(c, reason);
 }
 
 /* Write queued PDUs until the socket is full or the queue empty. */

@@ -105,6 +105,7 @@ struct txpdu {
 	size_t sent;          /* bytes of the whole PDU already written */
 	struct cmd *hold;     /* command kept alive until this is sent */
 	bool close_after;     /* close the connection once this is sent */
+	const char *close_reason; /* for the log line (optional) */
 };
 
 /* ---- text keys (text.c) ----------------------------------------------- */
@@ -141,6 +142,7 @@ struct target_entry {
 };
 
 struct conn;
+struct tmf;
 
 /* An address the server listens on. */
 struct portal {
@@ -236,12 +238,15 @@ struct cmd {
 	struct scsi_task task;
 	uint32_t itt, ttt, cmd_sn;
 	uint32_t exp_len;      /* Expected Data Transfer Length */
+	uint32_t cdb_data_len; /* bytes the CDB says it moves (the SCSI transfer length) */
 	uint32_t data_len;     /* bytes the CDB moves, capped by exp_len */
 	uint32_t received;     /* data-out bytes in so far */
 	uint32_t r2t_offset;   /* next offset to ask for */
 	uint32_t r2t_sn, data_sn;
 	bool is_write, executing, sent_response;
+	bool bad_data;         /* a Data-Out broke the sequence: fails at its end */
 	uint32_t tx_refs;      /* queued PDUs that point into task.data */
+	struct tmf *tmf;       /* aborted while executing: its response waits for us */
 };
 
 /* conn.c */
@@ -265,8 +270,11 @@ void logout_handle(struct conn *c, const struct pdu *pdu);
 /* command.c */
 void command_handle(struct conn *c, const struct pdu *pdu);
 void data_out_handle(struct conn *c, const struct pdu *pdu);
-void tmf_handle(struct conn *c, const struct pdu *pdu);
 void commands_abort_all(struct conn *c);
+struct cmd *cmd_by_itt(struct conn *c, uint32_t itt);
+/* Unlink and free a command; only when nothing (cowstore, a queued PDU)
+ * still points into it. */
+void cmd_free(struct cmd *cmd);
 /* A queued PDU that pointed into cmd's buffer has been sent or dropped. */
 void cmd_tx_done(struct cmd *cmd);
 /* Is cmd_sn acceptable now (10.2.2.1); advances ExpCmdSN for non-immediate. */
@@ -282,6 +290,11 @@ bool access_allows(const struct access *a, const char *initiator);
 uint16_t chap_negotiate(struct conn *c, const struct access *a, const struct kvlist *keys,
 			struct kvlist *resp);
 void chap_free(struct conn *c);
+
+/* tmf.c */
+void tmf_handle(struct conn *c, const struct pdu *pdu);
+/* An aborted command that was executing has ended. */
+void tmf_task_ended(struct tmf *tmf);
 
 /* server.c */
 struct target_entry *server_find_target(struct iscsi_server *srv, const char *iqn);

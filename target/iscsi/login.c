@@ -249,6 +249,7 @@ static void send_login_response(struct conn *c, const uint8_t *req, struct kvlis
 		t->data = t->own_data;
 	conn_stamp(c, t->bhs, true);
 	t->close_after = status != ST_SUCCESS;
+	t->close_reason = "login refused";
 	if (status != ST_SUCCESS)
 		c->phase = PHASE_LOGGED_OUT;
 	conn_queue(c, t);
@@ -405,6 +406,7 @@ void logout_handle(struct conn *c, const struct pdu *pdu)
 	t->bhs[2] = 0; /* connection or session closed successfully */
 	conn_stamp(c, t->bhs, true);
 	t->close_after = true;
+	t->close_reason = "logged out";
 	c->phase = PHASE_LOGGED_OUT;
 	conn_queue(c, t);
 }

@@ -80,8 +80,12 @@ enum {
 	ASC_UNSUPPORTED_CSCD_TYPE = 0x2607,
 	ASC_TOO_MANY_SEGMENTS = 0x2608,
 	ASC_UNSUPPORTED_SEGMENT_TYPE = 0x2609,
+	ASC_SOFTWARE_WRITE_PROTECTED = 0x2702,
 	ASC_SPACE_ALLOC_FAILED_WP = 0x2707,
 	ASC_POWER_ON_RESET = 0x2900,
+	ASC_BUS_DEVICE_RESET = 0x2903,
+	ASC_COMMANDS_CLEARED = 0x2f00,
+	ASC_DATA_PHASE_ERROR = 0x4b00,
 	ASC_MODE_PARAMETERS_CHANGED = 0x2a01,
 	ASC_CAPACITY_CHANGED = 0x2a09,
 	ASC_INVALID_RELEASE_OF_PR = 0x2604,
@@ -115,7 +119,8 @@ void task_bad_param(struct scsi_task *task, uint16_t byte, int bit);
 
 /* ---- targets, LUNs, nexuses (scsi.c) -------------------------------------- */
 
-/* Unit attention conditions, a bit each, reported in this order. */
+/* Unit attention conditions, a bit each (scsi.c's ua_codes[] gives the order
+ * they are reported in). */
 enum ua_bits {
 	UA_POWER_ON = 1,        /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
 	UA_CAPACITY = 2,        /* 2A/09 CAPACITY DATA HAS CHANGED */
@@ -125,6 +130,8 @@ enum ua_bits {
 	UA_REGS_PREEMPTED = 32, /* 2A/05 REGISTRATIONS PREEMPTED */
 	UA_RES_PREEMPTED = 64,  /* 2A/03 RESERVATIONS PREEMPTED */
 	UA_RES_RELEASED = 128,  /* 2A/04 RESERVATIONS RELEASED */
+	UA_LUN_RESET = 256,     /* 29/03 BUS DEVICE RESET FUNCTION OCCURRED */
+	UA_CLEARED = 512,       /* 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR */
 };
 
 /* One I_T nexus: its initiator port name and pending unit attentions for
@@ -133,7 +140,7 @@ struct scsi_nexus {
 	struct scsi_nexus *next;
 	uint64_t id;
 	char port[SCSI_PORT_NAME_MAX];
-	uint8_t ua[SCSI_MAX_LUNS];
+	uint16_t ua[SCSI_MAX_LUNS];
 };
 
 /* A persistent reservation registration (pr.c): an initiator port (by name:
@@ -167,6 +174,7 @@ struct scsi_lun {
 	uint64_t nblocks;        /* capacity as last read from cowstore */
 	bool present;
 	bool wce;                /* caching mode page: 0 makes every write FUA */
+	bool swp;                /* control mode page: software write protect */
 	uint32_t inflight;       /* tasks started and not finished */
 	/* COMPARE AND WRITE exclusion (io.c): tasks whose compare-and-write is in
 	 * flight, and tasks parked until none of those overlaps them. */
@@ -212,9 +220,11 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nexus_id);
 /* REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED on every LUN of the nexus. */
 void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id);
+/* Mode parameters back to their defaults (mode.c), after a reset. */
+void mode_reset(struct scsi_lun *lun);
 struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id);
 /* Raise ua on lun for every nexus whose initiator port is named port. */
-void nexus_port_ua(struct scsi_target *t, uint64_t lun, const char *port, uint8_t ua);
+void nexus_port_ua(struct scsi_target *t, uint64_t lun, const char *port, uint16_t ua);
 
 /* ---- the command table (opcodes.c) ---------------------------------------- */
 
@@ -228,6 +238,7 @@ enum cmd_flags {
 	CMD_PR_ALLOWED = 4, /* under every persistent reservation type */
 	CMD_PR_READ = 8,    /* under the WRITE EXCLUSIVE types only */
 	CMD_RES2_ALLOWED = 16, /* under another nexus's RESERVE(6) (SPC-2 5.5.1) */
+	CMD_WRITES = 32,  /* changes the medium: refused while SWP is set */
 };
 enum len_unit {
 	LEN_NONE,
@@ -362,6 +373,7 @@ void sbc_sync_cache(struct scsi_task *task);
 void sbc_write_same(struct scsi_task *task);
 void sbc_unmap(struct scsi_task *task);
 void sbc_get_lba_status(struct scsi_task *task);
+void sbc_read_defect_data(struct scsi_task *task);
 void sbc_prefetch(struct scsi_task *task);
 void sbc_compare_and_write(struct scsi_task *task);
 void sbc_orwrite(struct scsi_task *task);

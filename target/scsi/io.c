@@ -1,7 +1,8 @@
 /*
  * io.c - running a task's IO on cowstore: requests split at
  * COWSTORE_MAX_IO_BYTES and issued one after another, cowstore errors turned
- * into sense data, the end of a task, and COMPARE AND WRITE exclusion.
+ * into sense data, the end of a task, and COMPARE AND WRITE exclusion (which
+ * ORWRITE, the other read-modify-write, shares).
  *
  * COMPARE AND WRITE exclusion.  cowstore runs overlapping requests in
  * submission order, but a compare-and-write is two requests (read, then

@@ -3,11 +3,13 @@
  *
  * Pages: caching (08h, SBC-3 6.4.5), control (0Ah), informational
  * exceptions control (1Ch).  Each page is a table of default bytes and a
- * mask of changeable bits; the only changeable bit is WCE (a LUN with WCE 0
- * makes every write FUA; a change raises MODE PARAMETERS CHANGED for the
- * other nexuses).  MODE SELECT validates the whole parameter list
- * before it applies anything, and refuses any change to a bit that is not
- * changeable with INVALID FIELD IN PARAMETER LIST pointing at the bit.
+ * mask of changeable bits; the changeable bits are WCE (a LUN with WCE 0
+ * makes every write FUA) and SWP (software write protect: scsi.c refuses
+ * writes); a change raises MODE PARAMETERS CHANGED for the other nexuses,
+ * and a reset puts both back to their defaults.  MODE SELECT validates the
+ * whole parameter list before it applies anything, and refuses any change to
+ * a bit that is not changeable with INVALID FIELD IN PARAMETER LIST pointing
+ * at the bit.
  * Nothing can be saved: PC 3 and SP 1 are refused.
  */
 #include <string.h>
@@ -24,9 +26,10 @@ struct mode_page {
 #define WCE 0x04
 static const uint8_t caching_defaults[20] = { 0x08, 0x12, WCE };
 static const uint8_t caching_changeable[20] = { 0x08, 0x12, WCE };
-/* GLTSD (no saved log parameters); unrestricted reordering */
+/* GLTSD (no saved log parameters); unrestricted reordering; SWP changeable */
+#define SWP 0x08
 static const uint8_t control_defaults[12] = { 0x0a, 0x0a, 0x02, 0x10 };
-static const uint8_t control_changeable[12] = { 0x0a, 0x0a };
+static const uint8_t control_changeable[12] = { 0x0a, 0x0a, 0, 0, SWP };
 /* DEXCPT: no informational exceptions are reported */
 static const uint8_t iec_defaults[12] = { 0x1c, 0x0a, 0x08 };
 static const uint8_t iec_changeable[12] = { 0x1c, 0x0a };
@@ -56,7 +59,15 @@ static uint32_t put_page(const struct scsi_lun *lun, const struct mode_page *pg,
 	p[0] = pg->code; /* PS 0: not savable */
 	if (pc == PC_CURRENT && pg->code == 0x08)
 		p[2] = (uint8_t)((p[2] & ~WCE) | (lun->wce ? WCE : 0));
+	if (pc == PC_CURRENT && pg->code == 0x0a)
+		p[4] = (uint8_t)((p[4] & ~SWP) | (lun->swp ? SWP : 0));
 	return pg->len;
+}
+
+void mode_reset(struct scsi_lun *lun)
+{
+	lun->wce = caching_defaults[2] & WCE;
+	lun->swp = control_defaults[4] & SWP;
 }
 
 /* ---- MODE SENSE ------------------------------------------------------------ */
@@ -95,6 +106,12 @@ static bool sense_request_valid(struct scsi_task *task, uint8_t page, uint8_t su
 	return true;
 }
 
+/* The header's device-specific parameter (SBC-3 6.4.1): WP, DPOFUA. */
+static uint8_t device_specific(const struct scsi_lun *lun)
+{
+	return (uint8_t)((lun->swp ? 0x80 : 0) | 0x10);
+}
+
 void spc_mode_sense(struct scsi_task *task)
 {
 	struct scsi_lun *lun = task_state(task)->lun;
@@ -114,12 +131,12 @@ void spc_mode_sense(struct scsi_task *task)
 			n += put_page(lun, &pages[i], pc, resp + n);
 	if (ten) {
 		put_be16(resp, (uint16_t)(n - 2));
-		resp[3] = 0x10; /* device-specific: DPOFUA */
+		resp[3] = device_specific(lun);
 		resp[4] = bd_len == 16 ? 0x01 : 0x00; /* LONGLBA */
 		put_be16(resp + 6, (uint16_t)bd_len);
 	} else {
 		resp[0] = (uint8_t)(n - 1);
-		resp[2] = 0x10; /* device-specific: DPOFUA */
+		resp[2] = device_specific(lun);
 		resp[3] = (uint8_t)bd_len;
 	}
 	task_data_in(task, resp, n, alloc);
@@ -144,6 +161,20 @@ static bool block_descriptor_valid(struct scsi_task *task, const struct scsi_lun
 		return false;
 	}
 	return true;
+}
+
+/* Sets the changeable bits of a validated page; a change raises MODE
+ * PARAMETERS CHANGED for the other nexuses. */
+static void apply_page(struct scsi_task *task, struct scsi_lun *lun, uint8_t code,
+		       const uint8_t *page)
+{
+	bool old_wce = lun->wce, old_swp = lun->swp;
+	if (code == 0x08)
+		lun->wce = page[2] & WCE;
+	if (code == 0x0a)
+		lun->swp = page[4] & SWP;
+	if (lun->wce != old_wce || lun->swp != old_swp)
+		nexus_mode_changed(lun->t, lun->number, task->nexus_id);
 }
 
 /* Walks the pages of data[off..len); with apply false only validates. */
@@ -173,10 +204,8 @@ static bool select_pages(struct scsi_task *task, struct scsi_lun *lun, const uin
 				return false;
 			}
 		}
-		if (apply && pg->code == 0x08 && lun->wce != !!(data[off + 2] & WCE)) {
-			lun->wce = data[off + 2] & WCE;
-			nexus_mode_changed(lun->t, lun->number, task->nexus_id);
-		}
+		if (apply)
+			apply_page(task, lun, pg->code, data + off);
 		off += pg->len;
 	}
 	return true;

@@ -1,14 +1,16 @@
 /*
- * scsi.c - SCSI targets, their LUNs and I_T nexuses, unit attentions, and
- * command dispatch (SAM-5 / SPC-4 4.6 order of checks).
+ * scsi.c - SCSI targets, their LUNs and I_T nexuses, unit attentions, the
+ * state task management resets leave, and command dispatch (SAM-5 / SPC-4
+ * 4.6 order of checks).
  *
  * Dispatch order: LUN not present (only INQUIRY, REPORT LUNS and REQUEST
  * SENSE run there: LOGICAL UNIT NOT SUPPORTED for the rest), then a pending
  * unit attention (not reported to INQUIRY, REPORT LUNS, REQUEST SENSE), then
  * unknown opcode, then reserved CDB bits (from the usage bitmaps in
- * opcodes.c), then a reservation conflict (pr.c), then the handler.
+ * opcodes.c), then a reservation conflict (pr.c), then software write
+ * protection, then the handler.
  * Unit attentions are kept per I_T nexus and LUN (I_T_L, SAM-5 5.14): a
- * bit per condition, reported one at a time in the order of enum ua_bits.
+ * bit per condition, reported one at a time in the order of ua_codes[].
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,10 +20,12 @@
 #include "target/scsi/internal.h"
 
 static const struct {
-	uint8_t bit;
+	uint16_t bit;
 	uint16_t asc_ascq;
 } ua_codes[] = {
 	{ UA_POWER_ON, ASC_POWER_ON_RESET },
+	{ UA_LUN_RESET, ASC_BUS_DEVICE_RESET },
+	{ UA_CLEARED, ASC_COMMANDS_CLEARED },
 	{ UA_CAPACITY, ASC_CAPACITY_CHANGED },
 	{ UA_LUNS_CHANGED, ASC_REPORTED_LUNS_CHANGED },
 	{ UA_MODE_CHANGED, ASC_MODE_PARAMETERS_CHANGED },
@@ -80,6 +84,12 @@ struct scsi_nexus *nexus_find(struct scsi_target *t, uint64_t id)
 	return NULL;
 }
 
+static void ua_power_on(struct scsi_nexus *n)
+{
+	for (size_t i = 0; i < SCSI_MAX_LUNS; i++)
+		n->ua[i] = UA_POWER_ON;
+}
+
 static struct scsi_nexus *nexus_get(struct scsi_target *t, uint64_t id)
 {
 	struct scsi_nexus *n = nexus_find(t, id);
@@ -90,7 +100,7 @@ static struct scsi_nexus *nexus_get(struct scsi_target *t, uint64_t id)
 		return NULL;
 	n->id = id;
 	snprintf(n->port, sizeof(n->port), "nexus.%llu", (unsigned long long)id);
-	memset(n->ua, UA_POWER_ON, sizeof(n->ua));
+	ua_power_on(n);
 	n->next = t->nexuses;
 	t->nexuses = n;
 	return n;
@@ -98,7 +108,7 @@ static struct scsi_nexus *nexus_get(struct scsi_target *t, uint64_t id)
 
 /* Raise a unit attention on every nexus for one LUN, or all present LUNs
  * (lun == SCSI_MAX_LUNS). */
-static void ua_raise(struct scsi_target *t, uint64_t lun, uint8_t bit)
+static void ua_raise(struct scsi_target *t, uint64_t lun, uint16_t bit)
 {
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		for (uint64_t i = 0; i < SCSI_MAX_LUNS; i++)
@@ -110,7 +120,7 @@ void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initia
 {
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
 	if (n) /* a reused id is a new nexus: it starts from power on */
-		memset(n->ua, UA_POWER_ON, sizeof(n->ua));
+		ua_power_on(n);
 	else if (!(n = nexus_get(t, nexus_id))) {
 		fprintf(stderr, "scsi: target %s: no memory for nexus %llu; it will be made "
 				"on its first command\n", t->name, (unsigned long long)nexus_id);
@@ -145,7 +155,7 @@ bool nexus_take_ua(struct scsi_target *t, struct scsi_task *task, uint8_t *sense
 		return false;
 	for (size_t i = 0; i < sizeof(ua_codes) / sizeof(ua_codes[0]); i++) {
 		if (n->ua[task->lun] & ua_codes[i].bit) {
-			n->ua[task->lun] &= (uint8_t)~ua_codes[i].bit;
+			n->ua[task->lun] &= (uint16_t)~ua_codes[i].bit;
 			sense_fixed(sense, SENSE_UNIT_ATTENTION, ua_codes[i].asc_ascq);
 			return true;
 		}
@@ -165,7 +175,7 @@ void nexus_mode_changed(struct scsi_target *t, uint64_t lun, uint64_t except_nex
 			n->ua[lun] |= UA_MODE_CHANGED;
 }
 
-void nexus_port_ua(struct scsi_target *t, uint64_t lun, const char *port, uint8_t ua)
+void nexus_port_ua(struct scsi_target *t, uint64_t lun, const char *port, uint16_t ua)
 {
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		if (lun < SCSI_MAX_LUNS && strcmp(n->port, port) == 0)
@@ -176,7 +186,7 @@ void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id)
 {
 	struct scsi_nexus *n = nexus_find(t, nexus_id);
 	for (size_t i = 0; n && i < SCSI_MAX_LUNS; i++)
-		n->ua[i] &= (uint8_t)~UA_LUNS_CHANGED;
+		n->ua[i] &= (uint16_t)~UA_LUNS_CHANGED;
 }
 
 /* ---- LUNs ----------------------------------------------------------------- */
@@ -233,20 +243,41 @@ int scsi_target_lun_resized(struct scsi_target *t, uint64_t lun)
 	return lun_refresh_size(&t->luns[lun]);
 }
 
+bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun)
+{
+	return lun < SCSI_MAX_LUNS && t->luns[lun].present;
+}
+
+/* SAM-5 6.3.3: a reset leaves mode parameters at their defaults (nothing is
+ * saved), ends RESERVE(6) reservations and leaves a unit attention for every
+ * nexus, the requester's included. */
+static void lun_reset(struct scsi_lun *lun, uint16_t ua_bit)
+{
+	mode_reset(lun);
+	pr_reset(lun);
+	ua_raise(lun->t, lun->number, ua_bit);
+}
+
 int scsi_lun_reset(struct scsi_target *t, uint64_t lun)
 {
-	if (lun >= SCSI_MAX_LUNS || !t->luns[lun].present)
+	if (!scsi_target_lun_present(t, lun))
 		return -ENOENT;
-	pr_reset(&t->luns[lun]);
-	ua_raise(t, lun, UA_POWER_ON);
+	lun_reset(&t->luns[lun], UA_LUN_RESET);
 	return 0;
 }
 
 void scsi_target_reset(struct scsi_target *t)
 {
-	for (int i = 0; i < SCSI_MAX_LUNS; i++)
-		pr_reset(&t->luns[i]);
-	ua_raise(t, SCSI_MAX_LUNS, UA_POWER_ON);
+	for (uint64_t i = 0; i < SCSI_MAX_LUNS; i++)
+		if (t->luns[i].present)
+			lun_reset(&t->luns[i], UA_POWER_ON);
+}
+
+void scsi_nexus_tasks_cleared(struct scsi_target *t, uint64_t nexus_id, uint64_t lun)
+{
+	struct scsi_nexus *n = nexus_find(t, nexus_id);
+	if (n && lun < SCSI_MAX_LUNS)
+		n->ua[lun] |= UA_CLEARED;
 }
 
 void scsi_target_set_pr_save(struct scsi_target *t, scsi_pr_save_fn save, void *arg)
@@ -312,6 +343,10 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 		return false;
 	if (st->lun && pr_conflict(task, cmd))
 		return false;
+	if ((cmd->flags & CMD_WRITES) && st->lun->swp) {
+		task_check(task, SENSE_DATA_PROTECT, ASC_SOFTWARE_WRITE_PROTECTED);
+		return false;
+	}
 	/* Data-out whose size the CDB fixes (WRITE SAME, COMPARE AND WRITE,
 	 * VERIFY with BYTCHK) must be exactly that size.  (A WRITE sent less
 	 * data than its CDB says writes the whole blocks it got, see sbc.c;

@@ -129,12 +129,25 @@ void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
 void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port);
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
 
-/* Task management: LOGICAL UNIT RESET of one LUN (-ENOENT if absent) or a
- * target reset of all.  Releases RESERVE(6) reservations (persistent ones
- * stay, SPC-4 5.13.1) and raises POWER ON, RESET OR BUS DEVICE RESET OCCURRED
- * on every nexus.  Commands already running on cowstore are not stopped. */
+/* ---- task management (SAM-5 7.x) ----------------------------------------
+ * The transport finds and aborts the tasks a function covers (tasks already
+ * in cowstore run to their end, and their done() still comes); these give
+ * the logical units the state the function leaves behind. */
+bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun);
+/* LOGICAL UNIT RESET of one LUN (-ENOENT if absent) or a target reset of
+ * all: mode parameters return to their defaults, RESERVE(6) reservations
+ * end (persistent ones stay, SPC-4 5.13.1) and every nexus gets BUS DEVICE
+ * RESET FUNCTION OCCURRED (LUN reset) or POWER ON, RESET, OR BUS DEVICE
+ * RESET OCCURRED (target reset). */
 int scsi_lun_reset(struct scsi_target *t, uint64_t lun);
 void scsi_target_reset(struct scsi_target *t);
+/* Tasks of nexus_id on lun were aborted by another nexus's CLEAR TASK SET:
+ * COMMANDS CLEARED BY ANOTHER INITIATOR for that nexus (TAS is 0). */
+void scsi_nexus_tasks_cleared(struct scsi_target *t, uint64_t nexus_id, uint64_t lun);
+/* For a transport that ends a task itself, without executing it, because
+ * its data transfer broke the protocol: CHECK CONDITION, ABORTED COMMAND,
+ * DATA PHASE ERROR.  Sets status and sense only; done() is not called. */
+void scsi_task_data_phase_error(struct scsi_task *task);
 
 /* Persistent reservations that survive a restart (APTPL, SPC-4 5.13.5).
  * When a LUN's registrations or reservation change while the last APTPL

@@ -67,3 +67,8 @@ void task_bad_param(struct scsi_task *task, uint16_t byte, int bit)
 	task_check(task, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM);
 	sense_set_field_pointer(task->sense, false, byte, bit);
 }
+
+void scsi_task_data_phase_error(struct scsi_task *task)
+{
+	task_check(task, SENSE_ABORTED_COMMAND, ASC_DATA_PHASE_ERROR);
+}

@@ -2,7 +2,7 @@
  * spc.c - SPC-4 primary commands without IO: TEST UNIT READY, REQUEST SENSE,
  * REPORT LUNS, START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, REPORT
  * SUPPORTED OPERATION CODES and REPORT TARGET PORT GROUPS.  (INQUIRY is in
- * inquiry.c, MODE SENSE/SELECT in mode.c.)
+ * inquiry.c, MODE SENSE/SELECT in mode.c, RESERVE/RELEASE in pr.c.)
  *
  * There is one target port (relative port 1) in one target port group (1),
  * always active/optimized; VPD page 83 (inquiry.c) names the same ids.

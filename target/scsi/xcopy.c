@@ -144,6 +144,10 @@ static bool parse_segments(struct scsi_task *task, const uint8_t *p, uint32_t le
 			copy_aborted(task, ASC_NONE);
 			return false;
 		}
+		if (seg->dst->swp) { /* software write protect (control mode page) */
+			task_check(task, SENSE_DATA_PROTECT, ASC_SOFTWARE_WRITE_PROTECTED);
+			return false;
+		}
 		at += SEGMENT_B2B_BYTES;
 	}
 	return true;

@@ -442,11 +442,12 @@ static void test_reserve6(void)
 	/* and so does a LUN reset, with its unit attention */
 	CHECK_EQ(scsi_lun_reset(f.t, 0), 0);
 	CHECK_EQ(scsi_lun_reset(f.t, 5), -ENOENT);
-	CHECK_SENSE(tur(&f, B), 0x06, 0x2900);
+	CHECK_SENSE(tur(&f, B), 0x06, 0x2903); /* BUS DEVICE RESET FUNCTION OCCURRED */
 	CHECK_GOOD(simple(&f, B, 0x16));
 	scsi_target_reset(f.t);
 	CHECK_SENSE(tur(&f, B), 0x06, 0x2900);
 	CHECK_SENSE(tur(&f, C), 0x06, 0x2900);
+	CHECK_SENSE(tur(&f, C), 0x06, 0x2903); /* the LUN reset's, still pending */
 	CHECK_GOOD(simple(&f, C, 0x16));
 	CHECK_GOOD(simple(&f, C, 0x17));
 	/* registrations make RESERVE and RELEASE conflict (CRH 0) */

@@ -1,9 +1,10 @@
 /*
  * test_sbc.c - block commands on a real pool: data round trips through every
  * READ/WRITE size, IO split at COWSTORE_MAX_IO_BYTES, capacity, WRITE SAME,
- * UNMAP, GET LBA STATUS, VERIFY, ORWRITE and COMPARE AND WRITE (with its exclusion
- * against a racing write), and the error paths with exact sense: LBA out of
- * range, bad fields, pool full, checksum error, miscompare.
+ * UNMAP, GET LBA STATUS, READ DEFECT DATA, VERIFY (10, 12), ORWRITE and
+ * COMPARE AND WRITE (with its exclusion against a racing write), and the
+ * error paths with exact sense: LBA out of range, bad fields, pool full,
+ * checksum error, miscompare.
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -567,6 +568,60 @@ static void test_orwrite(void)
 	fixture_close(&f);
 }
 
+/* The 12-byte forms: LBA in bytes 2-5, length in bytes 6-9. */
+static void cdb12(uint8_t *cdb, uint8_t op, uint32_t lba, uint32_t nblocks)
+{
+	memset(cdb, 0, 16);
+	cdb[0] = op;
+	put_be32(cdb + 2, lba);
+	put_be32(cdb + 6, nblocks);
+}
+
+static void test_verify12(void)
+{
+	struct fixture f;
+	uint8_t cdb[16];
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	fill_pattern(wbuf, 300, 4, 12);
+	cdb12(cdb, 0xae, 300, 4); /* WRITE AND VERIFY(12) */
+	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
+	CHECK_GOOD(rw10(&f, 0x28, 300, 4, rbuf));
+	CHECK(check_pattern(rbuf, 300, 4, 12));
+	cdb12(cdb, 0xaf, 300, 4); /* VERIFY(12), BYTCHK 1 */
+	cdb[1] = 0x02;
+	CHECK_GOOD(run(&f, cdb, wbuf, 4 * 512));
+	wbuf[513] ^= 1;
+	struct scsi_task *task = run(&f, cdb, wbuf, 4 * 512);
+	CHECK_SENSE(task, 0x0e, 0x1d00);
+	CHECK_EQ(get_be32(task->sense + 3), 513);
+	struct scsi_cdb_info info;
+	scsi_cdb_info(cdb, 16, &info);
+	CHECK_EQ(info.data_len, 4 * 512);
+	cdb12(cdb, 0xaf, VOL_BLOCKS - 1, 2);
+	CHECK_SENSE(run(&f, cdb, NULL, 0), 0x05, 0x2100);
+	fixture_close(&f);
+}
+
+static void test_read_defect_data(void)
+{
+	struct fixture f;
+	uint8_t cdb10[16] = { 0x37, 0, 0x18 | 0x05, 0, 0, 0, 0, 0, 32 };
+	uint8_t cdb12[16] = { 0xb7, 0x08 | 0x04, 0, 0, 0, 0, 0, 0, 0, 32 };
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	memset(rbuf, 0xff, 64);
+	struct scsi_task *task = run(&f, cdb10, rbuf, 32);
+	CHECK_GOOD(task);
+	CHECK_EQ(task->data_in_len, 4);
+	CHECK_EQ(rbuf[1], 0x1d); /* both lists valid, format 5, no defects */
+	CHECK_EQ(get_be16(rbuf + 2), 0);
+	task = run(&f, cdb12, rbuf, 32);
+	CHECK_GOOD(task);
+	CHECK_EQ(task->data_in_len, 8);
+	CHECK_EQ(rbuf[1], 0x0c);
+	CHECK_EQ(get_be32(rbuf + 4), 0);
+	fixture_close(&f);
+}
+
 static const struct harness_test tests[] = {
 	{ "orwrite", test_orwrite },
 	{ "read_write_sizes", test_read_write_sizes },
@@ -577,6 +632,8 @@ static const struct harness_test tests[] = {
 	{ "write_same", test_write_same },
 	{ "unmap", test_unmap },
 	{ "verify", test_verify },
+	{ "verify12", test_verify12 },
+	{ "read_defect_data", test_read_defect_data },
 	{ "compare_and_write", test_compare_and_write },
 	{ "compare_and_write_exclusion", test_compare_and_write_exclusion },
 	{ "compare_and_write_queue", test_compare_and_write_queue },

@@ -1,8 +1,9 @@
 /*
  * test_spc.c - primary commands on a real pool: unit attentions (power on,
  * capacity changed, reported LUNs changed), a missing LUN, INQUIRY and its
- * VPD pages, REPORT LUNS, REQUEST SENSE, MODE SENSE/SELECT, START STOP,
- * PREVENT ALLOW, REPORT SUPPORTED OPERATION CODES, REPORT TARGET PORT GROUPS.
+ * VPD pages, REPORT LUNS, REQUEST SENSE, MODE SENSE/SELECT (software write
+ * protect included), START STOP, PREVENT ALLOW, REPORT SUPPORTED OPERATION
+ * CODES, REPORT TARGET PORT GROUPS.
  */
 #include "tests/unit/target/scsi/scsitest.h"
 
@@ -386,6 +387,41 @@ static void test_mode_select(void)
 	fixture_close(&f);
 }
 
+static void test_software_write_protect(void)
+{
+	struct fixture f;
+	uint8_t list10[20] = { 0 }, tur[16] = { 0 }, data[512] = { 0 };
+	uint8_t write10[16] = { 0x2a, 0, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t read10[16] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t unmap[16] = { 0x42, 0, 0, 0, 0, 0, 0, 0, 0 };
+	REQUIRE(fixture_open(&f, 64, 1 << 20, 0) == 0);
+	f.nexus = 2;
+	CHECK_SENSE(run(&f, tur, NULL, 0), 0x06, 0x2900);
+	f.nexus = 0;
+	mode_sense(&f, false, 0x08, 0x40 | 0x0a, 0); /* SWP is changeable */
+	CHECK_EQ(buf[4 + 4], 0x08);
+	list10[8] = 0x0a;
+	list10[9] = 0x0a;
+	list10[10] = 0x02;
+	list10[11] = 0x10;
+	list10[12] = 0x08; /* SWP */
+	CHECK_GOOD(mode_select(&f, true, 0x10, list10, 20));
+	mode_sense(&f, false, 0x08, 0x0a, 0);
+	CHECK_EQ(buf[2], 0x90); /* WP, DPOFUA */
+	CHECK_EQ(buf[4 + 4], 0x08);
+	CHECK_SENSE(run(&f, write10, data, 512), 0x07, 0x2702);
+	CHECK_SENSE(run(&f, unmap, NULL, 0), 0x07, 0x2702);
+	CHECK_GOOD(run(&f, read10, data, 512));
+	f.nexus = 2; /* the other nexus is told, then refused too */
+	CHECK_SENSE(run(&f, tur, NULL, 0), 0x06, 0x2a01);
+	CHECK_SENSE(run(&f, write10, data, 512), 0x07, 0x2702);
+	f.nexus = 0;
+	CHECK_EQ(scsi_lun_reset(f.t, 0), 0); /* a reset clears it */
+	CHECK_SENSE(run(&f, tur, NULL, 0), 0x06, 0x2903);
+	CHECK_GOOD(run(&f, write10, data, 512));
+	fixture_close(&f);
+}
+
 static void test_report_opcodes(void)
 {
 	struct fixture f;
@@ -473,6 +509,7 @@ static const struct harness_test tests[] = {
 	{ "request_sense_and_simple", test_request_sense_and_simple },
 	{ "mode_sense", test_mode_sense },
 	{ "mode_select", test_mode_select },
+	{ "software_write_protect", test_software_write_protect },
 	{ "report_opcodes", test_report_opcodes },
 	{ "report_tpgs", test_report_tpgs },
 };

@@ -187,6 +187,9 @@ static void test_refusals(void)
 	l.bytes[1] = 0x20;                                       /* STR */
 	CHECK_FIELD(xcopy(&f, &l, len), 0x2600, 0, 1, -1);
 	l.bytes[1] = 0;
+	f.t->luns[0].swp = true;                                 /* write protected */
+	CHECK_SENSE(xcopy(&f, &l, len), 0x07, 0x2702);
+	f.t->luns[0].swp = false;
 	CHECK_GOOD(xcopy(&f, &l, len));                          /* all fixed */
 
 	memset(&l, 0, sizeof(l));
