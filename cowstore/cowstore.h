@@ -239,7 +239,7 @@ int cowstore_flush(struct cowstore *cs);
 /* Named values for the layers above (iSCSI targets, CHAP, reservations),
  * stored in the pool's metadata with a synced write; any thread.  Keys are
  * printable ASCII without spaces; list visits keys in byte order. */
-#define COWSTORE_CONFIG_KEY_MAX 200u
+#define COWSTORE_CONFIG_KEY_MAX 255u
 #define COWSTORE_CONFIG_VALUE_MAX (1u << 20)
 typedef int (*cowstore_config_fn)(void *arg, const char *key, const void *value, size_t len);
 

@@ -138,6 +138,7 @@ struct access {
 struct target_entry {
 	char iqn[ISCSI_NAME_MAX + 1];
 	struct scsi_target *scsi;
+	struct cowstore *cs;   /* where its APTPL reservations are kept */
 	struct access access;
 };
 

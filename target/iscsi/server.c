@@ -75,6 +75,46 @@ struct target_entry *server_find_target(struct iscsi_server *srv, const char *iq
 	return NULL;
 }
 
+/* ---- persistent reservations with APTPL --------------------------------- */
+
+/* Kept as configuration records "scsi-pr/<iqn>/<lun>".  They are saved on
+ * the event loop (a synced RocksDB write), which is a pause for the loop, but
+ * only when an initiator changes reservations with APTPL set: rare. */
+static void pr_key(char *key, size_t len, const struct target_entry *t, uint64_t lun)
+{
+	snprintf(key, len, "scsi-pr/%s/%llu", t->iqn, (unsigned long long)lun);
+}
+
+static int save_pr(void *arg, uint64_t lun, const void *blob, size_t len)
+{
+	struct target_entry *t = arg;
+	char key[COWSTORE_CONFIG_KEY_MAX + 1];
+	pr_key(key, sizeof(key), t, lun);
+	if (len)
+		return cowstore_config_put(t->cs, key, blob, len);
+	int rc = cowstore_config_delete(t->cs, key); /* APTPL cleared */
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* A damaged record is reported and left out: the LUN serves without it. */
+static void load_pr(struct target_entry *t, uint64_t lun)
+{
+	char key[COWSTORE_CONFIG_KEY_MAX + 1];
+	void *blob;
+	size_t len;
+	pr_key(key, sizeof(key), t, lun);
+	int rc = cowstore_config_get(t->cs, key, &blob, &len);
+	if (rc == -ENOENT)
+		return;
+	if (!rc) {
+		rc = scsi_target_load_pr(t->scsi, lun, blob, len);
+		free(blob);
+	}
+	if (rc)
+		fprintf(stderr, "iscsi: target %s LUN %llu: persistent reservations not restored "
+			"(%s)\n", t->iqn, (unsigned long long)lun, strerror(-rc));
+}
+
 int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn)
 {
 	if (!iqn || !*iqn || strlen(iqn) > ISCSI_NAME_MAX)
@@ -88,6 +128,8 @@ int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn)
 	if (rc)
 		return rc;
 	snprintf(t->iqn, sizeof(t->iqn), "%s", iqn);
+	t->cs = srv->cs;
+	scsi_target_set_pr_save(t->scsi, save_pr, t);
 	srv->ntargets++;
 	return 0;
 }
@@ -96,7 +138,10 @@ int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun
 			 uint64_t volume_id)
 {
 	struct target_entry *t = server_find_target(srv, iqn);
-	return t ? scsi_target_add_lun(t->scsi, lun, volume_id) : -ENOENT;
+	int rc = t ? scsi_target_add_lun(t->scsi, lun, volume_id) : -ENOENT;
+	if (!rc)
+		load_pr(t, lun);
+	return rc;
 }
 
 int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,

@@ -243,8 +243,8 @@ static int ini_scsi(struct ini *in, const uint8_t cdb[10], void *buf, uint32_t l
 		rc = ini_recv(in, rsp, data, sizeof(data), &got);
 	if (rc)
 		return rc;
-	if (rsp[0] == OP_DATA_IN && (rsp[1] & 1) && got == len && !write)
-		memcpy(buf, data, len);
+	if (rsp[0] == OP_DATA_IN && (rsp[1] & 1) && got <= len && !write)
+		memcpy(buf, data, got); /* status in the last Data-In (an underflow too) */
 	else if (rsp[0] != OP_SCSI_RSP)
 		return -EPROTO;
 	if (rsp[3] == SCSI_STATUS_CHECK_CONDITION && got >= 2 + 14) { /* SenseLength, sense */
@@ -470,6 +470,44 @@ static void test_many_sessions_at_once(void)
 	fixture_stop(&f);
 }
 
+/* PERSISTENT RESERVE OUT REGISTER with APTPL, then a new server on the same
+ * pool: the registration is back (kept as a pool configuration record). */
+static void test_aptpl_registration_survives_a_restart(void)
+{
+	struct fixture f;
+	struct ini in;
+	const uint8_t tur[10] = { 0 };
+	uint8_t prout[10] = { 0x5f, 0x00 }, prin[10] = { 0x5e, 0x00 }, params[24] = { 0 };
+	uint8_t keys[64];
+	uint64_t volume_id;
+	REQUIRE(fixture_start(&f, NULL) == 0);
+	REQUIRE(ini_connect(&in, iscsi_server_port(f.srv), 1) == 0 && ini_login(&in, "None") == 0);
+	ini_scsi(&in, tur, NULL, 0, false); /* power on */
+	put_be32(params + 8, 0x11223344);   /* SERVICE ACTION RESERVATION KEY */
+	put_be32(params + 12, 0x55667788);
+	params[20] = 0x01;                  /* APTPL */
+	prout[8] = sizeof(params);
+	CHECK_EQ(ini_scsi(&in, prout, params, sizeof(params), true), SCSI_STATUS_GOOD);
+	close(in.fd);
+	iscsi_server_destroy(f.srv);
+
+	struct iscsi_server_options opts = { .address = "127.0.0.1" };
+	REQUIRE(cowstore_volume_lookup(f.cs, "v", &volume_id) == 0);
+	REQUIRE(iscsi_server_create(f.cs, &opts, &f.srv) == 0);
+	REQUIRE(iscsi_server_add_target(f.srv, TARGET_IQN) == 0);
+	REQUIRE(iscsi_server_add_lun(f.srv, TARGET_IQN, 0, volume_id) == 0);
+	REQUIRE(iscsi_server_start(f.srv) == 0);
+	REQUIRE(ini_connect(&in, iscsi_server_port(f.srv), 2) == 0 && ini_login(&in, "None") == 0);
+	ini_scsi(&in, tur, NULL, 0, false);
+	prin[8] = sizeof(keys);
+	CHECK_EQ(ini_scsi(&in, prin, keys, sizeof(keys), false), SCSI_STATUS_GOOD);
+	CHECK_EQ(get_be32(keys + 4), 8);    /* one key */
+	CHECK_EQ(get_be32(keys + 8), 0x11223344);
+	CHECK_EQ(get_be32(keys + 12), 0x55667788);
+	close(in.fd);
+	fixture_stop(&f);
+}
+
 static void forward_event(void *arg, const struct cowstore_event *ev)
 {
 	if (ev->type == COWSTORE_EVENT_SOFT_THRESHOLD)
@@ -518,6 +556,7 @@ static const struct harness_test tests[] = {
 	{ "keepalive_pings_and_drops_the_silent", test_keepalive_pings_and_drops_the_silent },
 	{ "stop_asks_sessions_to_log_out", test_stop_asks_sessions_to_log_out },
 	{ "many_sessions_at_once", test_many_sessions_at_once },
+	{ "aptpl_registration_survives_a_restart", test_aptpl_registration_survives_a_restart },
 	{ "soft_threshold_becomes_a_unit_attention",
 	  test_soft_threshold_becomes_a_unit_attention },
 };
