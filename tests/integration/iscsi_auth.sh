@@ -4,52 +4,12 @@
 # slate-store, kept in the pool, served by slated after a restart too.
 # Prints "ok/FAIL <what>" per check and "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 1
-SLATED=${SLATED:-build/slated}
+. tests/harness.sh
 STORE=${STORE:-build/slate-store}
-TMP=$(mktemp -d /tmp/slate-auth-XXXXXX)
 POOL=$TMP/pool
 Q=iqn.2026-11.dev.slate
-pass=0
-fail=0
-slated_pid=
-
-cleanup() {
-	[ -n "$slated_pid" ] && kill -KILL "$slated_pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-check() {
-	what=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		echo "ok   $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $what"
-		fail=$((fail + 1))
-	fi
-}
 
 refused() { ! "$@"; }
-
-start_slated() {
-	: >"$TMP/slated.log"
-	"$SLATED" --data "$POOL" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
-	slated_pid=$!
-	for _ in $(seq 100); do
-		grep -q 'ready;' "$TMP/slated.log" && break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's/.*iSCSI: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$TMP/slated.log")
-	PORTAL=127.0.0.1:$PORT
-}
-
-stop_slated() {
-	kill -TERM "$slated_pid"
-	wait "$slated_pid"
-	slated_pid=
-}
 
 # mutual_inq SECRET: log in to the CHAP target asking it to prove itself
 # with SECRET (libiscsi takes the target's credentials from the environment).
@@ -80,12 +40,7 @@ check "slate-store sets discovery CHAP" "$STORE" "$POOL" discovery chap finder f
 "$STORE" "$POOL" target list >"$TMP/list.out" 2>&1
 check "target list shows the ACL" grep -q "allows $Q:host-a" "$TMP/list.out"
 
-start_slated
-if [ -z "$PORT" ]; then
-	echo "FAIL slated serves the configured targets ($(tr '\n' '|' <"$TMP/slated.log"))"
-	echo "$pass passed, $((fail + 1)) failed"
-	exit 1
-fi
+start_slated "$POOL" || exit 1
 check "no demo target when targets are configured" refused grep -q "slate:demo" "$TMP/slated.log"
 
 check "CHAP: the right secret logs in" inq $Q:host-a "alice%alice-secret-1@" $Q:secure
@@ -113,7 +68,7 @@ check "discovery CHAP: no secret is refused" refused sh -c \
 stop_slated
 "$STORE" "$POOL" target nochap $Q:secure >/dev/null
 "$STORE" "$POOL" target disallow $Q:fenced $Q:host-a >/dev/null
-start_slated
+start_slated "$POOL" || exit 1
 check "after a restart with CHAP cleared, no secret is needed" inq $Q:host-a "" $Q:secure
 check "an emptied ACL lets anyone in" inq $Q:host-b "" $Q:fenced
 stop_slated

@@ -5,44 +5,10 @@
 # must still serve.  slated runs on a temp pool and an ephemeral loopback
 # port.  Prints "ok/FAIL <what>" per check and "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 1
-SLATED=${SLATED:-build/slated}
-TMP=$(mktemp -d /tmp/slate-iscsi-XXXXXX)
+. tests/harness.sh
 TARGET=iqn.2026-11.dev.slate:demo
-pass=0
-fail=0
-slated_pid=
 
-cleanup() {
-	[ -n "$slated_pid" ] && kill -KILL "$slated_pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-check() {
-	what=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		echo "ok   $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $what"
-		fail=$((fail + 1))
-	fi
-}
-
-"$SLATED" --data "$TMP/pool" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
-slated_pid=$!
-for _ in $(seq 100); do
-	grep -q 'ready;' "$TMP/slated.log" && break
-	sleep 0.1
-done
-PORT=$(sed -n 's/.*iSCSI: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$TMP/slated.log")
-if [ -z "$PORT" ]; then
-	echo "FAIL slated starts serving iSCSI (log: $(tr '\n' '|' <"$TMP/slated.log"))"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-PORTAL=127.0.0.1:$PORT
+start_slated "$TMP/pool" || exit 1
 LUN_URL=iscsi://$PORTAL/$TARGET/0
 INITIATOR=iqn.2026-11.dev.slate:test-client
 
@@ -105,11 +71,8 @@ timeout 30 iscsi-inq -i "$INITIATOR" "iscsi://$PORTAL/iqn.2026-11.dev.slate:nope
 	>"$TMP/nope.out" 2>&1
 check "login to an unknown target fails" test $? -ne 0
 
-kill -TERM "$slated_pid"
-wait "$slated_pid"
-rc=$?
-slated_pid=
-check "slated exits 0 on SIGTERM with iSCSI running" test "$rc" -eq 0
+stop_slated
+check "slated exits 0 on SIGTERM with iSCSI running" test "$slated_rc" -eq 0
 check "slated closed the pool cleanly" grep -q 'closed cleanly' "$TMP/slated.log"
 
 echo "$pass passed, $fail failed"

@@ -15,23 +15,13 @@
 #   SLATED=path  the daemon to test (build/slated)
 #   ONLY=regex   run only the tests whose name matches (while debugging)
 cd "$(dirname "$0")/../.." || exit 1
-SLATED=${SLATED:-build/slated}
-TMP=$(mktemp -d /tmp/slate-conformance-XXXXXX)
+. tests/harness.sh
 TARGET=iqn.2026-11.dev.slate:demo
 INITIATOR_A=iqn.2026-11.dev.slate:conf-a
 INITIATOR_B=iqn.2026-11.dev.slate:conf-b
 TEST_TIMEOUT=60
-pass=0
-fail=0
 skip=0
 known=0
-slated_pid=
-
-cleanup() {
-	[ -n "$slated_pid" ] && kill -KILL "$slated_pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 
 # Failures that are bugs of iscsi-test-cu 1.19 itself, not of the target.
 # Each is still run and reported ("known"), and becomes "ok" if it passes.
@@ -65,18 +55,7 @@ verdict() {
 	' "$1"
 }
 
-"$SLATED" --data "$TMP/pool" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
-slated_pid=$!
-for _ in $(seq 100); do
-	grep -q 'ready;' "$TMP/slated.log" && break
-	sleep 0.1
-done
-PORT=$(sed -n 's/.*iSCSI: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$TMP/slated.log")
-if [ -z "$PORT" ]; then
-	echo "FAIL slated starts serving iSCSI (log: $(tr '\n' '|' <"$TMP/slated.log"))"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+start_slated "$TMP/pool" || exit 1
 LUN_URL=iscsi://127.0.0.1:$PORT/$TARGET/0
 
 if ! iscsi-test-cu --list >"$TMP/list" 2>&1; then
@@ -128,15 +107,12 @@ else
 	echo "FAIL slated died during the suite (log: $(tail -n 5 "$TMP/slated.log" | tr '\n' '|'))"
 	fail=$((fail + 1))
 fi
-kill -TERM "$slated_pid"
-wait "$slated_pid"
-rc=$?
-slated_pid=
-if [ "$rc" -eq 0 ]; then
+stop_slated
+if [ "$slated_rc" -eq 0 ]; then
 	echo "ok   slated exits 0 on SIGTERM after the suite"
 	pass=$((pass + 1))
 else
-	echo "FAIL slated exits $rc on SIGTERM after the suite"
+	echo "FAIL slated exits $slated_rc on SIGTERM after the suite"
 	fail=$((fail + 1))
 fi
 

@@ -34,19 +34,6 @@ static void on_event(void *arg, const struct cowstore_event *ev)
 		e->full++;
 }
 
-static void corrupt(const char *dir, uint64_t offset)
-{
-	char path[128];
-	uint8_t junk[16];
-	snprintf(path, sizeof(path), "%s/data", dir);
-	int fd = open(path, O_WRONLY);
-	memset(junk, 0xa5, sizeof(junk));
-	if (fd < 0 || pwrite(fd, junk, sizeof(junk), (off_t)offset) != (ssize_t)sizeof(junk))
-		fprintf(stderr, "  cannot corrupt %s\n", path);
-	if (fd >= 0)
-		close(fd);
-}
-
 static void test_checksum_error(void)
 {
 	struct test_pool tp;
@@ -64,7 +51,7 @@ static void test_checksum_error(void)
 	CHECK_EQ(rep.blocks_checked, 256);
 	CHECK_EQ(rep.bad_blocks, 0);
 	/* The first write of an empty pool lands at data block 0: block 5 is sector 40. */
-	corrupt(tp.dir, 5 * 4096 + 100);
+	test_pool_corrupt(tp.dir, 5 * 4096 + 100);
 	struct cowstore_io io = { .op = COWSTORE_OP_READ, .volume_id = id, .lba = 0,
 				  .nsectors = 2048, .buf = out };
 	struct cowstore_queue *q;

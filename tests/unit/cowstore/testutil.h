@@ -1,13 +1,15 @@
 /*
  * testutil.h - helpers shared by the cowstore unit tests: a throw-away pool
- * under /tmp and deterministic block contents.
+ * under /tmp, deterministic block contents, and damage to its data file.
  */
 #ifndef SLATE_TESTS_COWSTORE_TESTUTIL_H
 #define SLATE_TESTS_COWSTORE_TESTUTIL_H
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cowstore/cowstore.h"
 
@@ -55,6 +57,21 @@ static inline void test_pool_destroy(struct test_pool *tp)
 }
 
 /* Sector s of a pattern named by seed: every byte depends on both. */
+/* Overwrite 16 bytes of the pool's data file at offset (a checksum error
+ * waiting for the block that holds them). */
+static inline void test_pool_corrupt(const char *dir, uint64_t offset)
+{
+	char path[128];
+	uint8_t junk[16];
+	snprintf(path, sizeof(path), "%s/data", dir);
+	int fd = open(path, O_WRONLY);
+	memset(junk, 0xa5, sizeof(junk));
+	if (fd < 0 || pwrite(fd, junk, sizeof(junk), (off_t)offset) != (ssize_t)sizeof(junk))
+		fprintf(stderr, "  cannot corrupt %s\n", path);
+	if (fd >= 0)
+		close(fd);
+}
+
 static inline void fill_pattern(void *buf, uint64_t first_sector, uint32_t nsectors,
 				uint32_t seed)
 {

@@ -509,19 +509,6 @@ static void test_pool_full(void)
 	fixture_close(&f);
 }
 
-static void corrupt(const char *dir, uint64_t offset)
-{
-	char path[128];
-	uint8_t junk[16];
-	snprintf(path, sizeof(path), "%s/data", dir);
-	int fd = open(path, O_WRONLY);
-	memset(junk, 0xa5, sizeof(junk));
-	if (fd < 0 || pwrite(fd, junk, sizeof(junk), (off_t)offset) != (ssize_t)sizeof(junk))
-		fprintf(stderr, "  cannot corrupt %s\n", path);
-	if (fd >= 0)
-		close(fd);
-}
-
 static void test_checksum_error(void)
 {
 	struct fixture f;
@@ -531,7 +518,7 @@ static void test_checksum_error(void)
 	CHECK_GOOD(rw10(&f, 0x2a, 0, 2048, wbuf));
 	CHECK_GOOD(run(&f, sync, NULL, 0));
 	/* the first write of an empty pool lands at data block 0: block 5 is LBA 40 */
-	corrupt(f.tp.dir, 5 * 4096 + 100);
+	test_pool_corrupt(f.tp.dir, 5 * 4096 + 100);
 	struct scsi_task *task = rw10(&f, 0x28, 0, 2048, rbuf);
 	CHECK_SENSE(task, 0x03, 0x1100);
 	CHECK_EQ(task->sense[0], 0xf0); /* VALID */

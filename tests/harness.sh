@@ -1,0 +1,55 @@
+# harness.sh - what the integration scripts share (the shell side of
+# tests/harness.h): a temp folder removed on exit (killing a slated still
+# running), "ok"/"FAIL" check lines with their counters, and slated started
+# on an ephemeral loopback port.  Scripts cd to the repository root, then
+# source this file.
+SLATED=${SLATED:-build/slated}
+TMP=$(mktemp -d /tmp/slate-test-XXXXXX)
+pass=0
+fail=0
+slated_pid=
+
+cleanup() {
+	[ -n "$slated_pid" ] && kill -KILL "$slated_pid" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# check WHAT COMMAND [ARGS...]: one line, "ok" when the command succeeds.
+check() {
+	what=$1
+	shift
+	if "$@" >/dev/null 2>&1; then
+		echo "ok   $what"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $what"
+		fail=$((fail + 1))
+	fi
+}
+
+# start_slated POOLDIR: slated on 127.0.0.1 and a port the kernel picks;
+# sets PORT and PORTAL.  When it does not come up, prints the failure with
+# its log ($TMP/slated.log) and the closing line, and returns 1.
+start_slated() {
+	"$SLATED" --data "$1" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
+	slated_pid=$!
+	for _ in $(seq 100); do
+		grep -q 'ready;' "$TMP/slated.log" && break
+		sleep 0.1
+	done
+	PORT=$(sed -n 's/.*iSCSI: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$TMP/slated.log")
+	PORTAL=127.0.0.1:$PORT
+	[ -n "$PORT" ] && return 0
+	echo "FAIL slated starts serving iSCSI (log: $(tr '\n' '|' <"$TMP/slated.log"))"
+	echo "$pass passed, $((fail + 1)) failed"
+	return 1
+}
+
+# stop_slated: SIGTERM, wait; slated_rc gets its exit status.
+stop_slated() {
+	kill -TERM "$slated_pid"
+	wait "$slated_pid"
+	slated_rc=$?
+	slated_pid=
+}
