@@ -124,6 +124,24 @@ void conn_fail(struct conn *c, const char *why)
 	commands_abort_all(c);
 }
 
+struct conn *conn_new(struct iscsi_server *srv, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	if (!c || epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	atomic_init(&c->window, ISCSI_DEFAULT_WINDOW);
+	pthread_mutex_lock(&srv->sessions_lock);
+	c->next = srv->conns;
+	srv->conns = c;
+	pthread_mutex_unlock(&srv->sessions_lock);
+	return c;
+}
+
 /* ---- receiving -------------------------------------------------------- */
 
 static void dispatch(struct conn *c, const struct pdu *pdu)

@@ -227,6 +227,9 @@ struct cmd {
 };
 
 /* conn.c */
+/* A connection on a connected non-blocking socket, watched by the server's
+ * epoll set and on its list; the server frees it (conn_release). */
+struct conn *conn_new(struct iscsi_server *srv, int fd);
 void conn_queue(struct conn *c, struct txpdu *pdu);
 struct txpdu *txpdu_new(uint8_t opcode, uint8_t flags);
 /* Fill StatSN (and advance it), ExpCmdSN and MaxCmdSN in a response BHS. */
@@ -270,5 +273,12 @@ void sessions_tick(struct iscsi_server *srv, uint64_t now_ms);
 void session_ping_answered(struct conn *c, uint32_t ttt);
 /* Ask every session to log out (Async Message, 11.9.1). */
 void sessions_request_logout(struct iscsi_server *srv, uint32_t within_s);
+
+/* The loop's epoll set with its eventfds, timer and completion queue in it
+ * (all of the loop but the portal), then one round of the loop: wait up to
+ * timeout_ms, handle what is ready, write out, free dead connections.
+ * iscsi_server_start() uses both; tests/fuzz drives them without a thread. */
+int server_open_loop(struct iscsi_server *srv);
+void server_poll(struct iscsi_server *srv, int timeout_ms);
 
 #endif /* SLATE_TARGET_ISCSI_INTERNAL_H */
