@@ -213,7 +213,8 @@ void data_out_handle(struct conn *c, const struct pdu *pdu)
 		conn_fail(c, "Data-Out out of order or past the expected length");
 		return;
 	}
-	memcpy(cmd->task.data + offset, pdu->data, pdu->data_len);
+	if (pdu->data_len) /* an empty PDU has no buffer: memcpy from NULL is UB */
+		memcpy(cmd->task.data + offset, pdu->data, pdu->data_len);
 	cmd->received += pdu->data_len;
 	cmd->data_sn++;
 	if (cmd->received > cmd->r2t_offset) /* unsolicited data counts as asked for */
@@ -269,7 +270,8 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 		return;
 	}
 	uint32_t immediate = pdu->data_len < cmd->data_len ? pdu->data_len : cmd->data_len;
-	memcpy(cmd->task.data, pdu->data, immediate);
+	if (immediate)
+		memcpy(cmd->task.data, pdu->data, immediate);
 	cmd->received = immediate;
 	/* With InitialR2T=No the initiator may send up to FirstBurstLength
 	 * unsolicited; with Yes, only the immediate data. */
