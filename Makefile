@@ -113,6 +113,7 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/cowstore.sh
+	bench/iscsi.sh
 
 clean:
 	rm -rf build
