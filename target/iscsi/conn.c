@@ -18,6 +18,8 @@
 
 #include "target/iscsi/internal.h"
 
+#define FLUSH_PDUS 64 /* PDUs written by one writev */
+
 static uint32_t pad4(uint32_t n) { return (n + 3) & ~3u; }
 
 void conn_stamp(struct conn *c, uint8_t *bhs, bool advance_stat_sn)
@@ -326,37 +328,77 @@ static void tx_done(struct conn *c, struct txpdu *t)
 		conn_fail(c, "logged out");
 }
 
-/* Write queued PDUs until the socket is full or the queue empty. */
+/* The five parts of t on the wire (some may be empty); returns its length. */
+static size_t txpdu_parts(const struct txpdu *t, struct iovec parts[5])
+{
+	uint32_t pad = pad4(t->data_len) - t->data_len;
+	parts[0] = (struct iovec){ (void *)t->bhs, BHS_LEN };
+	parts[1] = (struct iovec){ (void *)t->header_digest, t->header_digest_len };
+	parts[2] = (struct iovec){ (void *)t->data, t->data_len };
+	parts[3] = (struct iovec){ (void *)zero_pad, pad };
+	parts[4] = (struct iovec){ (void *)t->data_digest, t->data_digest_len };
+	return BHS_LEN + t->header_digest_len + t->data_len + pad + t->data_digest_len;
+}
+
+/* Gather the queued PDUs from the head (up to FLUSH_PDUS, and none after
+ * one that closes the connection) into iov, skipping what the head has
+ * already sent; returns the iovec count, *bytes what they hold. */
+static int gather(struct conn *c, struct iovec *iov, size_t *bytes)
+{
+	size_t skip = c->tx_head->sent;
+	int n = 0, pdus = 0;
+	*bytes = 0;
+	for (struct txpdu *t = c->tx_head; t && pdus < FLUSH_PDUS; t = t->next, pdus++) {
+		struct iovec parts[5];
+		txpdu_parts(t, parts);
+		for (int i = 0; i < 5; i++) {
+			if (skip >= parts[i].iov_len) {
+				skip -= parts[i].iov_len;
+				continue;
+			}
+			iov[n].iov_base = (uint8_t *)parts[i].iov_base + skip;
+			iov[n].iov_len = parts[i].iov_len - skip;
+			*bytes += iov[n++].iov_len;
+			skip = 0;
+		}
+		if (t->close_after)
+			break;
+	}
+	return n;
+}
+
+/* Write queued PDUs until the socket is full or the queue empty, many PDUs
+ * per writev: at queue depth 32, one system call and one TCP send instead
+ * of one per PDU. */
 void conn_flush(struct conn *c)
 {
+	struct iovec iov[FLUSH_PDUS * 5];
 	while (!c->dead && c->tx_head) {
-		struct txpdu *t = c->tx_head;
-		uint32_t pad = pad4(t->data_len) - t->data_len;
-		struct iovec iov[5] = { { t->bhs, BHS_LEN },
-					{ t->header_digest, t->header_digest_len },
-					{ (void *)t->data, t->data_len },
-					{ (void *)zero_pad, pad },
-					{ t->data_digest, t->data_digest_len } };
-		size_t skip = t->sent, total = 0;
-		for (int i = 0; i < 5; i++)
-			total += iov[i].iov_len;
-		int first = 0;
-		while (first < 5 && skip >= iov[first].iov_len)
-			skip -= iov[first++].iov_len;
-		iov[first].iov_base = (uint8_t *)iov[first].iov_base + skip;
-		iov[first].iov_len -= skip;
-		ssize_t n = writev(c->fd, iov + first, 5 - first);
+		size_t bytes;
+		int n_iov = gather(c, iov, &bytes);
+		ssize_t n = writev(c->fd, iov, n_iov);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			conn_fail(c, strerror(errno));
 			return;
 		}
-		t->sent += (size_t)n;
-		if (t->sent == total)
+		/* Retire the PDUs written whole; tx_done() may close the connection,
+		 * which empties the queue. */
+		size_t left = (size_t)n;
+		while (left && c->tx_head) {
+			struct txpdu *t = c->tx_head;
+			struct iovec parts[5];
+			size_t rest = txpdu_parts(t, parts) - t->sent;
+			if (left < rest) {
+				t->sent += left;
+				break;
+			}
+			left -= rest;
 			tx_done(c, t);
-		else
-			break;
+		}
+		if ((size_t)n < bytes)
+			break; /* the socket is full */
 	}
 	set_want_out(c, !c->dead && c->tx_head != NULL);
 }
