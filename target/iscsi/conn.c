@@ -269,24 +269,53 @@ static void pdu_complete(struct conn *c)
 	dispatch(c, &pdu);
 }
 
+/* Up to want bytes of the PDU being received into dst: from the input
+ * buffer, refilled by one read() that may hold many small PDUs; a large
+ * remainder with the buffer empty is read straight into dst.  Returns the
+ * bytes taken, or -1 when there is nothing more to take now (the socket is
+ * empty, closed or failed: conn_fail has run for the last two).  *drained
+ * says a read() got less than it asked, so the socket is empty: reading
+ * again would only get EAGAIN, and epoll will call us when more comes. */
+static ssize_t rx_take(struct conn *c, uint8_t *dst, size_t want, bool *drained)
+{
+	if (c->in_off == c->in_len) {
+		bool direct = want >= sizeof(c->in_buf);
+		size_t ask = direct ? want : sizeof(c->in_buf);
+		if (*drained)
+			return -1;
+		ssize_t got = read(c->fd, direct ? dst : c->in_buf, ask);
+		if (got == 0)
+			conn_fail(c, "closed by the initiator");
+		else if (got < 0 && errno != EAGAIN && errno != EINTR)
+			conn_fail(c, strerror(errno));
+		if (got <= 0)
+			return -1;
+		c->last_rx_ms = server_now_ms();
+		*drained = (size_t)got < ask;
+		if (direct)
+			return got;
+		c->in_off = 0;
+		c->in_len = (uint32_t)got;
+	}
+	size_t n = c->in_len - c->in_off < want ? c->in_len - c->in_off : want;
+	memcpy(dst, c->in_buf + c->in_off, n);
+	c->in_off += (uint32_t)n;
+	return (ssize_t)n;
+}
+
 /* Read what the socket has; handle each whole PDU. */
 static void conn_read(struct conn *c)
 {
+	bool drained = false;
 	for (;;) {
 		uint8_t *dst = c->rx_state == RX_BHS ? c->bhs + c->rx_have : c->rx_buf + c->rx_have;
 		size_t want = (c->rx_state == RX_BHS ? BHS_LEN : c->rx_need) - c->rx_have;
-		ssize_t got = want ? read(c->fd, dst, want) : 0;
-		if (want && got == 0) {
-			conn_fail(c, "closed by the initiator");
-			return;
+		if (want) {
+			ssize_t got = rx_take(c, dst, want, &drained);
+			if (got < 0)
+				return;
+			c->rx_have += (uint32_t)got;
 		}
-		if (got < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				conn_fail(c, strerror(errno));
-			return;
-		}
-		c->rx_have += (uint32_t)got;
-		c->last_rx_ms = server_now_ms();
 		if (c->rx_state == RX_BHS && c->rx_have == BHS_LEN) {
 			int rc = start_segments(c);
 			if (rc) {

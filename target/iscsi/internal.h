@@ -2,8 +2,9 @@
  * internal.h - what the files of target/iscsi share; private to it.
  *
  * A connection reads one PDU at a time (BHS, AHS, data segment, padding)
- * into its rx buffer, handles it, and queues outgoing PDUs on a tx list that
- * the event loop writes out without blocking.  Sessions have one connection
+ * into its rx buffer (through in_buf, so that one read() takes many small
+ * PDUs), handles it, and queues outgoing PDUs on a tx list that the event
+ * loop writes out without blocking, many PDUs per writev().  Sessions have one connection
  * (MaxConnections=1), so session state lives in struct conn.  A command's
  * memory (struct cmd) stays alive until cowstore has finished with its
  * buffer, even if the connection dies first (conn->ncmds keeps the
@@ -176,7 +177,9 @@ struct conn {
 	uint32_t ncmds;        /* commands whose memory cowstore may still use */
 	char peer[64];
 
-	/* receive */
+	/* receive: bytes read ahead of the PDU being received wait in in_buf */
+	uint8_t in_buf[65536];
+	uint32_t in_off, in_len;
 	enum rx_state rx_state;
 	uint8_t bhs[BHS_LEN];
 	uint8_t *rx_buf;
