@@ -4,10 +4,10 @@
  * A connection reads one PDU at a time (BHS, AHS, data segment, padding)
  * into its rx buffer (through in_buf, so that one read() takes many small
  * PDUs), handles it, and queues outgoing PDUs on a tx list that the event
- * loop writes out without blocking, many PDUs per writev().  Sessions have one connection
- * (MaxConnections=1), so session state lives in struct conn.  A command's
- * memory (struct cmd) stays alive until cowstore has finished with its
- * buffer, even if the connection dies first (conn->ncmds keeps the
+ * loop writes out without blocking, many PDUs per writev().  Sessions have
+ * one connection (MaxConnections=1), so session state lives in struct conn.
+ * A command's memory (struct cmd) stays alive until cowstore has finished
+ * with its buffer, even if the connection dies first (conn->ncmds keeps the
  * connection's memory alive too).  RFC 7143 section numbers in comments.
  */
 #ifndef SLATE_TARGET_ISCSI_INTERNAL_H

@@ -34,7 +34,7 @@ static inline void fuzz_server_destroy(void)
 /* The process's server, created on first use; a setup failure aborts. */
 static inline struct iscsi_server *fuzz_server(void)
 {
-	struct iscsi_server_options opts = { "127.0.0.1", 3260 }; /* never bound */
+	struct iscsi_server_options opts = { .address = "127.0.0.1" }; /* never bound */
 	uint64_t vol;
 	if (fuzz_srv)
 		return fuzz_srv;
