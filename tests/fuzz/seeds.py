@@ -5,7 +5,8 @@
 #
 # fuzz_pdu seeds are whole initiator byte streams: a login to full feature
 # phase, then commands (reads, writes with immediate data and with R2T and
-# Data-Out, NOP, SendTargets, task management, logout).  fuzz_text seeds
+# Data-Out, NOP, SendTargets, task management, logout); one session runs
+# with CRC32C header and data digests.  fuzz_text seeds
 # are records of [BHS byte 1][length, 2 bytes BE][login text].
 import os
 import struct
@@ -13,6 +14,22 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGET = b"iqn.2026-11.dev.slate:fuzz"
 INITIATOR = b"iqn.2026-11.dev.slate:fuzzer"
+
+
+def crc32c(data):
+    crc = 0xffffffff
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+
+
+def with_digests(pdu):
+    """A PDU (BHS, no AHS, padded data) with its header and data digests."""
+    head, data = pdu[:48], pdu[48:]
+    out = head + struct.pack("<I", crc32c(head)) + data
+    return out + struct.pack("<I", crc32c(data)) if data else out
 
 
 def text(**keys):
@@ -85,7 +102,16 @@ staged += data_out(1, 0xffffffff, 0, 2048, b"\x22" * 2048)
 staged += scsi(2, 2, bytes([0x88, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 16, 0, 0]), 8192, 0xc1)
 staged += scsi(3, 3, bytes([0x35] + [0] * 9), 0, 0x81)                      # SYNCHRONIZE CACHE
 
-pdu_seeds = {"session": session, "discovery": discovery, "staged": staged}
+digests = login(0x87, text(InitiatorName=INITIATOR, TargetName=TARGET,
+                           HeaderDigest="CRC32C", DataDigest="CRC32C,None"))
+for pdu in (scsi(1, 1, cdb10(0x2a, 16, 8), 4096, 0xa1, b"\x77" * 4096),
+            scsi(2, 2, cdb10(0x28, 16, 8), 4096, 0xc1),
+            bhs(0x00, 0x80, b"digest", itt=3, f20=0xffffffff, cmd_sn=3),
+            bhs(0x06, 0x80, itt=4, cmd_sn=4)):
+    digests += with_digests(pdu)
+
+pdu_seeds = {"session": session, "discovery": discovery, "staged": staged,
+             "digests": digests}
 
 
 def record(flags, keys):
