@@ -18,8 +18,8 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fno-strict-a
 LDLIBS  := -lrocksdb -lisal -lpmem -luring -lpthread -lm
 ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# libFuzzer is clang's; the fuzz build is the ASAN build plus its coverage
 FUZZCC  := clang
-FUZZ    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 B  := build
 BA := build/asan
@@ -65,7 +65,7 @@ $(BA)/obj/%.o: %.c $(HEADERS)
 	$(CC) $(CFLAGS) $(ASAN) -c -o $@ $<
 $(BF)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CFLAGS) $(FUZZ) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(FUZZCC) $(CFLAGS) $(ASAN) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 # ---- programs ------------------------------------------------------------
 $(B)/slated: mgmt/slated.c $(call MOD_LIBS,$(B))
@@ -91,7 +91,7 @@ $(B)/tests/integration/%: tests/integration/%.c tests/harness.h $(call MOD_LIBS,
 
 $(BF)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_server.h $(call MOD_LIBS,$(BF))
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CFLAGS) $(FUZZ) -fsanitize=fuzzer -o $@ $< $(call MOD_LIBS,$(BF)) $(LDLIBS)
+	$(FUZZCC) $(CFLAGS) $(ASAN) -fsanitize=fuzzer -o $@ $< $(call MOD_LIBS,$(BF)) $(LDLIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_ASAN) $(FUZZ_BIN)
