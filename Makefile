@@ -4,11 +4,12 @@
 #   make test    install, build, run every test (unit tests twice: plain and
 #                under ASan+UBSan), print one closing "N passed, N failed"
 #   make bench   run the benchmarks under bench/
-#   make fuzz    long libFuzzer runs (later issues)
+#   make fuzz    long libFuzzer runs: FUZZ_SECONDS (default 600) per target
 #
 # Each module is a static library built from its folder's .c files; programs
-# link the libraries they need.  build/ holds the optimized build and
-# build/asan/ the sanitizer build of the same sources.
+# link the libraries they need.  build/ holds the optimized build,
+# build/asan/ the sanitizer build of the same sources and build/fuzz/ the
+# libFuzzer build (clang, coverage + ASan + UBSan).
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -17,8 +18,12 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fno-strict-a
 LDLIBS  := -lrocksdb -lisal -lpmem -luring -lcrypto -lpthread -lm
 ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# libFuzzer is clang's; the fuzz build is the ASAN build plus its coverage
+FUZZCC  := clang
+
 B  := build
 BA := build/asan
+BF := build/fuzz
 
 # Modules, each a static library; a program links them in this order
 # (a module depends only on those after it).
@@ -33,9 +38,12 @@ INTEG_C    := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_C))
 INTEG_SH   := $(wildcard tests/integration/*.sh)
 
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BF)/tests/fuzz/%,$(FUZZ_SRC))
+
 PROGRAMS := $(B)/slated $(B)/slate-store $(B)/bench/cowstore-bench
 
-.PHONY: all deps run test unit check-asan bench clean
+.PHONY: all deps run test unit check-asan bench fuzz clean
 all: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN)
 
 deps:
@@ -43,14 +51,11 @@ deps:
 
 # ---- libraries -----------------------------------------------------------
 define module_lib
-$(B)/lib/lib$(subst /,_,$(1)).a: $(patsubst %.c,$(B)/obj/%.o,$(wildcard $(1)/*.c))
-	@mkdir -p $$(dir $$@)
-	rm -f $$@ && ar rcs $$@ $$^
-$(BA)/lib/lib$(subst /,_,$(1)).a: $(patsubst %.c,$(BA)/obj/%.o,$(wildcard $(1)/*.c))
+$(2)/lib/lib$(subst /,_,$(1)).a: $(patsubst %.c,$(2)/obj/%.o,$(wildcard $(1)/*.c))
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
 endef
-$(foreach m,$(MODULES),$(eval $(call module_lib,$(m))))
+$(foreach d,$(B) $(BA) $(BF),$(foreach m,$(MODULES),$(eval $(call module_lib,$(m),$(d)))))
 
 $(B)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -58,6 +63,9 @@ $(B)/obj/%.o: %.c $(HEADERS)
 $(BA)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ASAN) -c -o $@ $<
+$(BF)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CFLAGS) $(ASAN) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 # ---- programs ------------------------------------------------------------
 $(B)/slated: mgmt/slated.c $(call MOD_LIBS,$(B))
@@ -81,13 +89,22 @@ $(B)/tests/integration/%: tests/integration/%.c tests/harness.h $(call MOD_LIBS,
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(call MOD_LIBS,$(B)) $(LDLIBS)
 
+$(BF)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_server.h $(call MOD_LIBS,$(BF))
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CFLAGS) $(ASAN) -fsanitize=fuzzer -o $@ $< $(call MOD_LIBS,$(BF)) $(LDLIBS)
+
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_ASAN)
-	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh all $(UNIT_BIN) $(UNIT_ASAN) $(INTEG_BIN) $(INTEG_SH)
+	@$(MAKE) --no-print-directory all $(UNIT_ASAN) $(FUZZ_BIN)
+	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh all $(UNIT_BIN) $(UNIT_ASAN) $(INTEG_BIN) \
+		$(INTEG_SH) tests/fuzz/run.sh
 
 check-asan: deps
 	@$(MAKE) --no-print-directory $(UNIT_ASAN)
 	@tests/run.sh asan $(UNIT_ASAN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@tests/fuzz/run.sh --long
 
 run: deps
 	@$(MAKE) --no-print-directory $(B)/slated
@@ -96,6 +113,7 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/cowstore.sh
+	bench/iscsi.sh
 
 clean:
 	rm -rf build

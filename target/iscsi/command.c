@@ -20,6 +20,12 @@
 
 #include "target/iscsi/internal.h"
 
+/* Expected Data Transfer Length is a 32-bit field from the network and the
+ * command's buffer must hold it: target/scsi gets it capped one block above
+ * the largest transfer any CDB moves, so that an initiator cannot make us
+ * allocate 4 GiB per command, and an overflow still shows as one. */
+#define MAX_TRANSFER_LEN ((SCSI_MAX_TRANSFER_BLOCKS + 1) * 512u)
+
 bool cmd_sn_accept(struct conn *c, const uint8_t *bhs)
 {
 	uint32_t cmd_sn = get_be32(bhs + 24);
@@ -273,8 +279,9 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 	/* Data moves only as far as both the CDB and the initiator say. */
 	cmd->cdb_data_len = info.data_len;
 	cmd->data_len = info.data_len < cmd->exp_len ? info.data_len : cmd->exp_len;
-	cmd->task.transfer_len = cmd->exp_len;
-	size_t buf_len = info.data_len > cmd->exp_len ? info.data_len : cmd->exp_len;
+	cmd->task.transfer_len = cmd->exp_len < MAX_TRANSFER_LEN ? cmd->exp_len : MAX_TRANSFER_LEN;
+	size_t buf_len = info.data_len > cmd->task.transfer_len ? info.data_len
+							       : cmd->task.transfer_len;
 	if (buf_len && !(cmd->task.data = calloc(1, buf_len))) {
 		cmd_free(cmd);
 		conn_fail(c, "out of memory");

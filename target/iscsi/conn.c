@@ -18,6 +18,8 @@
 
 #include "target/iscsi/internal.h"
 
+#define FLUSH_PDUS 64 /* PDUs written by one writev */
+
 static uint32_t pad4(uint32_t n) { return (n + 3) & ~3u; }
 
 void conn_stamp(struct conn *c, uint8_t *bhs, bool advance_stat_sn)
@@ -122,6 +124,24 @@ void conn_fail(struct conn *c, const char *why)
 	}
 	c->tx_tail = NULL;
 	commands_abort_all(c);
+}
+
+struct conn *conn_new(struct iscsi_server *srv, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	if (!c || epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	atomic_init(&c->window, ISCSI_DEFAULT_WINDOW);
+	pthread_mutex_lock(&srv->sessions_lock);
+	c->next = srv->conns;
+	srv->conns = c;
+	pthread_mutex_unlock(&srv->sessions_lock);
+	return c;
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -249,24 +269,53 @@ static void pdu_complete(struct conn *c)
 	dispatch(c, &pdu);
 }
 
+/* Up to want bytes of the PDU being received into dst: from the input
+ * buffer, refilled by one read() that may hold many small PDUs; a large
+ * remainder with the buffer empty is read straight into dst.  Returns the
+ * bytes taken, or -1 when there is nothing more to take now (the socket is
+ * empty, closed or failed: conn_fail has run for the last two).  *drained
+ * says a read() got less than it asked, so the socket is empty: reading
+ * again would only get EAGAIN, and epoll will call us when more comes. */
+static ssize_t rx_take(struct conn *c, uint8_t *dst, size_t want, bool *drained)
+{
+	if (c->in_off == c->in_len) {
+		bool direct = want >= sizeof(c->in_buf);
+		size_t ask = direct ? want : sizeof(c->in_buf);
+		if (*drained)
+			return -1;
+		ssize_t got = read(c->fd, direct ? dst : c->in_buf, ask);
+		if (got == 0)
+			conn_fail(c, "closed by the initiator");
+		else if (got < 0 && errno != EAGAIN && errno != EINTR)
+			conn_fail(c, strerror(errno));
+		if (got <= 0)
+			return -1;
+		c->last_rx_ms = server_now_ms();
+		*drained = (size_t)got < ask;
+		if (direct)
+			return got;
+		c->in_off = 0;
+		c->in_len = (uint32_t)got;
+	}
+	size_t n = c->in_len - c->in_off < want ? c->in_len - c->in_off : want;
+	memcpy(dst, c->in_buf + c->in_off, n);
+	c->in_off += (uint32_t)n;
+	return (ssize_t)n;
+}
+
 /* Read what the socket has; handle each whole PDU. */
 static void conn_read(struct conn *c)
 {
+	bool drained = false;
 	for (;;) {
 		uint8_t *dst = c->rx_state == RX_BHS ? c->bhs + c->rx_have : c->rx_buf + c->rx_have;
 		size_t want = (c->rx_state == RX_BHS ? BHS_LEN : c->rx_need) - c->rx_have;
-		ssize_t got = want ? read(c->fd, dst, want) : 0;
-		if (want && got == 0) {
-			conn_fail(c, "closed by the initiator");
-			return;
+		if (want) {
+			ssize_t got = rx_take(c, dst, want, &drained);
+			if (got < 0)
+				return;
+			c->rx_have += (uint32_t)got;
 		}
-		if (got < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				conn_fail(c, strerror(errno));
-			return;
-		}
-		c->rx_have += (uint32_t)got;
-		c->last_rx_ms = server_now_ms();
 		if (c->rx_state == RX_BHS && c->rx_have == BHS_LEN) {
 			int rc = start_segments(c);
 			if (rc) {
@@ -309,37 +358,77 @@ static void tx_done(struct conn *c, struct txpdu *t)
 		conn_fail(c, reason);
 }
 
-/* Write queued PDUs until the socket is full or the queue empty. */
+/* The five parts of t on the wire (some may be empty); returns its length. */
+static size_t txpdu_parts(const struct txpdu *t, struct iovec parts[5])
+{
+	uint32_t pad = pad4(t->data_len) - t->data_len;
+	parts[0] = (struct iovec){ (void *)t->bhs, BHS_LEN };
+	parts[1] = (struct iovec){ (void *)t->header_digest, t->header_digest_len };
+	parts[2] = (struct iovec){ (void *)t->data, t->data_len };
+	parts[3] = (struct iovec){ (void *)zero_pad, pad };
+	parts[4] = (struct iovec){ (void *)t->data_digest, t->data_digest_len };
+	return BHS_LEN + t->header_digest_len + t->data_len + pad + t->data_digest_len;
+}
+
+/* Gather the queued PDUs from the head (up to FLUSH_PDUS, and none after
+ * one that closes the connection) into iov, skipping what the head has
+ * already sent; returns the iovec count, *bytes what they hold. */
+static int gather(struct conn *c, struct iovec *iov, size_t *bytes)
+{
+	size_t skip = c->tx_head->sent;
+	int n = 0, pdus = 0;
+	*bytes = 0;
+	for (struct txpdu *t = c->tx_head; t && pdus < FLUSH_PDUS; t = t->next, pdus++) {
+		struct iovec parts[5];
+		txpdu_parts(t, parts);
+		for (int i = 0; i < 5; i++) {
+			if (skip >= parts[i].iov_len) {
+				skip -= parts[i].iov_len;
+				continue;
+			}
+			iov[n].iov_base = (uint8_t *)parts[i].iov_base + skip;
+			iov[n].iov_len = parts[i].iov_len - skip;
+			*bytes += iov[n++].iov_len;
+			skip = 0;
+		}
+		if (t->close_after)
+			break;
+	}
+	return n;
+}
+
+/* Write queued PDUs until the socket is full or the queue empty, many PDUs
+ * per writev: at queue depth 32, one system call and one TCP send instead
+ * of one per PDU. */
 void conn_flush(struct conn *c)
 {
+	struct iovec iov[FLUSH_PDUS * 5];
 	while (!c->dead && c->tx_head) {
-		struct txpdu *t = c->tx_head;
-		uint32_t pad = pad4(t->data_len) - t->data_len;
-		struct iovec iov[5] = { { t->bhs, BHS_LEN },
-					{ t->header_digest, t->header_digest_len },
-					{ (void *)t->data, t->data_len },
-					{ (void *)zero_pad, pad },
-					{ t->data_digest, t->data_digest_len } };
-		size_t skip = t->sent, total = 0;
-		for (int i = 0; i < 5; i++)
-			total += iov[i].iov_len;
-		int first = 0;
-		while (first < 5 && skip >= iov[first].iov_len)
-			skip -= iov[first++].iov_len;
-		iov[first].iov_base = (uint8_t *)iov[first].iov_base + skip;
-		iov[first].iov_len -= skip;
-		ssize_t n = writev(c->fd, iov + first, 5 - first);
+		size_t bytes;
+		int n_iov = gather(c, iov, &bytes);
+		ssize_t n = writev(c->fd, iov, n_iov);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			conn_fail(c, strerror(errno));
 			return;
 		}
-		t->sent += (size_t)n;
-		if (t->sent == total)
+		/* Retire the PDUs written whole; tx_done() may close the connection,
+		 * which empties the queue. */
+		size_t left = (size_t)n;
+		while (left && c->tx_head) {
+			struct txpdu *t = c->tx_head;
+			struct iovec parts[5];
+			size_t rest = txpdu_parts(t, parts) - t->sent;
+			if (left < rest) {
+				t->sent += left;
+				break;
+			}
+			left -= rest;
 			tx_done(c, t);
-		else
-			break;
+		}
+		if ((size_t)n < bytes)
+			break; /* the socket is full */
 	}
 	set_want_out(c, !c->dead && c->tx_head != NULL);
 }

@@ -2,11 +2,12 @@
  * internal.h - what the files of target/iscsi share; private to it.
  *
  * A connection reads one PDU at a time (BHS, AHS, data segment, padding)
- * into its rx buffer, handles it, and queues outgoing PDUs on a tx list that
- * the event loop writes out without blocking.  Sessions have one connection
- * (MaxConnections=1), so session state lives in struct conn.  A command's
- * memory (struct cmd) stays alive until cowstore has finished with its
- * buffer, even if the connection dies first (conn->ncmds keeps the
+ * into its rx buffer (through in_buf, so that one read() takes many small
+ * PDUs), handles it, and queues outgoing PDUs on a tx list that the event
+ * loop writes out without blocking, many PDUs per writev().  Sessions have
+ * one connection (MaxConnections=1), so session state lives in struct conn.
+ * A command's memory (struct cmd) stays alive until cowstore has finished
+ * with its buffer, even if the connection dies first (conn->ncmds keeps the
  * connection's memory alive too).  RFC 7143 section numbers in comments.
  */
 #ifndef SLATE_TARGET_ISCSI_INTERNAL_H
@@ -195,7 +196,9 @@ struct conn {
 	uint32_t ncmds;        /* commands whose memory cowstore may still use */
 	char peer[64];
 
-	/* receive */
+	/* receive: bytes read ahead of the PDU being received wait in in_buf */
+	uint8_t in_buf[65536];
+	uint32_t in_off, in_len;
 	enum rx_state rx_state;
 	uint8_t bhs[BHS_LEN];
 	uint8_t *rx_buf;
@@ -251,6 +254,9 @@ struct cmd {
 };
 
 /* conn.c */
+/* A connection on a connected non-blocking socket, watched by the server's
+ * epoll set and on its list; the server frees it (conn_release). */
+struct conn *conn_new(struct iscsi_server *srv, int fd);
 void conn_queue(struct conn *c, struct txpdu *pdu);
 struct txpdu *txpdu_new(uint8_t opcode, uint8_t flags);
 /* Fill StatSN (and advance it), ExpCmdSN and MaxCmdSN in a response BHS. */
@@ -313,5 +319,12 @@ void sessions_tick(struct iscsi_server *srv, uint64_t now_ms);
 void session_ping_answered(struct conn *c, uint32_t ttt);
 /* Ask every session to log out (Async Message, 11.9.1). */
 void sessions_request_logout(struct iscsi_server *srv, uint32_t within_s);
+
+/* The loop's epoll set with its eventfds, timer and completion queue in it
+ * (all of the loop but the portal), then one round of the loop: wait up to
+ * timeout_ms, handle what is ready, write out, free dead connections.
+ * iscsi_server_start() uses both; tests/fuzz drives them without a thread. */
+int server_open_loop(struct iscsi_server *srv);
+void server_poll(struct iscsi_server *srv, int timeout_ms);
 
 #endif /* SLATE_TARGET_ISCSI_INTERNAL_H */

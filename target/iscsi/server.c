@@ -260,22 +260,14 @@ static void accept_all(struct iscsi_server *srv, struct portal *p)
 			return;
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		struct conn *c = calloc(1, sizeof(*c));
-		if (!c || watch(srv, fd, c) != 0) {
-			free(c);
+		struct conn *c = conn_new(srv, fd);
+		if (!c) {
 			close(fd);
 			continue;
 		}
-		c->srv = srv;
-		c->fd = fd;
-		atomic_init(&c->window, ISCSI_DEFAULT_WINDOW);
 		void *addr = ss.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
 						     : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
 		inet_ntop(ss.ss_family, addr, c->peer, sizeof(c->peer));
-		pthread_mutex_lock(&srv->sessions_lock);
-		c->next = srv->conns;
-		srv->conns = c;
-		pthread_mutex_unlock(&srv->sessions_lock);
 	}
 }
 
@@ -335,33 +327,52 @@ static void after_round(struct iscsi_server *srv)
 	}
 }
 
+void server_poll(struct iscsi_server *srv, int timeout_ms)
+{
+	struct epoll_event events[MAX_EVENTS];
+	int n = epoll_wait(srv->epoll_fd, events, MAX_EVENTS, timeout_ms);
+	for (int i = 0; i < n; i++) {
+		void *tag = events[i].data.ptr;
+		struct portal *portal = portal_of(srv, tag);
+		if (portal) {
+			accept_all(srv, portal);
+		} else if (tag == &tag_stop) {
+			if (!srv->stopping)
+				begin_stop(srv);
+		} else if (tag == &tag_queue) {
+			cowstore_queue_reap(srv->queue, 0);
+		} else if (tag == &tag_timer) {
+			on_tick(srv);
+		} else if (tag == &tag_notify) {
+			on_notify(srv);
+		} else {
+			conn_event(tag, events[i].events);
+		}
+	}
+	after_round(srv);
+}
+
 static void *loop_main(void *arg)
 {
 	struct iscsi_server *srv = arg;
-	struct epoll_event events[MAX_EVENTS];
-	while (!srv->stopping || srv->conns) {
-		int n = epoll_wait(srv->epoll_fd, events, MAX_EVENTS, -1);
-		for (int i = 0; i < n; i++) {
-			void *tag = events[i].data.ptr;
-			struct portal *portal = portal_of(srv, tag);
-			if (portal) {
-				accept_all(srv, portal);
-			} else if (tag == &tag_stop) {
-				if (!srv->stopping)
-					begin_stop(srv);
-			} else if (tag == &tag_queue) {
-				cowstore_queue_reap(srv->queue, 0);
-			} else if (tag == &tag_timer) {
-				on_tick(srv);
-			} else if (tag == &tag_notify) {
-				on_notify(srv);
-			} else {
-				conn_event(tag, events[i].events);
-			}
-		}
-		after_round(srv);
-	}
+	while (!srv->stopping || srv->conns)
+		server_poll(srv, -1);
 	return NULL;
+}
+
+int server_open_loop(struct iscsi_server *srv)
+{
+	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	srv->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	srv->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->notify_fd < 0)
+		return -errno;
+	int rc = watch(srv, srv->stop_fd, &tag_stop);
+	if (!rc)
+		rc = watch(srv, cowstore_queue_fd(srv->queue), &tag_queue);
+	if (!rc)
+		rc = watch(srv, srv->notify_fd, &tag_notify);
+	return rc ? rc : start_timer(srv);
 }
 
 int iscsi_server_start(struct iscsi_server *srv)
@@ -369,23 +380,10 @@ int iscsi_server_start(struct iscsi_server *srv)
 	int rc = 0;
 	for (unsigned i = 0; i < srv->nportals && !rc; i++)
 		rc = listen_on(&srv->portals[i]);
-	if (rc)
-		return rc; /* iscsi_server_destroy closes what was opened */
-	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	srv->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	srv->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->notify_fd < 0)
-		rc = -errno;
+	if (!rc)
+		rc = server_open_loop(srv);
 	for (unsigned i = 0; i < srv->nportals && !rc; i++)
 		rc = watch(srv, srv->portals[i].fd, &srv->portals[i]);
-	if (!rc)
-		rc = watch(srv, srv->stop_fd, &tag_stop);
-	if (!rc)
-		rc = watch(srv, cowstore_queue_fd(srv->queue), &tag_queue);
-	if (!rc)
-		rc = watch(srv, srv->notify_fd, &tag_notify);
-	if (!rc)
-		rc = start_timer(srv);
 	if (!rc)
 		rc = -pthread_create(&srv->thread, NULL, loop_main, srv);
 	if (rc)

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+# seeds.py - write the hand-made seed corpus of the fuzz targets into
+# tests/fuzz/corpus/{fuzz_pdu,fuzz_text}/ (run it again after changing it;
+# the files are checked in so that a fuzz run needs no Python).
+#
+# fuzz_pdu seeds are whole initiator byte streams: a login to full feature
+# phase, then commands (reads, writes with immediate data and with R2T and
+# Data-Out, NOP, SendTargets, task management, logout); one session runs
+# with CRC32C header and data digests.  fuzz_text seeds
+# are records of [BHS byte 1][length, 2 bytes BE][login text].
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGET = b"iqn.2026-11.dev.slate:fuzz"
+INITIATOR = b"iqn.2026-11.dev.slate:fuzzer"
+
+
+def crc32c(data):
+    crc = 0xffffffff
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+
+
+def with_digests(pdu):
+    """A PDU (BHS, no AHS, padded data) with its header and data digests."""
+    head, data = pdu[:48], pdu[48:]
+    out = head + struct.pack("<I", crc32c(head)) + data
+    return out + struct.pack("<I", crc32c(data)) if data else out
+
+
+def text(**keys):
+    return b"".join(k.encode() + b"=" + (v if isinstance(v, bytes) else str(v).encode())
+                    + b"\0" for k, v in keys.items())
+
+
+def pad(data):
+    return data + b"\0" * (-len(data) % 4)
+
+
+def bhs(op, flags, data=b"", itt=0, f20=0, cmd_sn=0, tail=b""):
+    """A BHS (LUN 0, ExpStatSN 0) with ITT, the field at 20, CmdSN (or the
+    field at 24), bytes 32.. (CDB, DataSN, offset), then the padded data."""
+    h = bytearray(48)
+    h[0], h[1] = op, flags
+    struct.pack_into(">I", h, 4, len(data))
+    struct.pack_into(">III", h, 16, itt, f20, cmd_sn)
+    h[32:32 + len(tail)] = tail
+    return bytes(h) + pad(data)
+
+
+def login(flags, keys, itt=0, cmd_sn=1):
+    h = bytearray(bhs(0x43, flags, keys, itt=itt, cmd_sn=cmd_sn))
+    h[8] = 0x40  # ISID
+    return bytes(h)
+
+
+NORMAL = text(InitiatorName=INITIATOR, SessionType="Normal", TargetName=TARGET,
+              HeaderDigest="None", DataDigest="None", MaxRecvDataSegmentLength=8192,
+              MaxBurstLength=262144, FirstBurstLength=65536, InitialR2T="Yes",
+              ImmediateData="Yes", MaxOutstandingR2T=1, ErrorRecoveryLevel=0)
+DISCOVERY = text(InitiatorName=INITIATOR, SessionType="Discovery",
+                 MaxRecvDataSegmentLength=8192)
+
+
+def scsi(itt, cmd_sn, cdb, edtl, flags, data=b""):
+    return bhs(0x01, flags, data, itt=itt, f20=edtl, cmd_sn=cmd_sn, tail=cdb)
+
+
+def cdb10(op, lba, blocks):
+    return struct.pack(">BBIBHB", op, 0, lba, 0, blocks, 0)
+
+
+def data_out(itt, ttt, data_sn, offset, data, final=True):
+    return bhs(0x05, 0x80 if final else 0, data, itt=itt, f20=ttt,
+               tail=struct.pack(">IIII", 0, data_sn, offset, 0))
+
+
+session = login(0x87, NORMAL)  # T, CSG 1 -> NSG 3
+session += scsi(1, 1, bytes([0x12, 0, 0, 0, 96, 0]), 96, 0xc1)            # INQUIRY
+session += scsi(2, 2, bytes([0x25] + [0] * 9), 8, 0xc1)                    # READ CAPACITY 10
+session += scsi(3, 3, cdb10(0x2a, 0, 8), 4096, 0xa1, b"\xa5" * 4096)       # WRITE 10, immediate
+session += scsi(4, 4, cdb10(0x28, 0, 8), 4096, 0xc1)                       # READ 10
+session += scsi(5, 5, cdb10(0x2a, 64, 16), 8192, 0xa1, b"\x5a" * 4096)     # WRITE 10 + R2T
+session += data_out(5, 0, 0, 4096, b"\x3c" * 4096)
+session += bhs(0x00, 0x80, b"ping", itt=6, f20=0xffffffff, cmd_sn=6)        # NOP-Out
+session += bhs(0x04, 0x80, text(SendTargets="All"), itt=7, f20=0xffffffff, cmd_sn=7)
+session += bhs(0x02, 0x81, itt=8, f20=5, cmd_sn=8)                         # ABORT TASK
+session += bhs(0x06, 0x80, itt=9, cmd_sn=9)                                # Logout
+
+discovery = login(0x87, DISCOVERY)
+discovery += bhs(0x04, 0x80, text(SendTargets="All"), itt=1, f20=0xffffffff, cmd_sn=1)
+discovery += bhs(0x06, 0x80, itt=2, cmd_sn=2)
+
+staged = login(0x81, text(InitiatorName=INITIATOR, TargetName=TARGET, AuthMethod="None"))
+staged += login(0x87, text(MaxRecvDataSegmentLength=262144, InitialR2T="No"), itt=1)
+staged += scsi(1, 1, cdb10(0x2a, 8, 8), 4096, 0xa1, b"\x11" * 2048)        # unsolicited Data-Out
+staged += data_out(1, 0xffffffff, 0, 2048, b"\x22" * 2048)
+staged += scsi(2, 2, bytes([0x88, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 16, 0, 0]), 8192, 0xc1)
+staged += scsi(3, 3, bytes([0x35] + [0] * 9), 0, 0x81)                      # SYNCHRONIZE CACHE
+
+digests = login(0x87, text(InitiatorName=INITIATOR, TargetName=TARGET,
+                           HeaderDigest="CRC32C", DataDigest="CRC32C,None"))
+for pdu in (scsi(1, 1, cdb10(0x2a, 16, 8), 4096, 0xa1, b"\x77" * 4096),
+            scsi(2, 2, cdb10(0x28, 16, 8), 4096, 0xc1),
+            bhs(0x00, 0x80, b"digest", itt=3, f20=0xffffffff, cmd_sn=3),
+            bhs(0x06, 0x80, itt=4, cmd_sn=4)):
+    digests += with_digests(pdu)
+
+pdu_seeds = {"session": session, "discovery": discovery, "staged": staged,
+             "digests": digests}
+
+
+def record(flags, keys):
+    return bytes([flags]) + struct.pack(">H", len(keys)) + keys
+
+
+text_seeds = {
+    "normal": record(0x87, NORMAL),
+    "discovery": record(0x87, DISCOVERY) + record(0x80, text(SendTargets="All")),
+    "staged": record(0x81, text(InitiatorName=INITIATOR, TargetName=TARGET,
+                                AuthMethod="CHAP,None"))
+    + record(0x87, text(HeaderDigest="CRC32C,None", DefaultTime2Wait=5, IFMarker="Yes",
+                        X_unknown="1")),
+}
+
+for target, seeds in (("fuzz_pdu", pdu_seeds), ("fuzz_text", text_seeds)):
+    os.makedirs(os.path.join(HERE, "corpus", target), exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(HERE, "corpus", target, name), "wb") as f:
+            f.write(data)
