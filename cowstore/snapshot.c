@@ -239,7 +239,7 @@ static int do_list(struct cowstore *cs, void *arg)
 	for (uint32_t i = 0; !rc && i < v->nsnaps; i++) {
 		struct snap *s = v->snaps[i];
 		struct cowstore_snapshot_info *info = &list[i];
-		uint64_t unique, mapped;
+		uint64_t unique = 0, mapped = 0; /* read only when rc stays 0 */
 		info->id = s->id;
 		info->volume_id = v->id;
 		snprintf(info->name, sizeof(info->name), "%s", s->name);
