@@ -282,7 +282,12 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 	cmd->task.transfer_len = cmd->exp_len < MAX_TRANSFER_LEN ? cmd->exp_len : MAX_TRANSFER_LEN;
 	size_t buf_len = info.data_len > cmd->task.transfer_len ? info.data_len
 							       : cmd->task.transfer_len;
-	if (buf_len && !(cmd->task.data = calloc(1, buf_len))) {
+	/* Data-out: zeroed, so a short transfer reads as zeros past what came.
+	 * Data-in: target/scsi writes every byte it reports in data_in_len (a
+	 * READ fills all its blocks, other commands copy their response), and
+	 * only those are sent; not zeroing 1 MiB per read is worth it. */
+	cmd->task.data = !buf_len ? NULL : cmd->is_write ? calloc(1, buf_len) : malloc(buf_len);
+	if (buf_len && !cmd->task.data) {
 		cmd_free(cmd);
 		conn_fail(c, "out of memory");
 		return;
