@@ -58,12 +58,38 @@ static void db_options(struct cowstore *cs)
 	cs->ropts = rocksdb_readoptions_create();
 }
 
+/* meta/ holds configuration records with CHAP secrets in clear (the target
+ * needs them to check responses): only the pool's owner may read it, even
+ * when the pool directory was made world-readable, or by an older build. */
+static int restrict_meta(const char *meta, struct cowstore_err *err)
+{
+	struct stat st;
+	int saved;
+	if (mkdir(meta, 0700) < 0 && errno != EEXIST) {
+		saved = errno;
+		set_err(err, "cannot create %s: %s", meta, strerror(saved));
+		return -saved;
+	}
+	if (stat(meta, &st) < 0 || ((st.st_mode & 077) && chmod(meta, 0700) < 0)) {
+		saved = errno;
+		set_err(err, "cannot make %s private to its owner (it holds CHAP secrets): %s",
+			meta, strerror(saved));
+		return -saved;
+	}
+	return 0;
+}
+
 static int db_open(struct cowstore *cs, struct cowstore_err *err)
 {
 	char *dberr = NULL;
 	char *meta = path_in(cs->dir, "meta");
 	if (!meta)
 		return -ENOMEM;
+	int rc = restrict_meta(meta, err);
+	if (rc) {
+		free(meta);
+		return rc;
+	}
 	db_options(cs);
 	cs->db = rocksdb_open(cs->dbopts, meta, &dberr);
 	free(meta);

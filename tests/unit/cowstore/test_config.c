@@ -1,8 +1,10 @@
 /*
  * test_config.c - configuration records (cowstore/config.c): put, get,
- * list by prefix, delete, survival across a reopen, and bad arguments.
+ * list by prefix, delete, survival across a reopen, bad arguments, and a
+ * metadata directory that only the pool's owner can read.
  */
 #include <errno.h>
+#include <sys/stat.h>
 
 #include "tests/harness.h"
 #include "tests/unit/cowstore/testutil.h"
@@ -83,9 +85,33 @@ static void test_bad_arguments(void)
 	test_pool_destroy(&tp);
 }
 
+static unsigned meta_mode(const struct test_pool *tp)
+{
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/meta", tp->dir);
+	return stat(path, &st) == 0 ? (unsigned)(st.st_mode & 0777) : 0xffff;
+}
+
+/* Records hold CHAP secrets in clear: meta/ is the owner's alone, and an
+ * open tightens a pool whose meta/ others could read. */
+static void test_meta_is_private(void)
+{
+	struct test_pool tp;
+	char path[128];
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	CHECK_EQ(meta_mode(&tp), 0700);
+	snprintf(path, sizeof(path), "%s/meta", tp.dir);
+	REQUIRE(chmod(path, 0755) == 0);
+	REQUIRE(test_pool_reopen(&tp) == 0);
+	CHECK_EQ(meta_mode(&tp), 0700);
+	test_pool_destroy(&tp);
+}
+
 static const struct harness_test tests[] = {
 	{ "records", test_records },
 	{ "bad_arguments", test_bad_arguments },
+	{ "meta_is_private", test_meta_is_private },
 };
 
 HARNESS_MAIN(tests)
