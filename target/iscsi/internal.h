@@ -195,6 +195,7 @@ struct conn {
 	bool dead;             /* socket closed; freed when ncmds reaches 0 */
 	uint32_t ncmds;        /* commands whose memory cowstore may still use */
 	char peer[64];
+	char local[64];        /* our address the initiator reached (SendTargets) */
 
 	/* receive: bytes read ahead of the PDU being received wait in in_buf */
 	uint8_t in_buf[65536];

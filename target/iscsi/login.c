@@ -10,6 +10,7 @@
  * unknown keys get NotUnderstood.  A failed login answers a status class
  * and detail (11.13.5) and closes the connection after the response.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,6 +330,20 @@ void login_handle(struct conn *c, const struct pdu *pdu)
 
 /* ---- Text: SendTargets ------------------------------------------------ */
 
+/* What a portal is reached at: a wildcard portal (0.0.0.0 or ::) by the
+ * address this initiator reached, since the wildcard itself is not one an
+ * initiator can connect to. */
+static const char *portal_address(const struct conn *c, const struct portal *portal)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	bool wildcard = (inet_pton(AF_INET, portal->address, &v4) == 1 &&
+			 v4.s_addr == htonl(INADDR_ANY)) ||
+			(inet_pton(AF_INET6, portal->address, &v6) == 1 &&
+			 IN6_IS_ADDR_UNSPECIFIED(&v6));
+	return wildcard && c->local[0] ? c->local : portal->address;
+}
+
 /* "TargetName=iqn\0" and a TargetAddress per portal (SendTargets repeats
  * keys, which a kvlist cannot hold, so this writes the text itself). */
 static size_t put_target(struct conn *c, const struct target_entry *t, char *p)
@@ -336,9 +351,10 @@ static size_t put_target(struct conn *c, const struct target_entry *t, char *p)
 	size_t at = (size_t)sprintf(p, "TargetName=%s", t->iqn) + 1;
 	for (unsigned i = 0; i < c->srv->nportals; i++) {
 		const struct portal *portal = &c->srv->portals[i];
-		const char *fmt = strchr(portal->address, ':') ? "TargetAddress=[%s]:%u,1"
-							       : "TargetAddress=%s:%u,1";
-		at += (size_t)sprintf(p + at, fmt, portal->address, portal->port) + 1;
+		const char *address = portal_address(c, portal);
+		const char *fmt = strchr(address, ':') ? "TargetAddress=[%s]:%u,1"
+						       : "TargetAddress=%s:%u,1";
+		at += (size_t)sprintf(p + at, fmt, address, portal->port) + 1;
 	}
 	return at;
 }

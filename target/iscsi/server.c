@@ -249,6 +249,19 @@ static int watch(struct iscsi_server *srv, int fd, void *tag)
 	return epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* A socket address as text; an IPv4 client of a dual-stack IPv6 socket
+ * (::ffff:a.b.c.d) as plain IPv4, the form it can connect to. */
+static void address_text(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)len);
+	else if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr))
+		inet_ntop(AF_INET, v6->sin6_addr.s6_addr + 12, out, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, &v6->sin6_addr, out, (socklen_t)len);
+}
+
 static void accept_all(struct iscsi_server *srv, struct portal *p)
 {
 	for (;;) {
@@ -265,9 +278,10 @@ static void accept_all(struct iscsi_server *srv, struct portal *p)
 			close(fd);
 			continue;
 		}
-		void *addr = ss.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
-						     : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
-		inet_ntop(ss.ss_family, addr, c->peer, sizeof(c->peer));
+		address_text(&ss, c->peer, sizeof(c->peer));
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+			address_text(&ss, c->local, sizeof(c->local));
 	}
 }
 
