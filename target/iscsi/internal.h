@@ -111,9 +111,15 @@ struct txpdu {
 
 /* ---- text keys (text.c) ----------------------------------------------- */
 
+/* Values are at most VALUE_MAX bytes, except the large-binary values of
+ * CHAP (CHAP_C, CHAP_R: up to 1024 bytes, RFC 7143 12.1.3), whose text may
+ * be LARGE_BINARY_TEXT_MAX ("0x" and two hex digits a byte). */
+#define KEY_MAX 63
+#define VALUE_MAX 255
+#define LARGE_BINARY_TEXT_MAX (2 + 2 * 1024)
 struct kv {
-	char key[64];
-	char value[256];
+	char key[KEY_MAX + 1];
+	char *value; /* owned */
 };
 struct kvlist {
 	struct kv *items;

@@ -1,7 +1,8 @@
 /*
  * text.c - iSCSI text key=value pairs (RFC 7143 6.1): the data of Login and
  * Text PDUs.  Pairs are separated by NUL bytes; keys are at most 63 bytes
- * and values at most 255 here (longer ones are refused, not truncated).
+ * and values at most 255, or 2050 for CHAP's large-binary values (longer
+ * ones are refused, not truncated).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,26 +10,38 @@
 
 #include "target/iscsi/internal.h"
 
+static size_t value_max(const char *key)
+{
+	return !strcmp(key, "CHAP_C") || !strcmp(key, "CHAP_R") ? LARGE_BINARY_TEXT_MAX
+								 : VALUE_MAX;
+}
+
 int kv_add(struct kvlist *l, const char *key, const char *value)
 {
-	if (strlen(key) >= sizeof(l->items[0].key) || strlen(value) >= sizeof(l->items[0].value))
+	if (strlen(key) > KEY_MAX || strlen(value) > value_max(key))
 		return -EINVAL;
+	char *copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
 	for (size_t i = 0; i < l->n; i++) { /* a key given again replaces the old value */
 		if (strcmp(l->items[i].key, key) == 0) {
-			strcpy(l->items[i].value, value);
+			free(l->items[i].value);
+			l->items[i].value = copy;
 			return 0;
 		}
 	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
 		struct kv *p = realloc(l->items, cap * sizeof(*p));
-		if (!p)
+		if (!p) {
+			free(copy);
 			return -ENOMEM;
+		}
 		l->items = p;
 		l->cap = cap;
 	}
 	strcpy(l->items[l->n].key, key);
-	strcpy(l->items[l->n].value, value);
+	l->items[l->n].value = copy;
 	l->n++;
 	return 0;
 }
@@ -49,12 +62,10 @@ int kv_parse(const uint8_t *data, uint32_t len, struct kvlist *out)
 		const char *eq = memchr(pair, '=', pair_len);
 		if (!eq || eq == pair || (size_t)(eq - pair) >= sizeof(out->items[0].key))
 			return -EINVAL;
-		char key[64];
+		char key[KEY_MAX + 1];
 		memcpy(key, pair, (size_t)(eq - pair));
 		key[eq - pair] = 0;
-		if (pair_len - (uint32_t)(eq - pair) - 1 >= sizeof(out->items[0].value))
-			return -EINVAL;
-		int rc = kv_add(out, key, eq + 1);
+		int rc = kv_add(out, key, eq + 1); /* checks the value's length */
 		if (rc)
 			return rc;
 		i += pair_len + 1;
@@ -93,6 +104,8 @@ int kv_encode(const struct kvlist *l, uint8_t **data, uint32_t *len)
 
 void kv_free(struct kvlist *l)
 {
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i].value);
 	free(l->items);
 	memset(l, 0, sizeof(*l));
 }

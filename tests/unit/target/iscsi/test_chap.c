@@ -20,8 +20,10 @@ static uint16_t round_trip(struct conn *c, const struct access *a, const char *t
 	struct kvlist keys = { 0 };
 	kv_free(resp);
 	memset(resp, 0, sizeof(*resp));
-	if (kv_parse((const uint8_t *)text, (uint32_t)len, &keys))
+	if (kv_parse((const uint8_t *)text, (uint32_t)len, &keys)) {
+		kv_free(&keys); /* what was parsed before the bad pair */
 		return 0xffff;
+	}
 	uint16_t status = chap_negotiate(c, a, &keys, resp);
 	kv_free(&keys);
 	return status;
@@ -118,6 +120,55 @@ static void test_mutual(void)
 	chap_free(&c);
 }
 
+/* Mutual CHAP with the largest challenge RFC 7143 allows (1024 bytes),
+ * in hex and in base64; one byte more is refused. */
+static uint16_t mutual_with(const char *challenge_text, const uint8_t *challenge, size_t n,
+			    bool *answered_right)
+{
+	static char text[4096];
+	struct conn c = { 0 };
+	struct kvlist resp = { 0 };
+	uint8_t id, ours[16], md5[16], want[16], got[16];
+	char value[64];
+	*answered_right = false;
+	if (!challenged(&c, &resp, &id, ours))
+		return 0xfffe;
+	md5_response(id, "alice-secret-1", ours, 16, md5);
+	hex(md5, 16, value);
+	int len = snprintf(text, sizeof(text), "CHAP_N=alice%cCHAP_R=%s%cCHAP_I=200%cCHAP_C=%s%c",
+			   0, value, 0, 0, challenge_text, 0);
+	uint16_t status = round_trip(&c, &chap_access, text, (size_t)len, &resp);
+	const char *r = kv_get(&resp, "CHAP_R");
+	if (!status && r && strlen(r) == 34) {
+		md5_response(200, "array-secret-1", challenge, n, want);
+		for (int i = 0; i < 16; i++)
+			sscanf(r + 2 + 2 * i, "%2hhx", &got[i]);
+		*answered_right = memcmp(got, want, 16) == 0;
+	}
+	kv_free(&resp);
+	chap_free(&c);
+	return status;
+}
+
+static void test_mutual_large_challenge(void)
+{
+	static uint8_t challenge[1025];
+	static char text[2 * 1025 + 3];
+	bool right;
+	for (size_t i = 0; i < sizeof(challenge); i++)
+		challenge[i] = (uint8_t)(i * 7 + 1);
+	hex(challenge, 1024, text);
+	CHECK_EQ(mutual_with(text, challenge, 1024, &right), 0);
+	CHECK(right);
+	strcpy(text, "0b");
+	EVP_EncodeBlock((unsigned char *)text + 2, challenge, 1024);
+	CHECK_EQ(mutual_with(text, challenge, 1024, &right), 0);
+	CHECK(right);
+	hex(challenge, 1025, text);
+	CHECK(mutual_with(text, challenge, 1025, &right) != 0);
+	CHECK(!right);
+}
+
 static void test_failures(void)
 {
 	struct conn c = { 0 };
@@ -189,6 +240,7 @@ static void test_acl(void)
 static const struct harness_test tests[] = {
 	{ "one_way_hex_and_base64", test_one_way_hex_and_base64 },
 	{ "mutual", test_mutual },
+	{ "mutual_large_challenge", test_mutual_large_challenge },
 	{ "failures", test_failures },
 	{ "acl", test_acl },
 };

@@ -44,6 +44,30 @@ static void test_hostile_text(void)
 	kv_free(&l);
 }
 
+/* CHAP_C and CHAP_R are large-binary values: up to 1024 bytes, so their hex
+ * text may be 2050 characters (RFC 7143 12.1.3); other keys stay at 255. */
+static void test_large_binary_values(void)
+{
+	static char text[2200];
+	struct kvlist l = { 0 };
+	int n = sprintf(text, "CHAP_C=0x");
+	memset(text + n, 'a', 2048);
+	text[n + 2048] = 0;
+	REQUIRE(kv_parse((const uint8_t *)text, (uint32_t)(n + 2049), &l) == 0);
+	CHECK_EQ(strlen(kv_get(&l, "CHAP_C")), 2050);
+	CHECK_EQ(kv_add(&l, "CHAP_C", "0x01"), 0); /* replaced, the long one freed */
+	CHECK(strcmp(kv_get(&l, "CHAP_C"), "0x01") == 0);
+	kv_free(&l);
+	text[n + 2048] = 'a'; /* one digit more */
+	text[n + 2049] = 0;
+	CHECK_EQ(kv_parse((const uint8_t *)text, (uint32_t)(n + 2050), &l), -EINVAL);
+	kv_free(&l);
+	memcpy(text, "CHAP_X", 6); /* not a large-binary key */
+	text[n + 300] = 0;
+	CHECK_EQ(kv_parse((const uint8_t *)text, (uint32_t)(n + 301), &l), -EINVAL);
+	kv_free(&l);
+}
+
 static void test_bhs_checks(void)
 {
 	uint8_t bhs[BHS_LEN] = { 0x43, 0x87 };
@@ -67,6 +91,7 @@ static void test_bhs_checks(void)
 static const struct harness_test tests[] = {
 	{ "parse_and_encode", test_parse_and_encode },
 	{ "hostile_text", test_hostile_text },
+	{ "large_binary_values", test_large_binary_values },
 	{ "bhs_checks", test_bhs_checks },
 };
 HARNESS_MAIN(tests)
