@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -909,10 +910,23 @@ static int save_global(struct tool *t, struct iscsi_edit *e, const char *done)
 	return rc ? EXIT_FAIL : 0;
 }
 
+/* An iSCSI name argument: too long a name would be cut to fit and might
+ * then pass for another one.  0 or the exit status. */
+static int name_arg(const char *name)
+{
+	if (strlen(name) <= ISCSI_NAME_MAX)
+		return 0;
+	fprintf(stderr, "slate-store: '%.40s...' is longer than the %d bytes of an iSCSI name\n",
+		name, ISCSI_NAME_MAX);
+	return EXIT_FAIL;
+}
+
 static int cmd_target_create(struct tool *t)
 {
 	struct iscsi_edit e = { 0 };
-	int status = load_iscsi(t, &e, false);
+	int status = name_arg(t->args[0]);
+	if (!status)
+		status = load_iscsi(t, &e, false);
 	if (status)
 		return free(e.cfg), status;
 	if (iscsi_config_find(e.cfg, t->args[0]) || e.cfg->ntargets == ISCSI_MAX_TARGETS) {
@@ -929,9 +943,13 @@ static int cmd_target_create(struct tool *t)
 static int cmd_target_delete(struct tool *t)
 {
 	int rc = iscsi_config_delete_target(t->cs, t->args[0]);
-	if (rc == -ENOENT) {
-		fprintf(stderr, "slate-store: no target '%s'\n", t->args[0]);
-		return EXIT_FAIL;
+	if (rc == -ENOENT) { /* stored with other capitals, or not at all */
+		struct iscsi_edit e = { 0 };
+		int status = load_iscsi(t, &e, true);
+		if (status)
+			return free(e.cfg), status;
+		rc = iscsi_config_delete_target(t->cs, e.target->iqn);
+		free(e.cfg);
 	}
 	return rc ? fail(rc, NULL, "deleting target %s", t->args[0]) : (printf("target deleted\n"), 0);
 }
@@ -1010,10 +1028,24 @@ static int cmd_target_unmap(struct tool *t)
 	return EXIT_FAIL;
 }
 
+/* Where initiator sits in tc's ACL (names ignore case), or -1. */
+static int acl_index(const struct iscsi_target_config *tc, const char *initiator)
+{
+	for (unsigned i = 0; i < tc->nacl; i++)
+		if (!strcasecmp(tc->acl[i], initiator))
+			return (int)i;
+	return -1;
+}
+
 static int cmd_target_allow(struct tool *t)
 {
 	struct iscsi_edit e = { 0 };
-	int status = load_iscsi(t, &e, true);
+	int status = name_arg(t->args[1]);
+	if (!status)
+		status = load_iscsi(t, &e, true);
+	if (!status && acl_index(e.target, t->args[1]) >= 0)
+		status = (fprintf(stderr, "slate-store: %s is already in the ACL of %s\n",
+				  t->args[1], e.target->iqn), EXIT_FAIL);
 	if (!status && e.target->nacl == ISCSI_MAX_ACL)
 		status = (fprintf(stderr, "slate-store: the ACL is full\n"), EXIT_FAIL);
 	if (status)
@@ -1029,16 +1061,17 @@ static int cmd_target_disallow(struct tool *t)
 	if (status)
 		return free(e.cfg), status;
 	struct iscsi_target_config *tc = e.target;
-	for (unsigned i = 0; i < tc->nacl; i++) {
-		if (!strcmp(tc->acl[i], t->args[1])) {
-			memcpy(tc->acl[i], tc->acl[--tc->nacl], sizeof(tc->acl[0]));
-			return save_target(t, &e, tc->nacl ? "initiator removed from the ACL"
-						     : "ACL now empty: every initiator may log in");
-		}
+	int i = acl_index(tc, t->args[1]);
+	if (i < 0) {
+		fprintf(stderr, "slate-store: %s is not in the ACL of %s\n", t->args[1], tc->iqn);
+		free(e.cfg);
+		return EXIT_FAIL;
 	}
-	fprintf(stderr, "slate-store: %s is not in the ACL of %s\n", t->args[1], tc->iqn);
-	free(e.cfg);
-	return EXIT_FAIL;
+	/* every copy: a pool saved by an older slate-store may list one twice */
+	for (; i >= 0; i = acl_index(tc, t->args[1]))
+		memmove(tc->acl[i], tc->acl[--tc->nacl], sizeof(tc->acl[0]));
+	return save_target(t, &e, tc->nacl ? "initiator removed from the ACL"
+				     : "ACL now empty: every initiator may log in");
 }
 
 /* USER SECRET [--mutual-user U --mutual-secret S] into a; usage errors. */

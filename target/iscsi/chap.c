@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include <openssl/crypto.h>
@@ -40,7 +41,7 @@ bool access_allows(const struct access *a, const char *initiator)
 	if (!a->nacl)
 		return true;
 	for (unsigned i = 0; i < a->nacl; i++)
-		if (!strcmp(a->acl[i], initiator))
+		if (!strcasecmp(a->acl[i], initiator)) /* names ignore case (RFC 3722) */
 			return true;
 	return false;
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "target/iscsi/iscsi.h"
 
@@ -48,6 +49,19 @@ static bool all_hex(const char *s, size_t n)
 	return s[n] == 0;
 }
 
+/* "YYYY-MM" of an iqn name: the month the naming authority owned its
+ * domain (RFC 3720 3.2.6.3.1). */
+static bool iqn_date_valid(const char *d)
+{
+	for (int i = 0; i < 7; i++)
+		if (i == 4 ? d[i] != '-' : !isdigit((unsigned char)d[i]))
+			return false;
+	int month = (d[5] - '0') * 10 + (d[6] - '0');
+	return month >= 1 && month <= 12;
+}
+
+/* iSCSI names compare without regard to case: RFC 3722 maps them to lower
+ * case, and initiators and operators do not always write them that way. */
 int iscsi_name_valid(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
@@ -56,12 +70,12 @@ int iscsi_name_valid(const char *name)
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)name[i]) && !strchr(".-:", name[i]))
 			return 0; /* RFC 3722 stringprep output, restricted to ASCII */
-	if (!strncmp(name, "iqn.", 4))
-		return n > 12 && isdigit((unsigned char)name[4]) && name[8] == '-' &&
-		       name[11] == '.' && isalnum((unsigned char)name[12]);
-	if (!strncmp(name, "eui.", 4))
+	if (!strncasecmp(name, "iqn.", 4))
+		return n > 12 && iqn_date_valid(name + 4) && name[11] == '.' &&
+		       isalnum((unsigned char)name[12]);
+	if (!strncasecmp(name, "eui.", 4))
 		return all_hex(name + 4, 16);
-	if (!strncmp(name, "naa.", 4))
+	if (!strncasecmp(name, "naa.", 4))
 		return all_hex(name + 4, 16) || all_hex(name + 4, 32);
 	return 0;
 }
@@ -266,7 +280,7 @@ int iscsi_config_delete_target(struct cowstore *cs, const char *iqn)
 struct iscsi_target_config *iscsi_config_find(struct iscsi_config *cfg, const char *iqn)
 {
 	for (unsigned i = 0; i < cfg->ntargets; i++)
-		if (!strcmp(cfg->targets[i].iqn, iqn))
+		if (!strcasecmp(cfg->targets[i].iqn, iqn))
 			return &cfg->targets[i];
 	return NULL;
 }

@@ -93,8 +93,10 @@ int iscsi_config_save_target(struct cowstore *cs, const struct iscsi_target_conf
 int iscsi_config_save_global(struct cowstore *cs, const struct iscsi_config *cfg, char *why,
 			     size_t why_len);
 int iscsi_config_delete_target(struct cowstore *cs, const char *iqn);
+/* iSCSI names compare without regard to case (RFC 3722), here and in logins. */
 struct iscsi_target_config *iscsi_config_find(struct iscsi_config *cfg, const char *iqn);
-/* iqn.YYYY-MM.reversed.domain[:anything] or eui.<16 hex> or naa.<16|32 hex>. */
+/* iqn.YYYY-MM.reversed.domain[:anything] (MM a month) or eui.<16 hex> or
+ * naa.<16|32 hex>. */
 int iscsi_name_valid(const char *name);
 /* Split "ADDR:PORT" / "[ADDR]:PORT" (numeric address); 0 or -EINVAL. */
 int iscsi_portal_parse(const char *portal, char *address, size_t address_len, uint16_t *port);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "target/iscsi/internal.h"
 
@@ -369,7 +370,7 @@ static int send_targets_text(struct conn *c, const char *which, uint8_t **data, 
 		const struct target_entry *t = &c->srv->targets[i];
 		if ((!c->discovery && t != c->target) || !access_allows(&t->access, c->initiator))
 			continue;
-		if (strcmp(which, "All") != 0 && which[0] && strcmp(which, t->iqn) != 0)
+		if (strcmp(which, "All") != 0 && which[0] && strcasecmp(which, t->iqn) != 0)
 			continue;
 		at += put_target(c, t, p + at);
 	}

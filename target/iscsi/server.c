@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -70,7 +71,7 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 struct target_entry *server_find_target(struct iscsi_server *srv, const char *iqn)
 {
 	for (int i = 0; i < srv->ntargets; i++)
-		if (strcmp(srv->targets[i].iqn, iqn) == 0)
+		if (strcasecmp(srv->targets[i].iqn, iqn) == 0) /* names ignore case */
 			return &srv->targets[i];
 	return NULL;
 }

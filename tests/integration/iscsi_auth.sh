@@ -36,6 +36,10 @@ check "a bad target name is refused" refused "$STORE" "$POOL" target create not-
 "$STORE" "$POOL" target create $Q:fenced >/dev/null
 "$STORE" "$POOL" target map $Q:fenced 0 v2 >/dev/null
 check "slate-store adds an ACL entry" "$STORE" "$POOL" target allow $Q:fenced $Q:host-a
+check "the same initiator, in other capitals, is not added twice" refused \
+	"$STORE" "$POOL" target allow $Q:fenced IQN.2026-11.DEV.SLATE:HOST-A
+check "a month 13 in a target name is refused" refused \
+	"$STORE" "$POOL" target create iqn.2026-13.dev.slate:x
 check "slate-store sets discovery CHAP" "$STORE" "$POOL" discovery chap finder finder-secret-1
 "$STORE" "$POOL" target list >"$TMP/list.out" 2>&1
 check "target list shows the ACL" grep -q "allows $Q:host-a" "$TMP/list.out"
@@ -53,6 +57,8 @@ check "mutual CHAP: the initiator refuses a target with the wrong secret" refuse
 
 check "ACL: a listed initiator logs in" inq $Q:host-a "" $Q:fenced
 check "ACL: another initiator is refused" refused inq $Q:host-b "" $Q:fenced
+check "ACL: names match in other capitals" inq IQN.2026-11.DEV.SLATE:HOST-A "" \
+	IQN.2026-11.DEV.SLATE:FENCED
 timeout 30 iscsi-inq -i $Q:host-b "iscsi://$PORTAL/$Q:fenced/0" >"$TMP/denied.out" 2>&1
 check "ACL: the refusal is an authorization failure" grep -qi "authorization" "$TMP/denied.out"
 
@@ -72,6 +78,10 @@ start_slated "$POOL" || exit 1
 check "after a restart with CHAP cleared, no secret is needed" inq $Q:host-a "" $Q:secure
 check "an emptied ACL lets anyone in" inq $Q:host-b "" $Q:fenced
 stop_slated
+check "target delete finds a target named in other capitals" \
+	"$STORE" "$POOL" target delete IQN.2026-11.DEV.SLATE:FENCED
+"$STORE" "$POOL" target list >"$TMP/list2.out" 2>&1
+check "the deleted target is gone" refused grep -q "$Q:fenced" "$TMP/list2.out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

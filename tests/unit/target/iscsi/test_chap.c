@@ -233,6 +233,7 @@ static void test_acl(void)
 	struct access a = { .nacl = 2, .acl = acl };
 	CHECK(access_allows(&a, "iqn.2026-11.dev.slate:b"));
 	CHECK(!access_allows(&a, "iqn.2026-11.dev.slate:c"));
+	CHECK(access_allows(&a, "IQN.2026-11.Dev.Slate:A")); /* names ignore case */
 	a.nacl = 0;
 	CHECK(access_allows(&a, "iqn.2026-11.dev.slate:c"));
 }

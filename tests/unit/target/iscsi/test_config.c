@@ -94,6 +94,28 @@ static void test_checks(void)
 	test_pool_destroy(&tp);
 }
 
+static void test_names(void)
+{
+	static const char *good[] = { "iqn.2026-11.dev.slate:demo", "iqn.1998-01.com.vmware:esx-1",
+				      "IQN.1991-05.COM.MICROSOFT:HOST", "eui.02004567A425678D",
+				      "naa.52004567ba64678d", "iqn.2001-04.com.example" };
+	static const char *bad[] = { "iqn.2026-13.dev.slate:x", "iqn.2026-00.dev.slate:x",
+				     "iqn.20a6-11.dev.slate:x", "iqn.2026-1x.dev.slate:x",
+				     "iqn.2026_11.dev.slate:x", "iqn.2026-11:dev.slate",
+				     "iqn.2026-11..x", "eui.02004567A425678", "naa.5200" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(iscsi_name_valid(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (iscsi_name_valid(bad[i]))
+			CHECK(!bad[i]); /* names the one accepted */
+	/* names compare without regard to case (RFC 3722) */
+	memset(&back, 0, sizeof(back));
+	make_target(&back.targets[0]);
+	back.ntargets = 1;
+	CHECK(iscsi_config_find(&back, "IQN.2026-11.DEV.SLATE:T1") == &back.targets[0]);
+	CHECK(iscsi_config_find(&back, Q "t10") == NULL);
+}
+
 static void test_damaged_records(void)
 {
 	static const char *records[] = {
@@ -139,6 +161,7 @@ static void test_portal_parse(void)
 static const struct harness_test tests[] = {
 	{ "round_trip", test_round_trip },
 	{ "checks", test_checks },
+	{ "names", test_names },
 	{ "damaged_records", test_damaged_records },
 	{ "portal_parse", test_portal_parse },
 };
