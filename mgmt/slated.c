@@ -9,8 +9,9 @@
  * What is served is kept in the pool (target/iscsi/config.c; slate-store's
  * target, discovery and portal commands change it while slated is stopped):
  * targets, LUN mappings, ACLs, CHAP, portals.  Embedded default: when the
- * pool has no target yet, a 1 GiB thin volume "demo" is created and saved as
- * LUN 0 of target iqn.2026-11.dev.slate:demo; with no portal configured,
+ * pool has no iSCSI configuration at all (a new pool), a 1 GiB thin volume
+ * "demo" is created and saved as LUN 0 of target iqn.2026-11.dev.slate:demo
+ * (deleting it later is for good); with no portal configured,
  * iSCSI listens on 127.0.0.1:3260.  --iscsi ADDR:PORT replaces the portals
  * (tests use 127.0.0.1:0).
  *
@@ -227,7 +228,9 @@ static void log_pool_state(struct slated *sd)
 /* ---- iSCSI ------------------------------------------------------------ */
 
 /* First start: the demo volume and a target serving it, saved in the pool
- * like any target an operator makes with slate-store. */
+ * like any target an operator makes with slate-store, then the global
+ * record, which says the pool's iSCSI setup is made: an operator who later
+ * deletes every target does not get the demo target back. */
 static int create_demo(struct slated *sd)
 {
 	struct cowstore_err err = { "" };
@@ -255,6 +258,11 @@ static int create_demo(struct slated *sd)
 		return rc;
 	}
 	sd->iscsi_cfg->ntargets = 1;
+	rc = iscsi_config_save_global(sd->cs, sd->iscsi_cfg, why, sizeof(why));
+	if (rc) {
+		log_line("error: cannot save the iSCSI settings: %s", rc == -EINVAL ? why : strerror(-rc));
+		return rc;
+	}
 	log_line("created target %s with LUN 0 = volume '%s'", DEMO_TARGET, DEMO_VOLUME);
 	return 0;
 }
@@ -270,7 +278,12 @@ static int load_iscsi_config(struct slated *sd)
 			 rc == -EINVAL ? why : strerror(-rc));
 		return rc;
 	}
-	return sd->iscsi_cfg->ntargets ? 0 : create_demo(sd);
+	if (!sd->iscsi_cfg->ntargets && !sd->iscsi_cfg->initialized)
+		return create_demo(sd);
+	if (!sd->iscsi_cfg->ntargets)
+		log_line("warning: no iSCSI target is configured; add one with "
+			 "'slate-store %s target create IQN'", sd->data_dir);
+	return 0;
 }
 
 /* The portals: --iscsi, else the configured ones, else 127.0.0.1:3260. */

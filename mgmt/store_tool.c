@@ -940,6 +940,20 @@ static int cmd_target_create(struct tool *t)
 	return save_target(t, &e, "target created");
 }
 
+/* After the last target of a pool whose demo target an older slated made
+ * is deleted, the global record must exist, or slated would take the pool
+ * for a new one and make the demo target again. */
+static int mark_configured(struct tool *t)
+{
+	struct iscsi_edit e = { 0 };
+	int status = load_iscsi(t, &e, false);
+	if (status || e.cfg->initialized)
+		return free(e.cfg), status;
+	int rc = iscsi_config_save_global(t->cs, e.cfg, e.why, sizeof(e.why));
+	free(e.cfg);
+	return rc ? fail(rc, NULL, "saving the iSCSI settings") : 0;
+}
+
 static int cmd_target_delete(struct tool *t)
 {
 	int rc = iscsi_config_delete_target(t->cs, t->args[0]);
@@ -951,7 +965,10 @@ static int cmd_target_delete(struct tool *t)
 		rc = iscsi_config_delete_target(t->cs, e.target->iqn);
 		free(e.cfg);
 	}
-	return rc ? fail(rc, NULL, "deleting target %s", t->args[0]) : (printf("target deleted\n"), 0);
+	if (rc)
+		return fail(rc, NULL, "deleting target %s", t->args[0]);
+	printf("target deleted\n");
+	return mark_configured(t);
 }
 
 static void print_auth(const char *what, const struct iscsi_auth *a)

@@ -411,6 +411,7 @@ int iscsi_config_load(struct cowstore *cs, struct iscsi_config *cfg, char *why, 
 	memset(cfg, 0, sizeof(*cfg));
 	int rc = cowstore_config_get(cs, GLOBAL_KEY, &value, &len);
 	if (rc == 0) {
+		cfg->initialized = true;
 		rc = parse_record(GLOBAL_KEY, value, len, cfg, global_line_cb, why, why_len);
 		free(value);
 		if (!rc)

@@ -15,6 +15,7 @@
 #ifndef SLATE_TARGET_ISCSI_H
 #define SLATE_TARGET_ISCSI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,9 @@ struct iscsi_target_config {
 };
 
 struct iscsi_config {
+	/* The pool holds the global record: its iSCSI setup was made once, so
+	 * having no target is a choice (slated adds no demo target then). */
+	bool initialized;
 	struct iscsi_auth discovery; /* for SendTargets sessions */
 	unsigned nportals;           /* 0: the default, 127.0.0.1:3260 */
 	char portals[ISCSI_MAX_PORTALS][ISCSI_PORTAL_MAX + 1];

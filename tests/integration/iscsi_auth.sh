@@ -83,5 +83,17 @@ check "target delete finds a target named in other capitals" \
 "$STORE" "$POOL" target list >"$TMP/list2.out" 2>&1
 check "the deleted target is gone" refused grep -q "$Q:fenced" "$TMP/list2.out"
 
+# The demo target belongs to a new pool only: deleted, it stays deleted.
+POOL=$TMP/fresh
+start_slated "$POOL" || exit 1
+check "a new pool gets the demo target" grep -q "created target $Q:demo" "$TMP/slated.log"
+stop_slated
+check "slate-store deletes the demo target" "$STORE" "$POOL" target delete $Q:demo
+start_slated "$POOL" || exit 1
+check "a deleted demo target stays deleted" refused grep -q "created target" "$TMP/slated.log"
+check "slated says that no target is configured" grep -q "no iSCSI target is configured" \
+	"$TMP/slated.log"
+stop_slated
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
