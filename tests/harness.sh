@@ -34,8 +34,11 @@ check() {
 start_slated() {
 	"$SLATED" --data "$1" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
 	slated_pid=$!
-	for _ in $(seq 100); do
+	# Until "ready" or slated dies; the bound (5 minutes) is there only so
+	# that a hung daemon cannot hang the suite on a loaded machine.
+	for _ in $(seq 3000); do
 		grep -q 'ready;' "$TMP/slated.log" && break
+		kill -0 "$slated_pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	PORT=$(sed -n 's/.*iSCSI: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$TMP/slated.log")

@@ -55,6 +55,55 @@ check "mutual CHAP: the target proves itself" mutual_inq array-secret-1
 check "mutual CHAP: the initiator refuses a target with the wrong secret" refused \
 	mutual_inq array-secret-9
 
+# Logins libiscsi would never send, each answered with its login status.
+python3 - "$PORT" $Q >"$TMP/raw.out" 2>&1 <<'EOF'
+import socket, sys
+port, q = int(sys.argv[1]), sys.argv[2]
+def pdu(itt, csg, nsg, transit, keys):
+    data = b"".join(k.encode() + b"=" + v.encode() + b"\0" for k, v in keys)
+    bhs = bytearray(48)
+    bhs[0], bhs[1] = 0x43, (0x80 if transit else 0) | csg << 2 | nsg
+    bhs[5:8] = len(data).to_bytes(3, "big")
+    bhs[8:14] = bytes([0x80, 0, 0, 0, 0, 1])
+    bhs[16:20] = itt.to_bytes(4, "big")
+    return bytes(bhs) + data + b"\0" * (-len(data) % 4)
+def read(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise EOFError
+        b += c
+    return b
+def statuses(steps):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    got = []
+    for itt, (csg, nsg, transit, keys) in enumerate(steps, 1):
+        if itt == 1:
+            keys = [("InitiatorName", q + ":host-a"), ("TargetName", q + ":secure")] + keys
+        s.sendall(pdu(itt, csg, nsg, transit, keys))
+        h = read(s, 48)
+        n = int.from_bytes(h[5:8], "big")
+        read(s, n + (-n % 4))
+        got.append("%04x" % (h[36] << 8 | h[37]))
+    s.close()
+    return " ".join(got)
+print("skip", statuses([(1, 3, 1, [])]))
+print("none", statuses([(0, 1, 1, [("AuthMethod", "None")])]))
+print("early", statuses([(0, 1, 0, [("CHAP_A", "5")])]))
+print("long", statuses([(0, 1, 0, [("AuthMethod", "CHAP")]), (0, 1, 0, [("CHAP_A", "5")]),
+      (0, 1, 1, [("CHAP_N", "alice"), ("CHAP_R", "0x" + "00" * 16), ("CHAP_I", "1"),
+                 ("CHAP_C", "0x" + "ab" * 1025)])]))
+EOF
+check "a login that skips the security stage is an authentication failure" \
+	grep -qx "skip 0201" "$TMP/raw.out"
+check "AuthMethod=None to a CHAP target is an authentication failure" \
+	grep -qx "none 0201" "$TMP/raw.out"
+check "CHAP_A before AuthMethod is an initiator error" grep -qx "early 0200" "$TMP/raw.out"
+check "a CHAP_C over 1024 bytes is an initiator error" grep -qx "long 0000 0000 0200" \
+	"$TMP/raw.out"
+check "slated still serves after those logins" inq $Q:host-a "alice%alice-secret-1@" $Q:secure
+
 check "ACL: a listed initiator logs in" inq $Q:host-a "" $Q:fenced
 check "ACL: another initiator is refused" refused inq $Q:host-b "" $Q:fenced
 check "ACL: names match in other capitals" inq IQN.2026-11.DEV.SLATE:HOST-A "" \
