@@ -998,7 +998,8 @@ static int cmd_target_list(struct tool *t)
 			       tc->luns[j].volume);
 	}
 	if (!e.cfg->ntargets)
-		printf("(no targets: slated creates the demo target on its first start)\n");
+		printf(e.cfg->initialized ? "(no targets)\n"
+		       : "(no targets: slated creates the demo target on its first start)\n");
 	free(e.cfg);
 	return 0;
 }
@@ -1032,10 +1033,10 @@ static int cmd_target_unmap(struct tool *t)
 	if (status)
 		return free(e.cfg), status;
 	struct iscsi_target_config *tc = e.target;
-	for (unsigned i = 0; i < tc->nluns; i++) {
-		char lun[24];
-		snprintf(lun, sizeof(lun), "%llu", (unsigned long long)tc->luns[i].lun);
-		if (!strcmp(lun, t->args[1])) {
+	char *end;
+	unsigned long long lun = strtoull(t->args[1], &end, 10);
+	for (unsigned i = 0; t->args[1][0] && !*end && i < tc->nluns; i++) {
+		if (tc->luns[i].lun == lun) {
 			tc->luns[i] = tc->luns[--tc->nluns];
 			return save_target(t, &e, "LUN unmapped");
 		}
@@ -1178,9 +1179,9 @@ static int cmd_portal_remove(struct tool *t)
 	if (status)
 		return free(e.cfg), status;
 	for (unsigned i = 0; i < e.cfg->nportals; i++) {
-		if (!strcmp(e.cfg->portals[i], t->args[0])) {
-			memcpy(e.cfg->portals[i], e.cfg->portals[--e.cfg->nportals],
-			       sizeof(e.cfg->portals[0]));
+		if (iscsi_portal_equal(e.cfg->portals[i], t->args[0])) {
+			memmove(e.cfg->portals[i], e.cfg->portals[--e.cfg->nportals],
+				sizeof(e.cfg->portals[0]));
 			return save_global(t, &e, "portal removed");
 		}
 	}

@@ -28,11 +28,17 @@ check() {
 	fi
 }
 
-# start_slated POOLDIR: slated on 127.0.0.1 and a port the kernel picks;
-# sets PORT and PORTAL.  When it does not come up, prints the failure with
-# its log ($TMP/slated.log) and the closing line, and returns 1.
+# start_slated POOLDIR [configured]: slated on 127.0.0.1 and a port the
+# kernel picks, or with "configured" on the portals the pool holds (the
+# first must be on 127.0.0.1); sets PORT and PORTAL (the first portal).
+# When it does not come up, prints the failure with its log
+# ($TMP/slated.log) and the closing line, and returns 1.
 start_slated() {
-	"$SLATED" --data "$1" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
+	if [ "${2:-}" = configured ]; then
+		"$SLATED" --data "$1" 2>"$TMP/slated.log" &
+	else
+		"$SLATED" --data "$1" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
+	fi
 	slated_pid=$!
 	# Until "ready" or slated dies; the bound (5 minutes) is there only so
 	# that a hung daemon cannot hang the suite on a loaded machine.

@@ -168,19 +168,65 @@ int iscsi_portal_parse(const char *portal, char *address, size_t address_len, ui
 	return 0;
 }
 
+/* A portal as the socket it binds. */
+struct bind_key {
+	int family;
+	unsigned char addr[16];
+	uint16_t port;
+	bool wildcard;
+};
+
+static bool bind_key(const char *portal, struct bind_key *k)
+{
+	static const unsigned char any[16];
+	char address[64];
+	memset(k, 0, sizeof(*k));
+	if (iscsi_portal_parse(portal, address, sizeof(address), &k->port))
+		return false;
+	k->family = inet_pton(AF_INET, address, k->addr) == 1 ? AF_INET : AF_INET6;
+	if (k->family == AF_INET6 && inet_pton(AF_INET6, address, k->addr) != 1)
+		return false;
+	k->wildcard = !memcmp(k->addr, any, sizeof(any));
+	return true;
+}
+
+int iscsi_portal_equal(const char *a, const char *b)
+{
+	struct bind_key ka, kb;
+	return bind_key(a, &ka) && bind_key(b, &kb) && ka.family == kb.family &&
+	       ka.port == kb.port && !memcmp(ka.addr, kb.addr, sizeof(ka.addr));
+}
+
+/* Both cannot listen: the same socket, or a wildcard (an IPv6 one takes
+ * IPv4 too) and another address on its port. */
+static bool portals_collide(const struct bind_key *a, const struct bind_key *b)
+{
+	return a->port == b->port && (a->wildcard || b->wildcard ||
+				      (a->family == b->family && !memcmp(a->addr, b->addr, 16)));
+}
+
 static int check_global(const struct iscsi_config *cfg, char *why, size_t why_len)
 {
-	char address[64];
-	uint16_t port;
+	struct bind_key keys[ISCSI_MAX_PORTALS];
 	int rc = check_auth(&cfg->discovery, "discovery", why, why_len);
 	if (rc)
 		return rc;
 	if (cfg->nportals > ISCSI_MAX_PORTALS)
 		return fail(why, why_len, "at most %d portals", ISCSI_MAX_PORTALS);
-	for (unsigned i = 0; i < cfg->nportals; i++)
-		if (iscsi_portal_parse(cfg->portals[i], address, sizeof(address), &port))
+	for (unsigned i = 0; i < cfg->nportals; i++) {
+		const char *portal = cfg->portals[i];
+		if (!bind_key(portal, &keys[i]))
 			return fail(why, why_len, "portal '%s' is not ADDR:PORT with a numeric "
-				    "address", cfg->portals[i]);
+				    "address", portal);
+		if (!keys[i].port)
+			return fail(why, why_len, "portal '%s': a configured portal needs a port "
+				    "(3260 is iSCSI's)", portal);
+		for (unsigned j = 0; j < i; j++)
+			if (portals_collide(&keys[i], &keys[j]))
+				return fail(why, why_len, "portals '%s' and '%s' cannot both "
+					    "listen: same port, and one of them takes every address "
+					    "or both are the same", cfg->portals[j], portal);
+	}
 	return 0;
 }
 

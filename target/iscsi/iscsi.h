@@ -104,6 +104,9 @@ struct iscsi_target_config *iscsi_config_find(struct iscsi_config *cfg, const ch
 int iscsi_name_valid(const char *name);
 /* Split "ADDR:PORT" / "[ADDR]:PORT" (numeric address); 0 or -EINVAL. */
 int iscsi_portal_parse(const char *portal, char *address, size_t address_len, uint16_t *port);
+/* Nonzero when two portals are the same socket however written ([::1] and
+ * [0::1]); configured portals must be distinct and bindable together. */
+int iscsi_portal_equal(const char *a, const char *b);
 
 /* ---- the server ----------------------------------------------------------- */
 

@@ -144,5 +144,32 @@ check "slated says that no target is configured" grep -q "no iSCSI target is con
 	"$TMP/slated.log"
 stop_slated
 
+# Configured portals: slated listens on each, and SendTargets names them all.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+P1=$(free_port)
+P2=$(free_port)
+check "slate-store adds a portal" "$STORE" "$POOL" portal add 127.0.0.1:$P1
+check "slate-store adds a second portal" "$STORE" "$POOL" portal add 127.0.0.1:$P2
+check "the same portal twice is refused" refused "$STORE" "$POOL" portal add 127.0.0.1:$P1
+check "a wildcard on a used port is refused" refused "$STORE" "$POOL" portal add 0.0.0.0:$P2
+check "a portal without a port is refused" refused "$STORE" "$POOL" portal add 127.0.0.1:0
+"$STORE" "$POOL" target create $Q:two-portals >/dev/null
+"$STORE" "$POOL" target map $Q:two-portals 0 demo >/dev/null
+check "target unmap takes 00 for LUN 0" "$STORE" "$POOL" target unmap $Q:two-portals 00
+"$STORE" "$POOL" target map $Q:two-portals 0 demo >/dev/null
+start_slated "$POOL" configured || exit 1
+timeout 30 iscsi-ls -i $Q:host-a "iscsi://127.0.0.1:$P2" >"$TMP/ls-portals.out" 2>&1
+check "slated listens on the second configured portal" \
+	grep -q "Target:$Q:two-portals Portal:127.0.0.1:$P2" "$TMP/ls-portals.out"
+check "SendTargets names the first portal too" \
+	grep -q "Target:$Q:two-portals Portal:127.0.0.1:$P1" "$TMP/ls-portals.out"
+check "a LUN is served on the first portal" inq $Q:host-a "" $Q:two-portals
+stop_slated
+check "slate-store removes a portal" "$STORE" "$POOL" portal remove 127.0.0.1:$P2
+"$STORE" "$POOL" target list >"$TMP/list3.out" 2>&1
+check "the removed portal is gone" refused grep -q "portal 127.0.0.1:$P2" "$TMP/list3.out"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

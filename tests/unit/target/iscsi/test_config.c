@@ -156,6 +156,39 @@ static void test_portal_parse(void)
 				     "[::1:3260", "host:3260", "[]:1" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_EQ(iscsi_portal_parse(bad[i], address, sizeof(address), &port), -EINVAL);
+	CHECK(iscsi_portal_equal("[::1]:3260", "[0::1]:3260"));
+	CHECK(iscsi_portal_equal("127.0.0.1:3260", "127.0.0.1:3260"));
+	CHECK(!iscsi_portal_equal("127.0.0.1:3260", "127.0.0.1:3261"));
+	CHECK(!iscsi_portal_equal("127.0.0.1:3260", "[::1]:3260"));
+	CHECK(!iscsi_portal_equal("127.0.0.1:3260", "bad"));
+}
+
+/* Configured portals must all be able to listen at once. */
+static void test_portal_sets(void)
+{
+	static const char *bad[][2] = {
+		{ "127.0.0.1:3260", "127.0.0.1:3260" }, /* twice */
+		{ "[::1]:3260", "[0::1]:3260" },        /* twice, written otherwise */
+		{ "0.0.0.0:3260", "127.0.0.1:3260" },   /* the wildcard takes it */
+		{ "127.0.0.1:3260", "[::]:3260" },      /* IPv6's takes IPv4 too */
+		{ "127.0.0.1:0", NULL },                /* no port: a new one each start */
+	};
+	static const char *good[2] = { "0.0.0.0:3260", "127.0.0.1:3261" };
+	struct test_pool tp;
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&cfg, 0, sizeof(cfg));
+		for (int j = 0; j < 2 && bad[i][j]; j++)
+			strcpy(cfg.portals[cfg.nportals++], bad[i][j]);
+		why[0] = 0;
+		CHECK_EQ(iscsi_config_save_global(tp.cs, &cfg, why, sizeof(why)), -EINVAL);
+		CHECK(strstr(why, "portal") != NULL);
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	strcpy(cfg.portals[cfg.nportals++], good[0]);
+	strcpy(cfg.portals[cfg.nportals++], good[1]);
+	CHECK_EQ(iscsi_config_save_global(tp.cs, &cfg, why, sizeof(why)), 0);
+	test_pool_destroy(&tp);
 }
 
 static const struct harness_test tests[] = {
@@ -164,6 +197,7 @@ static const struct harness_test tests[] = {
 	{ "names", test_names },
 	{ "damaged_records", test_damaged_records },
 	{ "portal_parse", test_portal_parse },
+	{ "portal_sets", test_portal_sets },
 };
 
 HARNESS_MAIN(tests)
