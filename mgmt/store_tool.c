@@ -1092,6 +1092,31 @@ static int cmd_target_disallow(struct tool *t)
 				     : "ACL now empty: every initiator may log in");
 }
 
+/* A secret argument into out (cap bytes): "-" reads the next line of
+ * standard input, which keeps the secret out of ps and shell history.
+ * 0 or the exit status. */
+static int secret_arg(const char *given, char *out, size_t cap)
+{
+	char line[ISCSI_CHAP_SECRET_MAX + 3];
+	if (strcmp(given, "-") != 0) {
+		if (strlen(given) >= cap)
+			return usage_error("CHAP secret too long");
+		strcpy(out, given);
+		return 0;
+	}
+	if (!fgets(line, sizeof(line), stdin)) {
+		fprintf(stderr, "slate-store: no CHAP secret on standard input\n");
+		return EXIT_FAIL;
+	}
+	line[strcspn(line, "\r\n")] = 0;
+	if (strlen(line) >= cap) {
+		fprintf(stderr, "slate-store: the CHAP secret on standard input is too long\n");
+		return EXIT_FAIL;
+	}
+	strcpy(out, line);
+	return 0;
+}
+
 /* USER SECRET [--mutual-user U --mutual-secret S] into a; usage errors. */
 static int auth_args(struct tool *t, char **args, struct iscsi_auth *a)
 {
@@ -1099,16 +1124,15 @@ static int auth_args(struct tool *t, char **args, struct iscsi_auth *a)
 	if (!mu != !ms)
 		return usage_error("--mutual-user and --mutual-secret go together");
 	memset(a, 0, sizeof(*a));
-	if (strlen(args[0]) >= sizeof(a->chap.user) || strlen(args[1]) >= sizeof(a->chap.secret) ||
-	    (mu && (strlen(mu) >= sizeof(a->mutual.user) || strlen(ms) >= sizeof(a->mutual.secret))))
-		return usage_error("CHAP user or secret too long");
+	if (strlen(args[0]) >= sizeof(a->chap.user) || (mu && strlen(mu) >= sizeof(a->mutual.user)))
+		return usage_error("CHAP user too long");
 	strcpy(a->chap.user, args[0]);
-	strcpy(a->chap.secret, args[1]);
-	if (mu) {
+	int status = secret_arg(args[1], a->chap.secret, sizeof(a->chap.secret));
+	if (!status && mu) {
 		strcpy(a->mutual.user, mu);
-		strcpy(a->mutual.secret, ms);
+		status = secret_arg(ms, a->mutual.secret, sizeof(a->mutual.secret));
 	}
-	return 0;
+	return status;
 }
 
 static int cmd_target_chap(struct tool *t)
@@ -1234,7 +1258,8 @@ static void print_usage(FILE *out)
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(out, "  %s\n", commands[i].synopsis);
 	fprintf(out, "SIZE is bytes with an optional suffix K, M, G or T (powers of 1024).\n"
-		     "An empty ACL lets every initiator in; CHAP secrets are 12-64 characters.\n"
+		     "An empty ACL lets every initiator in; CHAP secrets are 12-64 characters;\n"
+		     "a SECRET of - is read from a line of standard input (one-way first).\n"
 		     "The pool must not be open in slated.  Exit: 0 ok, 1 failure, 2 usage.\n");
 }
 

@@ -159,13 +159,18 @@ check "a portal without a port is refused" refused "$STORE" "$POOL" portal add 1
 "$STORE" "$POOL" target map $Q:two-portals 0 demo >/dev/null
 check "target unmap takes 00 for LUN 0" "$STORE" "$POOL" target unmap $Q:two-portals 00
 "$STORE" "$POOL" target map $Q:two-portals 0 demo >/dev/null
+check "a CHAP secret can come from standard input" sh -c "printf 'carol-secret-9\\n' |
+	'$STORE' '$POOL' target chap $Q:two-portals carol -"
+check "no secret on standard input is refused" refused sh -c \
+	"'$STORE' '$POOL' target chap $Q:two-portals carol - </dev/null"
 start_slated "$POOL" configured || exit 1
 timeout 30 iscsi-ls -i $Q:host-a "iscsi://127.0.0.1:$P2" >"$TMP/ls-portals.out" 2>&1
 check "slated listens on the second configured portal" \
 	grep -q "Target:$Q:two-portals Portal:127.0.0.1:$P2" "$TMP/ls-portals.out"
 check "SendTargets names the first portal too" \
 	grep -q "Target:$Q:two-portals Portal:127.0.0.1:$P1" "$TMP/ls-portals.out"
-check "a LUN is served on the first portal" inq $Q:host-a "" $Q:two-portals
+check "a LUN is served on the first portal, with the secret read from stdin" \
+	inq $Q:host-a "carol%carol-secret-9@" $Q:two-portals
 stop_slated
 check "slate-store removes a portal" "$STORE" "$POOL" portal remove 127.0.0.1:$P2
 "$STORE" "$POOL" target list >"$TMP/list3.out" 2>&1
