@@ -15,23 +15,7 @@
 # measurement could not run (its error is on stderr and its row is null).
 set -u
 
-usage() {
-	echo "usage: $0 [--json] [--quick]" >&2
-	exit 2
-}
-
-json=0
-quick=0
-for arg in "$@"; do
-	case $arg in
-	--json) json=1 ;;
-	--quick) quick=1 ;;
-	*) usage ;;
-	esac
-done
-
-root=$(cd "$(dirname "$0")/.." && pwd) || exit 1
-cd "$root" || exit 1
+. "$(dirname "$0")/common.sh"
 if ! make -s build/bench/cowstore-bench >&2; then
 	echo "cowstore.sh: building build/bench/cowstore-bench failed" >&2
 	exit 1
@@ -83,14 +67,6 @@ run_bench() {
 		[ -n "$name" ] || continue
 		samples[$sub:$name]="${samples[$sub:$name]:-} $value"
 	done <<<"$out"
-}
-
-median() {
-	# shellcheck disable=SC2086
-	printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 }
-		END { if (NR == 0) exit;
-		      if (NR % 2) print v[(NR + 1) / 2];
-		      else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # ---- measurements ------------------------------------------------------
@@ -161,25 +137,11 @@ add_mib_row snapshot-delete-unique-mib snapcreate:snapshot-delete-unique-bytes \
 add_row metadata-mib-per-gib metadata:metadata-mib-per-gib MiB/GiB
 add_row recovery-ms recovery:recovery-ms ms
 
-ratio_of() {
-	awk -v v="$1" -v p="$2" 'BEGIN { if (v != "" && p != "" && p + 0 != 0) printf "%.3f", v / p }'
-}
-
 cpus=$(nproc)
 mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 kernel=$(uname -r)
 rocksdb=$(dpkg-query -W -f='${Version}' librocksdb-dev 2>/dev/null || echo unknown)
 [ -n "$rocksdb" ] || rocksdb=unknown
-
-json_str() {
-	local s=$1
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	printf '"%s"' "$s"
-}
-json_val() { # a number, or null when empty
-	if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi
-}
 
 if [ "$json" -eq 1 ]; then
 	printf '{"bench":"cowstore","machine":{"cpus":%s,"mem_gib":%s,"kernel":%s,"rocksdb":%s},"results":[' \

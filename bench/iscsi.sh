@@ -31,23 +31,7 @@
 # Both daemons are always stopped and /dev/shm cleaned, by a trap.
 set -u
 
-usage() {
-	echo "usage: $0 [--json] [--quick]" >&2
-	exit 2
-}
-
-json=0
-quick=0
-for arg in "$@"; do
-	case $arg in
-	--json) json=1 ;;
-	--quick) quick=1 ;;
-	*) usage ;;
-	esac
-done
-
-root=$(cd "$(dirname "$0")/.." && pwd) || exit 1
-cd "$root" || exit 1
+. "$(dirname "$0")/common.sh"
 for tool in tgtd tgtadm iscsi-perf qemu-img; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "iscsi.sh: $tool is missing (packaging/deps.sh installs it)" >&2
@@ -243,18 +227,6 @@ done
 
 # ---- the table ---------------------------------------------------------
 
-median() {
-	# shellcheck disable=SC2086
-	printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 }
-		END { if (NR == 0) exit;
-		      if (NR % 2) print v[(NR + 1) / 2];
-		      else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-ratio_of() {
-	awk -v v="$1" -v p="$2" 'BEGIN { if (v != "" && p != "" && p + 0 != 0) printf "%.3f", v / p }'
-}
-
 rows=() # "name|value|peer|unit"
 for spec in 4k-randread-iops:iops 4k-write-iops:iops 1m-seqread-mibs:MiB/s \
 	1m-seqwrite-mibs:MiB/s convert-1g-s:s cpu-us-per-4k-io:us; do
@@ -269,16 +241,6 @@ version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
 tgt_version=$(version tgt)
 qemu_version=$(version qemu-utils)
 libiscsi_version=$(version libiscsi-bin)
-
-json_str() {
-	local s=$1
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	printf '"%s"' "$s"
-}
-json_val() { # a number, or null when empty
-	if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi
-}
 
 if [ "$json" -eq 1 ]; then
 	printf '{"bench":"iscsi","machine":{"cpus":%s,"mem_gib":%s,"kernel":%s,"tgt":%s,"qemu":%s,"libiscsi":%s},"results":[' \
