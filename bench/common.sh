@@ -44,3 +44,12 @@ json_str() {
 json_val() { # a number, or null when empty
 	if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi
 }
+
+# One object of the "results" array (an empty PEER_NAME is null).
+json_row() { # json_row NAME VALUE PEER PEER_NAME UNIT
+	local peer_name=null
+	[ -n "$4" ] && peer_name=$(json_str "$4")
+	printf '{"name":%s,"value":%s,"peer":%s,"peer_name":%s,"ratio":%s,"unit":%s}' \
+		"$(json_str "$1")" "$(json_val "$2")" "$(json_val "$3")" "$peer_name" \
+		"$(json_val "$(ratio_of "$2" "$3")")" "$(json_str "$5")"
+}

@@ -149,11 +149,8 @@ if [ "$json" -eq 1 ]; then
 	sep=""
 	for row in "${rows[@]}"; do
 		IFS='|' read -r name value peer peer_name unit <<<"$row"
-		ratio=$(ratio_of "$value" "$peer")
-		if [ -n "$peer_name" ]; then pn=$(json_str "$peer_name"); else pn=null; fi
-		printf '%s{"name":%s,"value":%s,"peer":%s,"peer_name":%s,"ratio":%s,"unit":%s}' \
-			"$sep" "$(json_str "$name")" "$(json_val "$value")" "$(json_val "$peer")" \
-			"$pn" "$(json_val "$ratio")" "$(json_str "$unit")"
+		printf '%s' "$sep"
+		json_row "$name" "$value" "$peer" "$peer_name" "$unit"
 		sep=","
 	done
 	printf ']}\n'

@@ -249,9 +249,8 @@ if [ "$json" -eq 1 ]; then
 	sep=""
 	for row in "${rows[@]}"; do
 		IFS='|' read -r name value peer unit <<<"$row"
-		printf '%s{"name":%s,"value":%s,"peer":%s,"peer_name":"tgt","ratio":%s,"unit":%s}' \
-			"$sep" "$(json_str "$name")" "$(json_val "$value")" "$(json_val "$peer")" \
-			"$(json_val "$(ratio_of "$value" "$peer")")" "$(json_str "$unit")"
+		printf '%s' "$sep"
+		json_row "$name" "$value" "$peer" tgt "$unit"
 		sep=","
 	done
 	printf ']}\n'
