@@ -136,6 +136,7 @@ struct conn *conn_new(struct iscsi_server *srv, int fd)
 	}
 	c->srv = srv;
 	c->fd = fd;
+	c->connected_ms = server_now_ms();
 	atomic_init(&c->window, ISCSI_DEFAULT_WINDOW);
 	pthread_mutex_lock(&srv->sessions_lock);
 	c->next = srv->conns;

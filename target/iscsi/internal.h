@@ -164,7 +164,7 @@ struct iscsi_server {
 	struct cowstore_queue *queue;
 	struct portal portals[ISCSI_MAX_PORTALS];
 	unsigned nportals;
-	uint32_t nop_interval_ms, nop_timeout_ms, stop_grace_ms;
+	uint32_t nop_interval_ms, nop_timeout_ms, stop_grace_ms, login_timeout_ms;
 	int epoll_fd, stop_fd, timer_fd;
 	int notify_fd;         /* eventfd: thin_threshold was set by another thread */
 	atomic_bool thin_threshold;
@@ -235,6 +235,7 @@ struct conn {
 	uint32_t next_ttt;
 
 	/* keepalive (server.c) */
+	uint64_t connected_ms; /* login must finish within srv->login_timeout_ms */
 	uint64_t last_rx_ms;   /* when bytes last arrived */
 	uint32_t ping_ttt;     /* TTT of our unanswered NOP-In; 0xffffffff: none */
 	uint64_t ping_sent_ms;

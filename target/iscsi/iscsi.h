@@ -37,6 +37,10 @@ struct iscsi_server_options {
 	/* On stop, sessions are asked to log out (Async Message) and closed
 	 * after stop_grace_ms at most.  0 picks 2 s. */
 	uint32_t stop_grace_ms;
+	/* A connection that has not finished logging in within login_timeout_ms
+	 * of connecting is closed (a half-open login holds no resources for
+	 * long).  0 picks 30 s. */
+	uint32_t login_timeout_ms;
 };
 
 /* ---- configuration (config.c): what is served, kept in the pool ------- */

@@ -29,6 +29,7 @@
 #define MAX_EVENTS 64
 #define DEFAULT_NOP_MS 10000u
 #define DEFAULT_STOP_GRACE_MS 2000u
+#define DEFAULT_LOGIN_TIMEOUT_MS 30000u
 
 /* epoll tags for the server's own descriptors (connections use their pointer) */
 static char tag_stop, tag_queue, tag_timer, tag_notify;
@@ -57,6 +58,8 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 	srv->nop_interval_ms = opts->nop_interval_ms ? opts->nop_interval_ms : DEFAULT_NOP_MS;
 	srv->nop_timeout_ms = opts->nop_timeout_ms ? opts->nop_timeout_ms : DEFAULT_NOP_MS;
 	srv->stop_grace_ms = opts->stop_grace_ms ? opts->stop_grace_ms : DEFAULT_STOP_GRACE_MS;
+	srv->login_timeout_ms = opts->login_timeout_ms ? opts->login_timeout_ms
+						       : DEFAULT_LOGIN_TIMEOUT_MS;
 	srv->epoll_fd = srv->stop_fd = srv->timer_fd = srv->notify_fd = -1;
 	rc = cowstore_queue_create(cs, &srv->queue);
 	if (rc) {
@@ -313,8 +316,8 @@ static void on_tick(struct iscsi_server *srv)
 			conn_fail(c, "did not log out before the server stopped");
 }
 
-/* The timer ticks often enough for the shortest of the keepalive and stop
- * delays to be kept within a quarter of itself. */
+/* The timer ticks often enough for the shortest of the keepalive, login and
+ * stop delays to be kept within a quarter of itself. */
 static int start_timer(struct iscsi_server *srv)
 {
 	uint32_t ms = srv->nop_interval_ms;
@@ -322,6 +325,8 @@ static int start_timer(struct iscsi_server *srv)
 		ms = srv->nop_timeout_ms;
 	if (srv->stop_grace_ms < ms)
 		ms = srv->stop_grace_ms;
+	if (srv->login_timeout_ms < ms)
+		ms = srv->login_timeout_ms;
 	ms = ms / 4 < 10 ? 10 : ms / 4 > 1000 ? 1000 : ms / 4;
 	struct itimerspec its = { { ms / 1000, (long)(ms % 1000) * 1000000 },
 				  { ms / 1000, (long)(ms % 1000) * 1000000 } };

@@ -1,7 +1,8 @@
 /*
  * session.c - what the target does to sessions as a whole: publishing them
  * to other threads (listing, the CmdSN window the QoS module sets), session
- * reinstatement, keepalive pings and the logout request sent on shutdown.
+ * reinstatement, keepalive pings, the login timeout and the logout request
+ * sent on shutdown.
  *
  * A session is one connection (MaxConnections=1), so "session" here is a
  * struct conn in full feature phase.  Other threads see a connection only
@@ -103,6 +104,9 @@ static void send_ping(struct conn *c, uint64_t now_ms)
 void sessions_tick(struct iscsi_server *srv, uint64_t now_ms)
 {
 	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (!c->dead && c->phase == PHASE_LOGIN &&
+		    now_ms - c->connected_ms >= srv->login_timeout_ms)
+			conn_fail(c, "login not finished in time");
 		if (c->dead || c->phase != PHASE_FULL)
 			continue;
 		if (c->ping_ttt != 0xffffffffu) {

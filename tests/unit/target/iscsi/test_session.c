@@ -3,11 +3,11 @@
  * login.c) on a real pool, driven over loopback by a raw-PDU initiator
  * written here: CRC32C digests both ways and digest errors, the CmdSN
  * window set at run time, session reinstatement, keepalive pings, the
- * logout request on stop, 200 sessions at once, and the pool's soft
- * threshold reaching every session as a unit attention.  libiscsi cannot
- * send bad digests, skip answering a ping, or show MaxCmdSN, so these checks
- * need the raw initiator; the integration tests use real clients where they
- * can.
+ * logout request on stop, the login timeout, 200 sessions at once, and the
+ * pool's soft threshold reaching every session as a unit attention.
+ * libiscsi cannot send bad digests, skip answering a ping, or show
+ * MaxCmdSN, so these checks need the raw initiator; the integration tests
+ * use real clients where they can.
  */
 #include <errno.h>
 #include <poll.h>
@@ -412,6 +412,23 @@ static void test_keepalive_pings_and_drops_the_silent(void)
 	fixture_stop(&f);
 }
 
+static void test_unfinished_login_times_out(void)
+{
+	struct fixture f;
+	struct ini idle, quick;
+	struct iscsi_server_options opts = { .login_timeout_ms = 200 };
+	uint32_t exp, max;
+	REQUIRE(fixture_start(&f, &opts) == 0);
+	REQUIRE(ini_connect(&idle, iscsi_server_port(f.srv), 1) == 0); /* says nothing */
+	REQUIRE(ini_connect(&quick, iscsi_server_port(f.srv), 2) == 0);
+	CHECK_EQ(ini_login(&quick, "None"), 0);
+	CHECK(closed_by_target(&idle));
+	CHECK_EQ(ini_ping(&quick, &exp, &max), 0); /* a finished login is not touched */
+	close(idle.fd);
+	close(quick.fd);
+	fixture_stop(&f);
+}
+
 static void *stop_server(void *arg)
 {
 	iscsi_server_stop(arg);
@@ -554,6 +571,7 @@ static const struct harness_test tests[] = {
 	{ "window_set_at_run_time", test_window_set_at_run_time },
 	{ "reinstatement_replaces_the_old_session", test_reinstatement_replaces_the_old_session },
 	{ "keepalive_pings_and_drops_the_silent", test_keepalive_pings_and_drops_the_silent },
+	{ "unfinished_login_times_out", test_unfinished_login_times_out },
 	{ "stop_asks_sessions_to_log_out", test_stop_asks_sessions_to_log_out },
 	{ "many_sessions_at_once", test_many_sessions_at_once },
 	{ "aptpl_registration_survives_a_restart", test_aptpl_registration_survives_a_restart },
