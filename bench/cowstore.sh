@@ -40,7 +40,6 @@ else
 	meta_mib=1024 recovery_mib=1024
 fi
 
-errors=0
 declare -A samples # result name -> space-separated values, one per run
 
 log() {
@@ -96,8 +95,6 @@ done
 
 # ---- the table ---------------------------------------------------------
 
-rows=() # "name|value|peer|peer_name|unit"; empty fields are null
-
 # add_row NAME KEY UNIT [PEER_KEY PEER_NAME]: medians of the recorded samples.
 add_row() {
 	local name=$1 key=$2 unit=$3 peer_key=${4:-} peer_name=${5:-} value peer=""
@@ -137,40 +134,10 @@ add_mib_row snapshot-delete-unique-mib snapcreate:snapshot-delete-unique-bytes \
 add_row metadata-mib-per-gib metadata:metadata-mib-per-gib MiB/GiB
 add_row recovery-ms recovery:recovery-ms ms
 
-cpus=$(nproc)
-mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
-kernel=$(uname -r)
-rocksdb=$(dpkg-query -W -f='${Version}' librocksdb-dev 2>/dev/null || echo unknown)
+rocksdb=$(package_version librocksdb-dev)
 [ -n "$rocksdb" ] || rocksdb=unknown
-
-if [ "$json" -eq 1 ]; then
-	printf '{"bench":"cowstore","machine":{"cpus":%s,"mem_gib":%s,"kernel":%s,"rocksdb":%s},"results":[' \
-		"$cpus" "$mem_gib" "$(json_str "$kernel")" "$(json_str "$rocksdb")"
-	sep=""
-	for row in "${rows[@]}"; do
-		IFS='|' read -r name value peer peer_name unit <<<"$row"
-		printf '%s' "$sep"
-		json_row "$name" "$value" "$peer" "$peer_name" "$unit"
-		sep=","
-	done
-	printf ']}\n'
-else
-	mode=full
-	[ "$quick" -eq 1 ] && mode=quick
-	echo "# cowstore bench ($mode, median of $reps runs, scratch on /dev/shm)"
-	echo "# machine: $cpus cpus, $mem_gib GiB, kernel $kernel, librocksdb-dev $rocksdb," \
-		"slate $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	printf '%-40s %12s %12s %-18s %7s %s\n' name value peer peer_name ratio unit
-	for row in "${rows[@]}"; do
-		IFS='|' read -r name value peer peer_name unit <<<"$row"
-		ratio=$(ratio_of "$value" "$peer")
-		printf '%-40s %12s %12s %-18s %7s %s\n' "$name" "${value:--}" "${peer:--}" \
-			"${peer_name:--}" "${ratio:--}" "$unit"
-	done
-fi
-
-if [ "$errors" -gt 0 ]; then
-	log "$errors measurement(s) failed; see the errors above"
-	exit 1
-fi
-exit 0
+print_results "$(printf '{"bench":"cowstore","machine":{"cpus":%s,"mem_gib":%s,"kernel":%s,"rocksdb":%s},"results":[' \
+	"$cpus" "$mem_gib" "$(json_str "$kernel")" "$(json_str "$rocksdb")")" \
+	"# cowstore bench ($mode, median of $reps runs, scratch on /dev/shm)
+# machine: $cpus cpus, $mem_gib GiB, kernel $kernel, librocksdb-dev $rocksdb, slate $slate_rev"
+finish

@@ -83,7 +83,6 @@ stop_target() {
 trap 'stop_target; rm -rf "$scratch"' EXIT
 trap 'exit 130' INT TERM
 
-errors=0
 declare -A samples # "target:name" -> space-separated values, one per run
 
 log() {
@@ -227,51 +226,18 @@ done
 
 # ---- the table ---------------------------------------------------------
 
-rows=() # "name|value|peer|unit"
 for spec in 4k-randread-iops:iops 4k-write-iops:iops 1m-seqread-mibs:MiB/s \
 	1m-seqwrite-mibs:MiB/s convert-1g-s:s cpu-us-per-4k-io:us; do
 	name=${spec%%:*}
-	rows+=("$name|$(median "${samples[slated:$name]:-}")|$(median "${samples[tgt:$name]:-}")|${spec#*:}")
+	rows+=("$name|$(median "${samples[slated:$name]:-}")|$(median "${samples[tgt:$name]:-}")|tgt|${spec#*:}")
 done
 
-cpus=$(nproc)
-mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
-kernel=$(uname -r)
-version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
-tgt_version=$(version tgt)
-qemu_version=$(version qemu-utils)
-libiscsi_version=$(version libiscsi-bin)
-
-if [ "$json" -eq 1 ]; then
-	printf '{"bench":"iscsi","machine":{"cpus":%s,"mem_gib":%s,"kernel":%s,"tgt":%s,"qemu":%s,"libiscsi":%s},"results":[' \
-		"$cpus" "$mem_gib" "$(json_str "$kernel")" "$(json_str "$tgt_version")" \
-		"$(json_str "$qemu_version")" "$(json_str "$libiscsi_version")"
-	sep=""
-	for row in "${rows[@]}"; do
-		IFS='|' read -r name value peer unit <<<"$row"
-		printf '%s' "$sep"
-		json_row "$name" "$value" "$peer" tgt "$unit"
-		sep=","
-	done
-	printf ']}\n'
-else
-	mode=full
-	[ "$quick" -eq 1 ] && mode=quick
-	echo "# iscsi bench ($mode, median of $reps runs, LUNs on /dev/shm, slated vs tgt alternating)"
-	echo "# machine: $cpus cpus, $mem_gib GiB, kernel $kernel, tgt $tgt_version," \
-		"qemu-utils $qemu_version, libiscsi-bin $libiscsi_version," \
-		"slate $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	printf '%-24s %12s %12s %-10s %7s %s\n' name value peer peer_name ratio unit
-	for row in "${rows[@]}"; do
-		IFS='|' read -r name value peer unit <<<"$row"
-		ratio=$(ratio_of "$value" "$peer")
-		printf '%-24s %12s %12s %-10s %7s %s\n' "$name" "${value:--}" "${peer:--}" tgt \
-			"${ratio:--}" "$unit"
-	done
-fi
-
-if [ "$errors" -gt 0 ]; then
-	log "$errors measurement(s) failed; see the errors above"
-	exit 1
-fi
-exit 0
+tgt_version=$(package_version tgt)
+qemu_version=$(package_version qemu-utils)
+libiscsi_version=$(package_version libiscsi-bin)
+print_results "$(printf '{"bench":"iscsi","machine":{"cpus":%s,"mem_gib":%s,"kernel":%s,"tgt":%s,"qemu":%s,"libiscsi":%s},"results":[' \
+	"$cpus" "$mem_gib" "$(json_str "$kernel")" "$(json_str "$tgt_version")" \
+	"$(json_str "$qemu_version")" "$(json_str "$libiscsi_version")")" \
+	"# iscsi bench ($mode, median of $reps runs, LUNs on /dev/shm, slated vs tgt alternating)
+# machine: $cpus cpus, $mem_gib GiB, kernel $kernel, tgt $tgt_version, qemu-utils $qemu_version, libiscsi-bin $libiscsi_version, slate $slate_rev"
+finish
