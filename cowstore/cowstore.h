@@ -252,6 +252,158 @@ int cowstore_config_delete(struct cowstore *cs, const char *key);
 int cowstore_config_list(struct cowstore *cs, const char *prefix, cowstore_config_fn fn,
 			 void *arg);
 
+/* ---- file namespace (namespace.c) ------------------------------------ */
+
+/*
+ * A POSIX-like tree of files for the NFS server: directories, names,
+ * attributes, hard links and symlinks are RocksDB records (prefix "N");
+ * a regular file's data is a cowstore volume named "file.<ino>", created on
+ * the first write (an empty file has none) and grown by doubling, so its
+ * size in blocks may exceed the file's size; bytes past the volume's end
+ * read as zeros.  Every call is atomic and durable when it returns (one
+ * synced RocksDB write batch), except cowstore_ns_written(), whose record
+ * is durable after cowstore_ns_sync().  Calls are serialized by one mutex;
+ * any thread may call them.
+ *
+ * Inode numbers are never reused; each inode also has a random 32-bit
+ * generation, so a file handle naming a removed inode, or one from another
+ * pool, answers -ESTALE.  The root directory is COWSTORE_NS_ROOT and exists
+ * from the first cowstore_ns_* call on.
+ *
+ * Errors: -ENOENT, -EEXIST, -ENOTDIR, -EISDIR, -ENOTEMPTY, -ESTALE (no
+ * such inode or wrong generation), -ENAMETOOLONG, -EINVAL (bad name such
+ * as "", ".", "..", or one holding '/' or NUL; a rename into its own
+ * subtree), -EMLINK, -EFBIG (size past COWSTORE_NS_MAX_FILE_BYTES),
+ * -ENOSPC, -EIO.
+ */
+#define COWSTORE_NS_ROOT 1u
+#define COWSTORE_NS_NAME_MAX 255u
+#define COWSTORE_NS_PATH_MAX 4095u            /* symlink target length */
+#define COWSTORE_NS_MAX_FILE_BYTES (1ull << 44) /* 16 TiB */
+#define COWSTORE_NS_LINK_MAX 32000u
+
+enum cowstore_ns_type {
+	COWSTORE_NS_REG = 1,
+	COWSTORE_NS_DIR = 2,
+	COWSTORE_NS_LNK = 5,
+	COWSTORE_NS_SOCK = 6,
+	COWSTORE_NS_FIFO = 7, /* numbered as NFSv3's ftype3 */
+};
+
+struct cowstore_ns_attr {
+	uint64_t ino;
+	uint32_t gen;
+	uint32_t type;          /* enum cowstore_ns_type */
+	uint32_t mode;          /* permission bits only (07777) */
+	uint32_t nlink;         /* a directory: 2 + its subdirectories */
+	uint32_t uid, gid;
+	uint64_t size_bytes;    /* file length; a symlink's target length; a
+				 * directory: number of entries * 32 (a hint) */
+	uint64_t used_bytes;    /* data blocks the file's volume maps */
+	uint64_t volume_id;     /* 0 until the first write */
+	int64_t atime_ns, mtime_ns, ctime_ns;
+	uint64_t change;        /* bumped by every change to the inode */
+};
+
+/* What cowstore_ns_setattr() changes: a mask of these. */
+#define COWSTORE_NS_SET_MODE  0x01u
+#define COWSTORE_NS_SET_UID   0x02u
+#define COWSTORE_NS_SET_GID   0x04u
+#define COWSTORE_NS_SET_SIZE  0x08u
+#define COWSTORE_NS_SET_ATIME 0x10u /* to attr.atime_ns */
+#define COWSTORE_NS_SET_MTIME 0x20u /* to attr.mtime_ns */
+#define COWSTORE_NS_SET_ATIME_NOW 0x40u
+#define COWSTORE_NS_SET_MTIME_NOW 0x80u
+
+struct cowstore_ns_create {
+	uint32_t type;             /* REG, DIR, LNK, SOCK or FIFO */
+	uint32_t mode, uid, gid;
+	const char *symlink;       /* LNK: the target, 1..COWSTORE_NS_PATH_MAX bytes */
+	int64_t atime_ns, mtime_ns; /* 0: now (NFS exclusive create keeps its
+				     * verifier here) */
+};
+
+/* ino and gen must match a live inode (gen 0 skips the generation check). */
+int cowstore_ns_getattr(struct cowstore *cs, uint64_t ino, uint32_t gen,
+			struct cowstore_ns_attr *attr);
+int cowstore_ns_lookup(struct cowstore *cs, uint64_t dir, const char *name,
+		       struct cowstore_ns_attr *attr);
+/* -EEXIST (with *attr filled with the existing inode) when name exists. */
+int cowstore_ns_create(struct cowstore *cs, uint64_t dir, const char *name,
+		       const struct cowstore_ns_create *how, struct cowstore_ns_attr *attr);
+/* A new name for a non-directory. */
+int cowstore_ns_link(struct cowstore *cs, uint64_t ino, uint64_t dir, const char *name,
+		     struct cowstore_ns_attr *attr);
+/* Remove a name: is_dir selects rmdir (-ENOTDIR otherwise) or unlink
+ * (-EISDIR on a directory).  The last name of a file deletes its volume and
+ * the volume's snapshots. */
+int cowstore_ns_remove(struct cowstore *cs, uint64_t dir, const char *name, int is_dir);
+/* POSIX rename, atomic: an existing target is replaced when the kinds
+ * match (a directory only when empty); renaming onto another name of the
+ * same inode does nothing. */
+int cowstore_ns_rename(struct cowstore *cs, uint64_t from_dir, const char *from_name,
+		       uint64_t to_dir, const char *to_name);
+/* A directory's entries in a stable order, "." and ".." excluded.  Each
+ * entry has a cookie (>= 3, never reused for another name in that
+ * directory while the entry lives) and the walk starts after the entry whose
+ * cookie is given (0: from the start; a cookie whose entry was removed still
+ * positions the walk).  fn returns nonzero to stop (returned as is). */
+typedef int (*cowstore_ns_dirent_fn)(void *arg, const char *name, uint64_t ino,
+				     uint64_t cookie);
+int cowstore_ns_readdir(struct cowstore *cs, uint64_t dir, uint64_t after_cookie,
+			cowstore_ns_dirent_fn fn, void *arg);
+/* A directory's parent (the root's parent is the root). */
+int cowstore_ns_parent(struct cowstore *cs, uint64_t dir, uint64_t *parent);
+/* if_ctime_ns nonzero: -EAGAIN unless the inode's ctime equals it (NFS's
+ * guard).  SIZE on a directory is -EISDIR; shrinking discards the blocks
+ * past the new end. */
+int cowstore_ns_setattr(struct cowstore *cs, uint64_t ino, unsigned mask,
+			const struct cowstore_ns_attr *values, int64_t if_ctime_ns,
+			struct cowstore_ns_attr *attr);
+/* target: COWSTORE_NS_PATH_MAX + 1 bytes; -EINVAL on a non-symlink. */
+int cowstore_ns_readlink(struct cowstore *cs, uint64_t ino, char *target);
+
+/* Data.  cowstore_ns_volume() returns the volume holding the file's data,
+ * creating it or growing it so it holds at least end_bytes (used before a
+ * write; then IO goes straight to the volume with cowstore_submit()).
+ * cowstore_ns_written() records a write that ended at end_bytes: the size
+ * grows to it, mtime and ctime become now.  cowstore_ns_sync() makes every
+ * record and data write made so far durable. */
+int cowstore_ns_volume(struct cowstore *cs, uint64_t ino, uint64_t end_bytes,
+		       uint64_t *volume_id);
+int cowstore_ns_written(struct cowstore *cs, uint64_t ino, uint64_t end_bytes,
+			struct cowstore_ns_attr *attr);
+int cowstore_ns_sync(struct cowstore *cs);
+
+struct cowstore_ns_stat {
+	uint64_t files;   /* inodes in use */
+	uint64_t max_files;
+};
+int cowstore_ns_statfs(struct cowstore *cs, struct cowstore_ns_stat *st);
+
+/* Per-file snapshots and clones: instant.  A snapshot keeps the file's
+ * data and size; rolling back restores both (newer snapshots must be
+ * deleted first: -EBUSY).  A clone is a new file name in dir whose data
+ * shares every block of the source's current data (no dependency on it). */
+struct cowstore_ns_snapshot {
+	uint64_t snap_id;
+	char name[COWSTORE_NAME_MAX + 1];
+	int64_t created_unix_ns;
+	uint64_t size_bytes;    /* the file's size when taken */
+	uint64_t unique_bytes;  /* freed if deleted */
+};
+int cowstore_ns_snapshot_create(struct cowstore *cs, uint64_t ino, const char *name,
+				struct cowstore_ns_snapshot *snap, struct cowstore_err *err);
+/* Oldest first; *list is malloc'ed, owned by the caller. */
+int cowstore_ns_snapshot_list(struct cowstore *cs, uint64_t ino,
+			      struct cowstore_ns_snapshot **list, size_t *count);
+int cowstore_ns_snapshot_delete(struct cowstore *cs, uint64_t ino, const char *name,
+				struct cowstore_err *err);
+int cowstore_ns_snapshot_rollback(struct cowstore *cs, uint64_t ino, const char *name,
+				  struct cowstore_err *err);
+int cowstore_ns_clone(struct cowstore *cs, uint64_t ino, uint64_t dir, const char *name,
+		      struct cowstore_ns_attr *attr, struct cowstore_err *err);
+
 /* ---- checking ------------------------------------------------------- */
 
 struct cowstore_bad_block {
