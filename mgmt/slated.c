@@ -1,10 +1,12 @@
 /*
  * slated.c - the Slate daemon.  It owns the pool and the iSCSI target: it
  * creates a pool on first start, opens it, serves iSCSI, logs its state and
- * cowstore events, and on SIGTERM or SIGINT stops iSCSI (in-flight commands
- * finish) and closes the pool cleanly.  Later issues add NFS and REST.
+ * cowstore events, serves NFS v3 (target/nfs), and on SIGTERM or SIGINT
+ * stops iSCSI and NFS (in-flight commands finish) and closes the pool
+ * cleanly.  A later issue adds REST.
  *
- *   slated --data DIR [--config FILE] [--iscsi ADDR:PORT]
+ *   slated --data DIR [--config FILE] [--iscsi ADDR:PORT] [--nfs ADDR:PORT]
+ *          [--portmap on|off]
  *
  * What is served is kept in the pool (target/iscsi/config.c; slate-store's
  * target, discovery and portal commands change it while slated is stopped):
@@ -14,6 +16,13 @@
  * (deleting it later is for good); with no portal configured,
  * iSCSI listens on 127.0.0.1:3260.  --iscsi ADDR:PORT replaces the portals
  * (tests use 127.0.0.1:0).
+ *
+ * NFS: exports live in the pool too (slate-store export ...); a pool that
+ * never had one gets /demo, exported read-write with no_root_squash to
+ * 127.0.0.1 and ::1.  NFS and MOUNT share one port, 127.0.0.1:2049 unless
+ * --nfs says otherwise.  The portmapper: slated registers with an rpcbind
+ * running on 127.0.0.1:111, or else answers it itself on ADDR:111
+ * (--portmap off: neither; clients then need the port).
  *
  * DIR is created with a pool in it (64 GiB thin capacity, no plog) when it is
  * missing or empty; a non-empty DIR must already hold a pool.  --config is
@@ -45,11 +54,13 @@
 
 #include "cowstore/cowstore.h"
 #include "target/iscsi/iscsi.h"
+#include "target/nfs/nfs.h"
 
 #define DEMO_VOLUME "demo"
 #define DEMO_VOLUME_BYTES (1ull << 30)
 #define DEMO_TARGET "iqn.2026-11.dev.slate:demo"
 #define DEFAULT_PORTAL "127.0.0.1:3260"
+#define DEFAULT_NFS "127.0.0.1:2049"
 
 /* The daemon's state; owned by main, handed down. */
 struct slated {
@@ -60,6 +71,9 @@ struct slated {
 	const char *iscsi_portal; /* --iscsi: replaces the configured portals */
 	struct iscsi_config *iscsi_cfg;
 	struct iscsi_server *iscsi;
+	const char *nfs_address;  /* --nfs ADDR:PORT */
+	bool no_portmap;          /* --portmap off */
+	struct nfs_server *nfs;
 	/* The server that cowstore events (store thread) are forwarded to: set
 	 * once it serves; the pool is closed before the server is destroyed. */
 	struct iscsi_server *_Atomic iscsi_events;
@@ -364,6 +378,37 @@ static int start_iscsi(struct slated *sd)
 	return 0;
 }
 
+/* ---- NFS ---------------------------------------------------------------- */
+
+static int start_nfs(struct slated *sd)
+{
+	char address[64], err[256] = "";
+	uint16_t port;
+	bool created;
+	int rc = nfs_export_default(sd->cs, &created);
+	if (rc < 0) {
+		log_line("error: cannot create the default NFS export /demo: %s", strerror(-rc));
+		return rc;
+	}
+	if (created)
+		log_line("NFS: exported /demo to 127.0.0.1 and ::1 (read-write, no_root_squash)");
+	iscsi_portal_parse(sd->nfs_address ? sd->nfs_address : DEFAULT_NFS, address,
+			   sizeof(address), &port);
+	struct nfs_server_options opts = { .address = address, .port = port,
+					   .portmap = !sd->no_portmap };
+	rc = nfs_server_create(sd->cs, &opts, &sd->nfs, err, sizeof(err));
+	if (rc == 0)
+		rc = nfs_server_start(sd->nfs, err, sizeof(err));
+	if (rc < 0) {
+		log_line("error: cannot serve NFS: %s", err[0] ? err : strerror(-rc));
+		return rc;
+	}
+	log_line(strchr(address, ':') ? "NFS: listening on [%s]:%u (NFS v3, MOUNT v3), portmapper %s"
+				       : "NFS: listening on %s:%u (NFS v3, MOUNT v3), portmapper %s",
+		 address, nfs_server_port(sd->nfs), nfs_server_portmap_mode(sd->nfs));
+	return 0;
+}
+
 /* ---- signals and the main loop -------------------------------------- */
 
 /* Block SIGTERM/SIGINT (inherited by threads started later) and return a
@@ -409,10 +454,14 @@ static int serve(struct slated *sd)
 /* "127.0.0.1:3260" or "[::1]:3260" into sd's portal. */
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: slated --data DIR [--config FILE] [--iscsi ADDR:PORT]\n"
+	fprintf(out, "usage: slated --data DIR [--config FILE] [--iscsi ADDR:PORT] [--nfs ADDR:PORT]\n"
+		     "              [--portmap on|off]\n"
 		     "  --data DIR        pool directory; created with a 64 GiB thin pool if missing or empty\n"
 		     "  --config FILE     accepted and ignored for now\n"
-		     "  --iscsi ADDR:PORT iSCSI portal (default 127.0.0.1:3260; [::1]:3260 for IPv6)\n");
+		     "  --iscsi ADDR:PORT iSCSI portal (default 127.0.0.1:3260; [::1]:3260 for IPv6)\n"
+		     "  --nfs ADDR:PORT   NFS v3 and MOUNT v3 (default 127.0.0.1:2049)\n"
+		     "  --portmap on|off  register with rpcbind, or answer the portmapper on ADDR:111\n"
+		     "                    when none runs (default on)\n");
 }
 
 /* 0, or the exit status after a usage message. */
@@ -423,11 +472,13 @@ static int parse_args(int argc, char **argv, struct slated *sd)
 			usage(stdout);
 			exit(0);
 		}
-		const char *iscsi = NULL;
-		const char **slot = !strcmp(argv[i], "--data")	 ? &sd->data_dir
-				    : !strcmp(argv[i], "--config") ? &sd->config_path
-				    : !strcmp(argv[i], "--iscsi")  ? &iscsi
-								   : NULL;
+		const char *iscsi = NULL, *portmap = NULL;
+		const char **slot = !strcmp(argv[i], "--data")	  ? &sd->data_dir
+				    : !strcmp(argv[i], "--config")  ? &sd->config_path
+				    : !strcmp(argv[i], "--iscsi")   ? &iscsi
+				    : !strcmp(argv[i], "--nfs")     ? &sd->nfs_address
+				    : !strcmp(argv[i], "--portmap") ? &portmap
+								    : NULL;
 		if (!slot) {
 			fprintf(stderr, "slated: unknown argument '%s'\n", argv[i]);
 			return usage(stderr), 2;
@@ -445,6 +496,17 @@ static int parse_args(int argc, char **argv, struct slated *sd)
 		}
 		if (iscsi)
 			sd->iscsi_portal = iscsi;
+		if (slot == &sd->nfs_address &&
+		    iscsi_portal_parse(sd->nfs_address, address, sizeof(address), &port) != 0) {
+			fprintf(stderr, "slated: bad --nfs '%s': want ADDR:PORT\n", sd->nfs_address);
+			return usage(stderr), 2;
+		}
+		if (portmap && strcmp(portmap, "on") && strcmp(portmap, "off")) {
+			fprintf(stderr, "slated: --portmap takes on or off\n");
+			return usage(stderr), 2;
+		}
+		if (portmap)
+			sd->no_portmap = !strcmp(portmap, "off");
 	}
 	if (!sd->data_dir) {
 		fprintf(stderr, "slated: --data DIR is required\n");
@@ -475,6 +537,8 @@ int main(int argc, char **argv)
 	}
 	log_pool_state(&sd);
 	int rc = start_iscsi(&sd);
+	if (rc == 0)
+		rc = start_nfs(&sd);
 	if (rc == 0) {
 		log_line("ready; serving until SIGTERM or SIGINT");
 		rc = serve(&sd);
@@ -484,6 +548,7 @@ int main(int argc, char **argv)
 	}
 	if (sd.iscsi)
 		iscsi_server_stop(sd.iscsi); /* sessions asked to log out; commands finish */
+	nfs_server_destroy(sd.nfs);     /* calls in flight finish; unregistered */
 	cowstore_close(sd.cs);          /* no more events after this */
 	iscsi_server_destroy(sd.iscsi);
 	free(sd.iscsi_cfg);
