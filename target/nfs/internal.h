@@ -159,6 +159,13 @@ struct nfs_server {
 	size_t nmounts;
 };
 
+/* Seams for tests and fuzz targets, which turn the loop themselves: make
+ * the loop without listeners or thread; run it once (false on stop); serve
+ * a connected socket as if accepted from peer. */
+int nfs_server_open_loop(struct nfs_server *srv, char *err, size_t errlen);
+bool nfs_server_poll(struct nfs_server *srv, int timeout_ms);
+int nfs_server_adopt(struct nfs_server *srv, int fd, const struct sockaddr_storage *peer);
+
 /* Finish a call: send its reply (when the connection still lives), free it. */
 void nfs_call_reply(struct nfs_call *call);
 /* Wait (running completions) until no READ or WRITE is in flight. */

@@ -289,6 +289,27 @@ static void conn_event(struct nfs_conn *conn, uint32_t events)
 	conn_put(conn);
 }
 
+int nfs_server_adopt(struct nfs_server *srv, int fd, const struct sockaddr_storage *peer)
+{
+	struct nfs_conn *conn = calloc(1, sizeof(*conn));
+	uint8_t *rx = malloc(RX_BYTES);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = conn };
+	if (!conn || !rx || epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(conn);
+		free(rx);
+		return -ENOMEM;
+	}
+	*conn = (struct nfs_conn){ .srv = srv, .fd = fd, .peer = *peer, .rx = rx, .refs = 1,
+				   .events = EPOLLIN };
+	rpc_record_reader_init(&conn->reader, srv->opts.max_record);
+	conn->next = srv->conns;
+	conn->pprev = &srv->conns;
+	if (srv->conns)
+		srv->conns->pprev = &conn->next;
+	srv->conns = conn;
+	return 0;
+}
+
 static void accept_all(struct nfs_server *srv, int listen_fd)
 {
 	for (;;) {
@@ -300,23 +321,8 @@ static void accept_all(struct nfs_server *srv, int listen_fd)
 			return;
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		struct nfs_conn *conn = calloc(1, sizeof(*conn));
-		uint8_t *rx = malloc(RX_BYTES);
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = conn };
-		if (!conn || !rx || epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			free(conn);
-			free(rx);
+		if (nfs_server_adopt(srv, fd, &peer) < 0)
 			close(fd);
-			continue;
-		}
-		*conn = (struct nfs_conn){ .srv = srv, .fd = fd, .peer = peer, .rx = rx, .refs = 1,
-					   .events = EPOLLIN };
-		rpc_record_reader_init(&conn->reader, srv->opts.max_record);
-		conn->next = srv->conns;
-		conn->pprev = &srv->conns;
-		if (srv->conns)
-			srv->conns->pprev = &conn->next;
-		srv->conns = conn;
 	}
 }
 
@@ -330,10 +336,10 @@ void nfs_server_drain_io(struct nfs_server *srv)
 	}
 }
 
-static bool loop_once(struct nfs_server *srv)
+bool nfs_server_poll(struct nfs_server *srv, int timeout_ms)
 {
 	struct epoll_event events[64];
-	int n = epoll_wait(srv->epoll_fd, events, 64, -1);
+	int n = epoll_wait(srv->epoll_fd, events, 64, timeout_ms);
 	for (int i = 0; i < n; i++) {
 		void *tag = events[i].data.ptr;
 		if (tag == &tag_stop)
@@ -353,7 +359,7 @@ static bool loop_once(struct nfs_server *srv)
 static void *loop_main(void *arg)
 {
 	struct nfs_server *srv = arg;
-	while (loop_once(srv))
+	while (nfs_server_poll(srv, -1))
 		;
 	return NULL;
 }
@@ -461,7 +467,7 @@ static int start_portmap(struct nfs_server *srv, char *err, size_t errlen)
 	return watch(srv, fd, &tag_portmap);
 }
 
-int nfs_server_start(struct nfs_server *srv, char *err, size_t errlen)
+int nfs_server_open_loop(struct nfs_server *srv, char *err, size_t errlen)
 {
 	int rc = nfs_export_list(srv->cs, &srv->exports, &srv->nexports);
 	if (rc < 0) {
@@ -476,7 +482,20 @@ int nfs_server_start(struct nfs_server *srv, char *err, size_t errlen)
 	}
 	rc = cowstore_queue_create(srv->cs, &srv->queue);
 	if (rc == 0)
-		rc = listen_on(srv->opts.address, srv->opts.port, &srv->port);
+		rc = watch(srv, srv->stop_fd, &tag_stop);
+	if (rc == 0)
+		rc = watch(srv, cowstore_queue_fd(srv->queue), &tag_queue);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot create the event loop: %s", strerror(-rc));
+	return rc;
+}
+
+int nfs_server_start(struct nfs_server *srv, char *err, size_t errlen)
+{
+	int rc = nfs_server_open_loop(srv, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = listen_on(srv->opts.address, srv->opts.port, &srv->port);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot listen on %s port %u: %s", srv->opts.address,
 			 srv->opts.port, strerror(-rc));
@@ -484,10 +503,6 @@ int nfs_server_start(struct nfs_server *srv, char *err, size_t errlen)
 	}
 	srv->listen_fd = rc;
 	rc = watch(srv, srv->listen_fd, &tag_listen);
-	if (rc == 0)
-		rc = watch(srv, srv->stop_fd, &tag_stop);
-	if (rc == 0)
-		rc = watch(srv, cowstore_queue_fd(srv->queue), &tag_queue);
 	if (rc == 0)
 		rc = start_portmap(srv, err, errlen);
 	if (rc == 0)
@@ -540,6 +555,8 @@ void nfs_server_destroy(struct nfs_server *srv)
 	if (!srv)
 		return;
 	nfs_server_stop(srv);
+	if (srv->queue)
+		close_all(srv); /* a loop turned by nfs_server_poll (tests) */
 	int fds[] = { srv->listen_fd, srv->portmap_fd, srv->epoll_fd, srv->stop_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
