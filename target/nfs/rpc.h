@@ -37,9 +37,11 @@ void rpc_record_reader_init(struct rpc_record_reader *r, size_t max_record);
 void rpc_record_reader_free(struct rpc_record_reader *r);
 /* Consume bytes from data[0..len): returns how many were consumed (< len
  * only when a record completed: *record points at it, valid until the next
- * call, and *record_len is its length), or -EMSGSIZE for a record over the
- * limit, -ENOMEM.  Call again with the rest until it returns len with no
- * record. */
+ * call, and *record_len is its length; *record is NULL when no record
+ * completed), or -EMSGSIZE for a record over the limit (checked as soon as
+ * a fragment header announces it), -ENOMEM.  Call again with the rest until
+ * it returns len with no record.  After an error the stream has lost its
+ * framing: close the connection, do not feed the reader again. */
 long rpc_record_reader_feed(struct rpc_record_reader *r, const uint8_t *data, size_t len,
 			    const uint8_t **record, size_t *record_len);
 
@@ -93,16 +95,25 @@ struct rpc_call {
 /* What decoding a call header concluded. */
 enum rpc_call_status {
 	RPC_CALL_OK,          /* call filled; serve it */
-	RPC_CALL_DROP,        /* not a call at all (a reply, or too short for an
-			       * xid): nothing can be answered */
+	RPC_CALL_DROP,        /* not a call at all (a reply, another message
+			       * type, or too short for an xid and message
+			       * type): nothing can be answered */
 	RPC_CALL_RPC_MISMATCH, /* rpcvers != 2: answer rpc_reply_denied(RPC_MISMATCH) */
 	RPC_CALL_AUTH_ERROR,  /* answer rpc_reply_denied(AUTH_ERROR, *auth_stat) */
-	RPC_CALL_GARBAGE,     /* header malformed after the xid: GARBAGE_ARGS */
+	RPC_CALL_GARBAGE,     /* header cut short after the message type:
+			       * GARBAGE_ARGS */
 };
 
-/* Decode a call header from a whole record.  Credentials other than
- * AUTH_NONE and AUTH_SYS are AUTH_ERROR/AUTH_REJECTEDCRED... (TOOWEAK is
- * for the program to decide), a malformed AUTH_SYS body AUTH_BADCRED. */
+/* Decode a call header from a whole record.  Refused with AUTH_ERROR:
+ * a credential body over RPC_AUTH_BODY_MAX bytes or a malformed AUTH_SYS
+ * body (short, trailing bytes, machinename over 255, more than 16 gids, a
+ * NUL in machinename) as AUTH_BADCRED; any flavor but AUTH_NONE and
+ * AUTH_SYS (RPCSEC_GSS, AUTH_DH, ...) as AUTH_TOOWEAK, which tells the
+ * client to retry with a flavor we take rather than that its credential
+ * was broken; a verifier body over RPC_AUTH_BODY_MAX bytes, or a verifier
+ * flavor other than AUTH_NONE, as AUTH_BADVERF.  A record ending inside
+ * the header after the message type is RPC_CALL_GARBAGE.  On RPC_CALL_OK
+ * call->args covers the rest of the record, which must outlive it. */
 enum rpc_call_status rpc_call_decode(const uint8_t *record, size_t len, struct rpc_call *call,
 				     enum rpc_auth_stat *auth_stat);
 
