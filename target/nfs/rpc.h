@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "target/nfs/xdr.h"
 
@@ -155,12 +156,21 @@ struct rpc_portmap {
 /* Serve one portmapper call (call->prog == PMAP_PROG): appends the whole
  * reply (accepted header and results, or PROG_MISMATCH/PROC_UNAVAIL/
  * GARBAGE_ARGS) to out.  SET and UNSET are refused (FALSE): only slated's
- * own programs are mapped. */
+ * own programs are mapped.  pm->host must be an IPv4 or IPv6 literal: it
+ * gives the RPCBIND netid ("tcp" or "tcp6"), and GETADDR for any other
+ * netid answers "" (not mapped), as do PMAP GETPORT asks for UDP. */
 void rpc_portmap_serve(const struct rpc_portmap *pm, struct rpc_call *call, struct xdr_out *out);
 
 /* Register (set != 0) or unregister each mapping with the rpcbind listening
- * on 127.0.0.1:111 (PMAP v2 SET/UNSET over TCP).  0, -ECONNREFUSED when no
- * rpcbind runs, -EIO when it answers but refuses, -ETIMEDOUT. */
+ * on 127.0.0.1:111 (PMAP v2 SET/UNSET over TCP, one connection, blocking,
+ * about 2 s allowed for connecting and for each answer).  0, -ECONNREFUSED
+ * when no rpcbind runs, -EIO when it answers but refuses a SET (rpcbind
+ * refuses to SET a program and version mapped already: unset first to
+ * clear what an earlier run left) or answers garbage, -ETIMEDOUT.  An
+ * UNSET answered FALSE (nothing was mapped) is not an error. */
 int rpc_portmap_register(const struct rpc_mapping *maps, size_t nmaps, int set);
+/* The same with the rpcbind at addr (tests use a fake one on loopback). */
+int rpc_portmap_register_at(const struct sockaddr *addr, socklen_t addr_len,
+			    const struct rpc_mapping *maps, size_t nmaps, int set);
 
 #endif
