@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "target/nfs/xdr.h"
 
@@ -37,9 +38,11 @@ void rpc_record_reader_init(struct rpc_record_reader *r, size_t max_record);
 void rpc_record_reader_free(struct rpc_record_reader *r);
 /* Consume bytes from data[0..len): returns how many were consumed (< len
  * only when a record completed: *record points at it, valid until the next
- * call, and *record_len is its length), or -EMSGSIZE for a record over the
- * limit, -ENOMEM.  Call again with the rest until it returns len with no
- * record. */
+ * call, and *record_len is its length; *record is NULL when no record
+ * completed), or -EMSGSIZE for a record over the limit (checked as soon as
+ * a fragment header announces it), -ENOMEM.  Call again with the rest until
+ * it returns len with no record.  After an error the stream has lost its
+ * framing: close the connection, do not feed the reader again. */
 long rpc_record_reader_feed(struct rpc_record_reader *r, const uint8_t *data, size_t len,
 			    const uint8_t **record, size_t *record_len);
 
@@ -93,16 +96,25 @@ struct rpc_call {
 /* What decoding a call header concluded. */
 enum rpc_call_status {
 	RPC_CALL_OK,          /* call filled; serve it */
-	RPC_CALL_DROP,        /* not a call at all (a reply, or too short for an
-			       * xid): nothing can be answered */
+	RPC_CALL_DROP,        /* not a call at all (a reply, another message
+			       * type, or too short for an xid and message
+			       * type): nothing can be answered */
 	RPC_CALL_RPC_MISMATCH, /* rpcvers != 2: answer rpc_reply_denied(RPC_MISMATCH) */
 	RPC_CALL_AUTH_ERROR,  /* answer rpc_reply_denied(AUTH_ERROR, *auth_stat) */
-	RPC_CALL_GARBAGE,     /* header malformed after the xid: GARBAGE_ARGS */
+	RPC_CALL_GARBAGE,     /* header cut short after the message type:
+			       * GARBAGE_ARGS */
 };
 
-/* Decode a call header from a whole record.  Credentials other than
- * AUTH_NONE and AUTH_SYS are AUTH_ERROR/AUTH_REJECTEDCRED... (TOOWEAK is
- * for the program to decide), a malformed AUTH_SYS body AUTH_BADCRED. */
+/* Decode a call header from a whole record.  Refused with AUTH_ERROR:
+ * a credential body over RPC_AUTH_BODY_MAX bytes or a malformed AUTH_SYS
+ * body (short, trailing bytes, machinename over 255, more than 16 gids, a
+ * NUL in machinename) as AUTH_BADCRED; any flavor but AUTH_NONE and
+ * AUTH_SYS (RPCSEC_GSS, AUTH_DH, ...) as AUTH_TOOWEAK, which tells the
+ * client to retry with a flavor we take rather than that its credential
+ * was broken; a verifier body over RPC_AUTH_BODY_MAX bytes, or a verifier
+ * flavor other than AUTH_NONE, as AUTH_BADVERF.  A record ending inside
+ * the header after the message type is RPC_CALL_GARBAGE.  On RPC_CALL_OK
+ * call->args covers the rest of the record, which must outlive it. */
 enum rpc_call_status rpc_call_decode(const uint8_t *record, size_t len, struct rpc_call *call,
 				     enum rpc_auth_stat *auth_stat);
 
@@ -144,12 +156,21 @@ struct rpc_portmap {
 /* Serve one portmapper call (call->prog == PMAP_PROG): appends the whole
  * reply (accepted header and results, or PROG_MISMATCH/PROC_UNAVAIL/
  * GARBAGE_ARGS) to out.  SET and UNSET are refused (FALSE): only slated's
- * own programs are mapped. */
+ * own programs are mapped.  pm->host must be an IPv4 or IPv6 literal: it
+ * gives the RPCBIND netid ("tcp" or "tcp6"), and GETADDR for any other
+ * netid answers "" (not mapped), as do PMAP GETPORT asks for UDP. */
 void rpc_portmap_serve(const struct rpc_portmap *pm, struct rpc_call *call, struct xdr_out *out);
 
 /* Register (set != 0) or unregister each mapping with the rpcbind listening
- * on 127.0.0.1:111 (PMAP v2 SET/UNSET over TCP).  0, -ECONNREFUSED when no
- * rpcbind runs, -EIO when it answers but refuses, -ETIMEDOUT. */
+ * on 127.0.0.1:111 (PMAP v2 SET/UNSET over TCP, one connection, blocking,
+ * about 2 s allowed for connecting and for each answer).  0, -ECONNREFUSED
+ * when no rpcbind runs, -EIO when it answers but refuses a SET (rpcbind
+ * refuses to SET a program and version mapped already: unset first to
+ * clear what an earlier run left) or answers garbage, -ETIMEDOUT.  An
+ * UNSET answered FALSE (nothing was mapped) is not an error. */
 int rpc_portmap_register(const struct rpc_mapping *maps, size_t nmaps, int set);
+/* The same with the rpcbind at addr (tests use a fake one on loopback). */
+int rpc_portmap_register_at(const struct sockaddr *addr, socklen_t addr_len,
+			    const struct rpc_mapping *maps, size_t nmaps, int set);
 
 #endif

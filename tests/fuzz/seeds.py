@@ -7,7 +7,9 @@
 # phase, then commands (reads, writes with immediate data and with R2T and
 # Data-Out, NOP, SendTargets, task management, logout); one session runs
 # with CRC32C header and data digests.  fuzz_text seeds
-# are records of [BHS byte 1][length, 2 bytes BE][login text].
+# are records of [BHS byte 1][length, 2 bytes BE][login text].  fuzz_rpc
+# seeds are [chunk size/host/limit byte][RPC record-marked stream]: every
+# portmapper procedure, AUTH_SYS, a record in several fragments.
 import os
 import struct
 
@@ -127,7 +129,47 @@ text_seeds = {
                         X_unknown="1")),
 }
 
-for target, seeds in (("fuzz_pdu", pdu_seeds), ("fuzz_text", text_seeds)):
+
+def xdr_string(b):
+    return struct.pack(">I", len(b)) + pad(b)
+
+
+def rpc_call(xid, vers, proc, args=b"", cred=b"\0" * 8):
+    """A portmapper call (AUTH_NONE verifier), as one record."""
+    return struct.pack(">6I", xid, 0, 2, 100000, vers, proc) + cred + b"\0" * 8 + args
+
+
+def records(*calls, split=0):
+    """Record-marked stream; with split, each record in fragments of split bytes."""
+    out = b""
+    for call in calls:
+        step = split or len(call)
+        for at in range(0, len(call), step):
+            last = 0x80000000 if at + step >= len(call) else 0
+            out += struct.pack(">I", last | len(call[at:at + step])) + call[at:at + step]
+    return out
+
+
+AUTH_SYS = struct.pack(">I", 1) + xdr_string(
+    struct.pack(">I", 7) + xdr_string(b"client") + struct.pack(">5I", 0, 0, 2, 0, 10))
+rpcb_nfs = struct.pack(">II", 100003, 3) + xdr_string(b"tcp") + xdr_string(b"") + xdr_string(b"")
+rpcb_nfs6 = struct.pack(">II", 100003, 3) + xdr_string(b"tcp6") + xdr_string(b"0") * 2
+pmap_nfs = struct.pack(">4I", 100003, 3, 6, 0)
+
+rpc_seeds = {
+    "pmap-v2": bytes([0x3f]) + records(
+        rpc_call(1, 2, 0), rpc_call(2, 2, 3, pmap_nfs), rpc_call(3, 2, 4),
+        rpc_call(4, 2, 1, pmap_nfs), rpc_call(5, 2, 2, pmap_nfs, cred=AUTH_SYS)),
+    "rpcbind-v3-v4": bytes([0x07]) + records(
+        rpc_call(6, 3, 3, rpcb_nfs), rpc_call(7, 4, 9, rpcb_nfs), rpc_call(8, 4, 4),
+        rpc_call(9, 3, 6), rpc_call(10, 4, 1, rpcb_nfs), rpc_call(11, 5, 0)),
+    "ipv6-fragments": bytes([0x42]) + records(
+        rpc_call(12, 4, 3, rpcb_nfs6), rpc_call(13, 3, 4), split=12),
+    "small-limit": bytes([0x80]) + records(rpc_call(14, 2, 0), rpc_call(15, 2, 4)),
+}
+
+for target, seeds in (("fuzz_pdu", pdu_seeds), ("fuzz_text", text_seeds),
+                      ("fuzz_rpc", rpc_seeds)):
     os.makedirs(os.path.join(HERE, "corpus", target), exist_ok=True)
     for name, data in seeds.items():
         with open(os.path.join(HERE, "corpus", target, name), "wb") as f:
