@@ -37,6 +37,10 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 UNIT_ASAN  := $(patsubst tests/unit/%.c,$(BA)/tests/unit/%,$(UNIT_SRC))
 INTEG_C    := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_C))
+# Integration programs that a script drives (with a server's address) rather
+# than tests that run on their own: built with the rest, not run by make test.
+INTEG_DRIVEN := $(B)/tests/integration/nfs_api
+INTEG_RUN  := $(filter-out $(INTEG_DRIVEN),$(INTEG_BIN))
 INTEG_SH   := $(wildcard tests/integration/*.sh)
 
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -89,6 +93,9 @@ $(BA)/tests/unit/%: tests/unit/%.c $(UNIT_HDRS) $(call MOD_LIBS,$(BA))
 $(B)/tests/integration/%: tests/integration/%.c tests/harness.h $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(call MOD_LIBS,$(B)) $(LDLIBS)
+# nfs_api is a libnfs client (tests/integration/nfs_clients.sh runs it)
+$(B)/tests/integration/nfs_api: tests/integration/nfs_client.h
+$(B)/tests/integration/nfs_api: LDLIBS += -lnfs
 
 $(BF)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_server.h $(call MOD_LIBS,$(BF))
 	@mkdir -p $(dir $@)
@@ -96,7 +103,7 @@ $(BF)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_server.h $(call MOD_LIBS,$(BF
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_ASAN) $(FUZZ_BIN)
-	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh all $(UNIT_BIN) $(UNIT_ASAN) $(INTEG_BIN) \
+	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh all $(UNIT_BIN) $(UNIT_ASAN) $(INTEG_RUN) \
 		$(INTEG_SH) tests/fuzz/run.sh
 
 check-asan: deps

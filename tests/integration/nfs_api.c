@@ -1,0 +1,2093 @@
+/*
+ * nfs_api.c - slated's NFSv3 and MOUNTv3 server driven call by call with
+ * libnfs's raw RPC API (see nfs_client.h): every NFSv3 procedure and every
+ * MOUNTv3 procedure, the error statuses a client can provoke, and the
+ * attributes each reply carries.  nfs_clients.sh runs it in phases around
+ * a restart; it also runs against nfs-ganesha (tests/nfs_ganesha.sh), which
+ * is how the program itself was checked.
+ *
+ *   nfs_api [-m MOUNTPORT] [-e EXPORT] MODE HOST PORT [ARG...]
+ *
+ *   all                    every procedure, status and attribute check
+ *   save-handles FILE      write data (committed), save handles + verifier
+ *   check-handles FILE     after a restart: handles valid, data there,
+ *                          write verifier changed
+ *   lck-race N             N connections race to create and remove
+ *                          .lck-XXXX files (EXCLUSIVE and GUARDED)
+ *   readonly               EXPORT is read-only: every modifying call gets
+ *                          ROFS or ACCES, nothing changes
+ *   squash ANONUID ANONGID [all]
+ *                          EXPORT squashes root (or everyone, "all") to
+ *                          ANONUID:ANONGID
+ *   put NAME LOCALFILE     rewrite NAME in the export root in place (same
+ *                          inode; made if missing) with LOCALFILE's bytes:
+ *                          what nfs-cp cannot do, it refuses existing names
+ *   chmod MODE             set the export root's mode (octal)
+ *
+ * MOUNT is on PORT too unless -m says otherwise; EXPORT defaults to /demo.
+ * Prints "ok   what" / "FAIL what (why)" per check and "N passed, N failed";
+ * exits 0 only when nothing failed.  Work happens in a directory named
+ * after the mode and the pid under the export root, removed at the end.
+ *
+ * What is checked follows RFC 1813 and the interface slated announces
+ * (handles <= 56 bytes, rtmax/wtmax >= 1 MiB, MKNOD of devices NOTSUPP,
+ * BAD_COOKIE for a stale cookie verifier); where RFC 1813 lists several
+ * acceptable statuses, every one of them is accepted.
+ */
+#include <getopt.h>
+#include <unistd.h>
+
+#include "tests/integration/nfs_client.h"
+
+#define MiB (1u << 20)
+#define SLATE_FH_MAX 56u     /* slated's handles are at most this long */
+#define NAME_MAX_BYTES 255u  /* PATHCONF name_max; checked below */
+
+static const char *host;
+static int nfs_port, mount_port;
+static const char *export_path = "/demo";
+static struct client *nfs, *mnt;
+static struct fh root;
+static fattr3 root_attr;
+static uint64_t max_file_bytes = 1ull << 40;
+static uint32_t wtmax = MiB, rtmax = MiB;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static const char *st_name(int st)
+{
+	return nfsstat3_to_str(st);
+}
+
+static void vfmt(char *out, size_t len, const char *fmt, va_list ap)
+{
+	vsnprintf(out, len, fmt, ap);
+}
+
+/* ok when the call was answered with status want. */
+static int __attribute__((format(printf, 3, 4)))
+expect(const struct reply *r, int want, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfmt(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (r->rpc_status != RPC_STATUS_SUCCESS)
+		return check(0, "%s (RPC error: %s)", what, r->error);
+	if (r->status != want)
+		return check(0, "%s (got %s, want %s)", what, st_name(r->status), st_name(want));
+	return check(1, "%s", what);
+}
+
+/* ok when the status is one of want1, want2 (RFC 1813 allows either). */
+static int __attribute__((format(printf, 4, 5)))
+expect2(const struct reply *r, int want1, int want2, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfmt(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (r->rpc_status != RPC_STATUS_SUCCESS)
+		return check(0, "%s (RPC error: %s)", what, r->error);
+	if (r->status != want1 && r->status != want2)
+		return check(0, "%s (got %s, want %s or %s)", what, st_name(r->status),
+			     st_name(want1), st_name(want2));
+	return check(1, "%s", what);
+}
+
+static int __attribute__((format(printf, 3, 4)))
+expect_mnt(const struct reply *r, int want, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfmt(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (r->rpc_status != RPC_STATUS_SUCCESS)
+		return check(0, "%s (RPC error: %s)", what, r->error);
+	if (r->status != want)
+		return check(0, "%s (got %s, want %s)", what, mountstat3_to_str(r->status),
+			     mountstat3_to_str(want));
+	return check(1, "%s", what);
+}
+
+/* Setup steps: silent when the call succeeds, a FAIL line otherwise. */
+static int __attribute__((format(printf, 2, 3))) quiet_ok(const struct reply *r,
+							   const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	if (r->rpc_status == RPC_STATUS_SUCCESS && r->status == NFS3_OK)
+		return 1;
+	va_start(ap, fmt);
+	vfmt(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (r->rpc_status != RPC_STATUS_SUCCESS)
+		fail("%s (RPC error: %s)", what, r->error);
+	else
+		fail("%s (got %s)", what, st_name(r->status));
+	return 0;
+}
+
+/* Attributes against what they should be; a negative want is not checked. */
+static int check_attr(const char *what, int has, const fattr3 *a, int type, int mode,
+		      int64_t size, int nlink)
+{
+	char why[512] = "";
+	size_t n = 0;
+
+	if (!has)
+		return check(0, "%s (no attributes returned)", what);
+	if (type >= 0 && (int)a->type != type)
+		n += (size_t)snprintf(why + n, sizeof(why) - n, " type %d, want %d;", a->type, type);
+	if (mode >= 0 && (int)(a->mode & 07777) != mode)
+		n += (size_t)snprintf(why + n, sizeof(why) - n, " mode %04o, want %04o;",
+				      a->mode & 07777, mode);
+	if (size >= 0 && a->size != (uint64_t)size)
+		n += (size_t)snprintf(why + n, sizeof(why) - n, " size %" PRIu64 ", want %" PRId64 ";",
+				      (uint64_t)a->size, size);
+	if (nlink >= 0 && (int)a->nlink != nlink)
+		n += (size_t)snprintf(why + n, sizeof(why) - n, " nlink %u, want %d;", a->nlink,
+				      nlink);
+	if (n)
+		return check(0, "%s (%s )", what, why);
+	return check(1, "%s", what);
+}
+
+static int64_t t_ns(nfstime3 t)
+{
+	return (int64_t)t.seconds * 1000000000 + t.nseconds;
+}
+
+/* Let the server's clock move on, so that an mtime set now differs from one
+ * set a moment ago even on a coarse clock. */
+static void tick(void)
+{
+	usleep(20000);
+}
+
+static sattr3 sa_none(void)
+{
+	sattr3 s;
+
+	memset(&s, 0, sizeof(s));
+	return s;
+}
+
+static sattr3 sa_mode(int mode)
+{
+	sattr3 s = sa_none();
+
+	s.mode.set_it = 1;
+	s.mode.set_mode3_u.mode = (mode3)mode;
+	return s;
+}
+
+static sattr3 sa_size(uint64_t size)
+{
+	sattr3 s = sa_none();
+
+	s.size.set_it = 1;
+	s.size.set_size3_u.size = size;
+	return s;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* The bytes a file made with seed holds at off: any range can be checked
+ * without keeping the file. */
+static void pattern(uint64_t seed, uint64_t off, uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint64_t o = off + i;
+
+		buf[i] = (uint8_t)(mix64(seed ^ (o >> 3)) >> ((o & 7) * 8));
+	}
+}
+
+static int is_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+static void hex(char *out, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+	out[2 * len] = '\0';
+}
+
+static int unhex(const char *s, void *p, size_t max, size_t *len)
+{
+	uint8_t *b = p;
+	size_t n = strlen(s);
+
+	if (n % 2 || n / 2 > max)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		b[i] = (uint8_t)v;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+/* ---- connecting and mounting ------------------------------------------- */
+
+static void connect_both(void)
+{
+	char why[256];
+
+	mnt = client_connect(host, mount_port, MOUNT_PROGRAM, MOUNT_V3, "MOUNT", why, sizeof(why));
+	if (!mnt)
+		fatal("connect to MOUNT at %s:%d (%s)", host, mount_port, why);
+	nfs = client_connect(host, nfs_port, NFS_PROGRAM, NFS_V3, "NFS", why, sizeof(why));
+	if (!nfs)
+		fatal("connect to NFS at %s:%d (%s)", host, nfs_port, why);
+}
+
+/* MNT the export into root (and root_attr); fatal when it fails. */
+static void mount_root(void)
+{
+	struct reply r = { 0 };
+
+	m3_mnt(mnt, export_path, &r);
+	if (r.rpc_status != RPC_STATUS_SUCCESS || r.status != MNT3_OK)
+		fatal("MNT %s (%s)", export_path,
+		      r.rpc_status ? r.error : mountstat3_to_str(r.status));
+	root = r.fh;
+	v3_getattr(nfs, &root, &r);
+	if (!quiet_ok(&r, "GETATTR of the export root"))
+		fatal("no attributes for the export root");
+	root_attr = r.attr;
+	reply_reset(&r);
+}
+
+/* Make the mode's work directory under the export root. */
+static void make_workdir(const char *mode, char *name, size_t len, struct fh *dir)
+{
+	struct reply r = { 0 };
+
+	snprintf(name, len, "nfs_api.%s.%d", mode, (int)getpid());
+	v3_mkdir(nfs, &root, name, 0755, &r);
+	if (!quiet_ok(&r, "MKDIR %s", name))
+		fatal("cannot continue without a work directory");
+	if (!r.has_fh) {
+		v3_lookup(nfs, &root, name, &r);
+		if (!quiet_ok(&r, "LOOKUP %s", name))
+			fatal("cannot continue without a work directory");
+	}
+	*dir = r.fh;
+	reply_reset(&r);
+}
+
+/* ---- directory walks ------------------------------------------------------ */
+
+struct walk {
+	struct entry_copy *e;  /* every entry returned, in order */
+	size_t n;
+	int calls;
+	int status;            /* NFS3_OK, or the status that ended the walk */
+	char rpc_error[256];
+	int verf_changed;      /* the cookie verifier changed during the walk */
+	int stuck;             /* a reply with no entries and no eof */
+	char verf[NFS3_COOKIEVERFSIZE];
+};
+
+static void walk_free(struct walk *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->e[i].name);
+	free(w->e);
+	memset(w, 0, sizeof(*w));
+}
+
+/* READDIR (plus = 0) or READDIRPLUS the whole directory with cookies:
+ * count is READDIR's count or READDIRPLUS's dircount. */
+static void walk_dir(struct client *c, const struct fh *dir, int plus, uint32_t count,
+		     uint32_t maxcount, struct walk *w)
+{
+	struct reply r = { 0 };
+	uint64_t cookie = 0;
+
+	memset(w, 0, sizeof(*w));
+	for (int i = 0; i < 100000; i++) {
+		if (plus)
+			v3_readdirplus(c, dir, cookie, w->verf, count, maxcount, &r);
+		else
+			v3_readdir(c, dir, cookie, w->verf, count, &r);
+		w->calls++;
+		if (r.rpc_status != RPC_STATUS_SUCCESS) {
+			w->status = -1;
+			snprintf(w->rpc_error, sizeof(w->rpc_error), "%s", r.error);
+			break;
+		}
+		w->status = r.status;
+		if (r.status != NFS3_OK)
+			break;
+		if (w->calls > 1 && memcmp(w->verf, r.cookieverf, sizeof(w->verf)) != 0)
+			w->verf_changed = 1;
+		memcpy(w->verf, r.cookieverf, sizeof(w->verf));
+		if (r.nentries) {
+			struct entry_copy *e = realloc(w->e, (w->n + r.nentries) * sizeof(*e));
+
+			if (!e)
+				fatal("out of memory");
+			w->e = e;
+			for (size_t k = 0; k < r.nentries; k++) {
+				w->e[w->n + k] = r.entries[k];
+				r.entries[k].name = NULL; /* moved */
+			}
+			w->n += r.nentries;
+			cookie = r.entries[r.nentries - 1].cookie;
+		}
+		if (r.eof)
+			break;
+		if (!r.nentries) {
+			w->stuck = 1;
+			break;
+		}
+	}
+	reply_reset(&r);
+}
+
+static const char *walk_error(const struct walk *w)
+{
+	static char why[300];
+
+	if (w->status == -1)
+		snprintf(why, sizeof(why), "RPC error: %s", w->rpc_error);
+	else if (w->status != NFS3_OK)
+		snprintf(why, sizeof(why), "%s", st_name(w->status));
+	else if (w->stuck)
+		snprintf(why, sizeof(why), "a reply with no entries and no eof");
+	else
+		snprintf(why, sizeof(why), "ok");
+	return why;
+}
+
+static int is_dot(const char *name)
+{
+	return !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+/* Remove everything under dir (depth-first), then name in parent. */
+static void remove_tree(const struct fh *parent, const char *name, int depth)
+{
+	struct reply r = { 0 };
+	struct walk w;
+	struct fh dir;
+
+	v3_lookup(nfs, parent, name, &r);
+	if (r.rpc_status || r.status != NFS3_OK)
+		goto out;
+	if (!r.has_attr || r.attr.type != NF3DIR) {
+		v3_remove(nfs, parent, name, &r);
+		goto out;
+	}
+	dir = r.fh;
+	if (depth < 8) {
+		walk_dir(nfs, &dir, 0, 8192, 0, &w);
+		for (size_t i = 0; i < w.n; i++)
+			if (!is_dot(w.e[i].name))
+				remove_tree(&dir, w.e[i].name, depth + 1);
+		walk_free(&w);
+	}
+	v3_rmdir(nfs, parent, name, &r);
+out:
+	reply_reset(&r);
+}
+
+/* ---- all: MOUNT ------------------------------------------------------------ */
+
+static int lists_dir(const struct reply *r, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	for (size_t i = 0; i < r->nstrs; i++) {
+		const char *s = r->strs[i];
+		const char *sp = strchr(s, ' ');
+
+		/* DUMP lines are "host dir"; EXPORT lines "dir group..." */
+		if (sp && !strcmp(sp + 1, dir))
+			return 1;
+		if (!strncmp(s, dir, n) && (s[n] == ' ' || s[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+static int dump_lists(const struct reply *r, const char *dir)
+{
+	for (size_t i = 0; i < r->nstrs; i++) {
+		const char *sp = strchr(r->strs[i], ' ');
+
+		if (sp && !strcmp(sp + 1, dir))
+			return 1;
+	}
+	return 0;
+}
+
+static void test_mount(void)
+{
+	struct reply r = { 0 };
+	struct fh first;
+	int sys = 0;
+
+	m3_null(mnt, &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS, "MOUNT NULL is answered");
+
+	m3_export(mnt, &r);
+	if (check(r.rpc_status == RPC_STATUS_SUCCESS, "MOUNT EXPORT is answered"))
+		check(lists_dir(&r, export_path), "MOUNT EXPORT lists %s (%zu exports)", export_path,
+		      r.nstrs);
+
+	m3_mnt(mnt, export_path, &r);
+	if (!expect_mnt(&r, MNT3_OK, "MOUNT MNT %s", export_path))
+		fatal("cannot go on without the export's root handle");
+	first = r.fh;
+	check(r.fh.len > 0 && r.fh.len <= SLATE_FH_MAX, "MNT: the root handle is 1..%u bytes (%u)",
+	      SLATE_FH_MAX, r.fh.len);
+	for (int i = 0; i < r.nflavors; i++)
+		sys |= r.flavors[i] == 1; /* AUTH_SYS */
+	check(sys, "MNT offers AUTH_SYS (%d flavors)", r.nflavors);
+
+	m3_mnt(mnt, "/nfs_api-no-such-export", &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS &&
+		      (r.status == MNT3ERR_NOENT || r.status == MNT3ERR_ACCES),
+	      "MNT of a path not exported answers NOENT or ACCES (%s)",
+	      r.rpc_status ? r.error : mountstat3_to_str(r.status));
+
+	m3_dump(mnt, &r);
+	if (check(r.rpc_status == RPC_STATUS_SUCCESS, "MOUNT DUMP is answered"))
+		check(dump_lists(&r, export_path), "DUMP lists the mount of %s (%zu entries)",
+		      export_path, r.nstrs);
+	m3_umnt(mnt, export_path, &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS, "MOUNT UMNT %s is answered", export_path);
+	m3_dump(mnt, &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS && !dump_lists(&r, export_path),
+	      "after UMNT, DUMP no longer lists %s", export_path);
+
+	m3_mnt(mnt, export_path, &r);
+	if (expect_mnt(&r, MNT3_OK, "MNT %s again", export_path))
+		check(fh_equal(&r.fh, &first), "MNT gives the same root handle each time");
+	m3_umntall(mnt, &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS, "MOUNT UMNTALL is answered");
+	m3_dump(mnt, &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS && !dump_lists(&r, export_path),
+	      "after UMNTALL, DUMP lists no mount of %s", export_path);
+	reply_reset(&r);
+	mount_root();
+}
+
+/* ---- all: server information ------------------------------------------------ */
+
+static void test_server_info(void)
+{
+	struct reply r = { 0 };
+	const uint32_t props = FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME;
+
+	v3_null(nfs, &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS, "NFS NULL is answered");
+	v3_getattr(nfs, &root, &r);
+	if (expect(&r, NFS3_OK, "GETATTR of the export root"))
+		check_attr("the export root is a directory", r.has_attr, &r.attr, NF3DIR, -1, -1,
+			   -1);
+
+	v3_fsinfo(nfs, &root, &r);
+	if (expect(&r, NFS3_OK, "FSINFO")) {
+		FSINFO3resok *f = &r.fsinfo;
+
+		check(f->rtmax >= MiB, "FSINFO rtmax %u >= 1 MiB", f->rtmax);
+		check(f->wtmax >= MiB, "FSINFO wtmax %u >= 1 MiB", f->wtmax);
+		check(f->rtpref > 0 && f->rtpref <= f->rtmax && f->wtpref > 0 &&
+			      f->wtpref <= f->wtmax && f->dtpref > 0,
+		      "FSINFO rtpref %u, wtpref %u, dtpref %u are sane", f->rtpref, f->wtpref,
+		      f->dtpref);
+		check(f->maxfilesize >= 1ull << 40, "FSINFO maxfilesize %" PRIu64 " >= 1 TiB",
+		      (uint64_t)f->maxfilesize);
+		check((f->properties & props) == props,
+		      "FSINFO properties 0x%x have LINK, SYMLINK, HOMOGENEOUS, CANSETTIME",
+		      f->properties);
+		check(t_ns(f->time_delta) > 0 && t_ns(f->time_delta) <= 1000000000,
+		      "FSINFO time_delta %u.%09u s is at most 1 s", f->time_delta.seconds,
+		      f->time_delta.nseconds);
+		max_file_bytes = f->maxfilesize;
+		wtmax = f->wtmax;
+		rtmax = f->rtmax;
+	}
+
+	v3_fsstat(nfs, &root, &r);
+	if (expect(&r, NFS3_OK, "FSSTAT")) {
+		FSSTAT3resok *s = &r.fsstat;
+
+		check(s->tbytes > 0 && s->fbytes <= s->tbytes && s->abytes <= s->fbytes,
+		      "FSSTAT bytes: total %" PRIu64 " >= free %" PRIu64 " >= available %" PRIu64,
+		      (uint64_t)s->tbytes, (uint64_t)s->fbytes, (uint64_t)s->abytes);
+		check(s->ffiles <= s->tfiles && s->afiles <= s->ffiles,
+		      "FSSTAT files: total %" PRIu64 " >= free %" PRIu64 " >= available %" PRIu64,
+		      (uint64_t)s->tfiles, (uint64_t)s->ffiles, (uint64_t)s->afiles);
+	}
+
+	v3_pathconf(nfs, &root, &r);
+	if (expect(&r, NFS3_OK, "PATHCONF")) {
+		PATHCONF3resok *p = &r.pathconf;
+
+		check(p->name_max == NAME_MAX_BYTES, "PATHCONF name_max is %u (%u)", NAME_MAX_BYTES,
+		      p->name_max);
+		check(p->linkmax >= 2, "PATHCONF linkmax %u >= 2", p->linkmax);
+		check(p->no_trunc && !p->case_insensitive && p->case_preserving,
+		      "PATHCONF: no_trunc, case sensitive, case preserving");
+	}
+	reply_reset(&r);
+}
+
+/* ---- all: directories and lookups ------------------------------------------ */
+
+static char work_name[64];
+static struct fh work;      /* the work directory */
+static fattr3 work_attr;
+
+static void test_mkdir_lookup(void)
+{
+	struct reply r = { 0 };
+	fattr3 before = root_attr;
+
+	snprintf(work_name, sizeof(work_name), "nfs_api.all.%d", (int)getpid());
+	tick();
+	v3_mkdir(nfs, &root, work_name, 0755, &r);
+	if (!expect(&r, NFS3_OK, "MKDIR the work directory"))
+		fatal("cannot continue without a work directory");
+	check(r.has_fh, "MKDIR returns the new handle");
+	if (!r.has_fh) {
+		v3_lookup(nfs, &root, work_name, &r);
+		if (!quiet_ok(&r, "LOOKUP the work directory"))
+			fatal("cannot continue without a work directory");
+	}
+	work = r.fh;
+	work_attr = r.attr;
+	check(work.len > 0 && work.len <= SLATE_FH_MAX, "a directory handle is 1..%u bytes (%u)",
+	      SLATE_FH_MAX, work.len);
+	check_attr("MKDIR: a directory, mode 0755, nlink 2", r.has_attr, &r.attr, NF3DIR, 0755,
+		   -1, 2);
+	check(r.has_attr && r.attr.uid == getuid() && r.attr.gid == getgid(),
+	      "MKDIR: owned by the caller (%u:%u)", r.attr.uid, r.attr.gid);
+	check(r.has_attr && r.attr.fsid == root_attr.fsid && r.attr.fileid != root_attr.fileid,
+	      "MKDIR: same fsid as the root, a fileid of its own");
+	if (check(r.wcc.after.attributes_follow, "MKDIR returns the parent's attributes")) {
+		fattr3 *after = &r.wcc.after.post_op_attr_u.attributes;
+
+		check(after->nlink == before.nlink + 1, "MKDIR: the parent's nlink %u -> %u",
+		      before.nlink, after->nlink);
+		check(t_ns(after->mtime) > t_ns(before.mtime), "MKDIR: the parent's mtime moves");
+	}
+	v3_mkdir(nfs, &root, work_name, 0755, &r);
+	expect(&r, NFS3ERR_EXIST, "MKDIR of an existing name answers EXIST");
+
+	v3_lookup(nfs, &root, work_name, &r);
+	if (expect(&r, NFS3_OK, "LOOKUP the new directory"))
+		check(r.has_attr && r.attr.fileid == work_attr.fileid && r.attr.type == NF3DIR,
+		      "LOOKUP finds the same fileid");
+	v3_lookup(nfs, &work, ".", &r);
+	if (expect(&r, NFS3_OK, "LOOKUP ."))
+		check(r.has_attr && r.attr.fileid == work_attr.fileid, "LOOKUP . is the directory");
+	v3_lookup(nfs, &work, "..", &r);
+	if (expect(&r, NFS3_OK, "LOOKUP .."))
+		check(r.has_attr && r.attr.fileid == root_attr.fileid, "LOOKUP .. is the parent");
+	v3_lookup(nfs, &root, "..", &r);
+	if (expect(&r, NFS3_OK, "LOOKUP .. at the export root"))
+		check(r.has_attr && r.attr.fileid == root_attr.fileid,
+		      "LOOKUP .. at the export root stays in the export");
+	v3_lookup(nfs, &work, "no-such-name", &r);
+	expect(&r, NFS3ERR_NOENT, "LOOKUP of a missing name answers NOENT");
+	v3_access(nfs, &work, ACCESS3_READ | ACCESS3_LOOKUP | ACCESS3_MODIFY | ACCESS3_EXTEND |
+				      ACCESS3_DELETE, &r);
+	if (expect(&r, NFS3_OK, "ACCESS on the directory"))
+		check((r.access & (ACCESS3_READ | ACCESS3_LOOKUP | ACCESS3_MODIFY |
+				   ACCESS3_EXTEND)) ==
+			      (ACCESS3_READ | ACCESS3_LOOKUP | ACCESS3_MODIFY | ACCESS3_EXTEND),
+		      "ACCESS grants the owner READ, LOOKUP, MODIFY, EXTEND (0x%x)", r.access);
+	reply_reset(&r);
+}
+
+/* ---- all: files, data, verifiers -------------------------------------------- */
+
+static struct fh file;      /* work/file */
+static uint64_t file_id;
+static char boot_verf[NFS3_WRITEVERFSIZE];
+static int have_boot_verf;
+
+/* Every WRITE and COMMIT of one server instance has the same verifier. */
+static void note_verf(const char *what, const struct reply *r)
+{
+	if (!have_boot_verf) {
+		memcpy(boot_verf, r->verf, sizeof(boot_verf));
+		have_boot_verf = 1;
+		return;
+	}
+	check(memcmp(boot_verf, r->verf, sizeof(boot_verf)) == 0,
+	      "%s: the same write verifier as before", what);
+}
+
+static void test_create_write_read(void)
+{
+	struct reply r = { 0 };
+	sattr3 sa = sa_mode(0644);
+	const uint32_t small = 100 * 1024;
+	uint8_t *want = xmalloc(2 * MiB);
+	fattr3 created;
+	int64_t size;
+
+	tick();
+	v3_create(nfs, &work, "file", UNCHECKED, &sa, 0, &r);
+	if (!expect(&r, NFS3_OK, "CREATE UNCHECKED file"))
+		fatal("cannot continue without a file");
+	check(r.has_fh, "CREATE returns the new handle");
+	if (!r.has_fh)
+		v3_lookup(nfs, &work, "file", &r);
+	file = r.fh;
+	check(file.len > 0 && file.len <= SLATE_FH_MAX, "a file handle is 1..%u bytes (%u)",
+	      SLATE_FH_MAX, file.len);
+	check_attr("CREATE: a regular file, mode 0644, size 0, nlink 1", r.has_attr, &r.attr,
+		   NF3REG, 0644, 0, 1);
+	created = r.attr;
+	file_id = r.attr.fileid;
+	if (check(r.wcc.after.attributes_follow, "CREATE returns the directory's attributes"))
+		check(t_ns(r.wcc.after.post_op_attr_u.attributes.mtime) > t_ns(work_attr.mtime),
+		      "CREATE: the directory's mtime moves");
+	v3_getattr(nfs, &file, &r);
+	if (expect(&r, NFS3_OK, "GETATTR the new file"))
+		check(r.attr.fileid == file_id && r.attr.type == NF3REG,
+		      "GETATTR: the same fileid as CREATE returned");
+	v3_access(nfs, &file, ACCESS3_READ | ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_EXECUTE, &r);
+	if (expect(&r, NFS3_OK, "ACCESS on the file"))
+		check((r.access & (ACCESS3_READ | ACCESS3_MODIFY | ACCESS3_EXTEND)) ==
+			      (ACCESS3_READ | ACCESS3_MODIFY | ACCESS3_EXTEND) &&
+			      !(r.access & ~(ACCESS3_READ | ACCESS3_MODIFY | ACCESS3_EXTEND |
+					     ACCESS3_EXECUTE)),
+		      "ACCESS grants READ, MODIFY, EXTEND on the file, nothing not asked (0x%x)",
+		      r.access);
+
+	/* FILE_SYNC, then reads around the end of the file. */
+	pattern(1, 0, want, small);
+	tick();
+	v3_write(nfs, &file, 0, want, small, FILE_SYNC, &r);
+	if (expect(&r, NFS3_OK, "WRITE FILE_SYNC 100 KiB")) {
+		check(r.count == small, "WRITE wrote all of it (%u)", r.count);
+		check(r.committed == FILE_SYNC, "WRITE FILE_SYNC is committed FILE_SYNC (%d)",
+		      r.committed);
+		note_verf("WRITE", &r);
+		if (check_attr("WRITE: the size is 100 KiB", r.has_attr, &r.attr, NF3REG, -1,
+			       small, 1)) {
+			check(t_ns(r.attr.mtime) > t_ns(created.mtime) &&
+				      t_ns(r.attr.ctime) > t_ns(created.ctime),
+			      "WRITE: mtime and ctime move");
+			check(r.attr.used >= small, "WRITE: used %" PRIu64 " >= size",
+			      (uint64_t)r.attr.used);
+		}
+		if (r.wcc.before.attributes_follow)
+			check(r.wcc.before.pre_op_attr_u.attributes.size == 0,
+			      "WRITE: the pre-op size was 0");
+	}
+	v3_read(nfs, &file, 0, small, &r);
+	if (expect(&r, NFS3_OK, "READ the 100 KiB back")) {
+		check(r.count == small && r.data_len == small && !memcmp(r.data, want, small),
+		      "READ returns the bytes written");
+		check(r.eof, "READ up to the end of the file reports eof");
+		check(r.has_attr && r.attr.fileid == file_id && r.attr.size == small,
+		      "READ returns the file's attributes");
+	}
+	v3_read(nfs, &file, 0, 4096, &r);
+	if (expect(&r, NFS3_OK, "READ 4 KiB at 0"))
+		check(r.count == 4096 && !r.eof && !memcmp(r.data, want, 4096),
+		      "READ short of the end: the bytes, no eof");
+	v3_read(nfs, &file, small, 4096, &r);
+	if (expect(&r, NFS3_OK, "READ at the end of the file"))
+		check(r.count == 0 && r.data_len == 0 && r.eof, "READ at EOF: 0 bytes and eof");
+	v3_read(nfs, &file, 10 * (uint64_t)small, 4096, &r);
+	if (expect(&r, NFS3_OK, "READ past the end of the file"))
+		check(r.count == 0 && r.eof, "READ past EOF: 0 bytes and eof");
+	v3_read(nfs, &file, small - 10, 100, &r);
+	if (expect(&r, NFS3_OK, "READ across the end of the file"))
+		check(r.count == 10 && r.eof && !memcmp(r.data, want + small - 10, 10),
+		      "READ across EOF: the last 10 bytes and eof");
+
+	/* UNSTABLE writes, then COMMIT with the same verifier. */
+	for (uint32_t i = 0; i < 4; i++) {
+		uint64_t off = MiB + i * 256 * 1024;
+
+		pattern(1, off, want, 256 * 1024);
+		v3_write(nfs, &file, off, want, 256 * 1024, UNSTABLE, &r);
+		if (!quiet_ok(&r, "WRITE UNSTABLE 256 KiB at %" PRIu64, off))
+			continue;
+		check(r.count == 256 * 1024 && r.committed >= UNSTABLE && r.committed <= FILE_SYNC,
+		      "WRITE UNSTABLE #%u: all written, committed %d", i + 1, r.committed);
+		note_verf("WRITE UNSTABLE", &r);
+	}
+	v3_commit(nfs, &file, 0, 0, &r);
+	if (expect(&r, NFS3_OK, "COMMIT the whole file")) {
+		note_verf("COMMIT", &r);
+		check(r.has_attr && r.attr.size == 2 * MiB, "COMMIT: the size is 2 MiB");
+	}
+	v3_read(nfs, &file, MiB, MiB, &r);
+	pattern(1, MiB, want, MiB);
+	if (expect(&r, NFS3_OK, "READ the unstable-written MiB"))
+		check(r.count == MiB && !memcmp(r.data, want, MiB) && r.eof,
+		      "READ: the unstable writes are there, eof at 2 MiB");
+	v3_read(nfs, &file, small, MiB - small, &r);
+	if (expect(&r, NFS3_OK, "READ the gap never written"))
+		check(r.count == MiB - small && is_zero(r.data, r.data_len),
+		      "READ: a gap never written reads as zeros");
+
+	/* One write of wtmax (1 MiB), and a DATA_SYNC one. */
+	pattern(1, 2 * MiB, want, MiB);
+	v3_write(nfs, &file, 2 * MiB, want, MiB, FILE_SYNC, &r);
+	if (expect(&r, NFS3_OK, "WRITE FILE_SYNC of 1 MiB in one call")) {
+		check(r.count == MiB, "WRITE 1 MiB: all of it (%u)", r.count);
+		note_verf("WRITE 1 MiB", &r);
+	}
+	v3_read(nfs, &file, 2 * MiB, MiB, &r);
+	if (expect(&r, NFS3_OK, "READ 1 MiB in one call"))
+		check(r.count == MiB && !memcmp(r.data, want, MiB) && r.eof,
+		      "READ 1 MiB: the bytes, eof at 3 MiB");
+	pattern(2, 0, want, 512);
+	v3_write(nfs, &file, 3 * MiB, want, 512, DATA_SYNC, &r);
+	if (expect(&r, NFS3_OK, "WRITE DATA_SYNC 512 bytes"))
+		check(r.committed >= DATA_SYNC, "WRITE DATA_SYNC is committed at least DATA_SYNC (%d)",
+		      r.committed);
+
+	/* A sparse write far out. */
+	size = 64ll * MiB + 1;
+	v3_write(nfs, &file, 64ull * MiB, "z", 1, FILE_SYNC, &r);
+	if (expect(&r, NFS3_OK, "WRITE 1 byte at 64 MiB"))
+		check(r.has_attr && r.attr.size == (uint64_t)size, "WRITE far out: size 64 MiB + 1");
+	v3_read(nfs, &file, 32ull * MiB, 65536, &r);
+	if (expect(&r, NFS3_OK, "READ in the hole"))
+		check(r.count == 65536 && is_zero(r.data, r.data_len) && !r.eof,
+		      "READ in a hole: zeros, no eof");
+	v3_read(nfs, &file, 64ull * MiB, 10, &r);
+	if (expect(&r, NFS3_OK, "READ the last byte"))
+		check(r.count == 1 && r.data[0] == 'z' && r.eof, "READ the last byte: 'z' and eof");
+	v3_getattr(nfs, &file, &r);
+	if (expect(&r, NFS3_OK, "GETATTR after the writes"))
+		check(r.attr.fileid == file_id && r.attr.size == (uint64_t)size && r.attr.nlink == 1,
+		      "GETATTR: same fileid, size 64 MiB + 1, nlink 1");
+	reply_reset(&r);
+	free(want);
+}
+
+/* ---- all: SETATTR ------------------------------------------------------------- */
+
+static void test_setattr(void)
+{
+	struct reply r = { 0 };
+	sattr3 sa;
+	uint8_t want[1000];
+	fattr3 before;
+	time_t now;
+
+	pattern(1, 0, want, sizeof(want));
+	sa = sa_size(1000);
+	v3_setattr(nfs, &file, &sa, NULL, &r);
+	if (expect(&r, NFS3_OK, "SETATTR size 1000 (truncate)"))
+		check_attr("SETATTR: the size is 1000", r.has_attr, &r.attr, NF3REG, -1, 1000, -1);
+	v3_read(nfs, &file, 0, 4096, &r);
+	if (expect(&r, NFS3_OK, "READ after the truncate"))
+		check(r.count == 1000 && r.eof && !memcmp(r.data, want, 1000),
+		      "READ after truncate: the first 1000 bytes and eof");
+	sa = sa_size(8192);
+	v3_setattr(nfs, &file, &sa, NULL, &r);
+	expect(&r, NFS3_OK, "SETATTR size 8192 (extend)");
+	v3_read(nfs, &file, 0, 8192, &r);
+	if (expect(&r, NFS3_OK, "READ after the extend"))
+		check(r.count == 8192 && !memcmp(r.data, want, 1000) &&
+			      is_zero(r.data + 1000, 8192 - 1000),
+		      "READ after extend: the old bytes past 1000 do not come back");
+
+	v3_getattr(nfs, &file, &r);
+	before = r.attr;
+	tick();
+	sa = sa_mode(0600);
+	v3_setattr(nfs, &file, &sa, NULL, &r);
+	if (expect(&r, NFS3_OK, "SETATTR mode 0600")) {
+		check_attr("SETATTR: mode 0600", r.has_attr, &r.attr, NF3REG, 0600, 8192, 1);
+		check(r.has_attr && t_ns(r.attr.ctime) > t_ns(before.ctime) &&
+			      t_ns(r.attr.mtime) == t_ns(before.mtime),
+		      "SETATTR mode: ctime moves, mtime does not");
+		if (r.wcc.before.attributes_follow)
+			check(t_ns(r.wcc.before.pre_op_attr_u.attributes.ctime) == t_ns(before.ctime),
+			      "SETATTR: the pre-op ctime is the one GETATTR gave");
+	}
+
+	sa = sa_none();
+	sa.uid.set_it = 1;
+	sa.uid.set_uid3_u.uid = 1234;
+	sa.gid.set_it = 1;
+	sa.gid.set_gid3_u.gid = 5678;
+	v3_setattr(nfs, &file, &sa, NULL, &r);
+	if (expect(&r, NFS3_OK, "SETATTR uid 1234 gid 5678"))
+		check(r.has_attr && r.attr.uid == 1234 && r.attr.gid == 5678,
+		      "SETATTR: the new owner and group (%u:%u)", r.attr.uid, r.attr.gid);
+	sa.uid.set_uid3_u.uid = getuid();
+	sa.gid.set_gid3_u.gid = getgid();
+	v3_setattr(nfs, &file, &sa, NULL, &r);
+	quiet_ok(&r, "SETATTR the owner back");
+
+	sa = sa_none();
+	sa.mtime.set_it = SET_TO_CLIENT_TIME;
+	sa.mtime.set_mtime_u.mtime.seconds = 1000000000;
+	sa.mtime.set_mtime_u.mtime.nseconds = 123456789;
+	sa.atime.set_it = SET_TO_CLIENT_TIME;
+	sa.atime.set_atime_u.atime.seconds = 999999999;
+	sa.atime.set_atime_u.atime.nseconds = 5;
+	v3_setattr(nfs, &file, &sa, NULL, &r);
+	expect(&r, NFS3_OK, "SETATTR mtime and atime to client times");
+	v3_getattr(nfs, &file, &r);
+	if (expect(&r, NFS3_OK, "GETATTR after setting times"))
+		check(r.attr.mtime.seconds == 1000000000 && r.attr.mtime.nseconds == 123456789 &&
+			      r.attr.atime.seconds == 999999999 && r.attr.atime.nseconds == 5,
+		      "the times set are kept to the nanosecond (mtime %u.%09u atime %u.%09u)",
+		      r.attr.mtime.seconds, r.attr.mtime.nseconds, r.attr.atime.seconds,
+		      r.attr.atime.nseconds);
+	sa = sa_none();
+	sa.mtime.set_it = SET_TO_SERVER_TIME;
+	v3_setattr(nfs, &file, &sa, NULL, &r);
+	now = time(NULL);
+	if (expect(&r, NFS3_OK, "SETATTR mtime to server time"))
+		check(r.has_attr && llabs((long long)r.attr.mtime.seconds - (long long)now) < 300,
+		      "SETATTR server time: mtime is now (%u vs %lld)", r.attr.mtime.seconds,
+		      (long long)now);
+
+	/* The guard: the right ctime passes, another one is NOT_SYNC. */
+	v3_getattr(nfs, &file, &r);
+	before = r.attr;
+	sa = sa_mode(0640);
+	v3_setattr(nfs, &file, &sa, &before.ctime, &r);
+	expect(&r, NFS3_OK, "SETATTR guarded by the current ctime");
+	v3_getattr(nfs, &file, &r);
+	before = r.attr;
+	{
+		nfstime3 wrong = before.ctime;
+
+		wrong.seconds -= 1000;
+		sa = sa_mode(0604);
+		v3_setattr(nfs, &file, &sa, &wrong, &r);
+		expect(&r, NFS3ERR_NOT_SYNC, "SETATTR guarded by a wrong ctime answers NOT_SYNC");
+	}
+	v3_getattr(nfs, &file, &r);
+	check(r.status == NFS3_OK && (r.attr.mode & 07777) == 0640 &&
+		      t_ns(r.attr.ctime) == t_ns(before.ctime),
+	      "a NOT_SYNC SETATTR changes nothing (mode %04o)", r.attr.mode & 07777);
+
+	sa = sa_size(0);
+	v3_setattr(nfs, &work, &sa, NULL, &r);
+	expect2(&r, NFS3ERR_ISDIR, NFS3ERR_INVAL, "SETATTR size on a directory is refused");
+	if (max_file_bytes < UINT64_MAX - 4096) {
+		sa = sa_size(max_file_bytes + 4096);
+		v3_setattr(nfs, &file, &sa, NULL, &r);
+		expect(&r, NFS3ERR_FBIG, "SETATTR size past FSINFO maxfilesize answers FBIG");
+	}
+	reply_reset(&r);
+}
+
+/* ---- all: CREATE modes ------------------------------------------------------- */
+
+static void test_create_modes(void)
+{
+	struct reply r = { 0 };
+	sattr3 sa = sa_mode(0640);
+	uint64_t verf_a = 0x1122334455667788ull, verf_b = 0x8877665544332211ull, excl_id = 0;
+
+	v3_create(nfs, &work, "file", GUARDED, &sa, 0, &r);
+	expect(&r, NFS3ERR_EXIST, "CREATE GUARDED of an existing name answers EXIST");
+	v3_create(nfs, &work, "guarded", GUARDED, &sa, 0, &r);
+	if (expect(&r, NFS3_OK, "CREATE GUARDED of a new name"))
+		check_attr("CREATE GUARDED: mode 0640, size 0", r.has_attr, &r.attr, NF3REG, 0640,
+			   0, 1);
+	v3_create(nfs, &work, "file", UNCHECKED, NULL, 0, &r);
+	if (expect(&r, NFS3_OK, "CREATE UNCHECKED of an existing name"))
+		check(r.has_attr && r.attr.fileid == file_id && r.attr.size == 8192,
+		      "CREATE UNCHECKED keeps the existing file (same fileid, size 8192)");
+
+	v3_create(nfs, &work, "excl", EXCLUSIVE, NULL, verf_a, &r);
+	if (expect(&r, NFS3_OK, "CREATE EXCLUSIVE")) {
+		if (!r.has_fh)
+			v3_lookup(nfs, &work, "excl", &r);
+		v3_getattr(nfs, &r.fh, &r);
+		if (check(r.status == NFS3_OK && r.attr.type == NF3REG && r.attr.size == 0,
+			  "CREATE EXCLUSIVE made an empty regular file"))
+			excl_id = r.attr.fileid;
+	}
+	v3_create(nfs, &work, "excl", EXCLUSIVE, NULL, verf_a, &r);
+	if (expect(&r, NFS3_OK, "CREATE EXCLUSIVE retried with the same verifier succeeds")) {
+		if (!r.has_fh)
+			v3_lookup(nfs, &work, "excl", &r);
+		v3_getattr(nfs, &r.fh, &r);
+		check(r.status == NFS3_OK && r.attr.fileid == excl_id,
+		      "the retried EXCLUSIVE create names the same file");
+	}
+	v3_create(nfs, &work, "excl", EXCLUSIVE, NULL, verf_b, &r);
+	expect(&r, NFS3ERR_EXIST, "CREATE EXCLUSIVE with another verifier answers EXIST");
+	v3_create(nfs, &work, "file", EXCLUSIVE, NULL, verf_a, &r);
+	expect(&r, NFS3ERR_EXIST, "CREATE EXCLUSIVE over a file made otherwise answers EXIST");
+	/* RFC 1813: after an exclusive create the client sets the attributes. */
+	v3_lookup(nfs, &work, "excl", &r);
+	if (quiet_ok(&r, "LOOKUP excl")) {
+		struct fh f = r.fh;
+
+		sa = sa_mode(0644);
+		sa.mtime.set_it = SET_TO_SERVER_TIME;
+		sa.atime.set_it = SET_TO_SERVER_TIME;
+		v3_setattr(nfs, &f, &sa, NULL, &r);
+		if (expect(&r, NFS3_OK, "SETATTR after CREATE EXCLUSIVE"))
+			check_attr("the exclusive file now has mode 0644", r.has_attr, &r.attr,
+				   NF3REG, 0644, 0, 1);
+	}
+	reply_reset(&r);
+}
+
+/* ---- all: names -------------------------------------------------------------- */
+
+static void test_names(void)
+{
+	struct reply r = { 0 };
+	char name[NAME_MAX_BYTES + 2];
+	sattr3 sa = sa_mode(0644);
+
+	memset(name, 'n', NAME_MAX_BYTES);
+	name[NAME_MAX_BYTES] = '\0';
+	v3_create(nfs, &work, name, GUARDED, &sa, 0, &r);
+	expect(&r, NFS3_OK, "CREATE of a 255-byte name");
+	v3_lookup(nfs, &work, name, &r);
+	expect(&r, NFS3_OK, "LOOKUP of the 255-byte name");
+	v3_remove(nfs, &work, name, &r);
+	expect(&r, NFS3_OK, "REMOVE of the 255-byte name");
+	name[NAME_MAX_BYTES] = 'n';
+	name[NAME_MAX_BYTES + 1] = '\0';
+	v3_create(nfs, &work, name, GUARDED, &sa, 0, &r);
+	expect(&r, NFS3ERR_NAMETOOLONG, "CREATE of a 256-byte name answers NAMETOOLONG");
+	v3_mkdir(nfs, &work, name, 0755, &r);
+	expect(&r, NFS3ERR_NAMETOOLONG, "MKDIR of a 256-byte name answers NAMETOOLONG");
+	v3_lookup(nfs, &work, name, &r);
+	expect(&r, NFS3ERR_NAMETOOLONG, "LOOKUP of a 256-byte name answers NAMETOOLONG");
+	v3_symlink(nfs, &work, name, "file", &r);
+	expect(&r, NFS3ERR_NAMETOOLONG, "SYMLINK to a 256-byte name answers NAMETOOLONG");
+
+	v3_create(nfs, &work, "gr\xc3\xbc\xc3\x9f" "e \xe2\x98\x83", GUARDED, &sa, 0, &r);
+	expect(&r, NFS3_OK, "CREATE of a UTF-8 name with a space");
+	v3_lookup(nfs, &work, "gr\xc3\xbc\xc3\x9f" "e \xe2\x98\x83", &r);
+	expect(&r, NFS3_OK, "LOOKUP of the UTF-8 name");
+	v3_create(nfs, &work, "a/b", GUARDED, &sa, 0, &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS && r.status != NFS3_OK,
+	      "CREATE of a name holding '/' is refused (%s)",
+	      r.rpc_status ? r.error : st_name(r.status));
+	v3_create(nfs, &work, "", GUARDED, &sa, 0, &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS && r.status != NFS3_OK,
+	      "CREATE of an empty name is refused (%s)",
+	      r.rpc_status ? r.error : st_name(r.status));
+	reply_reset(&r);
+}
+
+/* ---- all: links, symlinks, special files ------------------------------------- */
+
+static struct fh d1, d2;
+static uint64_t d1_id, d2_id;
+
+static void test_links(void)
+{
+	struct reply r = { 0 };
+	sattr3 sa = sa_mode(0644);
+	struct fh h;
+	uint64_t h_id;
+	char long_target[1001];
+
+	v3_mkdir(nfs, &work, "d1", 0755, &r);
+	if (quiet_ok(&r, "MKDIR d1")) {
+		d1 = r.fh;
+		d1_id = r.attr.fileid;
+	}
+	v3_mkdir(nfs, &work, "d2", 0700, &r);
+	if (quiet_ok(&r, "MKDIR d2")) {
+		d2 = r.fh;
+		d2_id = r.attr.fileid;
+		check_attr("MKDIR d2: mode 0700", r.has_attr, &r.attr, NF3DIR, 0700, -1, 2);
+	}
+	v3_getattr(nfs, &work, &r);
+	check(r.status == NFS3_OK && r.attr.nlink == 4, "the work directory has nlink 4 (%u)",
+	      r.attr.nlink);
+
+	/* Hard links: nlink, the same inode by both names, the last name. */
+	v3_create(nfs, &work, "h", GUARDED, &sa, 0, &r);
+	if (!quiet_ok(&r, "CREATE h"))
+		return;
+	h = r.fh;
+	h_id = r.attr.fileid;
+	v3_write(nfs, &h, 0, "hello", 5, FILE_SYNC, &r);
+	quiet_ok(&r, "WRITE h");
+	tick();
+	v3_link(nfs, &h, &d1, "h2", &r);
+	if (expect(&r, NFS3_OK, "LINK h to d1/h2")) {
+		check_attr("LINK: the file has nlink 2", r.has_attr, &r.attr, NF3REG, 0644, 5, 2);
+		check(r.wcc.after.attributes_follow &&
+			      r.wcc.after.post_op_attr_u.attributes.fileid == d1_id,
+		      "LINK returns the link directory's attributes");
+	}
+	v3_lookup(nfs, &d1, "h2", &r);
+	if (expect(&r, NFS3_OK, "LOOKUP d1/h2"))
+		check(r.has_attr && r.attr.fileid == h_id && r.attr.nlink == 2,
+		      "d1/h2 is the same file (fileid, nlink 2)");
+	v3_link(nfs, &h, &d1, "h2", &r);
+	expect(&r, NFS3ERR_EXIST, "LINK to an existing name answers EXIST");
+	/* RFC 1813 names no one status for this (servers answer ISDIR, PERM,
+	 * INVAL, BADTYPE...): any refusal that leaves no name will do. */
+	v3_link(nfs, &d2, &d1, "dirlink", &r);
+	check(r.rpc_status == RPC_STATUS_SUCCESS && r.status != NFS3_OK,
+	      "LINK of a directory is refused (%s)", r.rpc_status ? r.error : st_name(r.status));
+	v3_lookup(nfs, &d1, "dirlink", &r);
+	expect(&r, NFS3ERR_NOENT, "the refused LINK left no name");
+	v3_remove(nfs, &work, "h", &r);
+	expect(&r, NFS3_OK, "REMOVE h (d1/h2 remains)");
+	v3_getattr(nfs, &h, &r);
+	if (expect(&r, NFS3_OK, "the handle of a file with a name left stays valid"))
+		check(r.attr.nlink == 1 && r.attr.size == 5, "after REMOVE of one name: nlink 1");
+	v3_read(nfs, &h, 0, 100, &r);
+	check(r.status == NFS3_OK && r.count == 5 && !memcmp(r.data, "hello", 5),
+	      "the data is there through the other name");
+	v3_remove(nfs, &d1, "h2", &r);
+	expect(&r, NFS3_OK, "REMOVE the last name");
+	v3_getattr(nfs, &h, &r);
+	expect(&r, NFS3ERR_STALE, "GETATTR of a removed file's handle answers STALE");
+	v3_read(nfs, &h, 0, 100, &r);
+	expect(&r, NFS3ERR_STALE, "READ of a removed file's handle answers STALE");
+	v3_write(nfs, &h, 0, "x", 1, FILE_SYNC, &r);
+	expect(&r, NFS3ERR_STALE, "WRITE to a removed file's handle answers STALE");
+	sa = sa_mode(0600);
+	v3_setattr(nfs, &h, &sa, NULL, &r);
+	expect(&r, NFS3ERR_STALE, "SETATTR of a removed file's handle answers STALE");
+
+	/* Symlinks. */
+	v3_symlink(nfs, &work, "sl", "file", &r);
+	if (expect(&r, NFS3_OK, "SYMLINK sl -> file")) {
+		check_attr("SYMLINK: a link of size 4", r.has_attr, &r.attr, NF3LNK, -1, 4, 1);
+		if (!r.has_fh)
+			v3_lookup(nfs, &work, "sl", &r);
+		v3_readlink(nfs, &r.fh, &r);
+		if (expect(&r, NFS3_OK, "READLINK sl"))
+			check(r.path && !strcmp(r.path, "file"), "READLINK gives \"file\" (\"%s\")",
+			      r.path ? r.path : "");
+	}
+	v3_lookup(nfs, &work, "sl", &r);
+	if (expect(&r, NFS3_OK, "LOOKUP sl"))
+		check(r.has_attr && r.attr.type == NF3LNK, "LOOKUP does not follow the symlink");
+	memset(long_target, 'p', 1000);
+	long_target[1000] = '\0';
+	for (int i = 50; i < 1000; i += 50)
+		long_target[i] = '/';
+	v3_symlink(nfs, &work, "sl-long", long_target, &r);
+	if (expect(&r, NFS3_OK, "SYMLINK to a 1000-byte target")) {
+		if (!r.has_fh)
+			v3_lookup(nfs, &work, "sl-long", &r);
+		v3_readlink(nfs, &r.fh, &r);
+		check(r.status == NFS3_OK && r.path && !strcmp(r.path, long_target),
+		      "READLINK gives the 1000-byte target back");
+	}
+	v3_symlink(nfs, &work, "sl", "other", &r);
+	expect(&r, NFS3ERR_EXIST, "SYMLINK to an existing name answers EXIST");
+	v3_readlink(nfs, &file, &r);
+	expect(&r, NFS3ERR_INVAL, "READLINK of a regular file answers INVAL");
+
+	/* MKNOD: FIFO and SOCK are made, devices are not supported. */
+	v3_mknod(nfs, &work, "fifo", NF3FIFO, 0600, &r);
+	if (expect(&r, NFS3_OK, "MKNOD FIFO"))
+		check_attr("MKNOD FIFO: a fifo, mode 0600", r.has_attr, &r.attr, NF3FIFO, 0600,
+			   -1, 1);
+	v3_mknod(nfs, &work, "sock", NF3SOCK, 0644, &r);
+	if (expect(&r, NFS3_OK, "MKNOD SOCK"))
+		check_attr("MKNOD SOCK: a socket, mode 0644", r.has_attr, &r.attr, NF3SOCK, 0644,
+			   -1, 1);
+	v3_mknod(nfs, &work, "fifo", NF3FIFO, 0600, &r);
+	expect(&r, NFS3ERR_EXIST, "MKNOD of an existing name answers EXIST");
+	v3_mknod(nfs, &work, "chr", NF3CHR, 0600, &r);
+	expect(&r, NFS3ERR_NOTSUPP, "MKNOD CHR answers NOTSUPP");
+	v3_mknod(nfs, &work, "blk", NF3BLK, 0600, &r);
+	expect(&r, NFS3ERR_NOTSUPP, "MKNOD BLK answers NOTSUPP");
+	v3_mknod(nfs, &work, "reg", NF3REG, 0600, &r);
+	expect(&r, NFS3ERR_BADTYPE, "MKNOD of a regular file answers BADTYPE");
+	v3_lookup(nfs, &work, "chr", &r);
+	expect(&r, NFS3ERR_NOENT, "a refused MKNOD leaves no name behind");
+	reply_reset(&r);
+}
+
+/* ---- all: RENAME ------------------------------------------------------------- */
+
+static void test_rename(void)
+{
+	struct reply r = { 0 };
+	sattr3 sa = sa_mode(0644);
+	uint64_t g_id = 0, sub_id = 0;
+	struct fh victim;
+	uint32_t work_nlink = 0, d2_nlink = 0;
+
+	v3_lookup(nfs, &work, "guarded", &r);
+	if (quiet_ok(&r, "LOOKUP guarded"))
+		g_id = r.attr.fileid;
+	v3_rename(nfs, &work, "guarded", &work, "g2", &r);
+	if (expect(&r, NFS3_OK, "RENAME guarded -> g2 in one directory"))
+		check(r.wcc.after.attributes_follow && r.wcc2.after.attributes_follow,
+		      "RENAME returns both directories' attributes");
+	v3_lookup(nfs, &work, "guarded", &r);
+	expect(&r, NFS3ERR_NOENT, "the old name is gone");
+	v3_lookup(nfs, &work, "g2", &r);
+	check(r.status == NFS3_OK && r.attr.fileid == g_id, "the new name has the same fileid");
+
+	v3_rename(nfs, &work, "g2", &d2, "g3", &r);
+	expect(&r, NFS3_OK, "RENAME g2 -> d2/g3 across directories");
+	v3_lookup(nfs, &d2, "g3", &r);
+	check(r.status == NFS3_OK && r.attr.fileid == g_id, "d2/g3 has the same fileid");
+	v3_lookup(nfs, &work, "g2", &r);
+	expect(&r, NFS3ERR_NOENT, "g2 is gone from the old directory");
+
+	/* A directory moving changes both parents' link counts and its "..". */
+	v3_mkdir(nfs, &d1, "sub", 0755, &r);
+	if (quiet_ok(&r, "MKDIR d1/sub"))
+		sub_id = r.attr.fileid;
+	v3_getattr(nfs, &work, &r);
+	work_nlink = r.attr.nlink;
+	v3_getattr(nfs, &d2, &r);
+	d2_nlink = r.attr.nlink;
+	v3_rename(nfs, &work, "d1", &d2, "d1moved", &r);
+	if (expect(&r, NFS3_OK, "RENAME directory d1 -> d2/d1moved")) {
+		check(r.wcc.after.attributes_follow &&
+			      r.wcc.after.post_op_attr_u.attributes.nlink == work_nlink - 1,
+		      "RENAME of a directory: the old parent's nlink goes down by one");
+		check(r.wcc2.after.attributes_follow &&
+			      r.wcc2.after.post_op_attr_u.attributes.nlink == d2_nlink + 1,
+		      "RENAME of a directory: the new parent's nlink goes up by one");
+	}
+	v3_lookup(nfs, &d1, "..", &r);
+	check(r.status == NFS3_OK && r.attr.fileid == d2_id, "the moved directory's .. is d2");
+	v3_lookup(nfs, &d1, "sub", &r);
+	check(r.status == NFS3_OK && r.attr.fileid == sub_id,
+	      "the moved directory keeps its entries and its handle");
+	v3_rename(nfs, &work, "d2", &d1, "loop", &r);
+	expect(&r, NFS3ERR_INVAL, "RENAME of a directory into its own subtree answers INVAL");
+
+	/* Onto existing names. */
+	v3_create(nfs, &work, "victim", GUARDED, &sa, 0, &r);
+	if (quiet_ok(&r, "CREATE victim")) {
+		if (!r.has_fh)
+			v3_lookup(nfs, &work, "victim", &r);
+		victim = r.fh;
+		v3_rename(nfs, &d2, "g3", &work, "victim", &r);
+		expect(&r, NFS3_OK, "RENAME onto an existing file replaces it");
+		v3_lookup(nfs, &work, "victim", &r);
+		check(r.status == NFS3_OK && r.attr.fileid == g_id,
+		      "the name now holds the renamed file");
+		v3_getattr(nfs, &victim, &r);
+		expect(&r, NFS3ERR_STALE, "the replaced file's handle answers STALE");
+	}
+	v3_rename(nfs, &work, "victim", &work, "victim", &r);
+	expect(&r, NFS3_OK, "RENAME of a name onto itself succeeds");
+	v3_lookup(nfs, &work, "victim", &r);
+	expect(&r, NFS3_OK, "and leaves the file there");
+	v3_rename(nfs, &work, "no-such-name", &work, "x", &r);
+	expect(&r, NFS3ERR_NOENT, "RENAME of a missing name answers NOENT");
+	v3_rename(nfs, &work, "victim", &work, "d2", &r);
+	expect2(&r, NFS3ERR_ISDIR, NFS3ERR_EXIST, "RENAME of a file onto a directory is refused");
+	v3_rename(nfs, &d2, "d1moved", &work, "victim", &r);
+	expect2(&r, NFS3ERR_NOTDIR, NFS3ERR_EXIST, "RENAME of a directory onto a file is refused");
+	v3_mkdir(nfs, &work, "d3", 0755, &r);
+	quiet_ok(&r, "MKDIR d3");
+	v3_rename(nfs, &work, "d3", &work, "d2", &r);
+	expect2(&r, NFS3ERR_NOTEMPTY, NFS3ERR_EXIST,
+		"RENAME of a directory onto a non-empty one is refused");
+	v3_mkdir(nfs, &work, "d4", 0755, &r);
+	quiet_ok(&r, "MKDIR d4");
+	v3_rename(nfs, &work, "d3", &work, "d4", &r);
+	expect(&r, NFS3_OK, "RENAME of a directory onto an empty one replaces it");
+	v3_lookup(nfs, &work, "d3", &r);
+	expect(&r, NFS3ERR_NOENT, "the renamed directory's old name is gone");
+	reply_reset(&r);
+}
+
+/* ---- all: error statuses ------------------------------------------------------ */
+
+static void test_errors(void)
+{
+	struct reply r = { 0 };
+	sattr3 sa = sa_mode(0644);
+	struct fh bad, empty, gone;
+
+	v3_lookup(nfs, &file, "x", &r);
+	expect(&r, NFS3ERR_NOTDIR, "LOOKUP in a regular file answers NOTDIR");
+	v3_create(nfs, &file, "x", GUARDED, &sa, 0, &r);
+	expect(&r, NFS3ERR_NOTDIR, "CREATE in a regular file answers NOTDIR");
+	v3_readdir(nfs, &file, 0, NULL, 4096, &r);
+	expect(&r, NFS3ERR_NOTDIR, "READDIR of a regular file answers NOTDIR");
+	v3_rmdir(nfs, &work, "file", &r);
+	expect(&r, NFS3ERR_NOTDIR, "RMDIR of a regular file answers NOTDIR");
+	v3_remove(nfs, &work, "d2", &r);
+	expect(&r, NFS3ERR_ISDIR, "REMOVE of a directory answers ISDIR");
+	v3_read(nfs, &work, 0, 100, &r);
+	expect2(&r, NFS3ERR_ISDIR, NFS3ERR_INVAL, "READ of a directory is refused");
+	v3_write(nfs, &work, 0, "x", 1, FILE_SYNC, &r);
+	expect2(&r, NFS3ERR_ISDIR, NFS3ERR_INVAL, "WRITE to a directory is refused");
+	v3_rmdir(nfs, &work, "d2", &r);
+	expect(&r, NFS3ERR_NOTEMPTY, "RMDIR of a non-empty directory answers NOTEMPTY");
+	v3_remove(nfs, &work, "no-such-name", &r);
+	expect(&r, NFS3ERR_NOENT, "REMOVE of a missing name answers NOENT");
+	v3_rmdir(nfs, &work, "no-such-name", &r);
+	expect(&r, NFS3ERR_NOENT, "RMDIR of a missing name answers NOENT");
+
+	/* A removed directory's handle. */
+	v3_mkdir(nfs, &work, "gone", 0755, &r);
+	if (quiet_ok(&r, "MKDIR gone")) {
+		if (!r.has_fh)
+			v3_lookup(nfs, &work, "gone", &r);
+		gone = r.fh;
+		v3_rmdir(nfs, &work, "gone", &r);
+		expect(&r, NFS3_OK, "RMDIR of an empty directory");
+		v3_lookup(nfs, &gone, "x", &r);
+		expect(&r, NFS3ERR_STALE, "LOOKUP in a removed directory answers STALE");
+		v3_create(nfs, &gone, "x", GUARDED, &sa, 0, &r);
+		expect(&r, NFS3ERR_STALE, "CREATE in a removed directory answers STALE");
+		v3_readdir(nfs, &gone, 0, NULL, 4096, &r);
+		expect(&r, NFS3ERR_STALE, "READDIR of a removed directory answers STALE");
+	}
+
+	/* Handles the server never made. */
+	bad.len = 40;
+	memset(bad.data, 0xa5, bad.len);
+	v3_getattr(nfs, &bad, &r);
+	expect(&r, NFS3ERR_BADHANDLE, "GETATTR of a garbage handle answers BADHANDLE");
+	v3_lookup(nfs, &bad, "x", &r);
+	expect(&r, NFS3ERR_BADHANDLE, "LOOKUP in a garbage handle answers BADHANDLE");
+	empty.len = 0;
+	v3_getattr(nfs, &empty, &r);
+	expect(&r, NFS3ERR_BADHANDLE, "GETATTR of an empty handle answers BADHANDLE");
+	bad.len = NFS3_FHSIZE;
+	memset(bad.data, 0, bad.len);
+	v3_getattr(nfs, &bad, &r);
+	expect(&r, NFS3ERR_BADHANDLE, "GETATTR of a 64-byte zero handle answers BADHANDLE");
+	reply_reset(&r);
+}
+
+/* ---- all: READDIR and READDIRPLUS over many entries -------------------------- */
+
+#define MANY 300
+
+static void many_name(char *out, size_t len, int i)
+{
+	/* Different lengths, so every XDR padding shows up. */
+	snprintf(out, len, "entry-%03d-%.*s", i, i % 9, "xxxxxxxxx");
+}
+
+static int many_index(const char *name)
+{
+	int i;
+	char expect_name[64];
+
+	if (sscanf(name, "entry-%d-", &i) != 1 || i < 0 || i >= MANY)
+		return -1;
+	many_name(expect_name, sizeof(expect_name), i);
+	return strcmp(expect_name, name) ? -1 : i;
+}
+
+/* Every name of the MANY once, fileids as made; "." and ".." at most once. */
+static void check_walk(const char *what, const struct walk *w, const uint64_t *ids, int plus)
+{
+	int seen[MANY] = { 0 }, dups = 0, missing = 0, strange = 0, bad_id = 0, dots[2] = { 0 };
+	int bad_attr = 0, no_fh = 0;
+
+	for (size_t k = 0; k < w->n; k++) {
+		const struct entry_copy *e = &w->e[k];
+		int i = many_index(e->name);
+
+		if (!strcmp(e->name, ".") || !strcmp(e->name, "..")) {
+			dots[e->name[1] == '.']++;
+			continue;
+		}
+		if (i < 0) {
+			strange++;
+			continue;
+		}
+		if (seen[i]++)
+			dups++;
+		if (e->fileid != ids[i])
+			bad_id++;
+		if (plus) {
+			if (!e->has_attr || e->attr.fileid != ids[i] || e->attr.type != NF3REG)
+				bad_attr++;
+			if (!e->has_fh)
+				no_fh++;
+		}
+	}
+	for (int i = 0; i < MANY; i++)
+		missing += !seen[i];
+	check(w->status == NFS3_OK && !w->stuck, "%s: walks to eof (%s)", what, walk_error(w));
+	check(w->calls >= 3, "%s: needs several calls with cookies (%d)", what, w->calls);
+	check(!missing && !dups && !strange && dots[0] <= 1 && dots[1] <= 1,
+	      "%s: every one of %d names exactly once (%d missing, %d twice, %d unknown)", what,
+	      MANY, missing, dups, strange);
+	check(!bad_id, "%s: fileids match the files made (%d differ)", what, bad_id);
+	check(!w->verf_changed, "%s: one cookie verifier for the whole walk", what);
+	if (plus)
+		check(!bad_attr && !no_fh, "%s: every entry has its attributes and handle "
+		      "(%d bad attributes, %d without handle)", what, bad_attr, no_fh);
+}
+
+static void test_readdir(void)
+{
+	struct reply r = { 0 };
+	sattr3 sa = sa_mode(0644);
+	uint64_t ids[MANY];
+	struct fh many;
+	struct walk w1, w2;
+	char name[64], bad_verf[NFS3_COOKIEVERFSIZE];
+	int made = 0;
+
+	v3_mkdir(nfs, &work, "many", 0755, &r);
+	if (!quiet_ok(&r, "MKDIR many"))
+		return;
+	many = r.fh;
+	for (int i = 0; i < MANY; i++) {
+		many_name(name, sizeof(name), i);
+		v3_create(nfs, &many, name, GUARDED, &sa, 0, &r);
+		if (!quiet_ok(&r, "CREATE many/%s", name))
+			break;
+		ids[i] = r.attr.fileid;
+		made++;
+	}
+	if (!check(made == MANY, "CREATE %d files in one directory", MANY))
+		return;
+
+	walk_dir(nfs, &many, 0, 1024, 0, &w1);
+	check_walk("READDIR count 1024", &w1, ids, 0);
+	walk_dir(nfs, &many, 1, 512, 4096, &w2);
+	check_walk("READDIRPLUS dircount 512 maxcount 4096", &w2, ids, 1);
+	for (size_t k = 0; k < w2.n; k++) {
+		if (!w2.e[k].has_fh || is_dot(w2.e[k].name))
+			continue;
+		v3_getattr(nfs, &w2.e[k].fh, &r);
+		check(r.status == NFS3_OK && r.attr.fileid == w2.e[k].fileid,
+		      "a READDIRPLUS handle works for GETATTR");
+		break;
+	}
+
+	/* Resume from the middle with a cookie and the verifier. */
+	if (w1.n > 110 && w1.status == NFS3_OK) {
+		v3_readdir(nfs, &many, w1.e[100].cookie, w1.verf, 1024, &r);
+		if (expect(&r, NFS3_OK, "READDIR from the 101st entry's cookie"))
+			check(r.nentries > 0 && !strcmp(r.entries[0].name, w1.e[101].name),
+			      "READDIR resumes right after that entry (\"%s\", want \"%s\")",
+			      r.nentries ? r.entries[0].name : "", w1.e[101].name);
+		memcpy(bad_verf, w1.verf, sizeof(bad_verf));
+		for (size_t i = 0; i < sizeof(bad_verf); i++)
+			bad_verf[i] ^= (char)0xff;
+		v3_readdir(nfs, &many, w1.e[100].cookie, bad_verf, 1024, &r);
+		expect(&r, NFS3ERR_BAD_COOKIE,
+		       "READDIR with a cookie and a stale verifier answers BAD_COOKIE");
+		v3_readdirplus(nfs, &many, w1.e[100].cookie, bad_verf, 512, 4096, &r);
+		expect(&r, NFS3ERR_BAD_COOKIE,
+		       "READDIRPLUS with a cookie and a stale verifier answers BAD_COOKIE");
+	}
+	/* 40 bytes cannot hold even an empty READDIR3resok (about 100). */
+	v3_readdir(nfs, &many, 0, NULL, 40, &r);
+	if (!expect(&r, NFS3ERR_TOOSMALL,
+		    "READDIR with a count too small for any reply answers TOOSMALL"))
+		printf("     (that READDIR returned %zu entries, eof %d)\n", r.nentries, r.eof);
+	walk_free(&w1);
+	walk_free(&w2);
+
+	/* Removing them all leaves an empty directory that RMDIR takes. */
+	made = 0;
+	for (int i = 0; i < MANY; i++) {
+		many_name(name, sizeof(name), i);
+		v3_remove(nfs, &many, name, &r);
+		made += r.rpc_status == RPC_STATUS_SUCCESS && r.status == NFS3_OK;
+	}
+	check(made == MANY, "REMOVE all %d files (%d)", MANY, made);
+	walk_dir(nfs, &many, 0, 4096, 0, &w1);
+	{
+		int others = 0;
+
+		for (size_t k = 0; k < w1.n; k++)
+			others += !is_dot(w1.e[k].name);
+		check(w1.status == NFS3_OK && others == 0, "READDIR of the emptied directory (%d left)",
+		      others);
+	}
+	walk_free(&w1);
+	v3_rmdir(nfs, &work, "many", &r);
+	expect(&r, NFS3_OK, "RMDIR of the emptied directory");
+	v3_getattr(nfs, &many, &r);
+	expect(&r, NFS3ERR_STALE, "the removed directory's handle answers STALE");
+	reply_reset(&r);
+}
+
+static int mode_all(void)
+{
+	struct reply r = { 0 };
+
+	test_mount();
+	test_server_info();
+	test_mkdir_lookup();
+	test_create_write_read();
+	test_setattr();
+	test_create_modes();
+	test_names();
+	test_links();
+	test_rename();
+	test_errors();
+	test_readdir();
+
+	remove_tree(&root, work_name, 0);
+	v3_lookup(nfs, &root, work_name, &r);
+	expect(&r, NFS3ERR_NOENT, "the work directory and everything in it are removed");
+	v3_getattr(nfs, &work, &r);
+	expect(&r, NFS3ERR_STALE, "the removed work directory's handle answers STALE");
+	reply_reset(&r);
+	return summary();
+}
+
+/* ---- save-handles / check-handles ---------------------------------------------- */
+
+#define PERSIST_BYTES (3u * MiB)
+#define PERSIST_SEED 7
+
+static int mode_save_handles(const char *path)
+{
+	struct reply r = { 0 };
+	sattr3 sa = sa_mode(0644);
+	char name[64], line[NFS3_FHSIZE * 2 + 1];
+	struct fh dir, f, link;
+	uint8_t *buf = xmalloc(MiB);
+	char verf[NFS3_WRITEVERFSIZE];
+	uint64_t f_id = 0, dir_id = 0;
+	FILE *out;
+
+	connect_both();
+	mount_root();
+	make_workdir("persist", name, sizeof(name), &dir);
+	v3_getattr(nfs, &dir, &r);
+	dir_id = r.attr.fileid;
+	v3_create(nfs, &dir, "data", GUARDED, &sa, 0, &r);
+	if (!expect(&r, NFS3_OK, "CREATE the file to keep"))
+		return summary();
+	if (!r.has_fh)
+		v3_lookup(nfs, &dir, "data", &r);
+	f = r.fh;
+	f_id = r.attr.fileid;
+	/* 1 MiB FILE_SYNC, then 2 MiB UNSTABLE made durable by COMMIT. */
+	pattern(PERSIST_SEED, 0, buf, MiB);
+	v3_write(nfs, &f, 0, buf, MiB, FILE_SYNC, &r);
+	expect(&r, NFS3_OK, "WRITE FILE_SYNC the first MiB");
+	memcpy(verf, r.verf, sizeof(verf));
+	for (uint32_t i = 1; i < PERSIST_BYTES / MiB; i++) {
+		pattern(PERSIST_SEED, (uint64_t)i * MiB, buf, MiB);
+		v3_write(nfs, &f, (uint64_t)i * MiB, buf, MiB, UNSTABLE, &r);
+		if (expect(&r, NFS3_OK, "WRITE UNSTABLE MiB %u", i + 1))
+			check(!memcmp(r.verf, verf, sizeof(verf)),
+			      "WRITE UNSTABLE: the same verifier as FILE_SYNC");
+	}
+	v3_commit(nfs, &f, 0, 0, &r);
+	if (expect(&r, NFS3_OK, "COMMIT"))
+		check(!memcmp(r.verf, verf, sizeof(verf)), "COMMIT: the verifier of the writes");
+	v3_symlink(nfs, &dir, "data.link", "data", &r);
+	if (!expect(&r, NFS3_OK, "SYMLINK data.link -> data"))
+		return summary();
+	if (!r.has_fh)
+		v3_lookup(nfs, &dir, "data.link", &r);
+	link = r.fh;
+
+	out = fopen(path, "w");
+	if (!check(out != NULL, "write the handles to %s", path))
+		return summary();
+	fprintf(out, "dirname %s\n", name);
+	hex(line, root.data, root.len);
+	fprintf(out, "root %s\n", line);
+	hex(line, dir.data, dir.len);
+	fprintf(out, "dir %s\n", line);
+	hex(line, f.data, f.len);
+	fprintf(out, "file %s\n", line);
+	hex(line, link.data, link.len);
+	fprintf(out, "link %s\n", line);
+	hex(line, verf, sizeof(verf));
+	fprintf(out, "verf %s\n", line);
+	fprintf(out, "dirid %" PRIu64 "\nfileid %" PRIu64 "\n", dir_id, f_id);
+	check(fclose(out) == 0, "handles saved");
+	free(buf);
+	reply_reset(&r);
+	return summary();
+}
+
+static int mode_check_handles(const char *path)
+{
+	struct reply r = { 0 };
+	char key[32], val[300], dirname[128] = "";
+	struct fh saved_root = { 0 }, dir = { 0 }, f = { 0 }, link = { 0 };
+	char verf[NFS3_WRITEVERFSIZE] = { 0 };
+	uint64_t dir_id = 0, f_id = 0;
+	uint8_t *want = xmalloc(MiB);
+	size_t len;
+	int bad = 0;
+	FILE *in = fopen(path, "r");
+
+	if (!check(in != NULL, "read the saved handles from %s", path))
+		return summary();
+	while (fscanf(in, "%31s %299s", key, val) == 2) {
+		size_t l = 0;
+
+		if (!strcmp(key, "dirname"))
+			snprintf(dirname, sizeof(dirname), "%.127s", val);
+		else if (!strcmp(key, "root"))
+			bad |= unhex(val, saved_root.data, NFS3_FHSIZE, &l), saved_root.len = (uint32_t)l;
+		else if (!strcmp(key, "dir"))
+			bad |= unhex(val, dir.data, NFS3_FHSIZE, &l), dir.len = (uint32_t)l;
+		else if (!strcmp(key, "file"))
+			bad |= unhex(val, f.data, NFS3_FHSIZE, &l), f.len = (uint32_t)l;
+		else if (!strcmp(key, "link"))
+			bad |= unhex(val, link.data, NFS3_FHSIZE, &l), link.len = (uint32_t)l;
+		else if (!strcmp(key, "verf"))
+			bad |= unhex(val, verf, sizeof(verf), &len);
+		else if (!strcmp(key, "dirid"))
+			dir_id = strtoull(val, NULL, 10);
+		else if (!strcmp(key, "fileid"))
+			f_id = strtoull(val, NULL, 10);
+	}
+	fclose(in);
+	if (!check(!bad && f.len && dir.len && link.len && *dirname, "the saved handles parse"))
+		return summary();
+
+	connect_both();
+	mount_root();
+	check(fh_equal(&root, &saved_root), "MNT gives the same root handle as before");
+	v3_getattr(nfs, &dir, &r);
+	if (expect(&r, NFS3_OK, "GETATTR with the saved directory handle"))
+		check(r.attr.type == NF3DIR && r.attr.fileid == dir_id,
+		      "the saved directory handle names the same directory");
+	v3_getattr(nfs, &f, &r);
+	if (expect(&r, NFS3_OK, "GETATTR with the saved file handle"))
+		check(r.attr.type == NF3REG && r.attr.fileid == f_id &&
+			      r.attr.size == PERSIST_BYTES,
+		      "the saved file handle names the same file, 3 MiB");
+	for (uint32_t i = 0; i < PERSIST_BYTES / MiB; i++) {
+		pattern(PERSIST_SEED, (uint64_t)i * MiB, want, MiB);
+		v3_read(nfs, &f, (uint64_t)i * MiB, MiB, &r);
+		if (expect(&r, NFS3_OK, "READ MiB %u through the saved handle", i + 1))
+			check(r.count == MiB && !memcmp(r.data, want, MiB),
+			      "MiB %u holds what was written (%s)", i + 1,
+			      i ? "UNSTABLE + COMMIT" : "FILE_SYNC");
+	}
+	v3_readlink(nfs, &link, &r);
+	if (expect(&r, NFS3_OK, "READLINK through the saved symlink handle"))
+		check(r.path && !strcmp(r.path, "data"), "the symlink still says \"data\"");
+	v3_lookup(nfs, &root, dirname, &r);
+	if (expect(&r, NFS3_OK, "LOOKUP the directory by name"))
+		check(r.attr.fileid == dir_id, "by name: the same fileid");
+	v3_lookup(nfs, &dir, "data", &r);
+	if (expect(&r, NFS3_OK, "LOOKUP the file by name"))
+		check(r.attr.fileid == f_id, "by name: the same fileid");
+
+	v3_write(nfs, &f, PERSIST_BYTES, "tail", 4, UNSTABLE, &r);
+	if (expect(&r, NFS3_OK, "WRITE UNSTABLE after the restart")) {
+		char now_verf[NFS3_WRITEVERFSIZE];
+
+		memcpy(now_verf, r.verf, sizeof(now_verf));
+		check(memcmp(now_verf, verf, sizeof(verf)) != 0,
+		      "the write verifier changed across the restart");
+		v3_commit(nfs, &f, 0, 0, &r);
+		if (expect(&r, NFS3_OK, "COMMIT after the restart"))
+			check(!memcmp(r.verf, now_verf, sizeof(now_verf)),
+			      "COMMIT: the verifier of this server instance's writes");
+	}
+	remove_tree(&root, dirname, 0);
+	v3_getattr(nfs, &f, &r);
+	expect(&r, NFS3ERR_STALE, "after removing it all, the saved file handle answers STALE");
+	free(want);
+	reply_reset(&r);
+	return summary();
+}
+
+/* ---- lck-race ------------------------------------------------------------------ */
+
+#define LCK_ROUNDS 40
+#define LCK_MAX 32
+
+/* The first reply among n that is neither OK nor want, for messages. */
+static const char *odd_reply(const struct reply *rs, int n, int want)
+{
+	static char why[300];
+
+	for (int i = 0; i < n; i++) {
+		if (rs[i].rpc_status != RPC_STATUS_SUCCESS) {
+			snprintf(why, sizeof(why), "; connection %d: RPC error %s", i, rs[i].error);
+			return why;
+		}
+		if (rs[i].status != NFS3_OK && rs[i].status != want) {
+			snprintf(why, sizeof(why), "; connection %d: %s", i, st_name(rs[i].status));
+			return why;
+		}
+	}
+	return "";
+}
+
+static int mode_lck_race(int n)
+{
+	struct client *cs[LCK_MAX];
+	struct reply *rs[LCK_MAX], reps[LCK_MAX], r = { 0 };
+	char dirname[64], name[64], why[256], first_bad[3][400] = { "", "", "" };
+	char kept[LCK_ROUNDS][64];
+	int nkept = 0, bad_create = 0, bad_read = 0, bad_remove = 0;
+	struct fh dir;
+	struct walk w;
+	sattr3 sa = sa_mode(0644);
+
+	if (n < 2 || n > LCK_MAX) {
+		fprintf(stderr, "lck-race: N must be 2..%d\n", LCK_MAX);
+		return 2;
+	}
+	connect_both();
+	mount_root();
+	make_workdir("lck", dirname, sizeof(dirname), &dir);
+	memset(reps, 0, sizeof(reps));
+	for (int i = 0; i < n; i++) {
+		cs[i] = client_connect(host, nfs_port, NFS_PROGRAM, NFS_V3, "NFS", why, sizeof(why));
+		if (!cs[i])
+			fatal("connection %d of %d: %s", i + 1, n, why);
+		cs[i]->queue_only = 1;
+		rs[i] = &reps[i];
+	}
+	check(1, "lck-race: %d connections open", n);
+
+	for (int round = 0; round < LCK_ROUNDS; round++) {
+		int winner = -1, wins = 0, exists = 0, kind = round % 3;
+		char owner[24];
+
+		snprintf(name, sizeof(name), ".lck-%08x%08x", (unsigned)getpid(), (unsigned)round);
+		/* kind 0: all EXCLUSIVE; 1: all GUARDED; 2: half and half. */
+		for (int i = 0; i < n; i++) {
+			int how = kind == 0 ? EXCLUSIVE : kind == 1 ? GUARDED
+							: (i % 2 ? GUARDED : EXCLUSIVE);
+
+			v3_create(cs[i], &dir, name, how, &sa, ((uint64_t)round << 32) | (uint64_t)(i + 1),
+				  rs[i]);
+		}
+		wait_all(cs, n, rs, n);
+		for (int i = 0; i < n; i++) {
+			if (reps[i].rpc_status == RPC_STATUS_SUCCESS && reps[i].status == NFS3_OK) {
+				wins++;
+				winner = i;
+			} else if (reps[i].rpc_status == RPC_STATUS_SUCCESS &&
+				   reps[i].status == NFS3ERR_EXIST) {
+				exists++;
+			}
+		}
+		if (wins != 1 || exists != n - 1) {
+			if (!bad_create++)
+				snprintf(first_bad[0], sizeof(first_bad[0]),
+					 "round %d: %d won, %d got EXIST%s", round, wins, exists,
+					 odd_reply(reps, n, NFS3ERR_EXIST));
+			if (wins != 1)
+				continue;
+		}
+
+		/* The winner writes its id; everyone reads the same. */
+		{
+			struct client *wc = cs[winner];
+			struct fh lf;
+
+			wc->queue_only = 0;
+			if (reps[winner].has_fh) {
+				lf = reps[winner].fh;
+			} else {
+				v3_lookup(wc, &dir, name, &r);
+				lf = r.fh;
+			}
+			snprintf(owner, sizeof(owner), "owner=%02d", winner);
+			v3_write(wc, &lf, 0, owner, 8, FILE_SYNC, &r);
+			wc->queue_only = 1;
+			for (int i = 0; i < n; i++)
+				v3_read(cs[i], &lf, 0, 64, rs[i]);
+			wait_all(cs, n, rs, n);
+			for (int i = 0; i < n; i++)
+				if (reps[i].status != NFS3_OK || reps[i].count != 8 ||
+				    memcmp(reps[i].data, owner, 8)) {
+					if (!bad_read++)
+						snprintf(first_bad[1], sizeof(first_bad[1]),
+							 "round %d: connection %d read %s", round, i,
+							 st_name(reps[i].status));
+				}
+		}
+
+		/* Every fourth lock stays; the others are removed by all at once. */
+		if (round % 4 == 3) {
+			snprintf(kept[nkept++], sizeof(kept[0]), "%s", name);
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+			v3_remove(cs[i], &dir, name, rs[i]);
+		wait_all(cs, n, rs, n);
+		wins = exists = 0;
+		for (int i = 0; i < n; i++) {
+			if (reps[i].rpc_status == RPC_STATUS_SUCCESS && reps[i].status == NFS3_OK)
+				wins++;
+			else if (reps[i].rpc_status == RPC_STATUS_SUCCESS &&
+				 reps[i].status == NFS3ERR_NOENT)
+				exists++;
+		}
+		if (wins != 1 || exists != n - 1) {
+			if (!bad_remove++)
+				snprintf(first_bad[2], sizeof(first_bad[2]),
+					 "round %d: %d removed, %d got NOENT%s", round, wins, exists,
+					 odd_reply(reps, n, NFS3ERR_NOENT));
+		}
+	}
+	check(!bad_create,
+	      "lck-race: in each of %d rounds exactly one of %d concurrent creators won, the "
+	      "others got EXIST (%d bad rounds%s%s)",
+	      LCK_ROUNDS, n, bad_create, bad_create ? "; first " : "", first_bad[0]);
+	check(!bad_read, "lck-race: every connection read the winner's id (%d bad%s%s)", bad_read,
+	      bad_read ? "; first " : "", first_bad[1]);
+	check(!bad_remove,
+	      "lck-race: exactly one of %d concurrent REMOVEs won, the others got NOENT (%d bad "
+	      "rounds%s%s)",
+	      n, bad_remove, bad_remove ? "; first " : "", first_bad[2]);
+
+	/* The directory holds exactly the locks kept. */
+	walk_dir(nfs, &dir, 0, 4096, 0, &w);
+	{
+		int found = 0, others = 0;
+
+		for (size_t k = 0; k < w.n; k++) {
+			int hit = 0;
+
+			if (is_dot(w.e[k].name))
+				continue;
+			for (int i = 0; i < nkept; i++)
+				hit |= !strcmp(kept[i], w.e[k].name);
+			if (hit)
+				found++;
+			else
+				others++;
+		}
+		check(w.status == NFS3_OK && found == nkept && others == 0,
+		      "lck-race: the directory holds exactly the %d locks kept (%d found, %d others)",
+		      nkept, found, others);
+	}
+	walk_free(&w);
+	for (int i = 0; i < nkept; i++) {
+		v3_remove(nfs, &dir, kept[i], &r);
+		quiet_ok(&r, "REMOVE %s", kept[i]);
+	}
+	v3_rmdir(nfs, &root, dirname, &r);
+	expect(&r, NFS3_OK, "lck-race: the emptied directory is removed");
+	for (int i = 0; i < n; i++)
+		client_close(cs[i]);
+	reply_reset(&r);
+	return summary();
+}
+
+/* ---- readonly ------------------------------------------------------------------ */
+
+static int refused_ro(const struct reply *r)
+{
+	return r->rpc_status == RPC_STATUS_SUCCESS &&
+	       (r->status == NFS3ERR_ROFS || r->status == NFS3ERR_ACCES);
+}
+
+static void expect_ro(const struct reply *r, const char *what)
+{
+	check(refused_ro(r), "read-only: %s answers ROFS or ACCES (%s)", what,
+	      r->rpc_status ? r->error : st_name(r->status));
+}
+
+static int mode_readonly(void)
+{
+	struct reply r = { 0 };
+	struct walk before, after;
+	struct fh f = { 0 };
+	fattr3 f_attr;
+	const char *fname = NULL;
+	sattr3 sa;
+	int same = 1;
+
+	connect_both();
+	mount_root();
+	check(1, "MNT of the read-only export %s", export_path);
+	walk_dir(nfs, &root, 1, 4096, 32768, &before);
+	check(before.status == NFS3_OK, "READDIRPLUS of the read-only export (%s)",
+	      walk_error(&before));
+	for (size_t k = 0; k < before.n; k++) {
+		if (before.e[k].has_attr && before.e[k].attr.type == NF3REG && before.e[k].has_fh) {
+			fname = before.e[k].name;
+			f = before.e[k].fh;
+			break;
+		}
+	}
+	if (!check(fname != NULL, "the read-only export holds a regular file to try"))
+		return summary();
+	v3_getattr(nfs, &f, &r);
+	f_attr = r.attr;
+	v3_read(nfs, &f, 0, 4096, &r);
+	expect(&r, NFS3_OK, "read-only: READ works");
+	v3_access(nfs, &f, ACCESS3_READ | ACCESS3_MODIFY | ACCESS3_EXTEND, &r);
+	if (expect(&r, NFS3_OK, "read-only: ACCESS on a file"))
+		check((r.access & ACCESS3_READ) && !(r.access & (ACCESS3_MODIFY | ACCESS3_EXTEND)),
+		      "read-only: ACCESS grants READ, not MODIFY or EXTEND (0x%x)", r.access);
+	v3_access(nfs, &root, ACCESS3_LOOKUP | ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE,
+		  &r);
+	if (expect(&r, NFS3_OK, "read-only: ACCESS on the root"))
+		check((r.access & ACCESS3_LOOKUP) &&
+			      !(r.access & (ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE)),
+		      "read-only: ACCESS grants LOOKUP, not MODIFY, EXTEND or DELETE (0x%x)",
+		      r.access);
+	v3_fsinfo(nfs, &root, &r);
+	expect(&r, NFS3_OK, "read-only: FSINFO works");
+
+	sa = sa_mode(0600);
+	v3_setattr(nfs, &f, &sa, NULL, &r);
+	expect_ro(&r, "SETATTR mode");
+	sa = sa_size(0);
+	v3_setattr(nfs, &f, &sa, NULL, &r);
+	expect_ro(&r, "SETATTR size");
+	v3_write(nfs, &f, 0, "nope", 4, FILE_SYNC, &r);
+	expect_ro(&r, "WRITE FILE_SYNC");
+	v3_write(nfs, &f, 0, "nope", 4, UNSTABLE, &r);
+	expect_ro(&r, "WRITE UNSTABLE");
+	sa = sa_mode(0644);
+	v3_create(nfs, &root, "nfs_api-ro-probe", UNCHECKED, &sa, 0, &r);
+	expect_ro(&r, "CREATE UNCHECKED");
+	v3_create(nfs, &root, "nfs_api-ro-probe", GUARDED, &sa, 0, &r);
+	expect_ro(&r, "CREATE GUARDED");
+	v3_create(nfs, &root, "nfs_api-ro-probe", EXCLUSIVE, NULL, 42, &r);
+	expect_ro(&r, "CREATE EXCLUSIVE");
+	v3_mkdir(nfs, &root, "nfs_api-ro-probe", 0755, &r);
+	expect_ro(&r, "MKDIR");
+	v3_symlink(nfs, &root, "nfs_api-ro-probe", "x", &r);
+	expect_ro(&r, "SYMLINK");
+	v3_mknod(nfs, &root, "nfs_api-ro-probe", NF3FIFO, 0644, &r);
+	expect_ro(&r, "MKNOD FIFO");
+	v3_link(nfs, &f, &root, "nfs_api-ro-probe", &r);
+	expect_ro(&r, "LINK");
+	v3_rename(nfs, &root, fname, &root, "nfs_api-ro-probe", &r);
+	expect_ro(&r, "RENAME");
+	v3_remove(nfs, &root, fname, &r);
+	expect_ro(&r, "REMOVE");
+	v3_rmdir(nfs, &root, "nfs_api-ro-probe", &r);
+	expect_ro(&r, "RMDIR");
+
+	walk_dir(nfs, &root, 1, 4096, 32768, &after);
+	same = after.status == NFS3_OK && after.n == before.n;
+	for (size_t k = 0; same && k < after.n; k++)
+		same = !strcmp(after.e[k].name, before.e[k].name);
+	check(same, "read-only: the export lists the same names afterwards");
+	v3_getattr(nfs, &f, &r);
+	check(r.status == NFS3_OK && r.attr.size == f_attr.size && r.attr.mode == f_attr.mode &&
+		      t_ns(r.attr.mtime) == t_ns(f_attr.mtime),
+	      "read-only: the file's size, mode and mtime did not change");
+	walk_free(&before);
+	walk_free(&after);
+	reply_reset(&r);
+	return summary();
+}
+
+/* ---- squash ---------------------------------------------------------------------- */
+
+/* May uid:gid create in a directory with these attributes (POSIX w+x)? */
+static int may_create(const fattr3 *dir, uint32_t uid, uint32_t gid)
+{
+	uint32_t m = dir->mode;
+
+	if (uid == 0)
+		return 1;
+	if (uid == dir->uid)
+		return (m & 0300) == 0300;
+	if (gid == dir->gid)
+		return (m & 0030) == 0030;
+	return (m & 0003) == 0003;
+}
+
+static void squash_case(uint32_t uid, uint32_t gid, uint32_t want_uid, uint32_t want_gid)
+{
+	struct reply r = { 0 };
+	char name[64];
+	sattr3 sa = sa_mode(0644);
+
+	rpc_set_uid(nfs->rpc, (int)uid);
+	rpc_set_gid(nfs->rpc, (int)gid);
+	snprintf(name, sizeof(name), "nfs_api-squash-%u.%d", uid, (int)getpid());
+	v3_create(nfs, &root, name, GUARDED, &sa, 0, &r);
+	if (may_create(&root_attr, want_uid, want_gid)) {
+		if (expect(&r, NFS3_OK, "as %u:%u, CREATE in the export root (mode %04o, %u:%u)",
+			   uid, gid, root_attr.mode & 07777, root_attr.uid, root_attr.gid))
+			check(r.has_attr && r.attr.uid == want_uid && r.attr.gid == want_gid,
+			      "as %u:%u, the new file belongs to %u:%u (%u:%u)", uid, gid, want_uid,
+			      want_gid, r.attr.uid, r.attr.gid);
+		v3_remove(nfs, &root, name, &r);
+		quiet_ok(&r, "REMOVE %s", name);
+	} else {
+		expect2(&r, NFS3ERR_ACCES, NFS3ERR_PERM,
+			"as %u:%u, acting as %u:%u, CREATE in the export root (mode %04o, %u:%u) "
+			"is refused",
+			uid, gid, want_uid, want_gid, root_attr.mode & 07777, root_attr.uid,
+			root_attr.gid);
+	}
+	reply_reset(&r);
+}
+
+static int mode_squash(uint32_t anonuid, uint32_t anongid, int all)
+{
+	connect_both();
+	mount_root();
+	squash_case(0, 0, anonuid, anongid);
+	squash_case(4321, 4321, all ? anonuid : 4321, all ? anongid : 4321);
+	rpc_set_uid(nfs->rpc, (int)getuid());
+	rpc_set_gid(nfs->rpc, (int)getgid());
+	return summary();
+}
+
+/* ---- put ------------------------------------------------------------------------------ */
+
+static int mode_put(const char *name, const char *local)
+{
+	struct reply r = { 0 };
+	sattr3 sa = sa_mode(0644);
+	uint8_t *buf = xmalloc(MiB);
+	uint64_t off = 0, id;
+	struct fh f;
+	size_t n;
+	FILE *in = fopen(local, "rb");
+	int ok = 1;
+
+	if (!in) {
+		fail("put: open %s (%s)", local, strerror(errno));
+		return summary();
+	}
+	connect_both();
+	mount_root();
+	v3_lookup(nfs, &root, name, &r);
+	if (r.rpc_status == RPC_STATUS_SUCCESS && r.status == NFS3ERR_NOENT)
+		v3_create(nfs, &root, name, GUARDED, &sa, 0, &r);
+	if (!quiet_ok(&r, "put: LOOKUP or CREATE %s", name))
+		return summary();
+	if (!r.has_fh)
+		v3_lookup(nfs, &root, name, &r);
+	f = r.fh;
+	v3_getattr(nfs, &f, &r);
+	id = r.attr.fileid;
+	sa = sa_size(0);
+	v3_setattr(nfs, &f, &sa, NULL, &r);
+	ok &= quiet_ok(&r, "put: SETATTR size 0");
+	while (ok && (n = fread(buf, 1, MiB, in)) > 0) {
+		v3_write(nfs, &f, off, buf, (uint32_t)n, FILE_SYNC, &r);
+		ok &= quiet_ok(&r, "put: WRITE at %" PRIu64, off) && r.count == n;
+		off += n;
+	}
+	fclose(in);
+	v3_getattr(nfs, &f, &r);
+	check(ok && r.status == NFS3_OK && r.attr.size == off && r.attr.fileid == id,
+	      "put: %s rewritten in place with %" PRIu64 " bytes of %s", name, off, local);
+	free(buf);
+	reply_reset(&r);
+	return summary();
+}
+
+static int mode_chmod(const char *mode_text)
+{
+	struct reply r = { 0 };
+	int mode = (int)strtol(mode_text, NULL, 8);
+	sattr3 sa = sa_mode(mode);
+
+	connect_both();
+	mount_root();
+	v3_setattr(nfs, &root, &sa, NULL, &r);
+	if (expect(&r, NFS3_OK, "SETATTR mode %04o on the root of %s", mode, export_path))
+		check_attr("the export root has the new mode", r.has_attr, &r.attr, NF3DIR, mode,
+			   -1, -1);
+	reply_reset(&r);
+	return summary();
+}
+
+/* ---- main -------------------------------------------------------------------------- */
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: nfs_api [-m MOUNTPORT] [-e EXPORT] MODE HOST PORT [ARG...]\n"
+		"  all | save-handles FILE | check-handles FILE | lck-race N | readonly |\n"
+		"  squash ANONUID ANONGID [all] | put NAME LOCALFILE | chmod MODE\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode;
+	int opt;
+
+	mount_port = -1;
+	while ((opt = getopt(argc, argv, "+m:e:")) != -1) {
+		switch (opt) {
+		case 'm':
+			mount_port = atoi(optarg);
+			break;
+		case 'e':
+			export_path = optarg;
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (argc - optind < 3)
+		return usage();
+	mode = argv[optind];
+	host = argv[optind + 1];
+	nfs_port = atoi(argv[optind + 2]);
+	if (mount_port < 0)
+		mount_port = nfs_port;
+	argv += optind + 3;
+	argc -= optind + 3;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (!strcmp(mode, "all") && argc == 0) {
+		connect_both();
+		return mode_all();
+	}
+	if (!strcmp(mode, "save-handles") && argc == 1)
+		return mode_save_handles(argv[0]);
+	if (!strcmp(mode, "check-handles") && argc == 1)
+		return mode_check_handles(argv[0]);
+	if (!strcmp(mode, "lck-race") && argc == 1)
+		return mode_lck_race(atoi(argv[0]));
+	if (!strcmp(mode, "readonly") && argc == 0)
+		return mode_readonly();
+	if (!strcmp(mode, "chmod") && argc == 1)
+		return mode_chmod(argv[0]);
+	if (!strcmp(mode, "put") && argc == 2)
+		return mode_put(argv[0], argv[1]);
+	if (!strcmp(mode, "squash") && (argc == 2 || (argc == 3 && !strcmp(argv[2], "all"))))
+		return mode_squash((uint32_t)strtoul(argv[0], NULL, 10),
+				   (uint32_t)strtoul(argv[1], NULL, 10), argc == 3);
+	return usage();
+}
