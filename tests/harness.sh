@@ -48,29 +48,20 @@ run_checks() {
 	fi
 }
 
-# slated_has_nfs: this slated build serves NFS (its usage names --nfs).
-# Until the NFS server lands, slated refuses --nfs, and the iSCSI tests must
-# not depend on it.
-slated_has_nfs() {
-	"$SLATED" --help 2>/dev/null | grep -q -- '--nfs'
-}
-
-# start_slated POOLDIR [configured]: slated on 127.0.0.1 and ports the
-# kernel picks, or with "configured" on the portals the pool holds (the
-# first must be on 127.0.0.1) and NFS on its defaults; sets PORT and PORTAL
-# (the first portal) and, when slated serves NFS, NFS_PORT (NFS and MOUNT
-# share it; no portmapper unless "configured").
+# start_slated POOLDIR [configured]: slated with iSCSI on 127.0.0.1 and a
+# port the kernel picks, or with "configured" on the portals the pool holds
+# (the first must be on 127.0.0.1); NFS always on 127.0.0.1 and a port the
+# kernel picks, without portmapper.  Sets PORT and PORTAL (the first portal)
+# and NFS_PORT (NFS and MOUNT share it).
 # When it does not come up, prints the failure with its log
 # ($TMP/slated.log) and the closing line, and returns 1.
 start_slated() {
 	NFS_PORT=
 	if [ "${2:-}" = configured ]; then
-		"$SLATED" --data "$1" 2>"$TMP/slated.log" &
-	elif slated_has_nfs; then
+		"$SLATED" --data "$1" --nfs 127.0.0.1:0 --portmap off 2>"$TMP/slated.log" &
+	else
 		"$SLATED" --data "$1" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off \
 			2>"$TMP/slated.log" &
-	else
-		"$SLATED" --data "$1" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
 	fi
 	slated_pid=$!
 	# Until "ready" or slated dies; the bound (5 minutes) is there only so
@@ -94,12 +85,8 @@ start_slated() {
 # port, prints why with the closing line and returns 1.
 require_nfs() {
 	[ -n "${NFS_PORT:-}" ] && return 0
-	if slated_has_nfs; then
-		echo "FAIL slated serves NFS (no \"NFS: listening\" line; log: $(tr '\n' '|' \
-			<"$TMP/slated.log"))"
-	else
-		echo "FAIL slated serves NFS ($SLATED has no --nfs option: the NFS server is not built in)"
-	fi
+	echo "FAIL slated serves NFS (no \"NFS: listening\" line; log: $(tr '\n' '|' \
+		<"$TMP/slated.log"))"
 	echo "$pass passed, $((fail + 1)) failed"
 	return 1
 }

@@ -141,6 +141,7 @@ struct nfs_server {
 	struct cowstore *cs;
 	struct nfs_server_options opts;
 	struct nfs_export *exports;  /* loaded at start */
+	uint64_t *export_roots;      /* the inode of each export's directory */
 	size_t nexports;
 	uint8_t write_verf[NFS3_WRITEVERFSIZE]; /* new on every start */
 	struct cowstore_queue *queue;
@@ -172,6 +173,10 @@ void nfs_call_reply(struct nfs_call *call);
 void nfs_server_drain_io(struct nfs_server *srv);
 /* The caller's address, for export rules and MOUNT's DUMP. */
 const struct sockaddr_storage *nfs_call_peer(const struct nfs_call *call);
+/* The parent of dir as the export shows it: an export's root is its own
+ * parent, so ".." never leads out of an export. */
+int nfs_server_parent(const struct nfs_server *srv, const struct nfs_export *exp,
+		      uint64_t dir, uint64_t *parent);
 /* The export with that id, or NULL. */
 const struct nfs_export *nfs_server_export(const struct nfs_server *srv, uint32_t id);
 

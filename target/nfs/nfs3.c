@@ -176,7 +176,7 @@ static enum nfs3_result proc_lookup(struct nfs3_ctx *c)
 		obj = dir;
 	else if (st == NFS3_OK && !strcmp(name, "..")) {
 		uint64_t parent;
-		int rc = cowstore_ns_parent(c->cs, dir.ino, &parent);
+		int rc = nfs_server_parent(c->call->srv, c->exp, dir.ino, &parent);
 		st = nfs3_status(rc ? rc : cowstore_ns_getattr(c->cs, parent, 0, &obj));
 	} else if (st == NFS3_OK)
 		st = nfs3_status(cowstore_ns_lookup(c->cs, dir.ino, name, &obj));

@@ -92,7 +92,8 @@ static enum nfsstat3 walk(struct nfs3_ctx *c, const struct cowstore_ns_attr *dir
 	int rc = 0;
 	if (cookie == 0)
 		rc = add_entry(w, ".", dir->ino, 1);
-	if (rc == 0 && cookie <= 1 && cowstore_ns_parent(c->cs, dir->ino, &parent) == 0)
+	if (rc == 0 && cookie <= 1 &&
+	    nfs_server_parent(c->call->srv, c->exp, dir->ino, &parent) == 0)
 		rc = add_entry(w, "..", parent, 2);
 	if (rc == 0)
 		rc = cowstore_ns_readdir(c->cs, dir->ino, cookie <= 2 ? 0 : cookie, collect, w);

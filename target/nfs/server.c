@@ -467,13 +467,39 @@ static int start_portmap(struct nfs_server *srv, char *err, size_t errlen)
 	return watch(srv, fd, &tag_portmap);
 }
 
-int nfs_server_open_loop(struct nfs_server *srv, char *err, size_t errlen)
+int nfs_server_parent(const struct nfs_server *srv, const struct nfs_export *exp,
+		      uint64_t dir, uint64_t *parent)
+{
+	size_t i = (size_t)(exp - srv->exports);
+	if (dir == srv->export_roots[i]) {
+		*parent = dir;
+		return 0;
+	}
+	return cowstore_ns_parent(srv->cs, dir, parent);
+}
+
+/* The exports and their directories' inodes (0 for one whose directory is
+ * gone: nothing under it resolves then, MNT answers NOENT). */
+static int load_exports(struct nfs_server *srv, char *err, size_t errlen)
 {
 	int rc = nfs_export_list(srv->cs, &srv->exports, &srv->nexports);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot read the exports: %s", strerror(-rc));
-		return rc;
+	if (rc == 0 && !(srv->export_roots = calloc(srv->nexports + 1, sizeof(uint64_t))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < srv->nexports; i++) {
+		struct cowstore_ns_attr attr;
+		if (nfs_path_lookup(srv->cs, srv->exports[i].path, &attr) == 0)
+			srv->export_roots[i] = attr.ino;
 	}
+	if (rc < 0)
+		snprintf(err, errlen, "cannot read the exports: %s", strerror(-rc));
+	return rc;
+}
+
+int nfs_server_open_loop(struct nfs_server *srv, char *err, size_t errlen)
+{
+	int rc = load_exports(srv, err, errlen);
+	if (rc < 0)
+		return rc;
 	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (srv->epoll_fd < 0 || srv->stop_fd < 0) {
@@ -564,5 +590,6 @@ void nfs_server_destroy(struct nfs_server *srv)
 	if (srv->queue)
 		cowstore_queue_destroy(srv->queue);
 	free(srv->exports);
+	free(srv->export_roots);
 	free(srv);
 }

@@ -78,14 +78,14 @@ check "after the restart the 64 MiB file reads back the same" \
 
 # ---- exports made with slate-store ----------------------------------------------
 stop_slated
-"$STORE" "$POOL" export list >"$TMP/exports0.out" 2>&1
-check "export list shows the demo export" grep -q '/demo' "$TMP/exports0.out"
+"$STORE" "$POOL" nfs-export list >"$TMP/exports0.out" 2>&1
+check "nfs-export list shows the demo export" grep -q '/demo' "$TMP/exports0.out"
 # /ro, /sq and /asq start read-write and unsquashed, to put a file in /ro
 # and open /sq and /asq to everyone (root squashed could not create in a
 # root-owned 0755 directory); then they get their real options.
 for e in /ro /sq /asq; do
-	check "export add $e read-write" \
-		"$STORE" "$POOL" export add $e '127.0.0.1(rw,no_root_squash,insecure)'
+	check "nfs-export add $e read-write" \
+		"$STORE" "$POOL" nfs-export add $e '127.0.0.1(rw,no_root_squash,insecure)'
 done
 start_slated "$POOL" || exit 1
 require_nfs || exit 1
@@ -96,31 +96,31 @@ api /sq chmod 0777
 api /asq chmod 0777
 stop_slated
 for e in /ro /sq /asq; do
-	check "export remove $e" "$STORE" "$POOL" export remove $e
+	check "nfs-export remove $e" "$STORE" "$POOL" nfs-export remove $e
 done
-"$STORE" "$POOL" export list >"$TMP/exports1.out" 2>&1
-check "export list no longer shows them" refused grep -qE '/ro|/sq|/asq' "$TMP/exports1.out"
-check "export remove of an export that does not exist is refused" refused \
-	"$STORE" "$POOL" export remove /ro
-check "export add /ro read-only for two clients" "$STORE" "$POOL" export add /ro \
+"$STORE" "$POOL" nfs-export list >"$TMP/exports1.out" 2>&1
+check "nfs-export list no longer shows them" refused grep -qE '/ro|/sq|/asq' "$TMP/exports1.out"
+check "nfs-export remove of an export that does not exist is refused" refused \
+	"$STORE" "$POOL" nfs-export remove /ro
+check "nfs-export add /ro read-only for two clients" "$STORE" "$POOL" nfs-export add /ro \
 	'127.0.0.1(ro,no_root_squash,insecure)' '::1(ro,no_root_squash,insecure)'
-check "export add /sq, root squashed to 1234:1235" "$STORE" "$POOL" export add /sq \
+check "nfs-export add /sq, root squashed to 1234:1235" "$STORE" "$POOL" nfs-export add /sq \
 	'127.0.0.1(rw,insecure,anonuid=1234,anongid=1235)'
-check "export add /asq, everyone squashed to 2000:2001" "$STORE" "$POOL" export add /asq \
+check "nfs-export add /asq, everyone squashed to 2000:2001" "$STORE" "$POOL" nfs-export add /asq \
 	'127.0.0.1(rw,all_squash,insecure,anonuid=2000,anongid=2001)'
-check "export add /sec, secure by default" "$STORE" "$POOL" export add /sec \
+check "nfs-export add /sec, secure by default" "$STORE" "$POOL" nfs-export add /sec \
 	'127.0.0.1(rw,no_root_squash)'
-check "export add /cidr for 127.0.0.0/8" "$STORE" "$POOL" export add /cidr \
+check "nfs-export add /cidr for 127.0.0.0/8" "$STORE" "$POOL" nfs-export add /cidr \
 	'127.0.0.0/8(rw,no_root_squash,insecure)'
-check "export add /any for *" "$STORE" "$POOL" export add /any '*(ro,insecure)'
-check "export add /other for another host only" "$STORE" "$POOL" export add /other \
+check "nfs-export add /any for *" "$STORE" "$POOL" nfs-export add /any '*(ro,insecure)'
+check "nfs-export add /other for another host only" "$STORE" "$POOL" nfs-export add /other \
 	'10.9.8.7(rw,insecure)'
-check "export add with a client that is no address is refused" refused \
-	"$STORE" "$POOL" export add /bad 'not-an-address(rw)'
-check "export add with an unknown option is refused" refused \
-	"$STORE" "$POOL" export add /bad '127.0.0.1(rw,frobnicate)'
-"$STORE" "$POOL" export list >"$TMP/exports2.out" 2>&1
-check "export list shows the new exports" sh -c "for e in /ro /sq /asq /sec /cidr /any /other; do
+check "nfs-export add with a client that is no address is refused" refused \
+	"$STORE" "$POOL" nfs-export add /bad 'not-an-address(rw)'
+check "nfs-export add with an unknown option is refused" refused \
+	"$STORE" "$POOL" nfs-export add /bad '127.0.0.1(rw,frobnicate)'
+"$STORE" "$POOL" nfs-export list >"$TMP/exports2.out" 2>&1
+check "nfs-export list shows the new exports" sh -c "for e in /ro /sq /asq /sec /cidr /any /other; do
 	grep -q \"\$e\" '$TMP/exports2.out' || exit 1; done"
 start_slated "$POOL" || exit 1
 require_nfs || exit 1
