@@ -78,6 +78,10 @@ $(B)/slate-store: mgmt/store_tool.c $(call MOD_LIBS,$(B))
 $(B)/bench/cowstore-bench: bench/cowstore_bench.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# bench/nfs.sh's metadata client: libnfs only, no Slate module
+$(B)/bench/nfs-meta: bench/nfs_meta.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lnfs
 
 # ---- tests ---------------------------------------------------------------
 $(B)/tests/unit/%: tests/unit/%.c $(UNIT_HDRS) $(call MOD_LIBS,$(B))
