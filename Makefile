@@ -3,7 +3,7 @@
 #   make run     install what is missing, build, start slated on ./var
 #   make test    install, build, run every test (unit tests twice: plain and
 #                under ASan+UBSan), print one closing "N passed, N failed"
-#   make bench   run the benchmarks under bench/
+#   make bench   run the benchmarks under bench/ (cowstore, iscsi, nfs)
 #   make fuzz    long libFuzzer runs: FUZZ_SECONDS (default 600) per target
 #
 # Each module is a static library built from its folder's .c files; programs
@@ -82,6 +82,10 @@ $(B)/slate-store: mgmt/store_tool.c $(call MOD_LIBS,$(B))
 $(B)/bench/cowstore-bench: bench/cowstore_bench.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# bench/nfs.sh's metadata client: libnfs only, no Slate module
+$(B)/bench/nfs-meta: bench/nfs_meta.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lnfs
 
 # ---- tests ---------------------------------------------------------------
 $(B)/tests/unit/%: tests/unit/%.c $(UNIT_HDRS) $(call MOD_LIBS,$(B))
@@ -118,10 +122,12 @@ run: deps
 	@$(MAKE) --no-print-directory $(B)/slated
 	$(B)/slated --data ./var
 
+# nfs-meta is made in the sub-make, after deps has installed libnfs-dev
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/bench/nfs-meta
 	bench/cowstore.sh
 	bench/iscsi.sh
+	bench/nfs.sh
 
 clean:
 	rm -rf build

@@ -10,7 +10,12 @@ BUILD="build-essential pkg-config clang librocksdb-dev libisal-dev libpmem-dev l
 TEST="libclang-rt-14-dev"
 # Clients and peers used by integration tests and benchmarks (later issues).
 CLIENTS="libiscsi-dev libiscsi-bin libnfs-dev libnfs-utils qemu-utils qemu-block-extra python3"
-PEERS="tgt"
+# Peers the benchmarks compare against (bench/iscsi.sh: tgt; bench/nfs.sh:
+# nfs-ganesha with its VFS backend and rpcbind, run inside namespaces made
+# with iproute2).  On a machine with systemd, installing them may also start
+# their services (tgtd, rpcbind, nfs-ganesha) on every address; the benches
+# start their own copies on loopback or in namespaces and need none of them.
+PEERS="tgt nfs-ganesha nfs-ganesha-vfs rpcbind iproute2"
 
 missing=""
 for pkg in $BUILD $TEST $CLIENTS $PEERS; do
