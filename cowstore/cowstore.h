@@ -301,6 +301,8 @@ struct cowstore_ns_attr {
 				 * directory: number of entries * 32 (a hint) */
 	uint64_t used_bytes;    /* data blocks the file's volume maps */
 	uint64_t volume_id;     /* 0 until the first write */
+	uint64_t volume_bytes;  /* the volume's size: bytes of the file past it
+				 * read as zeros */
 	int64_t atime_ns, mtime_ns, ctime_ns;
 	uint64_t change;        /* bumped by every change to the inode */
 };

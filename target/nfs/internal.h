@@ -140,6 +140,7 @@ struct nfs_mount_entry {
 struct nfs_server {
 	struct cowstore *cs;
 	struct nfs_server_options opts;
+	char address[64];            /* opts.address points here */
 	struct nfs_export *exports;  /* loaded at start */
 	uint64_t *export_roots;      /* the inode of each export's directory */
 	size_t nexports;
@@ -153,7 +154,7 @@ struct nfs_server {
 	bool running;
 	struct nfs_conn *conns;      /* every open connection */
 	uint64_t io_inflight;        /* READs and WRITEs in cowstore */
-	struct rpc_mapping maps[4];
+	struct rpc_mapping maps[5];   /* NFS v3, MOUNT v3; PMAP v2-4 when own */
 	size_t nmaps;
 	struct rpc_portmap portmap;
 	struct nfs_mount_entry mounts[NFS_MOUNT_LIST_MAX]; /* MOUNT's DUMP list */

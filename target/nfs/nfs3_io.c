@@ -107,13 +107,17 @@ enum nfs3_result nfs3_proc_read(struct nfs3_ctx *c)
 	call->data_skip = offset % SECTOR;
 	call->data_len = n;
 	call->reply_mark = mark;
+	/* Past the volume's end the file reads zeros (a size set, not written). */
+	uint64_t volume_end = attr.volume_bytes / SECTOR;
+	uint64_t stored = end <= volume_end ? end - first : first < volume_end ? volume_end - first : 0;
+	memset(call->data + stored * SECTOR, 0, (end - first - stored) * SECTOR);
 	call->io = (struct cowstore_io){ .op = COWSTORE_OP_READ, .volume_id = attr.volume_id,
-					 .lba = first, .nsectors = (uint32_t)(end - first),
+					 .lba = first, .nsectors = (uint32_t)stored,
 					 .buf = call->data, .queue = call->srv->queue,
 					 .done = read_done, .priv = call };
 	call->srv->io_inflight++;
-	int rc = cowstore_submit(c->cs, &call->io);
-	if (rc < 0) {
+	int rc = stored ? cowstore_submit(c->cs, &call->io) : 0;
+	if (rc < 0 || stored == 0) {
 		call->io.result = rc;
 		read_done(&call->io);
 	}

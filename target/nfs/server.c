@@ -384,6 +384,8 @@ int nfs_server_create(struct cowstore *cs, const struct nfs_server_options *opts
 	}
 	srv->cs = cs;
 	srv->opts = *opts;
+	snprintf(srv->address, sizeof(srv->address), "%s", opts->address);
+	srv->opts.address = srv->address; /* the caller's string need not live on */
 	if (!srv->opts.max_record)
 		srv->opts.max_record = DEFAULT_MAX_RECORD;
 	srv->portmap_port = opts->portmap_port ? opts->portmap_port : PMAP_PORT;
@@ -442,8 +444,7 @@ static int start_portmap(struct nfs_server *srv, char *err, size_t errlen)
 {
 	srv->maps[0] = (struct rpc_mapping){ NFS_PROG, NFS_V3, srv->port };
 	srv->maps[1] = (struct rpc_mapping){ MOUNT_PROG, MOUNT_V3, srv->port };
-	srv->maps[2] = (struct rpc_mapping){ MOUNT_PROG, 1, srv->port };
-	srv->nmaps = 3;
+	srv->nmaps = 2;
 	srv->portmap = (struct rpc_portmap){ srv->maps, srv->nmaps, srv->opts.address };
 	if (!srv->opts.portmap)
 		return 0;
@@ -464,6 +465,9 @@ static int start_portmap(struct nfs_server *srv, char *err, size_t errlen)
 	}
 	srv->portmap_fd = fd;
 	snprintf(srv->portmap_mode, sizeof(srv->portmap_mode), "own:%u", port);
+	for (uint32_t vers = 2; vers <= 4; vers++) /* clients ask where it is, too */
+		srv->maps[srv->nmaps++] = (struct rpc_mapping){ PMAP_PROG, vers, port };
+	srv->portmap.nmaps = srv->nmaps;
 	return watch(srv, fd, &tag_portmap);
 }
 
