@@ -252,18 +252,23 @@ int cowstore_config_delete(struct cowstore *cs, const char *key);
 int cowstore_config_list(struct cowstore *cs, const char *prefix, cowstore_config_fn fn,
 			 void *arg);
 
-/* ---- file namespace (namespace.c) ------------------------------------ */
+/* ---- file namespace (namespace.c, ns_file.c, ns_record.c) ------------ */
 
 /*
  * A POSIX-like tree of files for the NFS server: directories, names,
  * attributes, hard links and symlinks are RocksDB records (prefix "N");
  * a regular file's data is a cowstore volume named "file.<ino>", created on
- * the first write (an empty file has none) and grown by doubling, so its
- * size in blocks may exceed the file's size; bytes past the volume's end
- * read as zeros.  Every call is atomic and durable when it returns (one
- * synced RocksDB write batch), except cowstore_ns_written(), whose record
- * is durable after cowstore_ns_sync().  Calls are serialized by one mutex;
- * any thread may call them.
+ * the first write or snapshot (an empty file has none) and grown by
+ * doubling, so its size in blocks may exceed the file's size; the volume
+ * reads zeros past the file's size, and bytes past the volume's end read
+ * as zeros.  Volume names "file.<number>" belong to the namespace: a volume
+ * so named for a live inode that has none is taken as its (what a crash
+ * between making it and recording it leaves).  Every call is atomic and
+ * durable when it returns (one synced RocksDB write batch; the data
+ * changes of a size change or rollback come first), except
+ * cowstore_ns_written(), whose record is durable after cowstore_ns_sync().
+ * Calls are serialized by one mutex; any thread may call them.  atime
+ * changes only by create and setattr (reads do not touch it).
  *
  * Inode numbers are never reused; each inode also has a random 32-bit
  * generation, so a file handle naming a removed inode, or one from another
@@ -299,7 +304,10 @@ struct cowstore_ns_attr {
 	uint32_t uid, gid;
 	uint64_t size_bytes;    /* file length; a symlink's target length; a
 				 * directory: number of entries * 32 (a hint) */
-	uint64_t used_bytes;    /* data blocks the file's volume maps */
+	uint64_t used_bytes;    /* a regular file: its size rounded up to a
+				 * block, at most its volume's size (not a
+				 * count of mapped blocks, which costs a scan
+				 * of the volume's map); 0 for other kinds */
 	uint64_t volume_id;     /* 0 until the first write */
 	uint64_t volume_bytes;  /* the volume's size: bytes of the file past it
 				 * read as zeros */
@@ -338,7 +346,8 @@ int cowstore_ns_link(struct cowstore *cs, uint64_t ino, uint64_t dir, const char
 		     struct cowstore_ns_attr *attr);
 /* Remove a name: is_dir selects rmdir (-ENOTDIR otherwise) or unlink
  * (-EISDIR on a directory).  The last name of a file deletes its volume and
- * the volume's snapshots. */
+ * the volume's snapshots (the name is gone when this returns 0; a volume
+ * whose delete failed is recorded and deleted at a later open). */
 int cowstore_ns_remove(struct cowstore *cs, uint64_t dir, const char *name, int is_dir);
 /* POSIX rename, atomic: an existing target is replaced when the kinds
  * match (a directory only when empty); renaming onto another name of the
@@ -349,7 +358,9 @@ int cowstore_ns_rename(struct cowstore *cs, uint64_t from_dir, const char *from_
  * entry has a cookie (>= 3, never reused for another name in that
  * directory while the entry lives) and the walk starts after the entry whose
  * cookie is given (0: from the start; a cookie whose entry was removed still
- * positions the walk).  fn returns nonzero to stop (returned as is). */
+ * positions the walk).  fn returns nonzero to stop (returned as is).  The
+ * walk shows the directory as it was when it began and holds no lock while
+ * fn runs, so fn may call the other cowstore_ns_* functions. */
 typedef int (*cowstore_ns_dirent_fn)(void *arg, const char *name, uint64_t ino,
 				     uint64_t cookie);
 int cowstore_ns_readdir(struct cowstore *cs, uint64_t dir, uint64_t after_cookie,
@@ -357,8 +368,11 @@ int cowstore_ns_readdir(struct cowstore *cs, uint64_t dir, uint64_t after_cookie
 /* A directory's parent (the root's parent is the root). */
 int cowstore_ns_parent(struct cowstore *cs, uint64_t dir, uint64_t *parent);
 /* if_ctime_ns nonzero: -EAGAIN unless the inode's ctime equals it (NFS's
- * guard).  SIZE on a directory is -EISDIR; shrinking discards the blocks
- * past the new end. */
+ * guard).  Any change sets ctime to now; SIZE also sets mtime (unless
+ * MTIME/MTIME_NOW is given).  SIZE on a directory is -EISDIR, on another
+ * non-regular file -EINVAL; shrinking releases the blocks past the new end
+ * (the volume shrinks to the block holding it) and zeroes the rest of that
+ * block.  mask 0 changes nothing and fills *attr. */
 int cowstore_ns_setattr(struct cowstore *cs, uint64_t ino, unsigned mask,
 			const struct cowstore_ns_attr *values, int64_t if_ctime_ns,
 			struct cowstore_ns_attr *attr);
@@ -370,7 +384,10 @@ int cowstore_ns_readlink(struct cowstore *cs, uint64_t ino, char *target);
  * write; then IO goes straight to the volume with cowstore_submit()).
  * cowstore_ns_written() records a write that ended at end_bytes: the size
  * grows to it, mtime and ctime become now.  cowstore_ns_sync() makes every
- * record and data write made so far durable. */
+ * record and data write made so far durable.  Both take regular files only
+ * (-EISDIR, -EINVAL).  The caller orders a file's writes against changes
+ * of its size: a shrink between cowstore_ns_volume() and the write may
+ * leave the volume too small for it (the write fails with -EINVAL). */
 int cowstore_ns_volume(struct cowstore *cs, uint64_t ino, uint64_t end_bytes,
 		       uint64_t *volume_id);
 int cowstore_ns_written(struct cowstore *cs, uint64_t ino, uint64_t end_bytes,
@@ -378,15 +395,21 @@ int cowstore_ns_written(struct cowstore *cs, uint64_t ino, uint64_t end_bytes,
 int cowstore_ns_sync(struct cowstore *cs);
 
 struct cowstore_ns_stat {
-	uint64_t files;   /* inodes in use */
-	uint64_t max_files;
+	uint64_t files;     /* inodes in use */
+	uint64_t max_files; /* files + the pool's free blocks: a new inode
+			     * costs no block, but one to write to does */
 };
 int cowstore_ns_statfs(struct cowstore *cs, struct cowstore_ns_stat *st);
 
 /* Per-file snapshots and clones: instant.  A snapshot keeps the file's
  * data and size; rolling back restores both (newer snapshots must be
- * deleted first: -EBUSY).  A clone is a new file name in dir whose data
- * shares every block of the source's current data (no dependency on it). */
+ * deleted first: -EBUSY).  Snapshot names are the store's (1 to
+ * COWSTORE_NAME_MAX of letters, digits and - _ . : @; -EINVAL).  A clone
+ * is a new file name in dir whose data shares every block of the source's
+ * current data (no dependency on it); it has the source's mode, owner,
+ * size, atime and mtime, a new ctime.  A file written while it is cloned
+ * may show each COWSTORE_MAX_IO_BYTES range of the clone at its own
+ * instant. */
 struct cowstore_ns_snapshot {
 	uint64_t snap_id;
 	char name[COWSTORE_NAME_MAX + 1];

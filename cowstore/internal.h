@@ -24,7 +24,8 @@
  *
  * Ownership: struct cowstore and everything it points to belong to the store
  * thread once cowstore_open() returns; other threads talk to it only through
- * the submission list (sub_lock) and completion queues (queue->lock).
+ * the submission list (sub_lock) and completion queues (queue->lock).  The
+ * file namespace's state (cs->ns) is the exception: its own lock guards it.
  */
 #ifndef SLATE_COWSTORE_INTERNAL_H
 #define SLATE_COWSTORE_INTERNAL_H
@@ -214,6 +215,21 @@ struct cowstore_queue {
 	int efd; /* -1 for the sync helpers' private queues */
 };
 
+struct ns_counts {
+	uint64_t next_ino; /* never reused */
+	uint64_t files;    /* inodes in use */
+};
+
+/* The file namespace's share of the pool (ns_record.c). */
+struct ns_state {
+	pthread_mutex_t lock;   /* serializes cowstore_ns_* calls; taken before
+				 * any call into the store thread, never inside one */
+	bool loaded;            /* counters read (root made), orphans reaped */
+	struct ns_counts count; /* as in the "Nn" record */
+	uint64_t hash_seed;     /* of directory entry cookies, per pool */
+	rocksdb_writeoptions_t *nosync; /* cowstore_ns_written's records */
+};
+
 struct sync_state {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -273,6 +289,8 @@ struct cowstore {
 	struct cowstore_io_state *committing; /* journaled this turn (commit_next) */
 	bool stopping;
 	bool failed;               /* a metadata write failed: refuse IO */
+
+	struct ns_state ns;        /* file namespace: its own lock, any thread */
 };
 
 /* ---- metadata (meta.c) ---------------------------------------------- */
@@ -280,6 +298,9 @@ struct cowstore {
 enum { KEY_CHUNK_LEN = 17 };
 size_t put_varint(uint8_t *p, uint64_t v);
 bool get_varint(const uint8_t **p, size_t *left, uint64_t *v);
+/* Big-endian integers in keys, so that RocksDB order is numeric order. */
+void put_be64(uint8_t *p, uint64_t v);
+uint64_t get_be64(const uint8_t *p);
 /* Change one layer's map in memory: journaled on the IO path; inside a
  * control request, committed with it (control_commit writes dirty chunks). */
 int extent_put(struct cowstore *cs, const struct extent *e);
@@ -427,5 +448,102 @@ static inline uint64_t sector_end_block(uint64_t lba, uint64_t n)
 
 /* scrub.c: runs on the store thread */
 int scrub_run(struct cowstore *cs, struct cowstore_scrub_report *rep);
+
+/* ---- file namespace (ns_record.c, namespace.c, ns_file.c) ----------- */
+
+#define NS_FIRST_COOKIE 3u
+#define NS_DIRENT_BYTES 32u /* a directory's size grows by this per entry */
+
+/* An inode record, decoded.  Callers' copies: load, change, put in a batch. */
+struct ns_inode {
+	uint64_t ino;
+	uint32_t gen, type, mode, nlink, uid, gid;
+	uint64_t size_bytes;
+	uint64_t volume_id;    /* regular file: 0 until its volume exists */
+	uint64_t volume_bytes; /* that volume's size */
+	int64_t atime_ns, mtime_ns, ctime_ns;
+	uint64_t change;
+	uint64_t parent;       /* directory: the one holding it (the root: itself) */
+	uint64_t probe_max;    /* directory: farthest an entry ever sat above its
+				* name's hash slot (ns_record.c) */
+};
+
+struct ns_dirent {
+	uint64_t cookie, ino;
+	uint32_t type;
+	char name[COWSTORE_NS_NAME_MAX + 1];
+};
+
+/* Open/close the namespace's share of struct cowstore (pool.c). */
+void ns_open(struct cowstore *cs);
+void ns_close(struct cowstore *cs);
+/* Take the namespace lock (loading the namespace on first use) / drop it. */
+int ns_enter(struct cowstore *cs);
+void ns_leave(struct cowstore *cs);
+int ns_commit(struct cowstore *cs, rocksdb_writebatch_t *wb, bool sync);
+int ns_name_check(const char *name);
+
+/* A new inode in memory: random generation, times now, change 1. */
+int ns_inode_init(struct ns_inode *in, uint64_t ino, uint32_t type, uint32_t mode,
+		  uint32_t uid, uint32_t gid);
+/* -ESTALE when no such inode. */
+int ns_inode_get(struct cowstore *cs, uint64_t ino, struct ns_inode *in);
+/* -ESTALE, or -ENOTDIR for another kind. */
+int ns_dir_get(struct cowstore *cs, uint64_t ino, struct ns_inode *dir);
+void ns_inode_put(rocksdb_writebatch_t *wb, const struct ns_inode *in);
+/* Put in and commit it alone. */
+int ns_inode_save(struct cowstore *cs, const struct ns_inode *in, bool sync);
+/* Forget the inode with its symlink target and snapshot records. */
+void ns_inode_delete(rocksdb_writebatch_t *wb, uint64_t ino);
+/* ctime (and mtime when data) become now; change is bumped. */
+void ns_touch(struct ns_inode *in, bool data);
+void ns_attr_fill(const struct ns_inode *in, struct cowstore_ns_attr *attr);
+void ns_counters_put(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct ns_counts *c);
+
+/* Directory entries.  fn returns nonzero to stop the walk (returned). */
+typedef int (*ns_entry_fn)(void *arg, const struct ns_dirent *de);
+int ns_entries_walk(struct cowstore *cs, uint64_t dir, uint64_t from_cookie, ns_entry_fn fn,
+		    void *arg);
+int ns_entry_find(struct cowstore *cs, const struct ns_inode *dir, const char *name,
+		  struct ns_dirent *de);
+/* Add, remove or repoint an entry of dir, updating dir's size, times and
+ * probe_max (the caller puts dir). */
+int ns_entry_add(struct cowstore *cs, rocksdb_writebatch_t *wb, struct ns_inode *dir,
+		 const char *name, uint64_t ino, uint32_t type);
+void ns_entry_remove(rocksdb_writebatch_t *wb, struct ns_inode *dir, const struct ns_dirent *de);
+void ns_entry_repoint(rocksdb_writebatch_t *wb, struct ns_inode *dir, const struct ns_dirent *de,
+		      uint64_t ino, uint32_t type);
+
+void ns_symlink_put(rocksdb_writebatch_t *wb, uint64_t ino, const char *target);
+int ns_symlink_get(struct cowstore *cs, uint64_t ino, char *target);
+void ns_snaprec_put(rocksdb_writebatch_t *wb, uint64_t ino, uint64_t snap_id,
+		    uint64_t size_bytes, int64_t created_ns);
+int ns_snaprec_get(struct cowstore *cs, uint64_t ino, uint64_t snap_id, uint64_t *size_bytes,
+		   int64_t *created_ns);
+void ns_snaprec_delete(rocksdb_writebatch_t *wb, uint64_t ino, uint64_t snap_id);
+/* An orphan: a volume to delete, named by id or (0) by its inode. */
+void ns_orphan_put(rocksdb_writebatch_t *wb, uint64_t ino, uint64_t volume_id);
+void ns_orphan_delete(rocksdb_writebatch_t *wb, uint64_t ino);
+
+static inline uint64_t ns_round_block(uint64_t bytes)
+{
+	return (bytes + COWSTORE_BLOCK_SIZE - 1) & ~(uint64_t)(COWSTORE_BLOCK_SIZE - 1);
+}
+
+/* namespace.c: dir, with name free in it (-EEXIST, the holder in *old
+ * when old is not NULL, if not). */
+int ns_dir_free_name(struct cowstore *cs, uint64_t dir, const char *name, struct ns_inode *d,
+		     struct ns_inode *old);
+/* Put dir d with name added for in (new, or one more link), in itself and
+ * the counters c (when not NULL) into wb, and commit it synced. */
+int ns_add_name(struct cowstore *cs, rocksdb_writebatch_t *wb, struct ns_inode *d,
+		const char *name, const struct ns_inode *in, const struct ns_counts *c);
+
+/* ns_file.c: 0 for a regular file, -EISDIR for a directory, else -EINVAL. */
+int ns_file_kind(const struct ns_inode *in);
+/* Delete an orphan's volume, then its record. */
+int ns_orphan_reap(struct cowstore *cs, uint64_t ino, uint64_t volume_id);
+/* Set a regular file's size; a shrink zeroes the volume past the new end. */
+int ns_file_resize(struct cowstore *cs, struct ns_inode *in, uint64_t size_bytes);
 
 #endif /* SLATE_COWSTORE_INTERNAL_H */

@@ -10,6 +10,7 @@
  *   "H" layer chunk      the extents of a volume head or snapshot in one 1 MiB
  *                        chunk (headmap.c)
  *   "C" name             a configuration record of the layers above (config.c)
+ *   "N" ...              the file namespace of the NFS server (ns_record.c)
  * Values are little-endian fixed fields, except extents, which are kept
  * small with varints (headmap.c); checksums are in the crc file.
  *
@@ -108,12 +109,12 @@ bool get_varint(const uint8_t **p, size_t *left, uint64_t *v)
 	return false;
 }
 
-static void be64(uint8_t *p, uint64_t v)
+void put_be64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (56 - 8 * i));
 }
-static uint64_t get_be64(const uint8_t *p)
+uint64_t get_be64(const uint8_t *p)
 {
 	uint64_t v = 0;
 	for (int i = 0; i < 8; i++)
@@ -124,7 +125,7 @@ static uint64_t get_be64(const uint8_t *p)
 static void key_id(uint8_t key[9], char tag, uint64_t id)
 {
 	key[0] = (uint8_t)tag;
-	be64(key + 1, id);
+	put_be64(key + 1, id);
 }
 
 /* ---- layer maps -------------------------------------------------------- */
@@ -162,8 +163,8 @@ int layer_scan(struct cowstore *cs, uint64_t layer, uint64_t lba, uint64_t n, ex
 static void key_chunk(uint8_t key[KEY_CHUNK_LEN], uint64_t layer, uint64_t chunk)
 {
 	key[0] = 'H';
-	be64(key + 1, layer);
-	be64(key + 9, chunk);
+	put_be64(key + 1, layer);
+	put_be64(key + 9, chunk);
 }
 
 void chunk_record_put(rocksdb_writebatch_t *wb, uint64_t layer, uint64_t chunk,

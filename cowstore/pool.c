@@ -131,6 +131,7 @@ static void teardown(struct cowstore *cs)
 {
 	if (cs->plog)
 		plog_close(cs->plog);
+	ns_close(cs);
 	journal_close(&cs->journal);
 	db_close(cs);
 	if (cs->crcmap)
@@ -415,6 +416,7 @@ int cowstore_open(const char *dir, struct cowstore **out, struct cowstore_err *e
 		return -ENOMEM;
 	}
 	cs->data_fd = cs->crc_fd = cs->journal.fd = -1;
+	ns_open(cs);
 	char *meta = path_in(dir, "meta");
 	struct stat st;
 	int rc = meta && stat(meta, &st) == 0 ? 0 : -ENOENT;
