@@ -239,6 +239,7 @@ void ns_attr_fill(const struct ns_inode *in, struct cowstore_ns_attr *attr)
 	attr->size_bytes = in->size_bytes;
 	attr->used_bytes = rounded < in->volume_bytes ? rounded : in->volume_bytes;
 	attr->volume_id = in->volume_id;
+	attr->volume_bytes = in->volume_bytes;
 	attr->atime_ns = in->atime_ns;
 	attr->mtime_ns = in->mtime_ns;
 	attr->ctime_ns = in->ctime_ns;

@@ -111,6 +111,8 @@ static enum nfs3_result proc_setattr(struct nfs3_ctx *c)
 		st = NFS3ERR_ROFS;
 	if (st == NFS3_OK)
 		st = setattr_allowed(&c->cred, &before, &s);
+	if (st == NFS3_OK && (s.mask & COWSTORE_NS_SET_SIZE))
+		nfs_server_drain_io(c->call->srv); /* writes in flight land before the cut */
 	if (st == NFS3_OK && s.mask)
 		st = nfs3_status(cowstore_ns_setattr(c->cs, fh.ino, s.mask, &s.values, guard_ns,
 						     &after));
