@@ -160,6 +160,7 @@ int alloc_ref(struct alloc *a, uint64_t pblock, uint64_t n)
 
 static int pending_add(struct alloc *a, uint64_t b)
 {
+	a->pending_blocks++;
 	if (a->npending > a->sealed &&
 	    a->pending[a->npending - 1].start + a->pending[a->npending - 1].count == b) {
 		a->pending[a->npending - 1].count++;
@@ -168,8 +169,10 @@ static int pending_add(struct alloc *a, uint64_t b)
 	if (a->npending == a->pending_cap) {
 		size_t cap = a->pending_cap ? a->pending_cap * 2 : 256;
 		struct run *p = realloc(a->pending, cap * sizeof(*p));
-		if (!p)
+		if (!p) {
+			a->pending_blocks--;
 			return -ENOMEM;
+		}
 		a->pending = p;
 		a->pending_cap = cap;
 	}
@@ -207,8 +210,10 @@ uint32_t alloc_refcount(const struct alloc *a, uint64_t pblock)
 
 void alloc_release_pending(struct alloc *a, size_t n)
 {
-	for (size_t i = 0; i < n && i < a->npending; i++)
+	for (size_t i = 0; i < n && i < a->npending; i++) {
 		alloc_put(a, a->pending[i].start, a->pending[i].count);
+		a->pending_blocks -= a->pending[i].count;
+	}
 	a->sealed = a->sealed > n ? a->sealed - n : 0;
 	if (n >= a->npending) {
 		a->npending = 0;
@@ -266,8 +271,14 @@ void alloc_get(struct alloc *a, uint64_t want, bool use_reserve, uint64_t *start
 	*got = n;
 }
 
+/* Freed blocks are handed out again before untouched ones (the cursor goes
+ * back to them): the data file stays as small as the data, and rewrites
+ * reuse blocks the file system (or tmpfs) already holds instead of making
+ * it allocate, and zero, new ones. */
 void alloc_put(struct alloc *a, uint64_t start, uint64_t n)
 {
+	if (n && start < a->cursor)
+		a->cursor = start;
 	for (uint64_t b = start; b < start + n; b++) {
 		if (bit_get(a->bitmap, b)) {
 			bit_clear(a->bitmap, b);

@@ -25,7 +25,9 @@
 
 #define RING_ENTRIES 256
 #define WAKE_TAG 1ull
-#define PENDING_RUNS_SYNC 4096 /* start a sync when this many freed runs wait */
+#define PENDING_RUNS_SYNC 4096 /* start a sync when this many freed runs wait, */
+#define PENDING_BLOCKS_SYNC 16384u /* or this many freed blocks (64 MiB): rewrites
+				    * then reuse space the file already has */
 #define JOURNAL_CHECKPOINT_BYTES (64u << 20)
 
 /* ---- lists ----------------------------------------------------------- */
@@ -651,7 +653,8 @@ static void *store_main(void *arg)
 		if (cs->journal.size > JOURNAL_CHECKPOINT_BYTES && !cs->failed)
 			checkpoint(cs);
 		if (!cs->sync_running &&
-		    (cs->sync_needed || cs->alloc.npending > PENDING_RUNS_SYNC))
+		    (cs->sync_needed || cs->alloc.npending > PENDING_RUNS_SYNC ||
+		     cs->alloc.pending_blocks > PENDING_BLOCKS_SYNC))
 			start_sync(cs);
 		if (cs->stopping && !cs->ninflight && !cs->waiting.head)
 			break;

@@ -121,6 +121,7 @@ struct alloc {
 	/* freed since the last sync started: released after the next sync */
 	struct run *pending;
 	size_t npending, pending_cap;
+	uint64_t pending_blocks; /* blocks in those runs */
 	size_t sealed; /* runs a running sync covers: never extended */
 };
 
@@ -494,7 +495,7 @@ void ns_inode_put(rocksdb_writebatch_t *wb, const struct ns_inode *in);
 /* Put in and commit it alone. */
 int ns_inode_save(struct cowstore *cs, const struct ns_inode *in, bool sync);
 /* Forget the inode with its symlink target and snapshot records. */
-void ns_inode_delete(rocksdb_writebatch_t *wb, uint64_t ino);
+void ns_inode_delete(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct ns_inode *in);
 /* ctime (and mtime when data) become now; change is bumped. */
 void ns_touch(struct ns_inode *in, bool data);
 void ns_attr_fill(const struct ns_inode *in, struct cowstore_ns_attr *attr);

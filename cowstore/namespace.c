@@ -213,7 +213,7 @@ static void drop_link(struct cowstore *cs, rocksdb_writebatch_t *wb, struct ns_i
 		ns_inode_put(wb, in);
 		return;
 	}
-	ns_inode_delete(wb, in->ino);
+	ns_inode_delete(cs, wb, in);
 	c->files--;
 	ns_counters_put(cs, wb, c);
 	if (in->volume_id)

@@ -206,13 +206,27 @@ int ns_inode_save(struct cowstore *cs, const struct ns_inode *in, bool sync)
 	return rc;
 }
 
-void ns_inode_delete(rocksdb_writebatch_t *wb, uint64_t ino)
+/* Point deletes only: a range tombstone would make every later read of the
+ * memtable slower (RocksDB fragments them on each get), and removing files
+ * is common.  Only a file that had a volume can have snapshot records. */
+void ns_inode_delete(struct cowstore *cs, rocksdb_writebatch_t *wb, const struct ns_inode *in)
 {
-	struct ns_key from = make_key('s', 2, ino, 0), to = make_key('s', 2, ino + 1, 0);
-	db_delete(wb, make_key('i', 1, ino, 0));
-	db_delete(wb, make_key('l', 1, ino, 0));
-	rocksdb_writebatch_delete_range(wb, (const char *)from.b, from.len, (const char *)to.b,
-					to.len);
+	db_delete(wb, make_key('i', 1, in->ino, 0));
+	if (in->type == COWSTORE_NS_LNK)
+		db_delete(wb, make_key('l', 1, in->ino, 0));
+	if (!in->volume_id)
+		return;
+	struct ns_key k = make_key('s', 1, in->ino, 0);
+	rocksdb_iterator_t *it = rocksdb_create_iterator(cs->db, cs->ropts);
+	for (rocksdb_iter_seek(it, (const char *)k.b, k.len); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t klen;
+		const char *key = rocksdb_iter_key(it, &klen);
+		if (klen < k.len || memcmp(key, k.b, k.len) != 0)
+			break;
+		rocksdb_writebatch_delete(wb, key, klen);
+	}
+	rocksdb_iter_destroy(it);
 }
 
 void ns_touch(struct ns_inode *in, bool data)

@@ -32,6 +32,10 @@
 #define NFS3_CREATEVERFSIZE 8u
 #define NFS3_WRITEVERFSIZE 8u
 #define NFS_MAX_IO_BYTES (1u << 20) /* rtmax, wtmax, dtpref */
+/* A READ or WRITE payload buffer: the largest request, widened to whole
+ * blocks when it starts or ends inside one. */
+#define NFS_IO_BUF_BYTES (NFS_MAX_IO_BYTES + 2 * COWSTORE_BLOCK_SIZE)
+#define NFS_IO_BUFS_KEPT 32u
 
 enum nfs3_proc {
 	NFS3_NULL, NFS3_GETATTR, NFS3_SETATTR, NFS3_LOOKUP, NFS3_ACCESS, NFS3_READLINK,
@@ -157,6 +161,8 @@ struct nfs_server {
 	struct rpc_mapping maps[5];   /* NFS v3, MOUNT v3; PMAP v2-4 when own */
 	size_t nmaps;
 	struct rpc_portmap portmap;
+	void *io_bufs[NFS_IO_BUFS_KEPT]; /* free payload buffers, kept for reuse */
+	unsigned nio_bufs;
 	struct nfs_mount_entry mounts[NFS_MOUNT_LIST_MAX]; /* MOUNT's DUMP list */
 	size_t nmounts;
 };
@@ -170,6 +176,11 @@ int nfs_server_adopt(struct nfs_server *srv, int fd, const struct sockaddr_stora
 
 /* Finish a call: send its reply (when the connection still lives), free it. */
 void nfs_call_reply(struct nfs_call *call);
+/* Payload buffers (NFS_IO_BUF_BYTES, block-aligned): reused, because a
+ * fresh megabyte from malloc is a fresh mapping, faulted in page by page
+ * on every request.  get: NULL when out of memory; put takes NULL. */
+void *nfs_io_buf_get(struct nfs_server *srv);
+void nfs_io_buf_put(struct nfs_server *srv, void *buf);
 /* Wait (running completions) until no READ or WRITE is in flight. */
 void nfs_server_drain_io(struct nfs_server *srv);
 /* The caller's address, for export rules and MOUNT's DUMP. */

@@ -53,7 +53,7 @@ static void read_done(struct cowstore_io *io)
 	struct nfs_call *call = io->priv;
 	call->srv->io_inflight--;
 	if (io->result < 0) {
-		free(call->data);
+		nfs_io_buf_put(call->srv, call->data);
 		call->data = NULL;
 		call->reply.len = call->reply_mark;
 		xdr_put_u32(&call->reply, NFS3ERR_IO);
@@ -96,8 +96,7 @@ enum nfs3_result nfs3_proc_read(struct nfs3_ctx *c)
 	}
 	uint64_t first = offset / SECTOR, end = round_up(offset + n, SECTOR) / SECTOR;
 	struct nfs_call *call = c->call;
-	call->data = aligned_alloc(COWSTORE_BLOCK_SIZE, round_up((end - first) * SECTOR,
-								 COWSTORE_BLOCK_SIZE));
+	call->data = nfs_io_buf_get(call->srv);
 	if (!call->data) {
 		c->out->len = mark;
 		xdr_put_u32(c->out, NFS3ERR_JUKEBOX);
@@ -146,7 +145,7 @@ static void write_done(struct cowstore_io *io)
 	struct nfs_server *srv = call->srv;
 	struct cowstore_ns_attr after;
 	srv->io_inflight--;
-	free(call->data);
+	nfs_io_buf_put(srv, call->data);
 	call->data = NULL;
 	int rc = io->result;
 	if (rc == 0)
@@ -178,15 +177,14 @@ static int write_submit(struct nfs3_ctx *c, uint64_t volume, const uint8_t *data
 	struct nfs_call *call = c->call;
 	uint64_t first = call->offset / SECTOR;
 	uint64_t nsectors = round_up(call->offset + call->count, SECTOR) / SECTOR - first;
-	call->data = aligned_alloc(COWSTORE_BLOCK_SIZE, round_up(nsectors * SECTOR,
-								 COWSTORE_BLOCK_SIZE));
+	call->data = nfs_io_buf_get(call->srv);
 	if (!call->data)
 		return -ENOMEM;
 	int rc = 0;
 	if (call->offset % SECTOR || call->count % SECTOR)
 		rc = read_partial_sectors(c, volume, call->offset, call->count, call->data, nsectors);
 	if (rc < 0) {
-		free(call->data);
+		nfs_io_buf_put(call->srv, call->data);
 		call->data = NULL;
 		return rc;
 	}

@@ -66,10 +66,25 @@ static void conn_watch(struct nfs_conn *conn)
 	conn->events = want;
 }
 
+void *nfs_io_buf_get(struct nfs_server *srv)
+{
+	if (srv->nio_bufs)
+		return srv->io_bufs[--srv->nio_bufs];
+	return aligned_alloc(COWSTORE_BLOCK_SIZE, NFS_IO_BUF_BYTES);
+}
+
+void nfs_io_buf_put(struct nfs_server *srv, void *buf)
+{
+	if (buf && srv->nio_bufs < NFS_IO_BUFS_KEPT)
+		srv->io_bufs[srv->nio_bufs++] = buf;
+	else
+		free(buf);
+}
+
 static void call_free(struct nfs_call *call)
 {
 	xdr_out_free(&call->reply);
-	free(call->data);
+	nfs_io_buf_put(call->srv, call->data);
 	free(call);
 }
 
@@ -593,6 +608,8 @@ void nfs_server_destroy(struct nfs_server *srv)
 			close(fds[i]);
 	if (srv->queue)
 		cowstore_queue_destroy(srv->queue);
+	while (srv->nio_bufs)
+		free(srv->io_bufs[--srv->nio_bufs]);
 	free(srv->exports);
 	free(srv->export_roots);
 	free(srv);

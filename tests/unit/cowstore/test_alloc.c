@@ -29,6 +29,25 @@ static void test_runs_and_reserve(void)
 	alloc_destroy(&a);
 }
 
+/* Freed blocks go out again before blocks never used, so the data file
+ * stays as small as the data it holds. */
+static void test_reuse_before_fresh(void)
+{
+	struct alloc a;
+	uint64_t start, got;
+	REQUIRE(alloc_init(&a, 4096) == 0);
+	alloc_get(&a, 100, false, &start, &got);
+	alloc_get(&a, 100, false, &start, &got);
+	REQUIRE(got == 100 && start == 100);
+	CHECK_EQ(alloc_unref(&a, 20, 10), 0);
+	alloc_release_pending(&a, a.npending);
+	alloc_get(&a, 50, false, &start, &got);
+	CHECK(start == 20 && got == 10); /* the hole first, however small */
+	alloc_get(&a, 50, false, &start, &got);
+	CHECK(start == 200 && got == 50);
+	alloc_destroy(&a);
+}
+
 static void test_refs_and_pending(void)
 {
 	struct alloc a;
@@ -41,6 +60,7 @@ static void test_refs_and_pending(void)
 	CHECK_EQ(alloc_refcount(&a, 8), 1);
 	CHECK_EQ(alloc_refcount(&a, 100), 0);
 	CHECK_EQ(alloc_unref(&a, 0, 16), 0);
+	CHECK_EQ(a.pending_blocks, 12);     /* the shared four keep a reference */
 	CHECK_EQ(alloc_refcount(&a, 4), 1);
 	CHECK_EQ(alloc_refcount(&a, 0), 1); /* pending, not yet free */
 	CHECK_EQ(a.npending, 2);            /* [0,4) and [8,16) */
@@ -52,6 +72,7 @@ static void test_refs_and_pending(void)
 	CHECK_EQ(alloc_refcount(&a, 4), 1);
 	CHECK_EQ(a.npending, 1);
 	alloc_release_pending(&a, 1);
+	CHECK_EQ(a.pending_blocks, 0);
 	CHECK_EQ(alloc_free_blocks(&a), 4096);
 	CHECK_EQ(alloc_unref(&a, 0, 1), -EUCLEAN); /* a free block has no reference */
 	CHECK_EQ(alloc_ref(&a, 4090, 10), -EINVAL);
@@ -77,6 +98,7 @@ static void test_many_shared(void)
 
 static const struct harness_test tests[] = {
 	{ "runs_and_reserve", test_runs_and_reserve },
+	{ "reuse_before_fresh", test_reuse_before_fresh },
 	{ "refs_and_pending", test_refs_and_pending },
 	{ "many_shared", test_many_shared },
 };

@@ -157,11 +157,37 @@ static void test_sequential_writes_make_large_extents(void)
 	test_pool_destroy(&tp);
 }
 
+/* Rewrites without a flush: the store syncs by itself once 64 MiB of freed
+ * blocks wait, so their space goes back into use instead of the data file
+ * growing by everything rewritten. */
+static void test_rewrites_reuse_space(void)
+{
+	struct test_pool tp;
+	uint64_t id;
+	static uint8_t buf[1 << 20];
+	struct cowstore_pool_info info;
+	REQUIRE(test_pool_open(&tp, 1024, 0) == 0);
+	REQUIRE(cowstore_volume_create(tp.cs, "v", 16 << 20, &id, NULL) == 0);
+	for (int pass = 0; pass < 16; pass++) {
+		memset(buf, pass, sizeof(buf));
+		for (uint64_t lba = 0; lba < (16 << 20) / 512; lba += sizeof(buf) / 512)
+			REQUIRE(cowstore_write(tp.cs, id, lba, sizeof(buf) / 512, buf, 0) == 0);
+	}
+	CHECK_EQ(cowstore_pool_info(tp.cs, &info), 0);
+	/* 256 MiB written over 16 MiB: at most the data, 64 MiB waiting for a
+	 * sync, and what one running sync covers */
+	CHECK(info.allocated_bytes <= (16u + 64 + 64 + 16) << 20);
+	REQUIRE(cowstore_read(tp.cs, id, 0, sizeof(buf) / 512, buf) == 0);
+	CHECK(buf[0] == 15 && buf[sizeof(buf) - 1] == 15);
+	test_pool_destroy(&tp);
+}
+
 static const struct harness_test tests[] = {
 	{ "create_write_read", test_create_write_read },
 	{ "zeroes_discard", test_zeroes_discard },
 	{ "bad_arguments", test_bad_arguments },
 	{ "resize_delete", test_resize_delete },
 	{ "sequential_writes_make_large_extents", test_sequential_writes_make_large_extents },
+	{ "rewrites_reuse_space", test_rewrites_reuse_space },
 };
 HARNESS_MAIN(tests)
