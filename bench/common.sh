@@ -24,6 +24,20 @@ root=$(cd "$(dirname "$0")/.." && pwd) || exit 1
 cd "$root" || exit 1
 
 errors=0 # measurements that could not run
+declare -A samples # "who:name" -> space-separated values, one per run
+
+log() {
+	echo "$(basename "$0"): $*" >&2
+}
+
+fail() { # a measurement that could not run: say why, count it
+	log "$*"
+	errors=$((errors + 1))
+}
+
+record() { # record WHO NAME VALUE: one run's figure
+	samples[$1:$2]="${samples[$1:$2]:-} $3"
+}
 rows=()  # "name|value|peer|peer_name|unit"; empty fields are null
 
 # The median of whitespace-separated numbers (empty when none).

@@ -40,12 +40,6 @@ else
 	meta_mib=1024 recovery_mib=1024
 fi
 
-declare -A samples # result name -> space-separated values, one per run
-
-log() {
-	echo "cowstore.sh: $*" >&2
-}
-
 # run_bench SUBCOMMAND TARGET ARGS...: run one measurement with TARGET (a
 # pool directory or a file name) inside a fresh $scratch/run, record every
 # "name value unit" line it prints, and remove its data.
@@ -56,15 +50,14 @@ run_bench() {
 	mkdir "$scratch/run" || exit 1
 	log "$sub $*"
 	if ! out=$("$bin" "$sub" "$scratch/run/$target" "$@"); then
-		log "$sub $* failed"
-		errors=$((errors + 1))
+		fail "$sub $* failed"
 		rm -rf "$scratch/run"
 		return 1
 	fi
 	rm -rf "$scratch/run"
 	while read -r name value unit; do
 		[ -n "$name" ] || continue
-		samples[$sub:$name]="${samples[$sub:$name]:-} $value"
+		record "$sub" "$name" "$value"
 	done <<<"$out"
 }
 

@@ -83,21 +83,6 @@ stop_target() {
 trap 'stop_target; rm -rf "$scratch"' EXIT
 trap 'exit 130' INT TERM
 
-declare -A samples # "target:name" -> space-separated values, one per run
-
-log() {
-	echo "iscsi.sh: $*" >&2
-}
-
-fail() {
-	log "$*"
-	errors=$((errors + 1))
-}
-
-record() { # record TARGET NAME VALUE
-	samples[$1:$2]="${samples[$1:$2]:-} $3"
-}
-
 start_slated() {
 	"$root/build/slated" --data "$scratch/run/pool" --iscsi "127.0.0.1:$SLATE_PORT" \
 		2>"$scratch/run/slated.log" &

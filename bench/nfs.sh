@@ -110,21 +110,6 @@ stop_sandbox() {
 trap 'stop_sandbox; rm -rf "$scratch"' EXIT
 trap 'exit 130' INT TERM
 
-declare -A samples # "server:name" -> space-separated values, one per run
-
-log() {
-	echo "nfs.sh: $*" >&2
-}
-
-fail() {
-	log "$*"
-	errors=$((errors + 1))
-}
-
-record() { # record SERVER NAME VALUE
-	samples[$1:$2]="${samples[$1:$2]:-} $3"
-}
-
 # in_sandbox CMD...: CMD in the sandbox's network namespace (clients).
 in_sandbox() {
 	nsenter -t "$sandbox_pid" --net -- "$@"

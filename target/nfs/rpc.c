@@ -100,6 +100,20 @@ long rpc_record_reader_feed(struct rpc_record_reader *r, const uint8_t *data, si
 	return (long)used;
 }
 
+size_t rpc_record_reader_room(struct rpc_record_reader *r, uint8_t **room)
+{
+	if (!r->in_fragment || r->frag_left == 0 || reserve(r, r->len + r->frag_left) < 0)
+		return 0;
+	*room = r->buf + r->len;
+	return r->frag_left;
+}
+
+void rpc_record_reader_filled(struct rpc_record_reader *r, size_t n)
+{
+	r->len += n;
+	r->frag_left -= (uint32_t)n;
+}
+
 void rpc_record_mark(uint8_t out[4], uint32_t len)
 {
 	uint32_t mark = LAST_FRAGMENT | len;

@@ -46,6 +46,15 @@ void rpc_record_reader_free(struct rpc_record_reader *r);
 long rpc_record_reader_feed(struct rpc_record_reader *r, const uint8_t *data, size_t len,
 			    const uint8_t **record, size_t *record_len);
 
+/* Reading straight into the record: while a fragment's body is arriving,
+ * *room is where its next bytes go and the return value how many may go
+ * there (the rest of the fragment); 0 when the reader needs a marker next
+ * (or memory).  After reading n bytes into it, rpc_record_reader_filled();
+ * then a feed of 0 bytes returns the record if that completed one.  This
+ * spares a copy of every large WRITE's payload. */
+size_t rpc_record_reader_room(struct rpc_record_reader *r, uint8_t **room);
+void rpc_record_reader_filled(struct rpc_record_reader *r, size_t n);
+
 /* Prefix a record-marking header for a reply of len bytes (one fragment). */
 void rpc_record_mark(uint8_t out[4], uint32_t len);
 

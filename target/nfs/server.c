@@ -30,6 +30,7 @@
 #define RX_BYTES (256u << 10)
 #define MAX_IOV 64
 #define DEFAULT_MAX_RECORD ((1u << 20) + 4096u)
+#define DIRECT_READ_MIN (64u << 10) /* fragment bytes worth reading in place */
 
 struct nfs_conn {
 	struct nfs_server *srv;
@@ -277,8 +278,35 @@ static void conn_process(struct nfs_conn *conn)
 	conn_watch(conn);
 }
 
+/* Read the rest of a large fragment straight into the record (no copy
+ * through rx); false when this is not the moment for it. */
+static bool conn_read_direct(struct nfs_conn *conn)
+{
+	uint8_t *room;
+	size_t want = conn->rx_len ? 0 : rpc_record_reader_room(&conn->reader, &room);
+	if (want < DIRECT_READ_MIN)
+		return false;
+	ssize_t n = read(conn->fd, room, want);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		conn_close(conn);
+		return true;
+	}
+	if (n > 0)
+		rpc_record_reader_filled(&conn->reader, (size_t)n);
+	const uint8_t *record = NULL;
+	size_t record_len = 0;
+	rpc_record_reader_feed(&conn->reader, NULL, 0, &record, &record_len);
+	if (record)
+		serve_record(conn, record, record_len);
+	if (!conn->closed)
+		conn_watch(conn);
+	return true;
+}
+
 static void conn_readable(struct nfs_conn *conn)
 {
+	if (conn_read_direct(conn))
+		return;
 	if (conn->rx_len == 0) {
 		ssize_t n = read(conn->fd, conn->rx, RX_BYTES);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {

@@ -64,56 +64,56 @@ static void vfmt(char *out, size_t len, const char *fmt, va_list ap)
 	vsnprintf(out, len, fmt, ap);
 }
 
-/* ok when the call was answered with status want. */
+/* ok when the call was answered with status want1 or want2 (RFC 1813
+ * allows either in places); name() spells statuses of the program. */
+static int vexpect(const struct reply *r, int want1, int want2, const char *(*name)(int),
+		   const char *fmt, va_list ap)
+{
+	char what[512];
+	vfmt(what, sizeof(what), fmt, ap);
+	if (r->rpc_status != RPC_STATUS_SUCCESS)
+		return check(0, "%s (RPC error: %s)", what, r->error);
+	if (r->status == want1 || r->status == want2)
+		return check(1, "%s", what);
+	if (want1 == want2)
+		return check(0, "%s (got %s, want %s)", what, name(r->status), name(want1));
+	return check(0, "%s (got %s, want %s or %s)", what, name(r->status), name(want1),
+		     name(want2));
+}
+
+static const char *mnt_name(int st)
+{
+	return mountstat3_to_str(st);
+}
+
 static int __attribute__((format(printf, 3, 4)))
 expect(const struct reply *r, int want, const char *fmt, ...)
 {
-	char what[512];
 	va_list ap;
-
 	va_start(ap, fmt);
-	vfmt(what, sizeof(what), fmt, ap);
+	int ok = vexpect(r, want, want, st_name, fmt, ap);
 	va_end(ap);
-	if (r->rpc_status != RPC_STATUS_SUCCESS)
-		return check(0, "%s (RPC error: %s)", what, r->error);
-	if (r->status != want)
-		return check(0, "%s (got %s, want %s)", what, st_name(r->status), st_name(want));
-	return check(1, "%s", what);
+	return ok;
 }
 
-/* ok when the status is one of want1, want2 (RFC 1813 allows either). */
 static int __attribute__((format(printf, 4, 5)))
 expect2(const struct reply *r, int want1, int want2, const char *fmt, ...)
 {
-	char what[512];
 	va_list ap;
-
 	va_start(ap, fmt);
-	vfmt(what, sizeof(what), fmt, ap);
+	int ok = vexpect(r, want1, want2, st_name, fmt, ap);
 	va_end(ap);
-	if (r->rpc_status != RPC_STATUS_SUCCESS)
-		return check(0, "%s (RPC error: %s)", what, r->error);
-	if (r->status != want1 && r->status != want2)
-		return check(0, "%s (got %s, want %s or %s)", what, st_name(r->status),
-			     st_name(want1), st_name(want2));
-	return check(1, "%s", what);
+	return ok;
 }
 
 static int __attribute__((format(printf, 3, 4)))
 expect_mnt(const struct reply *r, int want, const char *fmt, ...)
 {
-	char what[512];
 	va_list ap;
-
 	va_start(ap, fmt);
-	vfmt(what, sizeof(what), fmt, ap);
+	int ok = vexpect(r, want, want, mnt_name, fmt, ap);
 	va_end(ap);
-	if (r->rpc_status != RPC_STATUS_SUCCESS)
-		return check(0, "%s (RPC error: %s)", what, r->error);
-	if (r->status != want)
-		return check(0, "%s (got %s, want %s)", what, mountstat3_to_str(r->status),
-			     mountstat3_to_str(want));
-	return check(1, "%s", what);
+	return ok;
 }
 
 /* Setup steps: silent when the call succeeds, a FAIL line otherwise. */
