@@ -18,7 +18,7 @@
 
 #include "target/iscsi/internal.h"
 
-#define FLUSH_PDUS 64 /* PDUs written by one writev */
+#define FLUSH_PDUS 64 /* PDUs written by one sendmsg */
 
 static uint32_t pad4(uint32_t n) { return (n + 3) & ~3u; }
 
@@ -399,7 +399,7 @@ static int gather(struct conn *c, struct iovec *iov, size_t *bytes)
 }
 
 /* Write queued PDUs until the socket is full or the queue empty, many PDUs
- * per writev: at queue depth 32, one system call and one TCP send instead
+ * per sendmsg: at queue depth 32, one system call and one TCP send instead
  * of one per PDU. */
 void conn_flush(struct conn *c)
 {
@@ -407,7 +407,10 @@ void conn_flush(struct conn *c)
 	while (!c->dead && c->tx_head) {
 		size_t bytes;
 		int n_iov = gather(c, iov, &bytes);
-		ssize_t n = writev(c->fd, iov, n_iov);
+		/* sendmsg, not writev: MSG_NOSIGNAL, so an initiator that hung up
+		 * is an EPIPE for this connection, not a SIGPIPE for the daemon */
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n_iov };
+		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;

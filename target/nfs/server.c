@@ -147,7 +147,8 @@ static bool conn_flush(struct nfs_conn *conn)
 				skip = 0;
 			}
 		}
-		ssize_t sent = writev(conn->fd, iov, n);
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t sent = sendmsg(conn->fd, &msg, MSG_NOSIGNAL); /* EPIPE, not SIGPIPE */
 		if (sent < 0)
 			return errno == EAGAIN || errno == EINTR;
 		conn->tx_sent += (size_t)sent;

@@ -413,6 +413,20 @@ def run(port, mport):
     check(good, "the connection opened first is still served after all of it")
     early.close()
 
+    # Clients that hang up (closing, or with a reset) with thousands of
+    # replies owed: whatever the server's sends then meet (EPIPE,
+    # ECONNRESET) ends that connection only.  (Its sends use MSG_NOSIGNAL;
+    # this does not always make a send hit a closed socket, so it is a
+    # smoke test of that path, not a proof.)
+    for round_ in range(6):
+        s = connect(port)
+        s.sendall(b"".join(record(call(1000 + i, NFS_PROG, 3, 0)) for i in range(4000)))
+        if round_ % 2:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    time.sleep(0.5)
+    still_serving(port, "clients reset the connection while replies were being sent")
+
 
 def on_port(port, src_port, msg):
     """Send one call from src_port (None: any); its reply, or a string."""
