@@ -76,9 +76,9 @@ $(BF)/obj/%.o: %.c $(HEADERS)
 $(B)/slated: mgmt/slated.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/slate-store: mgmt/store_tool.c $(call MOD_LIBS,$(B))
+$(B)/slate-store: mgmt/store_tool.c mgmt/store_nfs.c mgmt/store_tool.h $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 $(B)/bench/cowstore-bench: bench/cowstore_bench.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -98,7 +98,8 @@ $(B)/tests/integration/%: tests/integration/%.c tests/harness.h $(call MOD_LIBS,
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(call MOD_LIBS,$(B)) $(LDLIBS)
 # nfs_api is a libnfs client (tests/integration/nfs_clients.sh runs it)
-$(B)/tests/integration/nfs_api: tests/integration/nfs_client.h
+$(B)/tests/integration/nfs_api: tests/integration/nfs_client.h tests/integration/nfs_checks.h \
+	tests/integration/nfs_modes.h
 $(B)/tests/integration/nfs_api: LDLIBS += -lnfs
 
 $(BF)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_server.h $(call MOD_LIBS,$(BF))

@@ -76,6 +76,20 @@ nfs_get /demo/big.bin "$TMP/big.back"
 check "after the restart the 64 MiB file reads back the same" \
 	same_sha "$TMP/big.bin" "$TMP/big.back"
 
+# ---- SIGKILL: what FILE_SYNC writes acknowledged survives -------------------------
+head -c $((3 << 20)) /dev/urandom >"$TMP/sync.bin"
+api /demo put synced.bin "$TMP/sync.bin"
+kill -KILL "$slated_pid"
+wait "$slated_pid" 2>/dev/null
+slated_pid=
+start_slated "$POOL" || exit 1
+require_nfs || exit 1
+nfs_get /demo/synced.bin "$TMP/sync.back"
+check "after SIGKILL a file written FILE_SYNC reads back whole" cmp -s "$TMP/sync.bin" "$TMP/sync.back"
+nfs_get /demo/big.bin "$TMP/big.back"
+check "after SIGKILL the 64 MiB file (committed before the restart) is there" \
+	same_sha "$TMP/big.bin" "$TMP/big.back"
+
 # ---- exports made with slate-store ----------------------------------------------
 stop_slated
 "$STORE" "$POOL" nfs-export list >"$TMP/exports0.out" 2>&1
