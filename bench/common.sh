@@ -38,6 +38,17 @@ fail() { # a measurement that could not run: say why, count it
 record() { # record WHO NAME VALUE: one run's figure
 	samples[$1:$2]="${samples[$1:$2]:-} $3"
 }
+
+# peer_rows PEER NAME:UNIT...: one result row per name, slated's median
+# against PEER's.
+peer_rows() {
+	local peer=$1 spec name
+	shift
+	for spec in "$@"; do
+		name=${spec%%:*}
+		rows+=("$name|$(median "${samples[slated:$name]:-}")|$(median "${samples[$peer:$name]:-}")|$peer|${spec#*:}")
+	done
+}
 rows=()  # "name|value|peer|peer_name|unit"; empty fields are null
 
 # The median of whitespace-separated numbers (empty when none).

@@ -211,11 +211,8 @@ done
 
 # ---- the table ---------------------------------------------------------
 
-for spec in 4k-randread-iops:iops 4k-write-iops:iops 1m-seqread-mibs:MiB/s \
-	1m-seqwrite-mibs:MiB/s convert-1g-s:s cpu-us-per-4k-io:us; do
-	name=${spec%%:*}
-	rows+=("$name|$(median "${samples[slated:$name]:-}")|$(median "${samples[tgt:$name]:-}")|tgt|${spec#*:}")
-done
+peer_rows tgt 4k-randread-iops:iops 4k-write-iops:iops 1m-seqread-mibs:MiB/s \
+	1m-seqwrite-mibs:MiB/s convert-1g-s:s cpu-us-per-4k-io:us
 
 tgt_version=$(package_version tgt)
 qemu_version=$(package_version qemu-utils)

@@ -358,12 +358,9 @@ done
 
 # ---- the table ---------------------------------------------------------
 
-for spec in 4k-randread-iops:iops 4k-randwrite-iops:iops 64k-seqread-mibs:MiB/s \
+peer_rows ganesha 4k-randread-iops:iops 4k-randwrite-iops:iops 64k-seqread-mibs:MiB/s \
 	1m-seqread-mibs:MiB/s 1m-seqwrite-mibs:MiB/s convert-1g-s:s create-ops:ops/s \
-	getattr-ops:ops/s remove-ops:ops/s cpu-us-per-4k-io:us; do
-	name=${spec%%:*}
-	rows+=("$name|$(median "${samples[slated:$name]:-}")|$(median "${samples[ganesha:$name]:-}")|ganesha|${spec#*:}")
-done
+	getattr-ops:ops/s remove-ops:ops/s cpu-us-per-4k-io:us
 
 ganesha_version=$(package_version nfs-ganesha)
 qemu_version=$(package_version qemu-utils)

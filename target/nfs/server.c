@@ -284,7 +284,8 @@ static void conn_process(struct nfs_conn *conn)
 static bool conn_read_direct(struct nfs_conn *conn)
 {
 	uint8_t *room;
-	size_t want = conn->rx_len ? 0 : rpc_record_reader_room(&conn->reader, &room);
+	size_t want = conn->rx_len || conn->calls >= MAX_CALLS_PER_CONN
+			      ? 0 : rpc_record_reader_room(&conn->reader, &room);
 	if (want < DIRECT_READ_MIN)
 		return false;
 	ssize_t n = read(conn->fd, room, want);
