@@ -41,23 +41,9 @@ static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
 
 static bool rule_matches(const struct nfs_client_rule *rule, int family, const uint8_t *peer)
 {
-	if (!strcmp(rule->pattern, "*"))
-		return true;
-	char addr[64];
-	strcpy(addr, rule->pattern);
-	char *slash = strchr(addr, '/');
-	if (slash)
-		*slash = 0;
-	uint8_t want[16];
-	int want_family = inet_pton(AF_INET, addr, want) == 1 ? AF_INET : AF_INET6;
-	if (want_family == AF_INET6 && inet_pton(AF_INET6, addr, want) != 1)
-		return false;
-	if (want_family != family)
-		return false;
-	unsigned bits = family == AF_INET ? 32 : 128;
-	if (slash)
-		bits = (unsigned)strtoul(slash + 1, NULL, 10);
-	return prefix_equal(want, peer, bits);
+	if (rule->family == 0)
+		return true; /* "*" */
+	return rule->family == family && prefix_equal(rule->addr, peer, rule->prefix_bits);
 }
 
 const struct nfs_client_rule *nfs_export_match(const struct nfs_export *exp,

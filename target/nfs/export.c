@@ -63,12 +63,15 @@ static int rule_option(struct nfs_client_rule *rule, const char *opt, size_t len
 	return 0;
 }
 
-static bool pattern_valid(const char *p)
+/* Parse "*", an address or ADDRESS/PREFIX into the rule's family, addr and
+ * prefix_bits; false when it is none of those. */
+static bool parse_pattern(struct nfs_client_rule *rule)
 {
-	if (!strcmp(p, "*"))
+	rule->family = 0;
+	if (!strcmp(rule->pattern, "*"))
 		return true;
 	char addr[64];
-	snprintf(addr, sizeof(addr), "%s", p);
+	snprintf(addr, sizeof(addr), "%s", rule->pattern);
 	char *slash = strchr(addr, '/');
 	unsigned long prefix = 0;
 	if (slash) {
@@ -78,10 +81,15 @@ static bool pattern_valid(const char *p)
 		if (!slash[1] || *end)
 			return false;
 	}
-	struct in6_addr a6;
-	if (inet_pton(AF_INET, addr, &a6) == 1)
-		return prefix <= 32;
-	return inet_pton(AF_INET6, addr, &a6) == 1 && prefix <= 128;
+	if (inet_pton(AF_INET, addr, rule->addr) == 1)
+		rule->family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, rule->addr) == 1)
+		rule->family = AF_INET6;
+	else
+		return false;
+	unsigned max = rule->family == AF_INET ? 32 : 128;
+	rule->prefix_bits = slash ? (unsigned)prefix : max;
+	return prefix <= max;
 }
 
 int nfs_client_rule_parse(const char *text, struct nfs_client_rule *rule, char *err,
@@ -97,7 +105,7 @@ int nfs_client_rule_parse(const char *text, struct nfs_client_rule *rule, char *
 	}
 	memcpy(rule->pattern, text, plen);
 	rule->pattern[plen] = 0;
-	if (!pattern_valid(rule->pattern)) {
+	if (!parse_pattern(rule)) {
 		snprintf(err, errlen, "client '%s': '%s' is not *, an address or a CIDR", text,
 			 rule->pattern);
 		return -EINVAL;

@@ -33,6 +33,11 @@
 
 struct nfs_client_rule {
 	char pattern[64];      /* "*", an address, or ADDRESS/PREFIX */
+	/* the pattern parsed (by nfs_client_rule_parse): family 0 for "*";
+	 * else AF_INET or AF_INET6, the address and the prefix length */
+	int family;
+	uint8_t addr[16];
+	unsigned prefix_bits;
 	bool read_only;
 	unsigned squash;       /* NFS_SQUASH_* */
 	bool insecure;         /* accept source ports >= 1024 */
