@@ -7,7 +7,8 @@
 # phase, then commands (reads, writes with immediate data and with R2T and
 # Data-Out, NOP, SendTargets, task management, logout); one session runs
 # with CRC32C header and data digests.  fuzz_text seeds
-# are records of [BHS byte 1][length, 2 bytes BE][login text].  fuzz_rpc
+# are records of [BHS byte 1][length, 2 bytes BE][login text].  fuzz_nfs
+# seeds are NFS and MOUNT calls (format below).  fuzz_rpc
 # seeds are [chunk size/host/limit byte][RPC record-marked stream]: every
 # portmapper procedure, AUTH_SYS, a record in several fragments.
 import os
@@ -168,8 +169,36 @@ rpc_seeds = {
     "small-limit": bytes([0x80]) + records(rpc_call(14, 2, 0), rpc_call(15, 2, 4)),
 }
 
+# fuzz_nfs inputs are calls of [selector][procedure][args length, 2 bytes
+# BE][args]; selector bit 0 = MOUNT, 0x80 puts /demo's handle first, 0x40
+# /demo/file's (see fuzz_nfs.c).
+def nfs_call(selector, proc, args=b""):
+    return bytes([selector, proc]) + struct.pack(">H", len(args)) + args
+
+
+NO_SATTR = struct.pack(">6I", 0, 0, 0, 0, 0, 0)
+nfs_seeds = {
+    "mount": b"".join(nfs_call(1, p, a) for p, a in (
+        (0, b""), (1, xdr_string(b"/demo")), (2, b""), (5, b""),
+        (3, xdr_string(b"/demo")), (4, b""))),
+    "lookup-getattr": nfs_call(0x80, 1) + nfs_call(0x80, 3, xdr_string(b"file"))
+    + nfs_call(0x80, 3, xdr_string(b"..")) + nfs_call(0x80, 4, struct.pack(">I", 0x3f)),
+    "create-write-read": nfs_call(0x80, 8, xdr_string(b"new") + struct.pack(">I", 0) + NO_SATTR)
+    + nfs_call(0x40, 7, struct.pack(">QII", 100, 10, 0) + xdr_string(b"helloworld"))
+    + nfs_call(0x40, 6, struct.pack(">QI", 0, 4096)) + nfs_call(0x40, 21, struct.pack(">QI", 0, 0)),
+    "dirs": nfs_call(0x80, 9, xdr_string(b"sub") + struct.pack(">6I", 1, 0o700, 0, 0, 0, 0))
+    + nfs_call(0x80, 16, struct.pack(">Q", 0) + b"\0" * 8 + struct.pack(">I", 4096))
+    + nfs_call(0x80, 17, struct.pack(">Q", 0) + b"\0" * 8 + struct.pack(">II", 1024, 8192))
+    + nfs_call(0x80, 13, xdr_string(b"sub"))
+    + nfs_call(0x80, 10, xdr_string(b"ln") + NO_SATTR + xdr_string(b"target"))
+    + nfs_call(0x80, 14, xdr_string(b"ln")),
+    "fs": nfs_call(0x80, 18) + nfs_call(0x80, 19) + nfs_call(0x80, 20)
+    + nfs_call(0x40, 2, struct.pack(">8I", 1, 0o600, 0, 0, 1, 0, 0, 0) + struct.pack(">Q", 5)
+               + struct.pack(">3I", 0, 0, 0)),
+}
+
 for target, seeds in (("fuzz_pdu", pdu_seeds), ("fuzz_text", text_seeds),
-                      ("fuzz_rpc", rpc_seeds)):
+                      ("fuzz_rpc", rpc_seeds), ("fuzz_nfs", nfs_seeds)):
     os.makedirs(os.path.join(HERE, "corpus", target), exist_ok=True)
     for name, data in seeds.items():
         with open(os.path.join(HERE, "corpus", target, name), "wb") as f:
