@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # seeds.py - write the hand-made seed corpus of the fuzz targets into
-# tests/fuzz/corpus/{fuzz_pdu,fuzz_text}/ (run it again after changing it;
+# tests/fuzz/corpus/{fuzz_pdu,fuzz_text,fuzz_rpc,fuzz_nfs}/ (run it again after changing it;
 # the files are checked in so that a fuzz run needs no Python).
 #
 # fuzz_pdu seeds are whole initiator byte streams: a login to full feature
