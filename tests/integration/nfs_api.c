@@ -23,6 +23,9 @@
  *                          inode; made if missing) with LOCALFILE's bytes:
  *                          what nfs-cp cannot do, it refuses existing names
  *   chmod MODE             set the export root's mode (octal)
+ *   rm NAME                remove NAME from the export root
+ *   fill NAME              write NAME until the pool is full: NOSPC, and
+ *                          what was acknowledged is kept
  *
  * MOUNT is on PORT too unless -m says otherwise; EXPORT defaults to /demo.
  * Prints "ok   what" / "FAIL what (why)" per check and "N passed, N failed";
@@ -1145,6 +1148,10 @@ int main(int argc, char **argv)
 		return mode_readonly();
 	if (!strcmp(mode, "chmod") && argc == 1)
 		return mode_chmod(argv[0]);
+	if (!strcmp(mode, "rm") && argc == 1)
+		return mode_rm(argv[0]);
+	if (!strcmp(mode, "fill") && argc == 1)
+		return mode_fill(argv[0]);
 	if (!strcmp(mode, "put") && argc == 2)
 		return mode_put(argv[0], argv[1]);
 	if (!strcmp(mode, "squash") && (argc == 2 || (argc == 3 && !strcmp(argv[2], "all"))))

@@ -76,6 +76,26 @@ nfs_get /demo/big.bin "$TMP/big.back"
 check "after the restart the 64 MiB file reads back the same" \
 	same_sha "$TMP/big.bin" "$TMP/big.back"
 
+# ---- a full pool: NOSPC, then space back after a REMOVE ---------------------------
+stop_slated
+SMALL=$TMP/small
+"$STORE" "$SMALL" pool create --capacity 32M >/dev/null
+start_slated "$SMALL" || exit 1
+require_nfs || exit 1
+api /demo fill full.bin
+check "slated says the pool is full" grep -q "event: pool full" "$TMP/slated.log"
+head -c $((1 << 20)) /dev/urandom >"$TMP/small.bin"
+check "nfs-cp into the full pool fails" refused \
+	timeout 60 nfs-cp "$TMP/small.bin" "$(nfs_url /demo/s1.bin)"
+api /demo rm full.bin
+check "after the big file is removed a 1 MiB write fits" \
+	timeout 60 nfs-cp "$TMP/small.bin" "$(nfs_url /demo/s2.bin)"
+nfs_get /demo/s2.bin "$TMP/small.back"
+check "and reads back" cmp -s "$TMP/small.bin" "$TMP/small.back"
+stop_slated
+start_slated "$POOL" || exit 1
+require_nfs || exit 1
+
 # ---- SIGKILL: what FILE_SYNC writes acknowledged survives -------------------------
 head -c $((3 << 20)) /dev/urandom >"$TMP/sync.bin"
 api /demo put synced.bin "$TMP/sync.bin"

@@ -1,7 +1,7 @@
 /*
  * nfs_modes.h - nfs_api's modes other than "all": handles across a
  * restart, the .lck race, read-only and squashing exports, and the small
- * put/chmod helpers nfs_clients.sh uses.  Included once, by nfs_api.c.
+ * put/fill/rm/chmod helpers nfs_clients.sh uses.  Included once, by nfs_api.c.
  */
 #ifndef SLATE_TESTS_NFS_MODES_H
 #define SLATE_TESTS_NFS_MODES_H
@@ -547,6 +547,49 @@ static int mode_put(const char *name, const char *local)
 	check(ok && r.status == NFS3_OK && r.attr.size == off && r.attr.fileid == id,
 	      "put: %s rewritten in place with %" PRIu64 " bytes of %s", name, off, local);
 	free(buf);
+	reply_reset(&r);
+	return summary();
+}
+
+/* fill NAME: on a pool about to be full, create NAME and write 1 MiB
+ * pieces FILE_SYNC until a WRITE fails: it must fail with NFS3ERR_NOSPC,
+ * and the file must keep every byte acknowledged before. */
+static int mode_fill(const char *name)
+{
+	struct reply r = { 0 };
+	sattr3 sa = sa_mode(0644);
+	uint8_t *buf = xmalloc(MiB);
+	uint64_t off = 0;
+	connect_both();
+	mount_root();
+	v3_create(nfs, &root, name, GUARDED, &sa, 0, &r);
+	if (!quiet_ok(&r, "fill: CREATE %s", name) || !r.has_fh)
+		return free(buf), summary();
+	struct fh f = r.fh;
+	for (int i = 0; i < 1024; i++) { /* 1 GiB at most */
+		memset(buf, i + 1, MiB);
+		v3_write(nfs, &f, off, buf, MiB, FILE_SYNC, &r);
+		if (r.rpc_status != RPC_STATUS_SUCCESS || r.status != NFS3_OK)
+			break;
+		off += MiB;
+	}
+	expect(&r, NFS3ERR_NOSPC, "fill: the WRITE past a full pool answers NOSPC");
+	v3_getattr(nfs, &f, &r);
+	check(r.status == NFS3_OK && r.attr.size == off,
+	      "fill: the file keeps the %" PRIu64 " bytes written before", off);
+	free(buf);
+	reply_reset(&r);
+	return summary();
+}
+
+/* rm NAME: REMOVE NAME from the export root, answered NFS3_OK. */
+static int mode_rm(const char *name)
+{
+	struct reply r = { 0 };
+	connect_both();
+	mount_root();
+	v3_remove(nfs, &root, name, &r);
+	expect(&r, NFS3_OK, "REMOVE %s from %s", name, export_path);
 	reply_reset(&r);
 	return summary();
 }
