@@ -35,9 +35,11 @@ enum nfsstat3 nfs3_resolve(struct nfs3_ctx *c, const struct nfs_fh *fh,
 /* The checks of every change in a directory: resolvable, a directory,
  * writable export, write and search permission. */
 static enum nfsstat3 dir_for_change(struct nfs3_ctx *c, const struct nfs_fh *fh,
-				    struct cowstore_ns_attr *dir)
+				    struct cowstore_ns_attr *dir, bool *have_dir)
 {
 	enum nfsstat3 st = nfs3_resolve(c, fh, dir);
+	if (have_dir)
+		*have_dir = st == NFS3_OK; /* *dir holds its attributes */
 	if (st)
 		return st;
 	if (dir->type != COWSTORE_NS_DIR)
@@ -107,6 +109,7 @@ static enum nfs3_result proc_setattr(struct nfs3_ctx *c)
 	struct cowstore_ns_attr before, after, *post = NULL;
 	if (fh_ok)
 		st = nfs3_resolve(c, &fh, &before);
+	bool have_before = fh_ok && st == NFS3_OK;
 	if (st == NFS3_OK && c->rule->read_only)
 		st = NFS3ERR_ROFS;
 	if (st == NFS3_OK)
@@ -122,10 +125,10 @@ static enum nfs3_result proc_setattr(struct nfs3_ctx *c)
 		after = before;
 	if (st == NFS3_OK)
 		post = &after;
-	else if (fh_ok && cowstore_ns_getattr(c->cs, fh.ino, fh.gen, &after) == 0)
+	else if (have_before && cowstore_ns_getattr(c->cs, fh.ino, fh.gen, &after) == 0)
 		post = &after;
 	xdr_put_u32(c->out, st);
-	nfs3_put_wcc(c->out, st == NFS3_OK || post ? &before : NULL, post);
+	nfs3_put_wcc(c->out, have_before ? &before : NULL, post);
 	return NFS3_DONE;
 }
 
@@ -202,14 +205,14 @@ static enum nfs3_result proc_readlink(struct nfs3_ctx *c)
 		return NFS3_GARBAGE;
 	if (fh_ok)
 		st = nfs3_resolve(c, &fh, &attr);
+	bool have_attr = fh_ok && st == NFS3_OK;
 	char target[COWSTORE_NS_PATH_MAX + 1];
 	if (st == NFS3_OK)
 		st = attr.type == COWSTORE_NS_LNK
 			     ? nfs3_status(cowstore_ns_readlink(c->cs, fh.ino, target))
 			     : NFS3ERR_INVAL;
 	xdr_put_u32(c->out, st);
-	nfs3_put_post_attr(c->out, fh_ok && st != NFS3ERR_STALE && st != NFS3ERR_ACCES ? &attr
-										   : NULL);
+	nfs3_put_post_attr(c->out, have_attr ? &attr : NULL);
 	if (st == NFS3_OK)
 		xdr_put_string(c->out, target);
 	return NFS3_DONE;
@@ -224,8 +227,7 @@ static void create_reply(struct nfs3_ctx *c, const struct nfs_fh *dirfh, const c
 	struct cowstore_ns_attr before, obj, after;
 	bool have_dir = false;
 	if (st != NFS3ERR_BADHANDLE && st != NFS3ERR_NAMETOOLONG && st != NFS3ERR_INVAL) {
-		st = dir_for_change(c, dirfh, &before);
-		have_dir = st != NFS3ERR_STALE && st != NFS3ERR_BADHANDLE && st != NFS3ERR_ACCES;
+		st = dir_for_change(c, dirfh, &before, &have_dir);
 	} else if (st != NFS3ERR_BADHANDLE) {
 		have_dir = nfs3_resolve(c, dirfh, &before) == NFS3_OK;
 	}
@@ -390,8 +392,7 @@ static enum nfs3_result remove_name(struct nfs3_ctx *c, bool is_dir)
 	struct cowstore_ns_attr before, after;
 	bool have_dir = false;
 	if (st != NFS3ERR_BADHANDLE) {
-		enum nfsstat3 dst = dir_for_change(c, &dirfh, &before);
-		have_dir = dst != NFS3ERR_STALE && dst != NFS3ERR_ACCES;
+		enum nfsstat3 dst = dir_for_change(c, &dirfh, &before, &have_dir);
 		if (dst)
 			st = dst;
 	}
@@ -431,9 +432,9 @@ static enum nfs3_result proc_rename(struct nfs3_ctx *c)
 	if (st == NFS3_OK)
 		st = st2;
 	if (st == NFS3_OK)
-		st = dir_for_change(c, &from, &fb);
+		st = dir_for_change(c, &from, &fb, NULL);
 	if (st == NFS3_OK)
-		st = dir_for_change(c, &to, &tb);
+		st = dir_for_change(c, &to, &tb, NULL);
 	if (st == NFS3_OK && (!strcmp(from_name, ".") || !strcmp(from_name, "..") ||
 			      !strcmp(to_name, ".") || !strcmp(to_name, "..")))
 		st = NFS3ERR_INVAL;
@@ -461,7 +462,7 @@ static enum nfs3_result proc_link(struct nfs3_ctx *c)
 		st = have_obj ? st2 : nfs3_resolve(c, &file, &obj);
 	bool have_dir = st2 != NFS3ERR_BADHANDLE && nfs3_resolve(c, &dirfh, &before) == NFS3_OK;
 	if (st == NFS3_OK)
-		st = dir_for_change(c, &dirfh, &before);
+		st = dir_for_change(c, &dirfh, &before, NULL);
 	if (st == NFS3_OK && obj.type == COWSTORE_NS_DIR)
 		st = NFS3ERR_ISDIR;
 	if (st == NFS3_OK && (!strcmp(name, ".") || !strcmp(name, "..")))

@@ -32,9 +32,10 @@ static uint64_t round_up(uint64_t v, uint64_t to)
 /* Common start of READ and WRITE: the handle must name a regular file the
  * caller may use with want. */
 static enum nfsstat3 file_for_io(struct nfs3_ctx *c, const struct nfs_fh *fh,
-				 struct cowstore_ns_attr *attr, uint32_t want)
+				 struct cowstore_ns_attr *attr, uint32_t want, bool *have_attr)
 {
 	enum nfsstat3 st = nfs3_resolve(c, fh, attr);
+	*have_attr = st == NFS3_OK;
 	if (st)
 		return st;
 	if (attr->type == COWSTORE_NS_DIR)
@@ -72,12 +73,12 @@ enum nfs3_result nfs3_proc_read(struct nfs3_ctx *c)
 	uint32_t count = xdr_get_u32(c->in);
 	if (c->in->err)
 		return NFS3_GARBAGE;
+	bool have_attr = false;
 	if (fh_ok)
-		st = file_for_io(c, &fh, &attr, ACCESS3_READ);
+		st = file_for_io(c, &fh, &attr, ACCESS3_READ, &have_attr);
 	size_t mark = c->out->len;
 	xdr_put_u32(c->out, st);
-	nfs3_put_post_attr(c->out, fh_ok && st != NFS3ERR_STALE && st != NFS3ERR_ACCES &&
-					   st != NFS3ERR_BADHANDLE ? &attr : NULL);
+	nfs3_put_post_attr(c->out, have_attr ? &attr : NULL);
 	if (st)
 		return NFS3_DONE;
 	uint64_t n = count < NFS_MAX_IO_BYTES ? count : NFS_MAX_IO_BYTES;
@@ -220,9 +221,9 @@ enum nfs3_result nfs3_proc_write(struct nfs3_ctx *c)
 	call->count = count;
 	call->stable = stable;
 	call->ino = fh.ino;
+	bool have_attr = false;
 	if (fh_ok)
-		st = file_for_io(c, &fh, &call->attr, ACCESS3_MODIFY);
-	bool have_attr = fh_ok && st != NFS3ERR_STALE && st != NFS3ERR_ACCES;
+		st = file_for_io(c, &fh, &call->attr, ACCESS3_MODIFY, &have_attr);
 	if (st == NFS3_OK && count > len)
 		st = NFS3ERR_INVAL;
 	if (st == NFS3_OK && (offset > COWSTORE_NS_MAX_FILE_BYTES ||
