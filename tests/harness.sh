@@ -56,6 +56,9 @@ run_checks() {
 # When it does not come up, prints the failure with its log
 # ($TMP/slated.log) and the closing line, and returns 1.
 start_slated() {
+	# The old log goes first: the shell truncates it only in the child, so
+	# a restart could otherwise read the previous run's "ready" and ports.
+	rm -f "$TMP/slated.log"
 	NFS_PORT=
 	if [ "${2:-}" = configured ]; then
 		"$SLATED" --data "$1" --nfs 127.0.0.1:0 --portmap off 2>"$TMP/slated.log" &

@@ -235,7 +235,7 @@ stop_slated() {
 }
 
 DPOOL=$TMP/daemon/pool
-"$SLATED" --data "$DPOOL" --iscsi 127.0.0.1:0 2>"$TMP/slated.log" &
+"$SLATED" --data "$DPOOL" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off 2>"$TMP/slated.log" &
 slated_pid=$!
 if wait_for "$TMP/slated.log" ready; then
 	check "slated creates the directory and a pool on first start" \
@@ -253,7 +253,8 @@ else
 	[ -n "$slated_pid" ] && stop_slated KILL
 fi
 
-"$SLATED" --data "$DPOOL" --iscsi 127.0.0.1:0 --config "$TMP/none.conf" 2>"$TMP/slated2.log" &
+"$SLATED" --data "$DPOOL" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off --config "$TMP/none.conf" \
+	2>"$TMP/slated2.log" &
 slated_pid=$!
 if wait_for "$TMP/slated2.log" ready; then
 	check "slated reopens its pool instead of creating one" \
@@ -267,7 +268,8 @@ else
 fi
 
 mkdir -p "$TMP/junk" && echo hello >"$TMP/junk/file"
-timeout 30 "$SLATED" --data "$TMP/junk" --iscsi 127.0.0.1:0 2>"$TMP/slated3.log"
+timeout 30 "$SLATED" --data "$TMP/junk" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off \
+	2>"$TMP/slated3.log"
 check "slated refuses a directory without a pool" \
 	sh -c "[ $? -eq 1 ] && grep -q 'cannot open the pool' '$TMP/slated3.log'"
 timeout 10 "$SLATED" 2>/dev/null
