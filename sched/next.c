@@ -15,7 +15,7 @@
 /*
  * The first UTC instant whose local time is LOCAL_S, into *UNIX_S; false
  * when LOCAL_S falls in a gap.  The offsets that can be in effect are those
- * a little more than a day before and after.
+ * two days before and after (offsets stay within 25 h, see tz.c).
  */
 static bool local_to_utc(const struct sched_tz *tz, int64_t local_s, int64_t *unix_s)
 {
@@ -54,6 +54,8 @@ static int64_t skip_unmatched(const struct sched_cron *c, int64_t local_s)
 int sched_next_run(const struct sched_cron *c, const struct sched_tz *tz,
 		   int64_t after_unix_s, int64_t *next_unix_s)
 {
+	if (after_unix_s < -SCHED_TIME_LIMIT_S || after_unix_s > SCHED_TIME_LIMIT_S)
+		return -EINVAL;
 	int64_t local_s = after_unix_s + sched_tz_offset(tz, after_unix_s);
 	local_s = floor_div(local_s, 60) * 60 + 60;
 	int64_t limit_s = local_s + (int64_t)SCHED_SEARCH_YEARS * 366 * SECS_PER_DAY;
@@ -97,7 +99,8 @@ int sched_missed(const struct sched_cron *c, const struct sched_tz *tz, int64_t 
 		 int64_t now_unix_s, uint32_t *count, int64_t *latest_unix_s)
 {
 	int64_t at = last_run_unix_s, next;
-	if (now_unix_s < last_run_unix_s)
+	if (now_unix_s < last_run_unix_s || last_run_unix_s < -SCHED_TIME_LIMIT_S ||
+	    now_unix_s > SCHED_TIME_LIMIT_S)
 		return -EINVAL;
 	*count = 0;
 	*latest_unix_s = last_run_unix_s;

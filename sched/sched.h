@@ -91,10 +91,14 @@ int32_t sched_tz_offset(const struct sched_tz *tz, int64_t unix_s);
  * between two February 29ths (2096 to 2104). */
 #define SCHED_SEARCH_YEARS 8
 
+/* Times these functions accept: about +-35,000 years around 1970. */
+#define SCHED_TIME_LIMIT_S (INT64_C(1) << 40)
+
 /*
  * The first minute strictly after AFTER_UNIX_S that C matches, in zone TZ
  * (UTC when NULL), into *NEXT_UNIX_S (always a whole minute).  Returns 0, or
- * -ENOENT when nothing matches within SCHED_SEARCH_YEARS (e.g. "0 0 30 2 *").
+ * -ENOENT when nothing matches within SCHED_SEARCH_YEARS (e.g. "0 0 30 2 *"),
+ * -EINVAL for a time beyond SCHED_TIME_LIMIT_S.
  */
 int sched_next_run(const struct sched_cron *c, const struct sched_tz *tz,
 		   int64_t after_unix_s, int64_t *next_unix_s);
@@ -107,7 +111,8 @@ int sched_next_run(const struct sched_cron *c, const struct sched_tz *tz,
  * *COUNT (at most SCHED_MISSED_MAX) and the latest of them into *LATEST_UNIX_S
  * (exact even when the count stops; LAST_RUN_UNIX_S when there was none).
  * A daemon that was down runs a missed schedule once, for *LATEST_UNIX_S.
- * Returns 0 or -EINVAL (NOW before LAST_RUN).
+ * Returns 0 or -EINVAL (NOW before LAST_RUN, or either beyond
+ * SCHED_TIME_LIMIT_S).
  */
 int sched_missed(const struct sched_cron *c, const struct sched_tz *tz, int64_t last_run_unix_s,
 		 int64_t now_unix_s, uint32_t *count, int64_t *latest_unix_s);

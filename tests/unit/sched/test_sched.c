@@ -131,6 +131,10 @@ static void test_next_leap_day(void)
 	CHECK_EQ(next_utc("0 0 29 2 *", utc(2096, 3, 1, 0, 0)), utc(2104, 2, 29, 0, 0));
 	CHECK_EQ(next_utc("0 0 30 2 *", utc(2027, 1, 1, 0, 0)), -1);
 	CHECK_EQ(next_utc("0 0 31 4,6,9,11 *", utc(2027, 1, 1, 0, 0)), -1);
+	struct sched_cron c = cron("* * * * *");
+	int64_t next;
+	CHECK_EQ(sched_next_run(&c, NULL, INT64_MAX, &next), -EINVAL);
+	CHECK_EQ(sched_next_run(&c, NULL, INT64_MIN, &next), -EINVAL);
 }
 
 static void test_next_day_or_rule(void)
