@@ -7,7 +7,9 @@
 set -eu
 
 BUILD="build-essential pkg-config clang librocksdb-dev libisal-dev libpmem-dev liburing-dev libssl-dev zlib1g-dev"
-TEST="libclang-rt-14-dev"
+# tzdata: the zoneinfo files sched_tz_load() reads (its unit tests, and
+# slated's schedules at run time).
+TEST="libclang-rt-14-dev tzdata"
 # Clients and peers used by integration tests and benchmarks (later issues).
 CLIENTS="libiscsi-dev libiscsi-bin libnfs-dev libnfs-utils qemu-utils qemu-block-extra python3"
 # Peers the benchmarks compare against (bench/iscsi.sh: tgt; bench/nfs.sh:
