@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # seeds.py - write the hand-made seed corpus of the fuzz targets into
-# tests/fuzz/corpus/{fuzz_pdu,fuzz_text,fuzz_rpc,fuzz_nfs}/ (run it again after changing it;
-# the files are checked in so that a fuzz run needs no Python).
+# tests/fuzz/corpus/<target>/ for every target (run it again after changing
+# it; the files are checked in so that a fuzz run needs no Python).
 #
 # fuzz_pdu seeds are whole initiator byte streams: a login to full feature
 # phase, then commands (reads, writes with immediate data and with R2T and
@@ -197,8 +197,21 @@ nfs_seeds = {
                + struct.pack(">3I", 0, 0, 0)),
 }
 
+# fuzz_sched inputs are [kind][rest]: kind % 3 = 0 a cron expression, 1 a
+# TZif image (a real zone from tzdata), 2 a snapshot-name pattern.
+with open("/usr/share/zoneinfo/Europe/Berlin", "rb") as zone:
+    berlin = zone.read()
+sched_seeds = {
+    "cron-steps": b"\x00*/15 1-5,22 */2 jan-mar,dec mon-fri",
+    "cron-dom-dow": b"\x03" + b"0 0 13 * fri",
+    "cron-leap": b"\x06" + b"0 12 29 2 *",
+    "tzif-berlin": b"\x01" + berlin,
+    "name-fields": b"\x02" + b"daily-%Y-%m-%d_%H%M%S.%j.%a.%b",
+}
+
 for target, seeds in (("fuzz_pdu", pdu_seeds), ("fuzz_text", text_seeds),
-                      ("fuzz_rpc", rpc_seeds), ("fuzz_nfs", nfs_seeds)):
+                      ("fuzz_rpc", rpc_seeds), ("fuzz_nfs", nfs_seeds),
+                      ("fuzz_sched", sched_seeds)):
     os.makedirs(os.path.join(HERE, "corpus", target), exist_ok=True)
     for name, data in seeds.items():
         with open(os.path.join(HERE, "corpus", target, name), "wb") as f:
