@@ -263,22 +263,6 @@ static int snapshot_create(struct cowstore *cs, struct ns_inode *in, const char 
 	return rc;
 }
 
-int cowstore_ns_snapshot_create(struct cowstore *cs, uint64_t ino, const char *name,
-				struct cowstore_ns_snapshot *snap, struct cowstore_err *err)
-{
-	struct ns_inode in;
-	int rc = snap ? check_name(name, "snapshot", err) : -EINVAL;
-	if (!rc)
-		rc = ns_enter(cs);
-	if (rc)
-		return rc;
-	rc = file_get(cs, ino, &in, err);
-	if (!rc)
-		rc = snapshot_create(cs, &in, name, snap, err);
-	ns_leave(cs);
-	return rc;
-}
-
 /* One snapshot as the namespace shows it.  One taken just before a crash
  * lost its record shows the volume's size then, and its creation time. */
 static int snapshot_describe(struct cowstore *cs, uint64_t ino,
@@ -375,9 +359,12 @@ static int snapshot_rollback(struct cowstore *cs, struct ns_inode *in, const cha
 	return ns_inode_save(cs, in, true);
 }
 
-/* What the delete and rollback entry points share. */
-static int snapshot_op(struct cowstore *cs, uint64_t ino, const char *name, bool rollback,
-		       struct cowstore_err *err)
+enum snap_op { SNAP_CREATE, SNAP_DELETE, SNAP_ROLLBACK };
+
+/* What the per-file snapshot entry points share: the name checked, the
+ * namespace held, the file found. */
+static int snapshot_op(struct cowstore *cs, uint64_t ino, const char *name, enum snap_op op,
+		       struct cowstore_ns_snapshot *snap, struct cowstore_err *err)
 {
 	struct ns_inode in;
 	int rc = check_name(name, "snapshot", err);
@@ -386,23 +373,31 @@ static int snapshot_op(struct cowstore *cs, uint64_t ino, const char *name, bool
 	if (rc)
 		return rc;
 	rc = file_get(cs, ino, &in, err);
-	if (!rc)
-		rc = rollback ? snapshot_rollback(cs, &in, name, err)
-			      : snapshot_delete(cs, &in, name, err);
+	if (!rc && op == SNAP_CREATE)
+		rc = snapshot_create(cs, &in, name, snap, err);
+	else if (!rc)
+		rc = op == SNAP_ROLLBACK ? snapshot_rollback(cs, &in, name, err)
+					 : snapshot_delete(cs, &in, name, err);
 	ns_leave(cs);
 	return rc;
+}
+
+int cowstore_ns_snapshot_create(struct cowstore *cs, uint64_t ino, const char *name,
+				struct cowstore_ns_snapshot *snap, struct cowstore_err *err)
+{
+	return snap ? snapshot_op(cs, ino, name, SNAP_CREATE, snap, err) : -EINVAL;
 }
 
 int cowstore_ns_snapshot_delete(struct cowstore *cs, uint64_t ino, const char *name,
 				struct cowstore_err *err)
 {
-	return snapshot_op(cs, ino, name, false, err);
+	return snapshot_op(cs, ino, name, SNAP_DELETE, NULL, err);
 }
 
 int cowstore_ns_snapshot_rollback(struct cowstore *cs, uint64_t ino, const char *name,
 				  struct cowstore_err *err)
 {
-	return snapshot_op(cs, ino, name, true, err);
+	return snapshot_op(cs, ino, name, SNAP_ROLLBACK, NULL, err);
 }
 
 /* ---- clones ------------------------------------------------------------ */
