@@ -68,7 +68,6 @@ if ! make -s build/bench/nfs-meta >&2; then
 	exit 1
 fi
 
-GANESHA_PLUGINS=/usr/lib/x86_64-linux-gnu/ganesha
 EXPORT=/demo
 URL=nfs://127.0.0.1$EXPORT/bench.img
 STEP_4K=$((4096 * 104729)) # odd in blocks, so it visits every block of a 2^n file
@@ -188,22 +187,8 @@ start_slated() {
 start_ganesha() {
 	mkdir -p "$run/export" "$run/recov" || return 1
 	# ganesha's configuration expands no variables: the paths are written in.
-	cat >"$run/ganesha.conf" <<-EOF
-		NFS_CORE_PARAM {
-		    Bind_addr = 127.0.0.1;
-		    NFS_Port = 2049;
-		    MNT_Port = 20048;
-		    Protocols = 3;
-		    Enable_UDP = false;
-		    Enable_NLM = false;
-		    Enable_RQUOTA = false;
-		    mount_path_pseudo = true;   # MOUNT takes the Pseudo path, $EXPORT
-		    Plugins_Dir = "$GANESHA_PLUGINS";
-		}
-		NFSV4 {
-		    Graceless = true;
-		    RecoveryRoot = "$run/recov";   # else it makes /var/lib/nfs/ganesha
-		}
+	sed "s|@RECOVERY@|$run/recov|" "$root/bench/ganesha-core.conf" >"$run/ganesha.conf" || return 1
+	cat >>"$run/ganesha.conf" <<-EOF
 		EXPORT {
 		    Export_Id = 1;
 		    Path = "$run/export";

@@ -59,19 +59,8 @@ D=$(mktemp -d /dev/shm/slate-ganesha-XXXXXX)
 mkdir -p "$D/export" "$D/ro" "$D/squash" "$D/secure" "$D/recov"
 echo "read-only export" >"$D/ro/readme"
 chmod 0777 "$D/squash"
-cat >"$D/ganesha.conf" <<EOF
-NFS_CORE_PARAM {
-    Bind_addr = 127.0.0.1;
-    NFS_Port = 2049;
-    MNT_Port = 20048;
-    Protocols = 3;
-    Enable_UDP = false;
-    Enable_NLM = false;
-    Enable_RQUOTA = false;
-    mount_path_pseudo = true;
-    Plugins_Dir = "/usr/lib/x86_64-linux-gnu/ganesha";
-}
-NFSV4 { Graceless = true; RecoveryRoot = "$D/recov"; }
+sed "s|@RECOVERY@|$D/recov|" "$(dirname "$0")/../bench/ganesha-core.conf" >"$D/ganesha.conf"
+cat >>"$D/ganesha.conf" <<EOF
 EXPORT {
     Export_Id = 1; Path = "$D/export"; Pseudo = "/export";
     Protocols = 3; Transports = TCP; Access_Type = RW; Squash = No_Root_Squash;
