@@ -104,32 +104,33 @@ int cmd_file_snapshots(struct tool *t)
 	return 0;
 }
 
-int cmd_file_rollback(struct tool *t)
+/* PATH NAME: call fn on snapshot NAME of the file at PATH; what says what
+ * it does ("rolled back to", "deleted") in the messages. */
+static int file_snapshot_call(struct tool *t,
+			      int (*fn)(struct cowstore *, uint64_t, const char *,
+					struct cowstore_err *),
+			      const char *what)
 {
 	struct cowstore_ns_attr attr;
 	struct cowstore_err err = { "" };
 	int status = file_arg(t, t->args[0], &attr);
 	if (status)
 		return status;
-	int rc = cowstore_ns_snapshot_rollback(t->cs, attr.ino, t->args[1], &err);
+	int rc = fn(t->cs, attr.ino, t->args[1], &err);
 	if (rc < 0)
-		return fail(rc, &err, "rolling %s back to %s", t->args[0], t->args[1]);
-	printf("%s rolled back to %s\n", t->args[0], t->args[1]);
+		return fail(rc, &err, "%s: snapshot %s not %s", t->args[0], t->args[1], what);
+	printf("%s: snapshot %s %s\n", t->args[0], t->args[1], what);
 	return 0;
+}
+
+int cmd_file_rollback(struct tool *t)
+{
+	return file_snapshot_call(t, cowstore_ns_snapshot_rollback, "rolled back to");
 }
 
 int cmd_file_snapshot_delete(struct tool *t)
 {
-	struct cowstore_ns_attr attr;
-	struct cowstore_err err = { "" };
-	int status = file_arg(t, t->args[0], &attr);
-	if (status)
-		return status;
-	int rc = cowstore_ns_snapshot_delete(t->cs, attr.ino, t->args[1], &err);
-	if (rc < 0)
-		return fail(rc, &err, "deleting snapshot %s of %s", t->args[1], t->args[0]);
-	printf("snapshot %s of %s deleted\n", t->args[1], t->args[0]);
-	return 0;
+	return file_snapshot_call(t, cowstore_ns_snapshot_delete, "deleted");
 }
 
 int cmd_file_clone(struct tool *t)

@@ -260,11 +260,6 @@ static void create_reply(struct nfs3_ctx *c, const struct nfs_fh *dirfh, const c
 	nfs3_put_wcc(c->out, have_dir ? &before : NULL, have_after ? &after : NULL);
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static enum nfs3_result proc_create(struct nfs3_ctx *c)
 {
 	struct nfs_fh dirfh;
@@ -275,21 +270,21 @@ static enum nfs3_result proc_create(struct nfs3_ctx *c)
 	if (!nfs3_get_diropargs(c->in, &dirfh, name, &st))
 		return NFS3_GARBAGE;
 	uint32_t mode = xdr_get_u32(c->in);
-	const uint8_t *verf = NULL;
+	uint32_t verf[2]; /* createverf3: 8 opaque bytes, read as two words */
 	if (mode == NFS3_CREATE_EXCLUSIVE)
-		verf = xdr_get_fixed(c->in, NFS3_CREATEVERFSIZE);
+		verf[0] = xdr_get_u32(c->in), verf[1] = xdr_get_u32(c->in);
 	else if (mode <= NFS3_CREATE_GUARDED)
 		nfs3_get_sattr(c->in, &s);
 	else
 		c->in->err = true;
 	if (c->in->err)
 		return NFS3_GARBAGE;
-	if (verf) {
+	if (mode == NFS3_CREATE_EXCLUSIVE) {
 		/* The verifier is kept in atime and mtime seconds until the
 		 * client's SETATTR that follows an exclusive create. */
 		how.mode = 0600;
-		how.atime_ns = (int64_t)be32(verf) * 1000000000;
-		how.mtime_ns = (int64_t)be32(verf + 4) * 1000000000;
+		how.atime_ns = (int64_t)verf[0] * 1000000000;
+		how.mtime_ns = (int64_t)verf[1] * 1000000000;
 	} else if (s.mask & COWSTORE_NS_SET_MODE) {
 		how.mode = s.values.mode;
 		s.mask &= ~COWSTORE_NS_SET_MODE;

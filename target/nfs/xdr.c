@@ -187,12 +187,3 @@ size_t xdr_reserve(struct xdr_out *x, size_t n)
 	memset(p + n, 0, pad(n));
 	return (size_t)(p - x->buf);
 }
-
-void xdr_patch_u32(struct xdr_out *x, size_t offset, uint32_t v)
-{
-	if (offset > x->len || x->len - offset < 4) {
-		x->err = true; /* a caller's bug: the reply must not go out */
-		return;
-	}
-	store_u32(x->buf + offset, v);
-}

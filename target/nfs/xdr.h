@@ -72,7 +72,5 @@ void xdr_put_string(struct xdr_out *x, const char *s);
  * returns its offset in buf, or (size_t)-1 on allocation failure.  buf may
  * move on the next put, so keep the offset, not a pointer. */
 size_t xdr_reserve(struct xdr_out *x, size_t n);
-/* Overwrite a u32 already encoded at offset (a length known later). */
-void xdr_patch_u32(struct xdr_out *x, size_t offset, uint32_t v);
 
 #endif
