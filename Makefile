@@ -15,7 +15,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fno-strict-aliasing \
 	   -I. -D_GNU_SOURCE
-LDLIBS  := -lrocksdb -lisal -lpmem -luring -lcrypto -lpthread -lm
+LDLIBS  := -lmicrohttpd -ljansson -lrocksdb -lisal -lpmem -luring -lcrypto -lpthread -lm
 ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # libFuzzer is clang's; the fuzz build is the ASAN build plus its coverage
@@ -27,7 +27,7 @@ BF := build/fuzz
 
 # Modules, each a static library; a program links them in this order
 # (a module depends only on those after it).
-MODULES  := target/iscsi target/nfs target/scsi sched cowstore
+MODULES  := mgmt target/iscsi target/nfs target/scsi sched cowstore
 MOD_LIBS  = $(foreach m,$(MODULES),$(1)/lib/lib$(subst /,_,$(m)).a)
 HEADERS  := $(wildcard $(addsuffix /*.h,$(MODULES)))
 
@@ -55,8 +55,28 @@ deps:
 	@sh packaging/deps.sh
 
 # ---- libraries -----------------------------------------------------------
+# mgmt/ holds the programs' main files beside its library's sources; the
+# OpenAPI document is generated C (mgmt/openapi/embed.py) in that library.
+PROGRAM_SRC := mgmt/slated.c mgmt/store_tool.c mgmt/store_nfs.c mgmt/slatectl.c
+OPENAPI_PARTS := $(sort $(filter-out mgmt/openapi/base.json,$(wildcard mgmt/openapi/*.json)))
+GEN_OPENAPI := $(B)/gen/mgmt/openapi_doc.c
+$(GEN_OPENAPI): mgmt/openapi/embed.py mgmt/openapi/base.json $(OPENAPI_PARTS)
+	@mkdir -p $(dir $@)
+	python3 mgmt/openapi/embed.py $@ mgmt/openapi/base.json $(OPENAPI_PARTS)
+$(B)/obj/gen/%.o: $(B)/gen/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BA)/obj/gen/%.o: $(B)/gen/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN) -c -o $@ $<
+$(BF)/obj/gen/%.o: $(B)/gen/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CFLAGS) $(ASAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+MODULE_SRC = $(filter-out $(PROGRAM_SRC),$(wildcard $(1)/*.c))
+MODULE_GEN = $(if $(filter mgmt,$(1)),$(2)/obj/gen/mgmt/openapi_doc.o)
+
 define module_lib
-$(2)/lib/lib$(subst /,_,$(1)).a: $(patsubst %.c,$(2)/obj/%.o,$(wildcard $(1)/*.c))
+$(2)/lib/lib$(subst /,_,$(1)).a: $(patsubst %.c,$(2)/obj/%.o,$(call MODULE_SRC,$(1))) $(call MODULE_GEN,$(1),$(2))
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
 endef

@@ -84,7 +84,7 @@ trap 'stop_target; rm -rf "$scratch"' EXIT
 trap 'exit 130' INT TERM
 
 start_slated() {
-	"$root/build/slated" --data "$scratch/run/pool" --iscsi "127.0.0.1:$SLATE_PORT" \
+	"$root/build/slated" --data "$scratch/run/pool" --iscsi "127.0.0.1:$SLATE_PORT" --api 127.0.0.1:0 \
 		2>"$scratch/run/slated.log" &
 	daemon_pid=$!
 	for _ in $(seq 100); do

@@ -1,39 +1,44 @@
 /*
- * slated.c - the Slate daemon.  It owns the pool and the iSCSI target: it
- * creates a pool on first start, opens it, serves iSCSI, logs its state and
- * cowstore events, serves NFS v3 (target/nfs), and on SIGTERM or SIGINT
- * stops iSCSI and NFS (in-flight commands finish) and closes the pool
- * cleanly.  A later issue adds REST.
+ * slated.c - the Slate daemon.  It owns the pool, the iSCSI target, the
+ * NFS v3 server and the management plane (mgmt.h: REST API, users, events,
+ * tasks, schedules), and starts and stops them in that order and its
+ * reverse: the API goes first on SIGTERM or SIGINT, so no request starts
+ * work while the data path drains; then iSCSI and NFS (in-flight commands
+ * finish); then the pool closes cleanly.
  *
- *   slated --data DIR [--config FILE] [--iscsi ADDR:PORT] [--nfs ADDR:PORT]
- *          [--portmap on|off]
+ *   slated [--config FILE] [--data DIR] [--iscsi ADDR:PORT] [--nfs ADDR:PORT]
+ *          [--portmap on|off] [--api ADDR:PORT] [--print-config]
  *
- * What is served is kept in the pool (target/iscsi/config.c; slate-store's
- * target, discovery and portal commands change it while slated is stopped):
- * targets, LUN mappings, ACLs, CHAP, portals.  Embedded default: when the
- * pool has no iSCSI configuration at all (a new pool), a 1 GiB thin volume
- * "demo" is created and saved as LUN 0 of target iqn.2026-11.dev.slate:demo
- * (deleting it later is for good); with no portal configured,
- * iSCSI listens on 127.0.0.1:3260.  --iscsi ADDR:PORT replaces the portals
+ * Settings (settings.c): built-in defaults (data ./var, NFS 127.0.0.1:2049,
+ * API 127.0.0.1:8080, log level info), then the --config file, then flags.
+ * SIGHUP re-reads them; the log level changes live, the rest at the next
+ * start.  Objects (volumes, targets, exports, VMs, schedules, users) live
+ * in the pool and are managed through the API.
+ *
+ * What is served is kept in the pool (target/iscsi/config.c): targets, LUN
+ * mappings, ACLs, CHAP, portals.  Embedded default: when the pool has no
+ * iSCSI configuration at all (a new pool), a 1 GiB thin volume "demo" is
+ * created and saved as LUN 0 of target iqn.2026-11.dev.slate:demo
+ * (deleting it later is for good); with no portal configured, iSCSI
+ * listens on 127.0.0.1:3260.  --iscsi ADDR:PORT replaces the portals
  * (tests use 127.0.0.1:0).
  *
- * NFS: exports live in the pool too (slate-store export ...); a pool that
- * never had one gets /demo, exported read-write with no_root_squash to
- * 127.0.0.1 and ::1.  NFS and MOUNT share one port, 127.0.0.1:2049 unless
- * --nfs says otherwise.  The portmapper: slated registers with an rpcbind
+ * NFS: exports live in the pool too; a pool that never had one gets /demo,
+ * exported read-write with no_root_squash to 127.0.0.1 and ::1.  NFS and
+ * MOUNT share one port.  The portmapper: slated registers with an rpcbind
  * running on 127.0.0.1:111, or else answers it itself on ADDR:111
  * (--portmap off: neither; clients then need the port).
  *
  * DIR is created with a pool in it (64 GiB thin capacity, no plog) when it is
- * missing or empty; a non-empty DIR must already hold a pool.  --config is
- * accepted and ignored for now (one log line says so): the configuration
- * lives in the pool, and accepting the flag lets service files use it already.
+ * missing or empty; a non-empty DIR must already hold a pool.  On the first
+ * start the API's admin token and password are written to DIR/admin-token
+ * and DIR/admin-password (mode 0600).
  *
- * Signals: SIGTERM and SIGINT are blocked before cowstore starts its threads,
- * so every thread inherits the mask and the signals arrive only through the
- * signalfd that main polls.  Later listeners join that poll set.
+ * Signals: SIGTERM, SIGINT and SIGHUP are blocked before cowstore starts
+ * its threads, so every thread inherits the mask and the signals arrive
+ * only through the signalfd that main polls.
  * Logs go to stderr, one write(2) per line with a UTC timestamp prefix, so
- * lines from the store thread (events) never interleave with main's.
+ * lines from other threads never interleave with main's.
  * Exit status: 0 after a clean shutdown, 1 a failure, 2 a usage error.
  */
 #include <dirent.h>
@@ -54,6 +59,7 @@
 
 #include "cowstore/cowstore.h"
 #include "target/iscsi/iscsi.h"
+#include "mgmt/mgmt.h"
 #include "target/nfs/nfs.h"
 
 #define DEMO_VOLUME "demo"
@@ -64,22 +70,36 @@
 
 /* The daemon's state; owned by main, handed down. */
 struct slated {
-	const char *data_dir;
-	const char *config_path; /* NULL when not given */
+	struct mgmt_settings set;  /* built-in defaults, then --config, then flags */
+	const char *data_dir;      /* set.data_dir */
+	const char *config_path;   /* NULL when not given */
+	char *flags[16][2];        /* the flags given, re-applied over a reloaded file */
+	unsigned nflags;
 	struct cowstore *cs;
 	int signal_fd;
-	const char *iscsi_portal; /* --iscsi: replaces the configured portals */
+	const char *iscsi_portal;  /* set.iscsi, or NULL: the configured portals */
 	struct iscsi_config *iscsi_cfg;
 	struct iscsi_server *iscsi;
-	const char *nfs_address;  /* --nfs ADDR:PORT */
-	bool no_portmap;          /* --portmap off */
+	const char *nfs_address;   /* set.nfs */
+	bool no_portmap;
 	struct nfs_server *nfs;
+	struct mgmt *mgmt;
 	/* The server that cowstore events (store thread) are forwarded to: set
 	 * once it serves; the pool is closed before the server is destroyed. */
 	struct iscsi_server *_Atomic iscsi_events;
 };
 
 /* ---- logging -------------------------------------------------------- */
+
+/* Lines below this level are dropped: 0 error, 1 warning, 2 info.  The one
+ * piece of process-wide state here, like stderr itself; SIGHUP changes it. */
+static atomic_int log_threshold = 2;
+
+/* A line's level, from how it begins: "error...", "warning...", else info. */
+static int line_level(const char *text)
+{
+	return !strncmp(text, "error", 5) ? 0 : !strncmp(text, "warning", 7) ? 1 : 2;
+}
 
 static void __attribute__((format(printf, 1, 2))) log_line(const char *fmt, ...)
 {
@@ -91,15 +111,24 @@ static void __attribute__((format(printf, 1, 2))) log_line(const char *fmt, ...)
 	size_t len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	len += (size_t)snprintf(line + len, sizeof(line) - len, ".%03ldZ slated: ",
 				now.tv_nsec / 1000000);
+	size_t start = len;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap); /* keep room for '\n' */
 	va_end(ap);
+	if (line_level(line + start) > atomic_load(&log_threshold))
+		return;
 	len = strlen(line);
 	line[len++] = '\n';
 	/* One write per line; a failing stderr has nowhere to report to. */
 	if (write(STDERR_FILENO, line, len) < 0)
 		return;
+}
+
+/* The management plane's lines (events, HTTP errors), any thread. */
+static void log_mgmt(void *arg, const char *text)
+{
+	log_line("%s", text);
 }
 
 static const char *event_name(enum cowstore_event_type type)
@@ -411,14 +440,15 @@ static int start_nfs(struct slated *sd)
 
 /* ---- signals and the main loop -------------------------------------- */
 
-/* Block SIGTERM/SIGINT (inherited by threads started later) and return a
- * signalfd for them, or -errno. */
+/* Block SIGTERM, SIGINT and SIGHUP (inherited by threads started later)
+ * and return a signalfd for them, or -errno. */
 static int block_signals(void)
 {
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	/* A shell starts background jobs with SIGINT ignored; take it back. */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
@@ -429,7 +459,48 @@ static int block_signals(void)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Wait until SIGTERM or SIGINT; 0, or -errno if waiting failed. */
+static void apply_log_level(const struct mgmt_settings *set)
+{
+	atomic_store(&log_threshold, !strcmp(set->log_level, "error")     ? 0
+				     : !strcmp(set->log_level, "warning") ? 1 : 2);
+}
+
+/* Settings: the built-in defaults, the file, then the flags.  0, or -EINVAL
+ * with the reason in err. */
+static int load_settings(struct slated *sd, struct mgmt_settings *set, char *err, size_t errlen)
+{
+	mgmt_settings_default(set);
+	int rc = sd->config_path ? mgmt_settings_load(sd->config_path, set, err, errlen) : 0;
+	for (unsigned i = 0; i < sd->nflags && !rc; i++)
+		if ((rc = mgmt_settings_set(set, sd->flags[i][0], sd->flags[i][1])))
+			snprintf(err, errlen, "bad --%s '%s'", sd->flags[i][0], sd->flags[i][1]);
+	return rc;
+}
+
+/* SIGHUP: re-read the settings file.  Only the log level changes live; the
+ * others (addresses, data directory, certificate) need a restart, which a
+ * line says when they differ. */
+static void reload(struct slated *sd)
+{
+	struct mgmt_settings set;
+	char err[512];
+	if (load_settings(sd, &set, err, sizeof(err))) {
+		log_line("warning: SIGHUP: keeping the current settings: %s", err);
+		return;
+	}
+	bool restart = strcmp(set.data_dir, sd->set.data_dir) || strcmp(set.iscsi, sd->set.iscsi) ||
+		       strcmp(set.nfs, sd->set.nfs) || set.portmap != sd->set.portmap ||
+		       strcmp(set.api, sd->set.api) || strcmp(set.tls_cert, sd->set.tls_cert) ||
+		       strcmp(set.tls_key, sd->set.tls_key);
+	log_line("SIGHUP: settings re-read; log level %s%s", set.log_level,
+		 restart ? "; changed addresses, data directory or certificate apply at the next "
+			   "start" : "");
+	apply_log_level(&set); /* after the line above, which a quieter level would drop */
+	snprintf(sd->set.log_level, sizeof(sd->set.log_level), "%s", set.log_level);
+}
+
+/* Serve until SIGTERM or SIGINT (SIGHUP reloads); 0, or -errno if waiting
+ * failed. */
 static int serve(struct slated *sd)
 {
 	struct pollfd fds[] = { { .fd = sd->signal_fd, .events = POLLIN } };
@@ -445,41 +516,80 @@ static int serve(struct slated *sd)
 			continue;
 		if (n != (ssize_t)sizeof(si))
 			return n < 0 ? -errno : -EIO;
+		if (si.ssi_signo == SIGHUP) {
+			reload(sd);
+			continue;
+		}
 		log_line("received %s from pid %" PRIu32 ", shutting down",
 			 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", si.ssi_pid);
 		return 0;
 	}
 }
 
-/* "127.0.0.1:3260" or "[::1]:3260" into sd's portal. */
-static void usage(FILE *out)
+/* ---- the management plane ---------------------------------------------- */
+
+static int start_mgmt(struct slated *sd)
 {
-	fprintf(out, "usage: slated --data DIR [--config FILE] [--iscsi ADDR:PORT] [--nfs ADDR:PORT]\n"
-		     "              [--portmap on|off]\n"
-		     "  --data DIR        pool directory; created with a 64 GiB thin pool if missing or empty\n"
-		     "  --config FILE     accepted and ignored for now\n"
-		     "  --iscsi ADDR:PORT iSCSI portal (default 127.0.0.1:3260; [::1]:3260 for IPv6)\n"
-		     "  --nfs ADDR:PORT   NFS v3 and MOUNT v3 (default 127.0.0.1:2049)\n"
-		     "  --portmap on|off  register with rpcbind, or answer the portmapper on ADDR:111\n"
-		     "                    when none runs (default on)\n");
+	char err[512] = "";
+	struct mgmt_options opts = {
+		.cs = sd->cs,
+		.iscsi = sd->iscsi,
+		.nfs = sd->nfs,
+		.data_dir = sd->data_dir,
+		.listen = sd->set.api,
+		.tls_cert_file = sd->set.tls_cert[0] ? sd->set.tls_cert : NULL,
+		.tls_key_file = sd->set.tls_key[0] ? sd->set.tls_key : NULL,
+		.log = log_mgmt,
+	};
+	int rc = mgmt_create(&opts, &sd->mgmt, err, sizeof(err));
+	if (!rc)
+		rc = mgmt_start(sd->mgmt, err, sizeof(err));
+	if (rc) {
+		log_line("error: cannot serve the API: %s", err[0] ? err : strerror(-rc));
+		return rc;
+	}
+	log_line("API: listening on %s://%.*s:%u/api/v1 (admin token in %s/admin-token)",
+		 sd->set.tls_cert[0] ? "https" : "http", (int)(strrchr(sd->set.api, ':') - sd->set.api),
+		 sd->set.api, mgmt_port(sd->mgmt), sd->data_dir);
+	return 0;
 }
 
-/* 0, or the exit status after a usage message. */
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: slated [--config FILE] [--data DIR] [--iscsi ADDR:PORT] [--nfs ADDR:PORT]\n"
+		     "              [--portmap on|off] [--api ADDR:PORT] [--print-config]\n"
+		     "  --config FILE     settings file (key = value; see --print-config)\n"
+		     "  --data DIR        pool directory (default ./var); created with a 64 GiB thin\n"
+		     "                    pool if missing or empty\n"
+		     "  --iscsi ADDR:PORT iSCSI portal (default: the pool's, else 127.0.0.1:3260)\n"
+		     "  --nfs ADDR:PORT   NFS v3 and MOUNT v3 (default 127.0.0.1:2049)\n"
+		     "  --portmap on|off  register with rpcbind, or answer the portmapper on ADDR:111\n"
+		     "                    when none runs (default on)\n"
+		     "  --api ADDR:PORT   REST API (default 127.0.0.1:8080; port 0 picks one)\n"
+		     "  --print-config    print the settings in effect and exit\n");
+}
+
+/* 0, or the exit status after a usage message (or -1 after printing the
+ * settings). */
 static int parse_args(int argc, char **argv, struct slated *sd)
 {
+	static const char *const keys[][2] = { { "--data", "data" },	 { "--iscsi", "iscsi" },
+					       { "--nfs", "nfs" },	 { "--portmap", "portmap" },
+					       { "--api", "api" } };
+	bool print = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			exit(0);
 		}
-		const char *iscsi = NULL, *portmap = NULL;
-		const char **slot = !strcmp(argv[i], "--data")	  ? &sd->data_dir
-				    : !strcmp(argv[i], "--config")  ? &sd->config_path
-				    : !strcmp(argv[i], "--iscsi")   ? &iscsi
-				    : !strcmp(argv[i], "--nfs")     ? &sd->nfs_address
-				    : !strcmp(argv[i], "--portmap") ? &portmap
-								    : NULL;
-		if (!slot) {
+		if (!strcmp(argv[i], "--print-config")) {
+			print = true;
+			continue;
+		}
+		size_t k = 0;
+		while (k < sizeof(keys) / sizeof(keys[0]) && strcmp(argv[i], keys[k][0]))
+			k++;
+		if (k == sizeof(keys) / sizeof(keys[0]) && strcmp(argv[i], "--config")) {
 			fprintf(stderr, "slated: unknown argument '%s'\n", argv[i]);
 			return usage(stderr), 2;
 		}
@@ -487,31 +597,35 @@ static int parse_args(int argc, char **argv, struct slated *sd)
 			fprintf(stderr, "slated: %s needs a value\n", argv[i]);
 			return usage(stderr), 2;
 		}
-		*slot = argv[++i];
-		char address[64];
-		uint16_t port;
-		if (iscsi && iscsi_portal_parse(iscsi, address, sizeof(address), &port) != 0) {
-			fprintf(stderr, "slated: bad --iscsi '%s': want ADDR:PORT\n", iscsi);
-			return usage(stderr), 2;
-		}
-		if (iscsi)
-			sd->iscsi_portal = iscsi;
-		if (slot == &sd->nfs_address &&
-		    iscsi_portal_parse(sd->nfs_address, address, sizeof(address), &port) != 0) {
-			fprintf(stderr, "slated: bad --nfs '%s': want ADDR:PORT\n", sd->nfs_address);
-			return usage(stderr), 2;
-		}
-		if (portmap && strcmp(portmap, "on") && strcmp(portmap, "off")) {
-			fprintf(stderr, "slated: --portmap takes on or off\n");
-			return usage(stderr), 2;
-		}
-		if (portmap)
-			sd->no_portmap = !strcmp(portmap, "off");
+		if (k == sizeof(keys) / sizeof(keys[0]))
+			sd->config_path = argv[++i];
+		else if (sd->nflags < sizeof(sd->flags) / sizeof(sd->flags[0]))
+			sd->flags[sd->nflags][0] = (char *)keys[k][1], sd->flags[sd->nflags++][1] = argv[++i];
 	}
-	if (!sd->data_dir) {
-		fprintf(stderr, "slated: --data DIR is required\n");
+	char err[512];
+	if (load_settings(sd, &sd->set, err, sizeof(err))) {
+		fprintf(stderr, "slated: %s\n", err);
 		return usage(stderr), 2;
 	}
+	char address[64];
+	uint16_t port;
+	const char *bad = sd->set.iscsi[0] && iscsi_portal_parse(sd->set.iscsi, address, sizeof(address), &port)
+				  ? "iscsi"
+			  : iscsi_portal_parse(sd->set.nfs, address, sizeof(address), &port) ? "nfs"
+			  : iscsi_portal_parse(sd->set.api, address, sizeof(address), &port) ? "api" : NULL;
+	if (bad) {
+		fprintf(stderr, "slated: bad %s address: want ADDR:PORT or [ADDR]:PORT\n", bad);
+		return usage(stderr), 2;
+	}
+	if (print) {
+		mgmt_settings_print(&sd->set, stdout);
+		return -1;
+	}
+	sd->data_dir = sd->set.data_dir;
+	sd->iscsi_portal = sd->set.iscsi[0] ? sd->set.iscsi : NULL;
+	sd->nfs_address = sd->set.nfs;
+	sd->no_portmap = !sd->set.portmap;
+	apply_log_level(&sd->set);
 	return 0;
 }
 
@@ -520,11 +634,9 @@ int main(int argc, char **argv)
 	struct slated sd = { .signal_fd = -1 };
 	int status = parse_args(argc, argv, &sd);
 	if (status)
-		return status;
-	log_line("starting, pid %ld, data directory %s", (long)getpid(), sd.data_dir);
-	if (sd.config_path)
-		log_line("ignoring --config %s: configuration files are not supported yet",
-			 sd.config_path);
+		return status < 0 ? 0 : status;
+	log_line("starting, pid %ld, data directory %s%s%s", (long)getpid(), sd.data_dir,
+		 sd.config_path ? ", settings " : "", sd.config_path ? sd.config_path : "");
 	sd.signal_fd = block_signals();
 	if (sd.signal_fd < 0) {
 		log_line("error: cannot set up signal handling: %s", strerror(-sd.signal_fd));
@@ -536,9 +648,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_pool_state(&sd);
+	/* Start order: data path first (iSCSI, NFS), then the API that
+	 * manages them; stop order is the reverse. */
 	int rc = start_iscsi(&sd);
 	if (rc == 0)
 		rc = start_nfs(&sd);
+	if (rc == 0)
+		rc = start_mgmt(&sd);
 	if (rc == 0) {
 		log_line("ready; serving until SIGTERM or SIGINT");
 		rc = serve(&sd);
@@ -546,6 +662,7 @@ int main(int argc, char **argv)
 			log_line("error: waiting for signals failed: %s; shutting down",
 				 strerror(-rc));
 	}
+	mgmt_destroy(sd.mgmt);          /* no request, schedule or task runs after */
 	if (sd.iscsi)
 		iscsi_server_stop(sd.iscsi); /* sessions asked to log out; commands finish */
 	nfs_server_destroy(sd.nfs);     /* calls in flight finish; unregistered */

@@ -7,9 +7,13 @@
 set -eu
 
 BUILD="build-essential pkg-config clang librocksdb-dev libisal-dev libpmem-dev liburing-dev libssl-dev zlib1g-dev"
+# The REST API (libmicrohttpd, jansson) and slatectl (libcurl); python3
+# merges the OpenAPI parts at build time.
+MGMT="libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev python3"
 # tzdata: the zoneinfo files sched_tz_load() reads (its unit tests, and
-# slated's schedules at run time).
-TEST="libclang-rt-14-dev tzdata"
+# slated's schedules at run time).  python3-jsonschema: the OpenAPI
+# conformance test validates answers against the document's schemas.
+TEST="libclang-rt-14-dev tzdata python3-jsonschema"
 # Clients and peers used by integration tests and benchmarks (later issues).
 CLIENTS="libiscsi-dev libiscsi-bin libnfs-dev libnfs-utils qemu-utils qemu-block-extra python3"
 # Peers the benchmarks compare against (bench/iscsi.sh: tgt; bench/nfs.sh:
@@ -20,7 +24,7 @@ CLIENTS="libiscsi-dev libiscsi-bin libnfs-dev libnfs-utils qemu-utils qemu-block
 PEERS="tgt nfs-ganesha nfs-ganesha-vfs rpcbind iproute2"
 
 missing=""
-for pkg in $BUILD $TEST $CLIENTS $PEERS; do
+for pkg in $BUILD $MGMT $TEST $CLIENTS $PEERS; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
 	[ "$status" = "installed" ] || missing="$missing $pkg"
 done

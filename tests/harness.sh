@@ -52,7 +52,8 @@ run_checks() {
 # port the kernel picks, or with "configured" on the portals the pool holds
 # (the first must be on 127.0.0.1); NFS always on 127.0.0.1 and a port the
 # kernel picks, without portmapper.  Sets PORT and PORTAL (the first portal)
-# and NFS_PORT (NFS and MOUNT share it).
+# and NFS_PORT (NFS and MOUNT share it), API_PORT and API (the REST base URL;
+# the admin token is in POOLDIR/admin-token).
 # When it does not come up, prints the failure with its log
 # ($TMP/slated.log) and the closing line, and returns 1.
 start_slated() {
@@ -61,10 +62,11 @@ start_slated() {
 	rm -f "$TMP/slated.log"
 	NFS_PORT=
 	if [ "${2:-}" = configured ]; then
-		"$SLATED" --data "$1" --nfs 127.0.0.1:0 --portmap off 2>"$TMP/slated.log" &
+		"$SLATED" --data "$1" --nfs 127.0.0.1:0 --portmap off --api 127.0.0.1:0 \
+			2>"$TMP/slated.log" &
 	else
 		"$SLATED" --data "$1" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off \
-			2>"$TMP/slated.log" &
+			--api 127.0.0.1:0 2>"$TMP/slated.log" &
 	fi
 	slated_pid=$!
 	# Until "ready" or slated dies; the bound (5 minutes) is there only so
@@ -78,6 +80,9 @@ start_slated() {
 	PORTAL=127.0.0.1:$PORT
 	NFS_PORT=$(sed -n 's/.*NFS: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' \
 		"$TMP/slated.log" | tail -n 1)
+	API_PORT=$(sed -n 's,.*API: listening on http://127\.0\.0\.1:\([0-9]*\)/.*,\1,p' \
+		"$TMP/slated.log" | tail -n 1)
+	API=http://127.0.0.1:$API_PORT/api/v1
 	[ -n "$PORT" ] && return 0
 	echo "FAIL slated starts serving iSCSI (log: $(tr '\n' '|' <"$TMP/slated.log"))"
 	echo "$pass passed, $((fail + 1)) failed"

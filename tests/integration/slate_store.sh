@@ -235,7 +235,8 @@ stop_slated() {
 }
 
 DPOOL=$TMP/daemon/pool
-"$SLATED" --data "$DPOOL" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off 2>"$TMP/slated.log" &
+"$SLATED" --data "$DPOOL" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off --api 127.0.0.1:0 \
+	2>"$TMP/slated.log" &
 slated_pid=$!
 if wait_for "$TMP/slated.log" ready; then
 	check "slated creates the directory and a pool on first start" \
@@ -253,13 +254,22 @@ else
 	[ -n "$slated_pid" ] && stop_slated KILL
 fi
 
-"$SLATED" --data "$DPOOL" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off --config "$TMP/none.conf" \
-	2>"$TMP/slated2.log" &
+# The settings file gives the addresses; the flag overrides its data directory.
+printf '# test settings\ndata = %s\nnfs = 127.0.0.1:0\napi=127.0.0.1:0 # any port\nportmap = off\n' \
+	"$TMP/not-this-one" >"$TMP/slated.conf"
+"$SLATED" --config "$TMP/slated.conf" --data "$DPOOL" --iscsi 127.0.0.1:0 2>"$TMP/slated2.log" &
 slated_pid=$!
 if wait_for "$TMP/slated2.log" ready; then
 	check "slated reopens its pool instead of creating one" \
 		sh -c "! grep -q 'created a new pool' '$TMP/slated2.log'"
-	check "slated logs that --config is ignored" grep -q 'ignoring --config' "$TMP/slated2.log"
+	check "slated takes its addresses from the settings file" \
+		grep -q 'API: listening on http://127.0.0.1:[1-9]' "$TMP/slated2.log"
+	check "a flag overrides the settings file" test ! -e "$TMP/not-this-one"
+	check "slated logs its settings file" grep -q "settings $TMP/slated.conf" "$TMP/slated2.log"
+	echo 'log_level = warning' >>"$TMP/slated.conf"
+	kill -HUP "$slated_pid"
+	check "SIGHUP re-reads the settings" wait_for "$TMP/slated2.log" \
+		'SIGHUP: settings re-read; log level warning' 
 	stop_slated INT
 	check "slated exits 0 on SIGINT" rc_is 0
 else
@@ -272,7 +282,14 @@ timeout 30 "$SLATED" --data "$TMP/junk" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --
 	2>"$TMP/slated3.log"
 check "slated refuses a directory without a pool" \
 	sh -c "[ $? -eq 1 ] && grep -q 'cannot open the pool' '$TMP/slated3.log'"
-timeout 10 "$SLATED" 2>/dev/null
-check "slated without --data exits 2" [ $? -eq 2 ]
+timeout 10 "$SLATED" --bogus 2>/dev/null
+check "slated with an unknown flag exits 2" [ $? -eq 2 ]
+printf 'colour = blue\n' >"$TMP/bad.conf"
+timeout 10 "$SLATED" --config "$TMP/bad.conf" 2>"$TMP/bad.err"
+check "slated refuses an unknown setting, naming the line" \
+	sh -c "[ $? -eq 2 ] && grep -q 'bad.conf:1: unknown setting' '$TMP/bad.err'"
+timeout 10 "$SLATED" --print-config --api '[::1]:9000' >"$TMP/print.out"
+check "--print-config prints the built-in defaults with the flags applied" \
+	sh -c "grep -qx 'data = ./var' '$TMP/print.out' && grep -qxF 'api = [::1]:9000' '$TMP/print.out'"
 
 finish

@@ -1,0 +1,273 @@
+/*
+ * api.h - private to mgmt/: the context, one API call, the route tables,
+ * replies (JSON, RFC 9457 problems, pages) and request decoding.
+ *
+ * A handler gets a struct api_call with its path parameters decoded, the
+ * body parsed (a JSON object for routes that take one) and the caller's
+ * identity checked against the route's role; it answers with api_json(),
+ * api_problem() or api_list().  Handlers never see HTTP.
+ */
+#ifndef SLATE_MGMT_API_H
+#define SLATE_MGMT_API_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mgmt/mgmt.h"
+
+struct MHD_Daemon;
+struct api_idem;
+struct api_tasks;
+struct api_sched;
+
+/* The context; one per daemon (mgmt_create). */
+struct mgmt {
+	struct cowstore *cs;
+	struct iscsi_server *iscsi;
+	struct nfs_server *nfs;
+	struct qos_history *history;
+	char data_dir[4096];
+	char listen[80];
+	char *tls_cert, *tls_key;     /* PEM text, owned */
+	unsigned http_threads;
+	bool no_scheduler;
+	mgmt_clock_fn clock;
+	void *clock_arg;
+	mgmt_log_fn log;
+	void *log_arg;
+
+	/* lock guards: event_seq, the idempotency cache, tasks, and every
+	 * read-modify-write of the iSCSI configuration or VM records. */
+	pthread_mutex_t lock;
+	uint64_t event_seq;           /* the last event's id */
+	struct api_idem *idem;
+	struct api_tasks *tasks;
+	struct api_sched *sched;
+
+	struct MHD_Daemon *httpd;
+	uint16_t port;
+};
+
+enum api_role { ROLE_NONE, ROLE_READ, ROLE_ADMIN };
+
+struct api_who {
+	enum api_role role;
+	char user[64];
+	char token_id[24];
+};
+
+#define API_MAX_PARAMS 4
+
+struct api_call {
+	struct mgmt *m;
+	const struct mgmt_request *req;
+	char params[API_MAX_PARAMS][256]; /* {name} segments, in order */
+	json_t *body;                     /* the parsed object, or NULL */
+	struct api_who who;
+	struct mgmt_response *resp;
+};
+
+/* ---- routes ------------------------------------------------------------- */
+
+#define API_PUBLIC 0x1   /* no token needed */
+#define API_BODY 0x2     /* takes a JSON object body */
+#define API_CREATES 0x4  /* honours Idempotency-Key */
+#define API_BODY_OPTIONAL 0x8 /* a JSON object body may be given (c->body NULL if not) */
+
+struct api_route {
+	const char *method;
+	const char *pattern;  /* "/api/v1/volumes/{name}" */
+	unsigned flags;
+	enum api_role role;   /* needed (ignored with API_PUBLIC) */
+	void (*handler)(struct api_call *c);
+};
+
+struct api_routes {
+	const struct api_route *routes;
+	size_t count;
+};
+#define API_ROUTE_TABLE(name, array) \
+	const struct api_routes name = { array, sizeof(array) / sizeof(array[0]) }
+
+/* Every table (dispatch.c); tests compare them with the OpenAPI document. */
+extern const struct api_routes *const api_all_routes[];
+extern const size_t api_nroute_tables;
+
+extern const struct api_routes api_pool_routes, api_volume_routes, api_snapshot_routes,
+	api_vm_routes, api_target_routes, api_export_routes, api_file_routes,
+	api_schedule_routes, api_qos_routes, api_session_routes, api_stats_routes,
+	api_event_routes, api_task_routes, api_user_routes, api_meta_routes;
+
+/* ---- replies (reply.c) ---------------------------------------------------- */
+
+/* Answer status with obj (the reference is taken). */
+void api_json(struct api_call *c, int status, json_t *obj);
+/* 201 with obj and a Location header (printf-style). */
+void api_created(struct api_call *c, json_t *obj, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void api_no_content(struct api_call *c);
+/* RFC 9457 problem: type is a short slug ("not-found") made into
+ * "urn:slate:problem:<slug>"; field a JSON pointer into the body or the
+ * name of a path/query parameter, or NULL. */
+void api_problem(struct api_call *c, int status, const char *type, const char *field,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Map a negative errno from a library call to a problem about what
+ * (-ENOENT 404, -EEXIST/-EBUSY/-ENOTEMPTY 409, -EINVAL 422, -ENOSPC 507,
+ * else 500); detail is the library's sentence, or strerror. */
+void api_errno(struct api_call *c, int rc, const char *field, const char *detail);
+/* A page of items (a JSON array in list order, taken): ?limit=1..1000
+ * (default 100) and ?after=CURSOR, the key_field of the last item seen.
+ * Answers {"items": [...], "next": cursor or null}. */
+void api_list(struct api_call *c, json_t *items, const char *key_field);
+/* The value of query parameter name, or NULL. */
+const char *api_query(const struct api_call *c, const char *name);
+/* ISO 8601 UTC with milliseconds: "2026-12-07T05:00:00.000Z". */
+json_t *api_time(int64_t unix_ns);
+/* Parse one; 0 or -EINVAL. */
+int api_time_parse(const char *text, int64_t *unix_ns);
+int64_t api_now_ns(const struct mgmt *m);
+
+/* ---- request decoding (decode.c) ----------------------------------------- */
+
+enum api_ftype {
+	API_F_STRING,   /* char[size] */
+	API_F_U64,      /* uint64_t in [min, max] */
+	API_F_U32,      /* uint32_t in [min, max] */
+	API_F_BOOL,     /* bool */
+	API_F_STRINGS,  /* char[max][size] with an unsigned count at count_offset */
+	API_F_OBJECT,   /* nested fields at offset */
+	API_F_DURATION, /* ISO 8601 duration "P7D", "PT12H" into int64_t seconds */
+};
+
+struct api_fields;
+
+struct api_field {
+	const char *name;
+	enum api_ftype type;
+	bool required;
+	size_t offset;
+	size_t size;                   /* STRING/STRINGS: bytes of one string */
+	uint64_t min, max;             /* numbers; STRING: length; STRINGS: count */
+	size_t count_offset;           /* STRINGS */
+	const struct api_fields *sub;  /* OBJECT */
+};
+
+/* Table entries: API_STRING(struct, member, "name", required, min_len) ... */
+#define API_FIELD_(t, m, n, req, ty) \
+	.name = (n), .type = (ty), .required = (req), .offset = offsetof(t, m)
+#define API_STRING(t, m, n, req, min_len) \
+	{ API_FIELD_(t, m, n, req, API_F_STRING), .size = sizeof(((t *)0)->m), .min = (min_len) }
+#define API_U64(t, m, n, req, lo, hi) \
+	{ API_FIELD_(t, m, n, req, API_F_U64), .min = (lo), .max = (hi) }
+#define API_U32(t, m, n, req, lo, hi) \
+	{ API_FIELD_(t, m, n, req, API_F_U32), .min = (lo), .max = (hi) }
+#define API_BOOL(t, m, n, req) { API_FIELD_(t, m, n, req, API_F_BOOL) }
+#define API_DURATION(t, m, n, req) { API_FIELD_(t, m, n, req, API_F_DURATION) }
+#define API_STRINGS(t, m, count_member, n, req, max_count)                            \
+	{ API_FIELD_(t, m, n, req, API_F_STRINGS), .size = sizeof(((t *)0)->m[0]),      \
+	  .min = 0, .max = (max_count), .count_offset = offsetof(t, count_member) }
+#define API_OBJECT(t, m, n, req, spec) { API_FIELD_(t, m, n, req, API_F_OBJECT), .sub = (spec) }
+#define API_SPEC(what, table) { what, table, sizeof(table) / sizeof(table[0]) }
+
+struct api_fields {
+	const char *what;              /* "volume", for messages */
+	const struct api_field *fields;
+	size_t count;                  /* at most 32: bits of *present */
+};
+
+struct api_decode_error {
+	int status;                    /* 400 or 422 */
+	char type[32];                 /* problem slug */
+	char field[128];               /* JSON pointer */
+	char detail[256];
+};
+
+/* Decode obj into out by spec: unknown members, wrong types, missing
+ * required members and values out of range are errors.  Bit i of *present
+ * (may be NULL) says field i was given. */
+int api_decode(const json_t *obj, const struct api_fields *spec, void *out, uint32_t *present,
+	       struct api_decode_error *err);
+/* The same answering the call with a problem on error; 0 or -EINVAL. */
+int api_decode_body(struct api_call *c, const struct api_fields *spec, void *out,
+		    uint32_t *present);
+/* An ISO 8601 duration ("P1W", "P7D", "PT36H", "P1DT12H30M") in seconds. */
+int api_duration_parse(const char *text, int64_t *seconds);
+/* Object names: 1..63 of [A-Za-z0-9._:@-], not starting with '.'. */
+bool api_name_valid(const char *name);
+
+/* ---- shared by handlers ------------------------------------------------------ */
+
+struct cowstore_volume_info;
+struct cowstore_snapshot_info;
+/* A volume or snapshot as the API shows it. */
+json_t *api_volume_json(const struct cowstore_volume_info *v);
+json_t *api_snapshot_json(const struct cowstore_snapshot_info *s, const char *volume);
+/* The volume named by c->params[0]; answers 404 when missing. */
+int api_volume_find(struct api_call *c, uint64_t *id);
+/* A name for a new volume, snapshot or object; answers 422 when bad. */
+bool api_new_name_ok(struct api_call *c, const char *name, const char *field);
+
+/* ---- objects kept in the pool (objects.c) ------------------------------- */
+
+/* JSON records under "M/<kind>/<name>". */
+int api_obj_get(struct mgmt *m, const char *kind, const char *name, json_t **out);
+int api_obj_put(struct mgmt *m, const char *kind, const char *name, const json_t *obj);
+int api_obj_delete(struct mgmt *m, const char *kind, const char *name);
+/* Every object of kind in name order, as a new array. */
+int api_obj_list(struct mgmt *m, const char *kind, json_t **out);
+
+/* ---- auth (auth.c) --------------------------------------------------------- */
+
+/* Check "Bearer <token>"; fills who.  0, -EACCES (bad or expired token),
+ * -ENOENT (none given). */
+int api_auth_check(struct mgmt *m, const char *authorization, struct api_who *who);
+/* First start: the admin user and token, written to the data directory. */
+int api_auth_bootstrap(struct mgmt *m, char *err, size_t errlen);
+/* "slt_" and 64 hex digits. */
+#define API_TOKEN_LEN 68
+/* A new token for user (ttl_s 0: no expiry); the secret is returned once,
+ * only its hash is kept.  *record (may be NULL) gets the stored record. */
+int api_token_create(struct mgmt *m, const char *user, const char *name, enum api_role role,
+		     int64_t ttl_s, char secret[API_TOKEN_LEN + 1], json_t **record);
+const char *api_role_name(enum api_role role);
+int api_role_parse(const char *text, enum api_role *role);
+/* Set a user record's salt and password hash; check a password. */
+int api_password_set(json_t *user, const char *password);
+bool api_password_check(const json_t *user, const char *password);
+
+/* ---- tasks (tasks.c) ------------------------------------------------------- */
+
+struct api_task;
+/* The work of a task, in its own thread: 0 or -errno, and a sentence for
+ * people in result; it reports progress with api_task_progress(). */
+typedef int (*api_task_fn)(struct mgmt *m, void *arg, struct api_task *t, char *result,
+			   size_t result_len);
+void api_task_progress(struct api_task *t, int pct);
+/* Start fn(arg) in its own thread; arg (malloc'ed) is freed after.  *id_out
+ * gets the task's id.  0 or -errno (arg freed too). */
+int api_task_start(struct mgmt *m, const char *kind, const char *object, api_task_fn fn,
+		   void *arg, uint64_t *id_out);
+/* Answer 202 with task id and its Location, or the problem rc (api_pool.c). */
+void api_accepted_task(struct api_call *c, int rc, uint64_t id);
+/* The task as the API shows it, or NULL. */
+json_t *api_task_json(struct mgmt *m, uint64_t id);
+int api_tasks_create(struct mgmt *m);
+void api_tasks_stop(struct mgmt *m);
+
+/* ---- idempotency (dispatch.c) and scheduler (scheduler.c) -------------------- */
+
+int api_events_load(struct mgmt *m);
+int api_http_start(struct mgmt *m, char *err, size_t errlen);
+void api_http_stop(struct mgmt *m);
+int api_idem_create(struct mgmt *m);
+void api_idem_destroy(struct mgmt *m);
+int api_sched_create(struct mgmt *m);
+int api_sched_start(struct mgmt *m);
+void api_sched_stop(struct mgmt *m);
+void api_sched_destroy(struct mgmt *m);
+
+#endif /* SLATE_MGMT_API_H */

@@ -1,0 +1,115 @@
+/*
+ * events.c - what happened, for people: thin-provisioning threshold,
+ * checksum errors, schedule results, authentication failures.
+ *
+ * Each event is a record M/event/<id> (id: 16 hex digits, increasing) in
+ * the pool, so events survive restarts; the newest EVENTS_KEPT are kept and
+ * older ones deleted as new ones come.  Each is also logged.  The list is
+ * newest first.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cowstore/cowstore.h"
+#include "mgmt/api.h"
+
+#define EVENTS_KEPT 10000
+
+static void event_key(uint64_t id, char *out, size_t len)
+{
+	snprintf(out, len, "%016" PRIx64, id);
+}
+
+static int last_id(void *arg, const char *key, const void *value, size_t len)
+{
+	uint64_t id = strtoull(key + strlen("M/event/"), NULL, 16);
+	if (id > *(uint64_t *)arg)
+		*(uint64_t *)arg = id;
+	return 0;
+}
+
+int api_events_load(struct mgmt *m)
+{
+	return cowstore_config_list(m->cs, "M/event/", last_id, &m->event_seq);
+}
+
+void mgmt_event(struct mgmt *m, const char *severity, const char *type, const char *object,
+		const char *fmt, ...)
+{
+	char message[512], key[24], line[700];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&m->lock);
+	uint64_t id = ++m->event_seq;
+	pthread_mutex_unlock(&m->lock);
+	event_key(id, key, sizeof(key));
+	json_t *ev = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s}", "id", key, "time",
+			       api_time(api_now_ns(m)), "severity", severity, "type", type,
+			       "object", object, "message", message);
+	if (ev)
+		api_obj_put(m, "event", key, ev); /* a failure is still logged below */
+	json_decref(ev);
+	if (id > EVENTS_KEPT) {
+		event_key(id - EVENTS_KEPT, key, sizeof(key));
+		api_obj_delete(m, "event", key);
+	}
+	/* slated's log levels read the line's first word */
+	if (strcmp(severity, "info"))
+		snprintf(line, sizeof(line), "%s: event %s: %s", severity, type, message);
+	else
+		snprintf(line, sizeof(line), "event %s: %s", type, message);
+	m->log(m->log_arg, line);
+}
+
+/* GET /events[?severity=&type=&since=] */
+static void list_events(struct api_call *c)
+{
+	const char *severity = api_query(c, "severity"), *type = api_query(c, "type");
+	const char *since_text = api_query(c, "since");
+	int64_t since = 0;
+	if (since_text && api_time_parse(since_text, &since)) {
+		api_problem(c, 400, "invalid-parameter", "since",
+			    "since must be an ISO 8601 UTC time such as 2026-12-07T05:00:00Z");
+		return;
+	}
+	json_t *all, *out = json_array();
+	int rc = api_obj_list(c->m, "event", &all);
+	if (rc) {
+		json_decref(out);
+		api_errno(c, rc, NULL, "cannot read the events");
+		return;
+	}
+	for (size_t i = json_array_size(all); i-- > 0;) {
+		json_t *ev = json_array_get(all, i);
+		int64_t at = 0;
+		api_time_parse(json_string_value(json_object_get(ev, "time")) ?: "", &at);
+		if ((severity && strcmp(severity, json_string_value(json_object_get(ev, "severity")) ?: "")) ||
+		    (type && strcmp(type, json_string_value(json_object_get(ev, "type")) ?: "")) ||
+		    at < since)
+			continue;
+		json_array_append(out, ev);
+	}
+	json_decref(all);
+	api_list(c, out, "id");
+}
+
+static void get_event(struct api_call *c)
+{
+	json_t *ev;
+	int rc = api_obj_get(c->m, "event", c->params[0], &ev);
+	if (rc)
+		api_errno(c, rc, "id", rc == -ENOENT ? "no such event (it may have been pruned)" : NULL);
+	else
+		api_json(c, 200, ev);
+}
+
+static const struct api_route routes[] = {
+	{ "GET", "/api/v1/events", 0, ROLE_READ, list_events },
+	{ "GET", "/api/v1/events/{id}", 0, ROLE_READ, get_event },
+};
+API_ROUTE_TABLE(api_event_routes, routes);

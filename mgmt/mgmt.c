@@ -1,0 +1,112 @@
+/*
+ * mgmt.c - the management plane's life: create (load events, first-start
+ * credentials), start (HTTP, then the scheduler), stop (HTTP first, so no
+ * request starts work after; then the scheduler; then running tasks) and
+ * destroy.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mgmt/api.h"
+
+static void log_stderr(void *arg, const char *line)
+{
+	fprintf(stderr, "%s\n", line);
+}
+
+/* The whole of a small file (a PEM certificate or key) as a string. */
+static int read_text(const char *path, char **out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t len = 0;
+	int rc = f ? 0 : -errno;
+	if (f) {
+		text = malloc(65537);
+		len = text ? fread(text, 1, 65536, f) : 0;
+		if (!text || ferror(f) || len == 65536)
+			rc = text ? -EFBIG : -ENOMEM;
+		fclose(f);
+	}
+	if (rc) {
+		free(text);
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	text[len] = '\0';
+	*out = text;
+	return 0;
+}
+
+int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, size_t errlen)
+{
+	if (!opts->cs || !opts->data_dir || (!opts->tls_cert_file != !opts->tls_key_file)) {
+		snprintf(err, errlen, "mgmt needs a pool, a data directory, and a TLS certificate "
+			 "and key together or neither");
+		return -EINVAL;
+	}
+	struct mgmt *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->cs = opts->cs;
+	m->iscsi = opts->iscsi;
+	m->nfs = opts->nfs;
+	m->history = opts->history;
+	snprintf(m->data_dir, sizeof(m->data_dir), "%s", opts->data_dir);
+	snprintf(m->listen, sizeof(m->listen), "%s", opts->listen ? opts->listen : "127.0.0.1:8080");
+	m->http_threads = opts->http_threads ? opts->http_threads : 4;
+	m->no_scheduler = opts->no_scheduler;
+	m->clock = opts->clock;
+	m->clock_arg = opts->clock_arg;
+	m->log = opts->log ? opts->log : log_stderr;
+	m->log_arg = opts->log_arg;
+	pthread_mutex_init(&m->lock, NULL);
+	int rc = 0;
+	if (opts->tls_cert_file)
+		rc = read_text(opts->tls_cert_file, &m->tls_cert, err, errlen);
+	if (!rc && opts->tls_key_file)
+		rc = read_text(opts->tls_key_file, &m->tls_key, err, errlen);
+	if (!rc && (rc = api_idem_create(m) ?: api_tasks_create(m)))
+		snprintf(err, errlen, "out of memory");
+	if (!rc && (rc = api_events_load(m)))
+		snprintf(err, errlen, "cannot read the events: %s", strerror(-rc));
+	if (!rc)
+		rc = api_auth_bootstrap(m, err, errlen);
+	if (rc) {
+		mgmt_destroy(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+int mgmt_start(struct mgmt *m, char *err, size_t errlen)
+{
+	return api_http_start(m, err, errlen);
+}
+
+uint16_t mgmt_port(const struct mgmt *m)
+{
+	return m->port;
+}
+
+void mgmt_stop(struct mgmt *m)
+{
+	api_http_stop(m);
+}
+
+void mgmt_destroy(struct mgmt *m)
+{
+	if (!m)
+		return;
+	mgmt_stop(m);
+	api_tasks_stop(m);
+	api_idem_destroy(m);
+	free(m->tls_cert);
+	free(m->tls_key);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}

@@ -1,0 +1,138 @@
+/*
+ * mgmt.h - the management plane: the REST API (/api/v1), its users and
+ * tokens, events, tasks and the snapshot scheduler, over a pool and the
+ * servers slated runs.  slated.c puts the daemon together; tests and the
+ * fuzz targets drive mgmt_handle() without HTTP.
+ *
+ * Threads.  mgmt_start() starts the HTTP server (libmicrohttpd, a small
+ * thread pool) and the scheduler thread.  Every handler may run in any of
+ * the HTTP threads at once: pool objects are read and written through
+ * cowstore (itself thread-safe); in-memory state (events, tasks, the
+ * idempotency cache, the live iSCSI configuration) is guarded by the
+ * context's lock.  The clock is injectable so the scheduler can be tested
+ * in simulated time.
+ *
+ * Errors are negative errno values; create and start fill a sentence.
+ */
+#ifndef SLATE_MGMT_H
+#define SLATE_MGMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct cowstore;
+struct iscsi_server;
+struct nfs_server;
+struct qos_stats;
+struct qos_history;
+struct mgmt;
+
+/* The time now in Unix nanoseconds. */
+typedef int64_t (*mgmt_clock_fn)(void *arg);
+/* One log line (no newline). */
+typedef void (*mgmt_log_fn)(void *arg, const char *line);
+
+struct mgmt_options {
+	struct cowstore *cs;          /* required */
+	struct iscsi_server *iscsi;   /* NULL: no live iSCSI changes or sessions */
+	struct nfs_server *nfs;       /* NULL: no live export changes or clients */
+	struct qos_history *history;  /* NULL: stats answer 404 */
+	const char *data_dir;         /* where admin-token/admin-password go on first start */
+	const char *listen;           /* "ADDR:PORT" ("[::1]:8080"); port 0 picks one */
+	const char *tls_cert_file;    /* both set: HTTPS */
+	const char *tls_key_file;
+	unsigned http_threads;        /* 0 picks 4 */
+	bool no_scheduler;            /* tests drive mgmt_scheduler_tick() themselves */
+	mgmt_clock_fn clock;          /* NULL: CLOCK_REALTIME */
+	void *clock_arg;
+	mgmt_log_fn log;              /* NULL: stderr */
+	void *log_arg;
+};
+
+/* Open the management plane over opts->cs: loads users, tokens, events and
+ * schedules; on a pool that never had one, creates the admin user and the
+ * admin token and writes them once to DATA/admin-password and
+ * DATA/admin-token (0600).  The caller owns *out (mgmt_destroy). */
+int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, size_t errlen);
+/* Listen and start the scheduler (catching up missed runs first). */
+int mgmt_start(struct mgmt *m, char *err, size_t errlen);
+/* The port listened on (after mgmt_start). */
+uint16_t mgmt_port(const struct mgmt *m);
+/* Stop listening (requests in flight finish), stop the scheduler, wait for
+ * running tasks.  Idempotent. */
+void mgmt_stop(struct mgmt *m);
+void mgmt_destroy(struct mgmt *m);
+
+/* Record an event (any thread): severity "info", "warning" or "error". */
+void mgmt_event(struct mgmt *m, const char *severity, const char *type, const char *object,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* ---- one request, without HTTP ------------------------------------------ */
+
+#define MGMT_MAX_QUERY 16
+
+struct mgmt_kv {
+	const char *key, *value;
+};
+
+struct mgmt_request {
+	const char *method;          /* "GET", "POST", ... */
+	const char *path;            /* decoded, without the query: "/api/v1/volumes" */
+	struct mgmt_kv query[MGMT_MAX_QUERY];
+	size_t nquery;
+	const char *authorization;   /* the header's value, or NULL */
+	const char *idempotency_key; /* or NULL */
+	const char *content_type;    /* or NULL */
+	const char *body;            /* NULL when none */
+	size_t body_len;
+	const char *peer;            /* the client's address, for events */
+};
+
+struct mgmt_response {
+	int status;
+	const char *content_type;    /* static string */
+	char *body;                  /* malloc'ed; NUL-terminated */
+	size_t body_len;
+	char location[256];          /* "" when none */
+	char allow[64];              /* for 405 */
+	bool www_authenticate;       /* 401 */
+};
+
+/* Answer one request (any thread).  The caller frees resp with
+ * mgmt_response_free(). */
+void mgmt_handle(struct mgmt *m, const struct mgmt_request *req, struct mgmt_response *resp);
+void mgmt_response_free(struct mgmt_response *resp);
+
+/* The largest request body accepted (413 beyond). */
+#define MGMT_MAX_BODY (64u * 1024u)
+
+/* Run the schedules due at now_unix_s (the scheduler thread calls it each
+ * minute; tests call it with a simulated clock).  Returns how many ran. */
+int mgmt_scheduler_tick(struct mgmt *m, int64_t now_unix_s);
+
+/* ---- the daemon's settings (settings.c) ---------------------------------- */
+
+struct mgmt_settings {
+	char data_dir[4096];
+	char iscsi[80];      /* "" : the portals kept in the pool */
+	char nfs[80];
+	bool portmap;
+	char api[80];
+	char tls_cert[4096]; /* "" : plain HTTP */
+	char tls_key[4096];
+	char log_level[16];  /* error, warning, info */
+};
+
+void mgmt_settings_default(struct mgmt_settings *s);
+/* One setting by its file key; -ENOENT unknown key, -EINVAL bad value. */
+int mgmt_settings_set(struct mgmt_settings *s, const char *key, const char *value);
+/* Apply a settings file over s; 0 or -errno with a sentence naming the line. */
+int mgmt_settings_load(const char *path, struct mgmt_settings *s, char *err, size_t errlen);
+void mgmt_settings_print(const struct mgmt_settings *s, FILE *out);
+
+/* The OpenAPI 3.1 document served at /api/v1/openapi.json. */
+extern const char mgmt_openapi_json[];
+
+#endif /* SLATE_MGMT_H */
