@@ -23,6 +23,7 @@ struct MHD_Daemon;
 struct api_idem;
 struct api_tasks;
 struct api_sched;
+struct api_queued_event;
 
 /* The context; one per daemon (mgmt_create). */
 struct mgmt {
@@ -50,6 +51,15 @@ struct mgmt {
 
 	struct MHD_Daemon *httpd;
 	uint16_t port;
+
+	/* The management thread (mgmt.c): once a second it records queued
+	 * events, samples stats and runs due schedules. */
+	pthread_t thread;
+	bool thread_running;
+	bool stopping;                /* under lock; signalled with wake */
+	pthread_cond_t wake;
+	struct api_queued_event *queued; /* under lock; QUEUED_EVENTS slots */
+	unsigned nqueued, dropped;
 };
 
 enum api_role { ROLE_NONE, ROLE_READ, ROLE_ADMIN };
@@ -256,11 +266,14 @@ void api_accepted_task(struct api_call *c, int rc, uint64_t id);
 /* The task as the API shows it, or NULL. */
 json_t *api_task_json(struct mgmt *m, uint64_t id);
 int api_tasks_create(struct mgmt *m);
+void api_tasks_join(struct mgmt *m);
 void api_tasks_stop(struct mgmt *m);
 
 /* ---- idempotency (dispatch.c) and scheduler (scheduler.c) -------------------- */
 
 int api_events_load(struct mgmt *m);
+/* Record the events mgmt_event_async() queued (the management thread). */
+void api_events_drain(struct mgmt *m);
 int api_http_start(struct mgmt *m, char *err, size_t errlen);
 void api_http_stop(struct mgmt *m);
 int api_idem_create(struct mgmt *m);

@@ -66,6 +66,49 @@ void mgmt_event(struct mgmt *m, const char *severity, const char *type, const ch
 	m->log(m->log_arg, line);
 }
 
+/* ---- from threads that must not wait ----------------------------------- */
+
+#define QUEUED_EVENTS 64
+
+struct api_queued_event {
+	char severity[16], type[32], object[64], message[256];
+};
+
+void mgmt_event_async(struct mgmt *m, const char *severity, const char *type, const char *object,
+		      const char *message)
+{
+	pthread_mutex_lock(&m->lock);
+	if (!m->queued)
+		m->queued = calloc(QUEUED_EVENTS, sizeof(*m->queued));
+	if (!m->queued || m->nqueued == QUEUED_EVENTS) {
+		m->dropped++;
+	} else {
+		struct api_queued_event *e = &m->queued[m->nqueued++];
+		snprintf(e->severity, sizeof(e->severity), "%s", severity);
+		snprintf(e->type, sizeof(e->type), "%s", type);
+		snprintf(e->object, sizeof(e->object), "%s", object);
+		snprintf(e->message, sizeof(e->message), "%s", message);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void api_events_drain(struct mgmt *m)
+{
+	struct api_queued_event batch[QUEUED_EVENTS];
+	pthread_mutex_lock(&m->lock);
+	unsigned n = m->nqueued, dropped = m->dropped;
+	if (n)
+		memcpy(batch, m->queued, n * sizeof(batch[0]));
+	m->nqueued = m->dropped = 0;
+	pthread_mutex_unlock(&m->lock);
+	for (unsigned i = 0; i < n; i++)
+		mgmt_event(m, batch[i].severity, batch[i].type, batch[i].object, "%s",
+			   batch[i].message);
+	if (dropped)
+		mgmt_event(m, "warning", "events-dropped", "", "%u events came faster than they "
+			   "could be recorded and were dropped", dropped);
+}
+
 /* GET /events[?severity=&type=&since=] */
 static void list_events(struct api_call *c)
 {

@@ -1,13 +1,14 @@
 /*
  * mgmt.c - the management plane's life: create (load events, first-start
- * credentials), start (HTTP, then the scheduler), stop (HTTP first, so no
- * request starts work after; then the scheduler; then running tasks) and
- * destroy.
+ * credentials), start (the management thread, then HTTP), stop (HTTP
+ * first, so no request starts work after; then the management thread) and
+ * destroy (waits for running tasks).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mgmt/api.h"
@@ -64,6 +65,7 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 	m->log = opts->log ? opts->log : log_stderr;
 	m->log_arg = opts->log_arg;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->wake, NULL);
 	int rc = 0;
 	if (opts->tls_cert_file)
 		rc = read_text(opts->tls_cert_file, &m->tls_cert, err, errlen);
@@ -83,9 +85,40 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 	return 0;
 }
 
+/* The management thread: once a second, on the second. */
+static void *housekeeping(void *arg)
+{
+	struct mgmt *m = arg;
+	pthread_mutex_lock(&m->lock);
+	while (!m->stopping) {
+		pthread_mutex_unlock(&m->lock);
+		api_events_drain(m);
+		pthread_mutex_lock(&m->lock);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec++;
+		until.tv_nsec = 0;
+		while (!m->stopping &&
+		       pthread_cond_timedwait(&m->wake, &m->lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&m->lock);
+	api_events_drain(m);
+	return NULL;
+}
+
 int mgmt_start(struct mgmt *m, char *err, size_t errlen)
 {
-	return api_http_start(m, err, errlen);
+	int rc = -pthread_create(&m->thread, NULL, housekeeping, m);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the management thread: %s", strerror(-rc));
+		return rc;
+	}
+	m->thread_running = true;
+	rc = api_http_start(m, err, errlen);
+	if (rc)
+		mgmt_stop(m);
+	return rc;
 }
 
 uint16_t mgmt_port(const struct mgmt *m)
@@ -96,6 +129,15 @@ uint16_t mgmt_port(const struct mgmt *m)
 void mgmt_stop(struct mgmt *m)
 {
 	api_http_stop(m);
+	api_tasks_join(m);
+	if (!m->thread_running)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->thread, NULL);
+	m->thread_running = false;
 }
 
 void mgmt_destroy(struct mgmt *m)
@@ -107,6 +149,8 @@ void mgmt_destroy(struct mgmt *m)
 	api_idem_destroy(m);
 	free(m->tls_cert);
 	free(m->tls_key);
+	free(m->queued);
+	pthread_cond_destroy(&m->wake);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

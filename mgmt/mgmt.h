@@ -60,14 +60,22 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 int mgmt_start(struct mgmt *m, char *err, size_t errlen);
 /* The port listened on (after mgmt_start). */
 uint16_t mgmt_port(const struct mgmt *m);
-/* Stop listening (requests in flight finish), stop the scheduler, wait for
- * running tasks.  Idempotent. */
+/* Stop listening (requests in flight finish), wait for running tasks, stop
+ * the management thread: after it nothing uses the pool.  Idempotent; the
+ * context stays valid (mgmt_event_async() only queues) until mgmt_destroy. */
 void mgmt_stop(struct mgmt *m);
 void mgmt_destroy(struct mgmt *m);
 
 /* Record an event (any thread): severity "info", "warning" or "error". */
 void mgmt_event(struct mgmt *m, const char *severity, const char *type, const char *object,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The same from a thread that must not wait for the pool (cowstore's
+ * event handler runs on its store thread): queued, recorded within a
+ * second by the management thread.  Up to 64 wait; more are counted and
+ * reported as dropped. */
+void mgmt_event_async(struct mgmt *m, const char *severity, const char *type, const char *object,
+		      const char *message);
 
 /* ---- one request, without HTTP ------------------------------------------ */
 

@@ -83,10 +83,11 @@ struct slated {
 	const char *nfs_address;   /* set.nfs */
 	bool no_portmap;
 	struct nfs_server *nfs;
-	struct mgmt *mgmt;
+	struct mgmt *mgmt;         /* freed after the pool closes: events may still come */
 	/* The server that cowstore events (store thread) are forwarded to: set
 	 * once it serves; the pool is closed before the server is destroyed. */
 	struct iscsi_server *_Atomic iscsi_events;
+	struct mgmt *_Atomic mgmt_events; /* likewise, once the API serves */
 };
 
 /* ---- logging -------------------------------------------------------- */
@@ -155,6 +156,15 @@ static void on_cowstore_event(void *arg, const struct cowstore_event *ev)
 	log_line("event: %s: %s (volume %" PRIu64 ", snapshot %" PRIu64 ", sector %" PRIu64
 		 ", data block %" PRIu64 ")", event_name(ev->type), ev->message, ev->volume_id,
 		 ev->snapshot_id, ev->lba, ev->pblock);
+	struct mgmt *m = atomic_load(&sd->mgmt_events);
+	char object[32];
+	snprintf(object, sizeof(object), "volume %" PRIu64, ev->volume_id);
+	if (m)
+		mgmt_event_async(m, ev->type == COWSTORE_EVENT_SOFT_THRESHOLD ? "warning" : "error",
+				 ev->type == COWSTORE_EVENT_SOFT_THRESHOLD ? "soft-threshold"
+				 : ev->type == COWSTORE_EVENT_POOL_FULL	   ? "pool-full"
+									   : "checksum-error",
+				 ev->volume_id ? object : "pool", ev->message);
 }
 
 /* ---- the data directory --------------------------------------------- */
@@ -548,6 +558,7 @@ static int start_mgmt(struct slated *sd)
 		log_line("error: cannot serve the API: %s", err[0] ? err : strerror(-rc));
 		return rc;
 	}
+	atomic_store(&sd->mgmt_events, sd->mgmt);
 	log_line("API: listening on %s://%.*s:%u/api/v1 (admin token in %s/admin-token)",
 		 sd->set.tls_cert[0] ? "https" : "http", (int)(strrchr(sd->set.api, ':') - sd->set.api),
 		 sd->set.api, mgmt_port(sd->mgmt), sd->data_dir);
@@ -662,11 +673,13 @@ int main(int argc, char **argv)
 			log_line("error: waiting for signals failed: %s; shutting down",
 				 strerror(-rc));
 	}
-	mgmt_destroy(sd.mgmt);          /* no request, schedule or task runs after */
+	if (sd.mgmt)
+		mgmt_stop(sd.mgmt);     /* no request, schedule or task runs after */
 	if (sd.iscsi)
 		iscsi_server_stop(sd.iscsi); /* sessions asked to log out; commands finish */
 	nfs_server_destroy(sd.nfs);     /* calls in flight finish; unregistered */
 	cowstore_close(sd.cs);          /* no more events after this */
+	mgmt_destroy(sd.mgmt);
 	iscsi_server_destroy(sd.iscsi);
 	free(sd.iscsi_cfg);
 	log_line("pool %s closed cleanly; exiting", sd.data_dir);

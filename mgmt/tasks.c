@@ -76,7 +76,8 @@ static int make_room(struct api_tasks *tasks)
 		struct api_task *t = tasks->list[i];
 		if (atomic_load(&t->state) == TASK_RUNNING)
 			continue;
-		pthread_join(t->thread, NULL);
+		if (!t->joined)
+			pthread_join(t->thread, NULL);
 		free(t);
 		memmove(&tasks->list[i], &tasks->list[i + 1],
 			(tasks->count - i - 1) * sizeof(tasks->list[0]));
@@ -118,14 +119,32 @@ int api_task_start(struct mgmt *m, const char *kind, const char *object, api_tas
 	return 0;
 }
 
+/* Wait for every task (the daemon is stopping; no new one starts, since
+ * HTTP has stopped). */
+void api_tasks_join(struct mgmt *m)
+{
+	if (!m->tasks)
+		return;
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->tasks->count; i++) {
+		struct api_task *t = m->tasks->list[i];
+		if (!t->joined) {
+			pthread_mutex_unlock(&m->lock); /* the task may record an event */
+			pthread_join(t->thread, NULL);
+			pthread_mutex_lock(&m->lock);
+			t->joined = true;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 void api_tasks_stop(struct mgmt *m)
 {
 	if (!m->tasks)
 		return;
-	for (size_t i = 0; i < m->tasks->count; i++) {
-		pthread_join(m->tasks->list[i]->thread, NULL);
+	api_tasks_join(m);
+	for (size_t i = 0; i < m->tasks->count; i++)
 		free(m->tasks->list[i]);
-	}
 	free(m->tasks);
 	m->tasks = NULL;
 }
