@@ -104,6 +104,8 @@ $(B)/tests/integration/nfs_api: LDLIBS += -lnfs
 # the reconfiguration tests drive the servers with libiscsi / libnfs clients
 $(B)/tests/unit/target/iscsi/test_reconf $(BA)/tests/unit/target/iscsi/test_reconf: \
 	LDLIBS += -liscsi
+$(B)/tests/unit/target/nfs/test_reconf $(BA)/tests/unit/target/nfs/test_reconf: \
+	LDLIBS += -lnfs
 
 $(BF)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_server.h $(call MOD_LIBS,$(BF))
 	@mkdir -p $(dir $@)
