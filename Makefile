@@ -121,6 +121,11 @@ $(B)/tests/integration/%: tests/integration/%.c tests/harness.h $(call MOD_LIBS,
 $(B)/tests/integration/nfs_api: tests/integration/nfs_client.h tests/integration/nfs_checks.h \
 	tests/integration/nfs_modes.h
 $(B)/tests/integration/nfs_api: LDLIBS += -lnfs
+# the reconfiguration tests drive the servers with libiscsi / libnfs clients
+$(B)/tests/unit/target/iscsi/test_reconf $(BA)/tests/unit/target/iscsi/test_reconf: \
+	LDLIBS += -liscsi
+$(B)/tests/unit/target/nfs/test_reconf $(BA)/tests/unit/target/nfs/test_reconf: \
+	LDLIBS += -lnfs
 
 $(BF)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_server.h $(call MOD_LIBS,$(BF))
 	@mkdir -p $(dir $@)

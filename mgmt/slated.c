@@ -367,33 +367,36 @@ static int add_portals(struct slated *sd, char *first, size_t first_len)
 	return 0;
 }
 
-/* A target and its LUNs; a LUN whose volume is gone is logged and left out
- * rather than keeping every other target from being served. */
-static int add_target(struct slated *sd, const struct iscsi_target_config *t)
+/* The configuration to serve: the stored one less the LUNs whose volume is
+ * gone, which are logged and left out rather than keeping every other
+ * target from being served (iscsi_server_apply_config refuses a missing
+ * volume).  The caller frees it. */
+static struct iscsi_config *servable_config(struct slated *sd)
 {
-	int rc = iscsi_server_add_target(sd->iscsi, t->iqn);
-	if (!rc)
-		rc = iscsi_server_set_access(sd->iscsi, t->iqn, &t->auth, t->acl, t->nacl);
-	for (unsigned i = 0; i < t->nluns && !rc; i++) {
-		uint64_t id;
-		if (cowstore_volume_lookup(sd->cs, t->luns[i].volume, &id)) {
-			log_line("warning: target %s LUN %llu: no volume '%s'; LUN not served",
-				 t->iqn, (unsigned long long)t->luns[i].lun, t->luns[i].volume);
-			continue;
+	struct iscsi_config *cfg = malloc(sizeof(*cfg));
+	if (!cfg)
+		return NULL;
+	*cfg = *sd->iscsi_cfg;
+	for (unsigned i = 0; i < cfg->ntargets; i++) {
+		struct iscsi_target_config *t = &cfg->targets[i];
+		unsigned kept = 0;
+		for (unsigned j = 0; j < t->nluns; j++) {
+			uint64_t id;
+			if (cowstore_volume_lookup(sd->cs, t->luns[j].volume, &id)) {
+				log_line("warning: target %s LUN %llu: no volume '%s'; LUN not served",
+					 t->iqn, (unsigned long long)t->luns[j].lun, t->luns[j].volume);
+				continue;
+			}
+			t->luns[kept++] = t->luns[j];
 		}
-		rc = iscsi_server_add_lun(sd->iscsi, t->iqn, t->luns[i].lun, id);
+		t->nluns = kept;
 	}
-	if (rc)
-		log_line("error: cannot serve target %s: %s", t->iqn, strerror(-rc));
-	else
-		log_line("iSCSI: target %s, %u LUN(s)%s%s", t->iqn, t->nluns,
-			 t->auth.chap.user[0] ? ", CHAP" : "", t->nacl ? ", ACL" : "");
-	return rc;
+	return cfg;
 }
 
 static int start_iscsi(struct slated *sd)
 {
-	char first[72];
+	char first[72], why[256] = "";
 	const struct iscsi_config *cfg;
 	int rc = load_iscsi_config(sd);
 	if (!rc)
@@ -401,9 +404,17 @@ static int start_iscsi(struct slated *sd)
 	if (rc)
 		return rc;
 	cfg = sd->iscsi_cfg;
-	rc = iscsi_server_set_access(sd->iscsi, NULL, &cfg->discovery, NULL, 0);
-	for (unsigned i = 0; i < cfg->ntargets && !rc; i++)
-		rc = add_target(sd, &cfg->targets[i]);
+	struct iscsi_config *serve = servable_config(sd);
+	rc = serve ? iscsi_server_apply_config(sd->iscsi, serve, why, sizeof(why)) : -ENOMEM;
+	if (rc)
+		log_line("error: cannot serve the iSCSI configuration: %s",
+			 why[0] ? why : strerror(-rc));
+	for (unsigned i = 0; serve && !rc && i < serve->ntargets; i++) {
+		const struct iscsi_target_config *t = &serve->targets[i];
+		log_line("iSCSI: target %s, %u LUN(s)%s%s", t->iqn, t->nluns,
+			 t->auth.chap.user[0] ? ", CHAP" : "", t->nacl ? ", ACL" : "");
+	}
+	free(serve);
 	if (!rc)
 		rc = iscsi_server_start(sd->iscsi);
 	if (rc) {

@@ -140,6 +140,16 @@ static int check_target(const struct iscsi_target_config *t, char *why, size_t w
 	return 0;
 }
 
+int config_check_target(const struct iscsi_target_config *t, char *why, size_t why_len)
+{
+	return check_target(t, why, why_len);
+}
+
+int config_check_auth(const struct iscsi_auth *a, const char *what, char *why, size_t why_len)
+{
+	return check_auth(a, what, why, why_len);
+}
+
 int iscsi_portal_parse(const char *portal, char *address, size_t address_len, uint16_t *port)
 {
 	const char *colon = portal ? strrchr(portal, ':') : NULL;

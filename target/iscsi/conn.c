@@ -464,6 +464,8 @@ bool conn_release(struct conn *c)
 	pthread_mutex_unlock(&c->srv->sessions_lock);
 	if (c->target && c->nexus_id)
 		scsi_nexus_remove(c->target->scsi, c->nexus_id);
+	if (c->target)
+		server_target_put(c->srv, c->target); /* may free a removed target */
 	chap_free(c);
 	free(c->rx_buf);
 	free(c);

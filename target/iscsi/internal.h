@@ -142,11 +142,21 @@ struct access {
 	char (*acl)[ISCSI_NAME_MAX + 1]; /* owned */
 };
 
+/* A target, owned by the event loop once the server runs (before: by the
+ * thread that creates the server).  Allocated alone so that its address
+ * stays put: connections point at it (conn->target).  A target removed by
+ * iscsi_server_apply_config leaves srv->targets for srv->retired and is
+ * freed when the last connection referring to it is released (conns), or
+ * at iscsi_server_destroy. */
 struct target_entry {
 	char iqn[ISCSI_NAME_MAX + 1];
 	struct scsi_target *scsi;
 	struct cowstore *cs;   /* where its APTPL reservations are kept */
 	struct access access;
+	uint64_t lun_volume[SCSI_MAX_LUNS]; /* the volume of each LUN mapped */
+	unsigned conns;        /* connections whose c->target is this one */
+	bool removed;          /* on srv->retired: no new login finds it */
+	struct target_entry *next_retired;
 };
 
 struct conn;
@@ -174,9 +184,21 @@ struct iscsi_server {
 	/* Guards the conns list against the session functions of iscsi.h; the
 	 * loop takes it only to link and unlink a connection. */
 	pthread_mutex_t sessions_lock;
-	struct target_entry targets[MAX_TARGETS];
+	struct target_entry *targets[MAX_TARGETS];
 	int ntargets;
+	struct target_entry *retired; /* removed, still referred to by a connection */
 	struct access discovery;
+	/* iscsi_server_apply_config (reconf.c): a request from another thread
+	 * waits in reconf until the loop has applied it.  reconf_lock guards
+	 * reconf and loop_owns (set while the loop thread runs: then only it
+	 * may touch targets, discovery and retired); it is never taken with
+	 * sessions_lock held.  reconf_retry is the loop's own: a request is
+	 * waiting for a LUN number to drain. */
+	pthread_mutex_t reconf_lock;
+	pthread_cond_t reconf_cond;
+	struct reconf *reconf;
+	bool loop_owns;
+	bool reconf_retry;
 	struct conn *conns;
 	uint64_t next_nexus;
 	uint16_t next_tsih;
@@ -313,7 +335,25 @@ void tmf_task_ended(struct tmf *tmf);
 
 /* server.c */
 struct target_entry *server_find_target(struct iscsi_server *srv, const char *iqn);
+/* A connection starts / stops referring to t (conn->target); the last put
+ * of a removed target frees it. */
+void server_target_hold(struct target_entry *t);
+void server_target_put(struct iscsi_server *srv, struct target_entry *t);
+/* Take t out of service: off the table (no login or SendTargets finds it),
+ * its connections closed; freed once none refers to it.  Loop thread. */
+void server_remove_target(struct iscsi_server *srv, struct target_entry *t);
 uint64_t server_now_ms(void);
+
+/* config.c: the checks iscsi_config_save_target applies, for a
+ * configuration that is applied without being saved; -EINVAL, why set. */
+int config_check_target(const struct iscsi_target_config *t, char *why, size_t why_len);
+int config_check_auth(const struct iscsi_auth *a, const char *what, char *why, size_t why_len);
+
+/* reconf.c */
+/* The loop's part of iscsi_server_apply_config: apply a waiting request
+ * (from on_notify, and after each round while one waits for a LUN to
+ * drain); on stop, the request the loop did not take. */
+void reconf_service(struct iscsi_server *srv);
 
 /* session.c */
 /* c entered full feature phase: publish it to iscsi_server_list_sessions and

@@ -5,12 +5,13 @@
  *
  * Threading: the server runs one event-loop thread (epoll) that owns every
  * socket, session and SCSI target and the cowstore completion queue, so no
- * connection ever blocks on disk and nothing needs a lock.  Functions here
+ * connection ever blocks on disk and serving takes no lock.  Functions here
  * are called from the thread that created the server, and only before
  * iscsi_server_start() or after iscsi_server_stop(), except for the
- * start/stop pair itself, iscsi_server_thin_threshold_reached, and the
- * session functions at the end, which any thread may call while the server
- * runs (they take the sessions lock).
+ * start/stop pair itself, iscsi_server_thin_threshold_reached,
+ * iscsi_server_apply_config (which hands its change to the loop and waits
+ * for it), and the session functions at the end, which any thread may call
+ * while the server runs (they take the sessions lock).
  */
 #ifndef SLATE_TARGET_ISCSI_H
 #define SLATE_TARGET_ISCSI_H
@@ -128,6 +129,29 @@ int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun
 int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,
 			    const struct iscsi_auth *auth, const char (*acl)[ISCSI_NAME_MAX + 1],
 			    unsigned nacl);
+/* Make a running (or not yet started) server serve exactly cfg's targets,
+ * LUN mappings, ACLs and CHAP (portals are not touched).  Targets not in cfg
+ * are removed: their sessions are closed.  A LUN no longer mapped answers
+ * LOGICAL UNIT NOT SUPPORTED and the sessions of that target get a
+ * REPORTED LUNS DATA HAS CHANGED unit attention; a newly mapped LUN also
+ * raises that unit attention.  A volume named in cfg that does not exist is
+ * an error (-ENOENT, why names it) and nothing changes.  Any thread.
+ * 0 or negative errno with a sentence in why.
+ *
+ * More precisely: cfg is checked as iscsi_config_save_target checks a
+ * target (-EINVAL) and every volume looked up before anything changes.
+ * Then, on the event loop, between two commands: discovery's CHAP is set;
+ * targets not in cfg are removed (sessions and logins in progress closed;
+ * commands already in the pool finish, their results dropped); new targets
+ * are added; every target's CHAP and ACL replaced, and its sessions whose
+ * initiator the new ACL leaves out are closed (a session that logged in
+ * with CHAP since changed keeps going); a LUN mapped to another volume is
+ * unmapped and mapped again.  Commands running on an unmapped LUN finish;
+ * remapping its number waits for them.  The call returns once all of it is
+ * done: a login or command after it sees the new configuration.  A failure
+ * past the checks (out of memory) leaves what was already applied. */
+int iscsi_server_apply_config(struct iscsi_server *srv, const struct iscsi_config *cfg,
+                              char *why, size_t why_len);
 /* Bind and listen, then serve in a new thread. */
 int iscsi_server_start(struct iscsi_server *srv);
 /* Stop accepting, close every connection once its commands finish, join. */

@@ -187,6 +187,7 @@ static void identify(struct negotiation *n, const struct kvlist *keys)
 		n->status = ST_NOT_FOUND;
 		return;
 	}
+	server_target_hold(c->target); /* until conn_release */
 	if (!access_allows(&c->target->access, c->initiator)) {
 		n->status = ST_AUTHORIZATION_FAILED;
 		return;
@@ -367,7 +368,7 @@ static int send_targets_text(struct conn *c, const char *which, uint8_t **data, 
 	if (!p)
 		return -ENOMEM;
 	for (int i = 0; i < c->srv->ntargets; i++) {
-		const struct target_entry *t = &c->srv->targets[i];
+		const struct target_entry *t = c->srv->targets[i];
 		if ((!c->discovery && t != c->target) || !access_allows(&t->access, c->initiator))
 			continue;
 		if (strcmp(which, "All") != 0 && which[0] && strcasecmp(which, t->iqn) != 0)

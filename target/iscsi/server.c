@@ -3,10 +3,14 @@
  * loop thread that owns every connection (see iscsi.h for the threading).
  *
  * The loop waits on the listening sockets (one per portal), a stop eventfd, a notify eventfd
- * (events from other threads), a timer (keepalive and the stop deadline),
+ * (events from other threads: the pool's soft threshold, a configuration to
+ * apply), a timer (keepalive and the stop deadline),
  * the cowstore completion queue and every connection.  After each round it writes out
  * what commands queued and frees connections that died and whose commands
  * have all finished: that is the only place a connection is freed.
+ *
+ * Targets live alone on the heap (see struct target_entry): a removed one
+ * is freed by the release of the last connection that refers to it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,6 +71,8 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 		return rc;
 	}
 	pthread_mutex_init(&srv->sessions_lock, NULL);
+	pthread_mutex_init(&srv->reconf_lock, NULL);
+	pthread_cond_init(&srv->reconf_cond, NULL);
 	*out = srv;
 	return 0;
 }
@@ -74,9 +80,52 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 struct target_entry *server_find_target(struct iscsi_server *srv, const char *iqn)
 {
 	for (int i = 0; i < srv->ntargets; i++)
-		if (strcasecmp(srv->targets[i].iqn, iqn) == 0) /* names ignore case */
-			return &srv->targets[i];
+		if (strcasecmp(srv->targets[i]->iqn, iqn) == 0) /* names ignore case */
+			return srv->targets[i];
 	return NULL;
+}
+
+static void target_free(struct target_entry *t)
+{
+	scsi_target_destroy(t->scsi);
+	free(t->access.acl);
+	free(t);
+}
+
+void server_target_hold(struct target_entry *t) { t->conns++; }
+
+void server_target_put(struct iscsi_server *srv, struct target_entry *t)
+{
+	if (--t->conns || !t->removed)
+		return;
+	struct target_entry **pp = &srv->retired;
+	while (*pp && *pp != t)
+		pp = &(*pp)->next_retired;
+	if (*pp)
+		*pp = t->next_retired;
+	target_free(t);
+}
+
+void server_remove_target(struct iscsi_server *srv, struct target_entry *t)
+{
+	for (int i = 0; i < srv->ntargets; i++) {
+		if (srv->targets[i] == t) { /* SendTargets keeps the order of the rest */
+			memmove(&srv->targets[i], &srv->targets[i + 1],
+				(size_t)(srv->ntargets - i - 1) * sizeof(srv->targets[0]));
+			srv->ntargets--;
+			break;
+		}
+	}
+	t->removed = true;
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (c->target == t)
+			conn_fail(c, "its target was removed");
+	if (!t->conns) {
+		target_free(t);
+		return;
+	}
+	t->next_retired = srv->retired; /* until its connections are released */
+	srv->retired = t;
 }
 
 /* ---- persistent reservations with APTPL --------------------------------- */
@@ -127,14 +176,18 @@ int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn)
 		return -EEXIST;
 	if (srv->ntargets == MAX_TARGETS)
 		return -ENOSPC;
-	struct target_entry *t = &srv->targets[srv->ntargets];
+	struct target_entry *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
 	int rc = scsi_target_create(srv->cs, srv->queue, iqn, &t->scsi);
-	if (rc)
+	if (rc) {
+		free(t);
 		return rc;
+	}
 	snprintf(t->iqn, sizeof(t->iqn), "%s", iqn);
 	t->cs = srv->cs;
 	scsi_target_set_pr_save(t->scsi, save_pr, t);
-	srv->ntargets++;
+	srv->targets[srv->ntargets++] = t;
 	return 0;
 }
 
@@ -143,8 +196,10 @@ int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun
 {
 	struct target_entry *t = server_find_target(srv, iqn);
 	int rc = t ? scsi_target_add_lun(t->scsi, lun, volume_id) : -ENOENT;
-	if (!rc)
+	if (!rc) {
+		t->lun_volume[lun] = volume_id;
 		load_pr(t, lun);
+	}
 	return rc;
 }
 
@@ -202,7 +257,8 @@ static void on_notify(struct iscsi_server *srv)
 		return; /* nothing was written after all */
 	if (atomic_exchange(&srv->thin_threshold, false))
 		for (int i = 0; i < srv->ntargets; i++)
-			scsi_target_thin_threshold(srv->targets[i].scsi);
+			scsi_target_thin_threshold(srv->targets[i]->scsi);
+	reconf_service(srv);
 }
 
 /* ---- sockets ---------------------------------------------------------- */
@@ -345,6 +401,8 @@ static void after_round(struct iscsi_server *srv)
 			conn_flush(c);
 		conn_release(c);
 	}
+	if (srv->reconf_retry)
+		reconf_service(srv); /* a LUN number it remaps may have drained */
 }
 
 void server_poll(struct iscsi_server *srv, int timeout_ms)
@@ -404,8 +462,13 @@ int iscsi_server_start(struct iscsi_server *srv)
 		rc = server_open_loop(srv);
 	for (unsigned i = 0; i < srv->nportals && !rc; i++)
 		rc = watch(srv, srv->portals[i].fd, &srv->portals[i]);
+	/* From here the loop owns the targets: iscsi_server_apply_config hands
+	 * its work over instead of doing it itself. */
+	pthread_mutex_lock(&srv->reconf_lock);
 	if (!rc)
 		rc = -pthread_create(&srv->thread, NULL, loop_main, srv);
+	srv->loop_owns = !rc;
+	pthread_mutex_unlock(&srv->reconf_lock);
 	if (rc)
 		return rc; /* iscsi_server_destroy closes what was opened */
 	srv->running = true;
@@ -421,6 +484,10 @@ void iscsi_server_stop(struct iscsi_server *srv)
 		perror("iscsi: cannot signal the event loop to stop");
 	pthread_join(srv->thread, NULL);
 	srv->running = false;
+	pthread_mutex_lock(&srv->reconf_lock);
+	srv->loop_owns = false;
+	pthread_mutex_unlock(&srv->reconf_lock);
+	reconf_service(srv); /* a request the loop ended before taking */
 }
 
 void iscsi_server_destroy(struct iscsi_server *srv)
@@ -428,9 +495,12 @@ void iscsi_server_destroy(struct iscsi_server *srv)
 	if (!srv)
 		return;
 	iscsi_server_stop(srv);
-	for (int i = 0; i < srv->ntargets; i++) {
-		scsi_target_destroy(srv->targets[i].scsi);
-		free(srv->targets[i].access.acl);
+	for (int i = 0; i < srv->ntargets; i++)
+		target_free(srv->targets[i]);
+	while (srv->retired) {
+		struct target_entry *t = srv->retired;
+		srv->retired = t->next_retired;
+		target_free(t);
 	}
 	free(srv->discovery.acl);
 	for (unsigned i = 0; i < srv->nportals; i++)
@@ -446,5 +516,7 @@ void iscsi_server_destroy(struct iscsi_server *srv)
 		close(srv->notify_fd);
 	cowstore_queue_destroy(srv->queue);
 	pthread_mutex_destroy(&srv->sessions_lock);
+	pthread_mutex_destroy(&srv->reconf_lock);
+	pthread_cond_destroy(&srv->reconf_cond);
 	free(srv);
 }

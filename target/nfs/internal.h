@@ -7,7 +7,10 @@
  * for READ and WRITE, submits cowstore IO and answers from its completion.
  * nfs_call_reply() hands the finished reply back to server.c, which sends
  * it on the connection if that still lives.  Everything runs on the loop
- * thread; nothing here takes a lock.
+ * thread and takes no lock, but for two doors other threads come through:
+ * nfs_server_reload_exports hands a new export set to the loop (ctl_lock,
+ * the notify eventfd), and nfs_server_list_clients reads the connection
+ * list (clients_lock guards its links; the figures it reads are atomics).
  */
 #ifndef SLATE_NFS_INTERNAL_H
 #define SLATE_NFS_INTERNAL_H
@@ -141,13 +144,34 @@ struct nfs_mount_entry {
 	char path[NFS_EXPORT_PATH_MAX + 1];
 };
 
+/* The exports as read from the pool, with the inode of each one's
+ * directory (0 for one whose directory is gone). */
+struct nfs_export_set {
+	struct nfs_export *exports;
+	uint64_t *roots;
+	size_t n;
+};
+
 struct nfs_server {
 	struct cowstore *cs;
 	struct nfs_server_options opts;
 	char address[64];            /* opts.address points here */
-	struct nfs_export *exports;  /* loaded at start */
+	/* The export set in use: read at start, replaced by
+	 * nfs_server_reload_exports.  The loop's own while it runs (loop_owns);
+	 * pointers into it live no longer than one call's dispatch. */
+	struct nfs_export *exports;
 	uint64_t *export_roots;      /* the inode of each export's directory */
 	size_t nexports;
+	/* ctl_lock guards loop_owns (the loop thread runs and owns the export
+	 * set) and pending_exports (a reload waiting for the loop to swap it
+	 * in; the caller waits on ctl_cond).  Never held by the loop while it
+	 * takes clients_lock, nor the other way round. */
+	pthread_mutex_t ctl_lock;
+	pthread_cond_t ctl_cond;
+	bool loop_owns;
+	struct nfs_export_set *pending_exports;
+	int notify_fd;               /* eventfd: pending_exports was set */
+	pthread_mutex_t clients_lock; /* the links of conns, for list_clients */
 	uint8_t write_verf[NFS3_WRITEVERFSIZE]; /* new on every start */
 	struct cowstore_queue *queue;
 	int listen_fd, portmap_fd, epoll_fd, stop_fd;

@@ -6,12 +6,13 @@
  *
  * Exports are kept in the pool (export.c): each is a directory of the
  * namespace with client rules in the manner of exports(5).  They are read
- * when the server starts.
+ * when the server starts and again by nfs_server_reload_exports.
  *
- * Threading: one event-loop thread (epoll) owns every socket and the
- * cowstore completion queue; data IO is asynchronous, namespace calls run
- * on the loop.  nfs_server_* functions are called from one thread (the
- * daemon's main).
+ * Threading: one event-loop thread (epoll) owns every socket, the export
+ * set in use and the cowstore completion queue; data IO is asynchronous,
+ * namespace calls run on the loop.  nfs_server_* functions are called from
+ * one thread (the daemon's main), except nfs_server_reload_exports and
+ * nfs_server_list_clients, which any thread may call.
  */
 #ifndef SLATE_TARGET_NFS_H
 #define SLATE_TARGET_NFS_H
@@ -94,6 +95,31 @@ int nfs_server_start(struct nfs_server *srv, char *err, size_t errlen);
 uint16_t nfs_server_port(const struct nfs_server *srv);
 /* How the portmapper is served: "off", "rpcbind" or "own:PORT". */
 const char *nfs_server_portmap_mode(const struct nfs_server *srv);
+/* Re-read the exports from the pool (nfs_export_put/remove change them);
+ * MOUNT and file-handle checks use the new set from the next call on.
+ * Handles of a removed export answer NFS3ERR_STALE.  Any thread.
+ * (The set is read in the calling thread, then swapped in by the event loop
+ * between two calls; this returns once it is in use.  A client's rights are
+ * judged on every call, so a changed rule applies to mounted clients too.
+ * 0, or a negative errno with err set.) */
+int nfs_server_reload_exports(struct nfs_server *srv, char *err, size_t errlen);
+
+struct nfs_client_info {
+	char address[64];          /* numeric, without port */
+	uint16_t port;
+	int64_t connected_unix_ns;
+	int64_t last_call_unix_ns; /* 0: none yet */
+	uint64_t calls;            /* RPC calls answered on this connection */
+	uint32_t uid;              /* AUTH_SYS uid of the last call (UINT32_MAX: none) */
+	uint32_t outstanding;      /* calls in progress now */
+};
+/* Copy up to max connected clients (one per TCP connection) into out;
+ * *count gets how many there are.  Any thread while the server runs.
+ * (uid is that of the last call that carried AUTH_SYS credentials; calls
+ * counts replies handed to the socket, outstanding the calls received and
+ * not yet answered.  Portmapper connections are listed too.) */
+int nfs_server_list_clients(struct nfs_server *srv, struct nfs_client_info *out, size_t max,
+                            size_t *count);
 /* Stop serving (calls in flight finish), unregister, close sockets. */
 void nfs_server_stop(struct nfs_server *srv);
 void nfs_server_destroy(struct nfs_server *srv);

@@ -11,10 +11,18 @@
  * are in flight; beyond that the loop stops reading it, so a client that
  * floods cannot make the server queue without bound.  Replies queued for a
  * slow reader are bounded the same way.
+ *
+ * Other threads: nfs_server_reload_exports reads the new exports itself and
+ * leaves them in srv->pending_exports; the loop swaps them in between two
+ * events (so a call sees one set from start to end) and the caller frees
+ * the old set.  nfs_server_list_clients walks srv->conns under
+ * clients_lock, which the loop takes only to link and unlink a connection;
+ * the per-connection figures it copies are atomics the loop updates.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "target/nfs/internal.h"
@@ -46,11 +55,24 @@ struct nfs_conn {
 	bool closed;
 	bool processing;              /* conn_process is on the stack */
 	uint32_t events;              /* what epoll watches for */
-	struct nfs_conn *next, **pprev;
+	struct nfs_conn *next, **pprev; /* srv->conns, under clients_lock */
+	/* for nfs_server_list_clients: written by the loop, read by any thread */
+	int64_t connected_unix_ns;
+	_Atomic int64_t last_call_unix_ns;
+	_Atomic uint64_t calls_answered;
+	_Atomic uint32_t last_uid;    /* UINT32_MAX: no AUTH_SYS call yet */
+	_Atomic uint32_t outstanding;
 };
 
 /* epoll tags of the server's own descriptors */
-static char tag_listen, tag_portmap, tag_stop, tag_queue;
+static char tag_listen, tag_portmap, tag_stop, tag_queue, tag_notify;
+
+static int64_t unix_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void conn_process(struct nfs_conn *conn);
 
@@ -105,9 +127,11 @@ static void conn_close(struct nfs_conn *conn)
 	conn->closed = true;
 	epoll_ctl(conn->srv->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
 	close(conn->fd);
+	pthread_mutex_lock(&conn->srv->clients_lock);
 	*conn->pprev = conn->next;
 	if (conn->next)
 		conn->next->pprev = conn->pprev;
+	pthread_mutex_unlock(&conn->srv->clients_lock);
 	while (conn->tx_head) {
 		struct nfs_call *call = conn->tx_head;
 		conn->tx_head = call->next;
@@ -171,6 +195,7 @@ static bool conn_flush(struct nfs_conn *conn)
 void nfs_call_reply(struct nfs_call *call)
 {
 	struct nfs_conn *conn = call->conn;
+	atomic_fetch_sub_explicit(&conn->outstanding, 1, memory_order_relaxed);
 	if (conn->closed) {
 		call_free(call);
 		conn->calls--;
@@ -186,6 +211,7 @@ void nfs_call_reply(struct nfs_call *call)
 		return;
 	}
 	rpc_record_mark(call->reply.buf, (uint32_t)(call->reply.len - 4 + data));
+	atomic_fetch_add_explicit(&conn->calls_answered, 1, memory_order_relaxed);
 	call->next = NULL;
 	if (conn->tx_tail)
 		conn->tx_tail->next = call;
@@ -223,12 +249,20 @@ static void serve_record(struct nfs_conn *conn, const uint8_t *record, size_t le
 	xdr_put_u32(&call->reply, 0); /* the record mark, set when sent */
 	enum rpc_auth_stat auth;
 	struct xdr_out *out = &call->reply;
-	switch (rpc_call_decode(record, len, &call->rpc, &auth)) {
-	case RPC_CALL_DROP:
+	enum rpc_call_status status = rpc_call_decode(record, len, &call->rpc, &auth);
+	if (status == RPC_CALL_DROP) {
 		call_free(call);
 		conn->calls--;
 		conn_put(conn);
 		return;
+	}
+	atomic_fetch_add_explicit(&conn->outstanding, 1, memory_order_relaxed);
+	atomic_store_explicit(&conn->last_call_unix_ns, unix_now_ns(), memory_order_relaxed);
+	if (status == RPC_CALL_OK && call->rpc.cred.flavor == RPC_AUTH_SYS)
+		atomic_store_explicit(&conn->last_uid, call->rpc.cred.uid, memory_order_relaxed);
+	switch (status) {
+	case RPC_CALL_DROP:
+		break; /* handled above */
 	case RPC_CALL_RPC_MISMATCH:
 		rpc_reply_denied_mismatch(out, call->rpc.xid);
 		break;
@@ -345,13 +379,19 @@ int nfs_server_adopt(struct nfs_server *srv, int fd, const struct sockaddr_stora
 		return -ENOMEM;
 	}
 	*conn = (struct nfs_conn){ .srv = srv, .fd = fd, .peer = *peer, .rx = rx, .refs = 1,
-				   .events = EPOLLIN };
+				   .events = EPOLLIN, .connected_unix_ns = unix_now_ns() };
+	atomic_init(&conn->last_call_unix_ns, 0);
+	atomic_init(&conn->calls_answered, 0);
+	atomic_init(&conn->last_uid, UINT32_MAX);
+	atomic_init(&conn->outstanding, 0);
 	rpc_record_reader_init(&conn->reader, srv->opts.max_record);
+	pthread_mutex_lock(&srv->clients_lock);
 	conn->next = srv->conns;
 	conn->pprev = &srv->conns;
 	if (srv->conns)
 		srv->conns->pprev = &conn->next;
 	srv->conns = conn;
+	pthread_mutex_unlock(&srv->clients_lock);
 	return 0;
 }
 
@@ -369,6 +409,131 @@ static void accept_all(struct nfs_server *srv, int listen_fd)
 		if (nfs_server_adopt(srv, fd, &peer) < 0)
 			close(fd);
 	}
+}
+
+/* ---- exports ------------------------------------------------------------------ */
+
+static void export_set_swap(struct nfs_server *srv, struct nfs_export_set *set)
+{
+	struct nfs_export_set old = { srv->exports, srv->export_roots, srv->nexports };
+	srv->exports = set->exports;
+	srv->export_roots = set->roots;
+	srv->nexports = set->n;
+	*set = old;
+}
+
+static void export_set_free(struct nfs_export_set *set)
+{
+	free(set->exports);
+	free(set->roots);
+	*set = (struct nfs_export_set){ 0 };
+}
+
+/* The loop: a reload is waiting; swap its set in, hand the old one back. */
+static void take_pending_exports(struct nfs_server *srv)
+{
+	uint64_t count;
+	if (read(srv->notify_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&srv->ctl_lock);
+	if (srv->pending_exports) {
+		export_set_swap(srv, srv->pending_exports);
+		srv->pending_exports = NULL;
+		pthread_cond_broadcast(&srv->ctl_cond);
+	}
+	pthread_mutex_unlock(&srv->ctl_lock);
+}
+
+/* The exports and their directories' inodes (0 for one whose directory is
+ * gone: nothing under it resolves then, MNT answers NOENT). */
+static int read_exports(struct cowstore *cs, struct nfs_export_set *set, char *err,
+			size_t errlen)
+{
+	*set = (struct nfs_export_set){ 0 };
+	int rc = nfs_export_list(cs, &set->exports, &set->n);
+	if (rc == 0 && !(set->roots = calloc(set->n + 1, sizeof(uint64_t))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < set->n; i++) {
+		struct cowstore_ns_attr attr;
+		if (nfs_path_lookup(cs, set->exports[i].path, &attr) == 0)
+			set->roots[i] = attr.ino;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read the exports: %s", strerror(-rc));
+		export_set_free(set);
+	}
+	return rc;
+}
+
+int nfs_server_reload_exports(struct nfs_server *srv, char *err, size_t errlen)
+{
+	struct nfs_export_set set;
+	int rc = read_exports(srv->cs, &set, err, errlen);
+	if (rc < 0)
+		return rc;
+	uint64_t one = 1;
+	pthread_mutex_lock(&srv->ctl_lock);
+	while (srv->pending_exports) /* another reload waits for the loop */
+		pthread_cond_wait(&srv->ctl_cond, &srv->ctl_lock);
+	if (!srv->loop_owns) {
+		export_set_swap(srv, &set); /* no loop thread: ours to change */
+	} else if (write(srv->notify_fd, &one, sizeof(one)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot wake the NFS event loop: %s", strerror(errno));
+	} else {
+		srv->pending_exports = &set;
+		while (srv->pending_exports == &set)
+			pthread_cond_wait(&srv->ctl_cond, &srv->ctl_lock);
+	}
+	pthread_mutex_unlock(&srv->ctl_lock);
+	export_set_free(&set); /* the old set, or the new one on failure */
+	return rc;
+}
+
+/* ---- clients ------------------------------------------------------------------ */
+
+static void client_address(const struct sockaddr_storage *ss, char *out, size_t len,
+			   uint16_t *port)
+{
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
+	snprintf(out, len, "unknown");
+	*port = 0;
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &v4->sin_addr, out, (socklen_t)len);
+		*port = ntohs(v4->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) /* a v4 client of a v6 socket */
+			inet_ntop(AF_INET, v6->sin6_addr.s6_addr + 12, out, (socklen_t)len);
+		else
+			inet_ntop(AF_INET6, &v6->sin6_addr, out, (socklen_t)len);
+		*port = ntohs(v6->sin6_port);
+	}
+}
+
+int nfs_server_list_clients(struct nfs_server *srv, struct nfs_client_info *out, size_t max,
+			    size_t *count)
+{
+	if (!srv || (max && !out) || !count)
+		return -EINVAL;
+	size_t n = 0;
+	pthread_mutex_lock(&srv->clients_lock);
+	for (struct nfs_conn *conn = srv->conns; conn; conn = conn->next, n++) {
+		if (n >= max)
+			continue;
+		struct nfs_client_info *info = &out[n];
+		memset(info, 0, sizeof(*info));
+		client_address(&conn->peer, info->address, sizeof(info->address), &info->port);
+		info->connected_unix_ns = conn->connected_unix_ns;
+		info->last_call_unix_ns = atomic_load_explicit(&conn->last_call_unix_ns,
+							       memory_order_relaxed);
+		info->calls = atomic_load_explicit(&conn->calls_answered, memory_order_relaxed);
+		info->uid = atomic_load_explicit(&conn->last_uid, memory_order_relaxed);
+		info->outstanding = atomic_load_explicit(&conn->outstanding, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&srv->clients_lock);
+	*count = n;
+	return 0;
 }
 
 /* ---- the loop --------------------------------------------------------------- */
@@ -391,6 +556,8 @@ bool nfs_server_poll(struct nfs_server *srv, int timeout_ms)
 			return false;
 		if (tag == &tag_queue)
 			cowstore_queue_reap(srv->queue, 0);
+		else if (tag == &tag_notify)
+			take_pending_exports(srv);
 		else if (tag == &tag_listen)
 			accept_all(srv, srv->listen_fd);
 		else if (tag == &tag_portmap)
@@ -434,7 +601,10 @@ int nfs_server_create(struct cowstore *cs, const struct nfs_server_options *opts
 	if (!srv->opts.max_record)
 		srv->opts.max_record = DEFAULT_MAX_RECORD;
 	srv->portmap_port = opts->portmap_port ? opts->portmap_port : PMAP_PORT;
-	srv->listen_fd = srv->portmap_fd = srv->epoll_fd = srv->stop_fd = -1;
+	srv->listen_fd = srv->portmap_fd = srv->epoll_fd = srv->stop_fd = srv->notify_fd = -1;
+	pthread_mutex_init(&srv->ctl_lock, NULL);
+	pthread_cond_init(&srv->ctl_cond, NULL);
+	pthread_mutex_init(&srv->clients_lock, NULL);
 	snprintf(srv->portmap_mode, sizeof(srv->portmap_mode), "off");
 	if (getrandom(srv->write_verf, sizeof(srv->write_verf), 0) != sizeof(srv->write_verf)) {
 		free(srv);
@@ -527,31 +697,18 @@ int nfs_server_parent(const struct nfs_server *srv, const struct nfs_export *exp
 	return cowstore_ns_parent(srv->cs, dir, parent);
 }
 
-/* The exports and their directories' inodes (0 for one whose directory is
- * gone: nothing under it resolves then, MNT answers NOENT). */
-static int load_exports(struct nfs_server *srv, char *err, size_t errlen)
-{
-	int rc = nfs_export_list(srv->cs, &srv->exports, &srv->nexports);
-	if (rc == 0 && !(srv->export_roots = calloc(srv->nexports + 1, sizeof(uint64_t))))
-		rc = -ENOMEM;
-	for (size_t i = 0; rc == 0 && i < srv->nexports; i++) {
-		struct cowstore_ns_attr attr;
-		if (nfs_path_lookup(srv->cs, srv->exports[i].path, &attr) == 0)
-			srv->export_roots[i] = attr.ino;
-	}
-	if (rc < 0)
-		snprintf(err, errlen, "cannot read the exports: %s", strerror(-rc));
-	return rc;
-}
-
 int nfs_server_open_loop(struct nfs_server *srv, char *err, size_t errlen)
 {
-	int rc = load_exports(srv, err, errlen);
+	struct nfs_export_set set;
+	int rc = read_exports(srv->cs, &set, err, errlen);
 	if (rc < 0)
 		return rc;
+	export_set_swap(srv, &set);
+	export_set_free(&set);
 	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (srv->epoll_fd < 0 || srv->stop_fd < 0) {
+	srv->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->notify_fd < 0) {
 		snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
 		return -errno;
 	}
@@ -560,6 +717,8 @@ int nfs_server_open_loop(struct nfs_server *srv, char *err, size_t errlen)
 		rc = watch(srv, srv->stop_fd, &tag_stop);
 	if (rc == 0)
 		rc = watch(srv, cowstore_queue_fd(srv->queue), &tag_queue);
+	if (rc == 0)
+		rc = watch(srv, srv->notify_fd, &tag_notify);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot create the event loop: %s", strerror(-rc));
 	return rc;
@@ -580,8 +739,13 @@ int nfs_server_start(struct nfs_server *srv, char *err, size_t errlen)
 	rc = watch(srv, srv->listen_fd, &tag_listen);
 	if (rc == 0)
 		rc = start_portmap(srv, err, errlen);
+	/* From here the loop thread owns the export set: a reload hands its
+	 * set over instead of swapping it in itself. */
+	pthread_mutex_lock(&srv->ctl_lock);
 	if (rc == 0)
 		rc = -pthread_create(&srv->thread, NULL, loop_main, srv);
+	srv->loop_owns = rc == 0;
+	pthread_mutex_unlock(&srv->ctl_lock);
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "cannot start the NFS server: %s", strerror(-rc));
@@ -618,6 +782,14 @@ void nfs_server_stop(struct nfs_server *srv)
 		return; /* cannot happen with an eventfd below its limit */
 	pthread_join(srv->thread, NULL);
 	srv->running = false;
+	pthread_mutex_lock(&srv->ctl_lock);
+	srv->loop_owns = false;
+	if (srv->pending_exports) { /* the loop stopped before taking it */
+		export_set_swap(srv, srv->pending_exports);
+		srv->pending_exports = NULL;
+		pthread_cond_broadcast(&srv->ctl_cond);
+	}
+	pthread_mutex_unlock(&srv->ctl_lock);
 	if (srv->registered)
 		rpc_portmap_register(srv->maps, srv->nmaps, 0);
 	srv->registered = false;
@@ -632,7 +804,8 @@ void nfs_server_destroy(struct nfs_server *srv)
 	nfs_server_stop(srv);
 	if (srv->queue)
 		close_all(srv); /* a loop turned by nfs_server_poll (tests) */
-	int fds[] = { srv->listen_fd, srv->portmap_fd, srv->epoll_fd, srv->stop_fd };
+	int fds[] = { srv->listen_fd, srv->portmap_fd, srv->epoll_fd, srv->stop_fd,
+		      srv->notify_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -642,5 +815,8 @@ void nfs_server_destroy(struct nfs_server *srv)
 		free(srv->io_bufs[--srv->nio_bufs]);
 	free(srv->exports);
 	free(srv->export_roots);
+	pthread_mutex_destroy(&srv->ctl_lock);
+	pthread_cond_destroy(&srv->ctl_cond);
+	pthread_mutex_destroy(&srv->clients_lock);
 	free(srv);
 }

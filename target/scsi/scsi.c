@@ -212,6 +212,8 @@ int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id)
 		return -EINVAL;
 	if (t->luns[lun].present)
 		return -EEXIST;
+	if (t->luns[lun].inflight)
+		return -EBUSY; /* removed, and its last commands still run on the old volume */
 	int rc = cowstore_volume_info(t->cs, volume_id, 0, &info);
 	if (rc)
 		return rc;
@@ -226,8 +228,9 @@ int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun)
 {
 	if (lun >= SCSI_MAX_LUNS || !t->luns[lun].present)
 		return -ENOENT;
-	if (t->luns[lun].inflight)
-		return -EBUSY;
+	/* Commands already running keep their struct scsi_lun (the slot is not
+	 * reused until inflight is 0) and finish on the volume; new ones find
+	 * the LUN absent. */
 	t->luns[lun].present = false;
 	pr_clear_all(&t->luns[lun]);
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)

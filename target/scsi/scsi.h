@@ -95,10 +95,12 @@ int scsi_target_create(struct cowstore *cs, struct cowstore_queue *queue, const 
 		       struct scsi_target **out);
 void scsi_target_destroy(struct scsi_target *t);
 /* Map a cowstore volume as a LUN (0..SCSI_MAX_LUNS-1).  Every nexus gets
- * REPORTED LUNS DATA HAS CHANGED. */
+ * REPORTED LUNS DATA HAS CHANGED.  -EBUSY while commands started before the
+ * LUN number was last removed are still running (try again later). */
 int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id);
-/* Unmap a LUN (-EBUSY while it has commands in flight, -ENOENT if absent);
- * every nexus gets REPORTED LUNS DATA HAS CHANGED. */
+/* Unmap a LUN (-ENOENT if absent): from now on commands find it absent
+ * (LOGICAL UNIT NOT SUPPORTED); those already running finish on its volume.
+ * Every nexus gets REPORTED LUNS DATA HAS CHANGED. */
 int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun);
 /* Call after the LUN's volume was resized: rereads its size and, if it
  * changed, raises CAPACITY DATA HAS CHANGED on every nexus.  (READ CAPACITY

@@ -13,6 +13,7 @@
 struct session {
 	struct iscsi_server srv;
 	struct conn c;
+	struct target_entry entries[MAX_TARGETS]; /* srv.targets points here */
 };
 
 static void session_init(struct session *s, const char *local)
@@ -38,7 +39,8 @@ static void add_portal(struct session *s, const char *address, uint16_t port)
 static void add_target(struct session *s, const char *iqn, char (*acl)[ISCSI_NAME_MAX + 1],
 		       unsigned nacl)
 {
-	struct target_entry *t = &s->srv.targets[s->srv.ntargets++];
+	struct target_entry *t = &s->entries[s->srv.ntargets];
+	s->srv.targets[s->srv.ntargets++] = t;
 	snprintf(t->iqn, sizeof(t->iqn), "%s", iqn);
 	t->access.acl = acl;
 	t->access.nacl = nacl;

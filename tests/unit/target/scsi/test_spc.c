@@ -63,6 +63,44 @@ static void test_unit_attention_capacity_and_luns(void)
 	fixture_close(&f);
 }
 
+/* A LUN removed while a READ runs on it: new commands find it absent at
+ * once, the READ finishes on the volume, and the number can be mapped again
+ * only after that. */
+static void test_remove_lun_while_busy(void)
+{
+	struct fixture f;
+	uint8_t tur[16] = { 0 }, rl[16] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0 };
+	uint8_t read10[16] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0 }, rl_data[4096];
+	uint64_t vol2;
+	REQUIRE(fixture_open(&f, 64, 1 << 20, 0) == 0);
+	REQUIRE(cowstore_volume_create(f.tp.cs, "vol2", 1 << 20, &vol2, NULL) == 0);
+	CHECK_EQ(scsi_target_add_lun(f.t, 3, vol2), 0);
+	CHECK_SENSE(run_on(&f, 3, tur, 16, NULL, 0), 0x06, 0x2900);
+	CHECK_GOOD(run_on(&f, 3, rl, 16, rl_data, 4096));
+	CHECK_GOOD(run(&f, tur, NULL, 0));
+
+	static uint8_t data[4096];
+	struct scsi_task busy = { .lun = 3, .cdb_len = 16, .transfer_len = sizeof(data),
+				  .nexus_id = NEXUS, .data = data, .done = fixture_on_done };
+	int busy_done = 0;
+	memcpy(busy.cdb, read10, sizeof(read10));
+	busy.priv = &busy_done;
+	scsi_task_execute(f.t, &busy); /* in cowstore: not reaped yet */
+	REQUIRE(busy_done == 0);
+	CHECK_EQ(scsi_target_remove_lun(f.t, 3), 0);
+	CHECK_SENSE(run_on(&f, 3, tur, 16, NULL, 0), 0x05, 0x2500);
+	CHECK_EQ(scsi_target_add_lun(f.t, 3, f.vol), -EBUSY);
+	for (int i = 0; i < 1000 && !busy_done; i++) {
+		cowstore_queue_wait(f.q, 100);
+		cowstore_queue_reap(f.q, 0);
+	}
+	CHECK_EQ(busy_done, 1);
+	CHECK_EQ(busy.status, SCSI_STATUS_GOOD);
+	CHECK_EQ(scsi_target_add_lun(f.t, 3, f.vol), 0);
+	CHECK_SENSE(run_on(&f, 3, tur, 16, NULL, 0), 0x06, 0x2900);
+	fixture_close(&f);
+}
+
 static void test_missing_lun(void)
 {
 	struct fixture f;
@@ -501,6 +539,7 @@ static void test_report_tpgs(void)
 static const struct harness_test tests[] = {
 	{ "unit_attention_power_on", test_unit_attention_power_on },
 	{ "unit_attention_capacity_and_luns", test_unit_attention_capacity_and_luns },
+	{ "remove_lun_while_busy", test_remove_lun_while_busy },
 	{ "missing_lun", test_missing_lun },
 	{ "inquiry_standard", test_inquiry_standard },
 	{ "vpd_pages", test_vpd_pages },
