@@ -27,7 +27,7 @@ BF := build/fuzz
 
 # Modules, each a static library; a program links them in this order
 # (a module depends only on those after it).
-MODULES  := target/iscsi target/nfs target/scsi sched cowstore
+MODULES  := target/iscsi target/nfs target/scsi qos sched cowstore
 MOD_LIBS  = $(foreach m,$(MODULES),$(1)/lib/lib$(subst /,_,$(m)).a)
 HEADERS  := $(wildcard $(addsuffix /*.h,$(MODULES)))
 
