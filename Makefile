@@ -27,7 +27,7 @@ BF := build/fuzz
 
 # Modules, each a static library; a program links them in this order
 # (a module depends only on those after it).
-MODULES  := mgmt target/iscsi target/nfs target/scsi sched cowstore
+MODULES  := mgmt target/iscsi target/nfs target/scsi qos sched cowstore
 MOD_LIBS  = $(foreach m,$(MODULES),$(1)/lib/lib$(subst /,_,$(m)).a)
 HEADERS  := $(wildcard $(addsuffix /*.h,$(MODULES)))
 
@@ -46,7 +46,7 @@ INTEG_SH   := $(wildcard tests/integration/*.sh)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BF)/tests/fuzz/%,$(FUZZ_SRC))
 
-PROGRAMS := $(B)/slated $(B)/slate-store $(B)/bench/cowstore-bench
+PROGRAMS := $(B)/slated $(B)/slate-store $(B)/bench/cowstore-bench $(B)/bench/qos-bench
 
 .PHONY: all deps run test unit check-asan bench fuzz clean
 all: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN)
@@ -100,6 +100,10 @@ $(B)/slate-store: mgmt/store_tool.c mgmt/store_nfs.c mgmt/store_tool.h $(call MO
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 $(B)/bench/cowstore-bench: bench/cowstore_bench.c $(call MOD_LIBS,$(B))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# qos_stream_record's cost per call (bench/qos_bench.c prints its own table)
+$(B)/bench/qos-bench: bench/qos_bench.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 # bench/nfs.sh's metadata client: libnfs only, no Slate module

@@ -101,3 +101,27 @@ int cowstore_config_list(struct cowstore *cs, const char *prefix, cowstore_confi
 	rocksdb_iter_destroy(it);
 	return rc;
 }
+
+int cowstore_config_apply(struct cowstore *cs, const struct cowstore_config_change *changes,
+			  size_t count)
+{
+	char k[COWSTORE_CONFIG_KEY_MAX + 1], *dberr = NULL;
+	if (!cs || (count && !changes))
+		return -EINVAL;
+	for (size_t i = 0; i < count; i++) {
+		const struct cowstore_config_change *c = &changes[i];
+		if (!key_valid(c->key) || (c->value && c->len > COWSTORE_CONFIG_VALUE_MAX))
+			return -EINVAL;
+	}
+	rocksdb_writebatch_t *batch = rocksdb_writebatch_create();
+	for (size_t i = 0; i < count; i++) {
+		size_t klen = db_key(k, changes[i].key);
+		if (changes[i].value)
+			rocksdb_writebatch_put(batch, k, klen, changes[i].value, changes[i].len);
+		else
+			rocksdb_writebatch_delete(batch, k, klen);
+	}
+	rocksdb_write(cs->db, cs->wopts, batch, &dberr);
+	rocksdb_writebatch_destroy(batch);
+	return db_result(dberr);
+}

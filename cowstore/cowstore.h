@@ -251,6 +251,16 @@ int cowstore_config_delete(struct cowstore *cs, const char *key);
  * and is returned. */
 int cowstore_config_list(struct cowstore *cs, const char *prefix, cowstore_config_fn fn,
 			 void *arg);
+/* Several puts and deletes (value NULL) as one atomic, synced write;
+ * deleting an absent key is no error.  -EINVAL (nothing written) when any
+ * key or value is not acceptable to cowstore_config_put. */
+struct cowstore_config_change {
+	const char *key;
+	const void *value; /* NULL: delete key */
+	size_t len;
+};
+int cowstore_config_apply(struct cowstore *cs, const struct cowstore_config_change *changes,
+			  size_t count);
 
 /* ---- file namespace (namespace.c, ns_file.c, ns_record.c) ------------ */
 

@@ -12,6 +12,8 @@
  * A Data-Out with the wrong DataSN or offset fails its command (DATA PHASE
  * ERROR, once the initiator ends the sequence), not the session: ERL 0 has
  * no recovery R2T, and the other commands of the session are not at fault.
+ * With IO statistics on, a READ or WRITE that ends GOOD is counted on its
+ * (initiator, volume) stream, timed from the arrival of its command PDU.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -142,10 +144,30 @@ static void send_scsi_response(struct cmd *cmd)
 	conn_queue(c, t);
 }
 
+/* A READ or WRITE ended: count it on its (initiator, volume) stream. */
+static void record_io(struct cmd *cmd)
+{
+	struct conn *c = cmd->c;
+	const struct scsi_task *task = &cmd->task;
+	size_t nslots = sizeof(c->streams) / sizeof(c->streams[0]);
+	struct stream_slot *slot = &c->streams[task->lun % nslots];
+	if (!slot->stream || slot->lun != task->lun || slot->volume_id != task->io_volume_id) {
+		struct qos_stream *s = qos_stats_stream(c->srv->stats, c->initiator,
+							task->io_volume_id);
+		if (!s)
+			return; /* out of memory: this IO goes uncounted */
+		*slot = (struct stream_slot){ task->lun, task->io_volume_id, s };
+	}
+	qos_stream_record(slot->stream, task->io_kind == SCSI_IO_WRITE, task->io_bytes,
+			  qos_now_ns() - cmd->received_ns);
+}
+
 static void command_done(struct scsi_task *task)
 {
 	struct cmd *cmd = task->priv;
 	struct conn *c = cmd->c;
+	if (task->io_kind != SCSI_IO_NONE && cmd->received_ns)
+		record_io(cmd);
 	cmd->executing = false;
 	cmd->sent_response = true;
 	if (cmd->tmf) { /* aborted: no response (11.5.1), but the TMF's may go now */
@@ -257,6 +279,8 @@ static struct cmd *cmd_new(struct conn *c, const uint8_t *bhs)
 	cmd->task.lun = pdu_lun(bhs);
 	memcpy(cmd->task.cdb, bhs + 32, 16);
 	cmd->task.cdb_len = 16;
+	if (c->srv->stats)
+		cmd->received_ns = qos_now_ns();
 	cmd->next = c->cmds;
 	c->cmds = cmd;
 	c->ncmds++;

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qos/qos.h"
 #include "target/iscsi/iscsi.h"
 #include "target/scsi/scsi.h"
 
@@ -171,6 +172,7 @@ struct portal {
 
 struct iscsi_server {
 	struct cowstore *cs;
+	struct qos_stats *stats; /* NULL: no IO statistics */
 	struct cowstore_queue *queue;
 	struct portal portals[ISCSI_MAX_PORTALS];
 	unsigned nportals;
@@ -263,6 +265,13 @@ struct conn {
 	uint64_t ping_sent_ms;
 
 	struct cmd *cmds;      /* commands in progress */
+
+	/* IO statistics (command.c): the stream of each LUN's volume, cached
+	 * by LUN number (direct-mapped); stream NULL: empty slot. */
+	struct stream_slot {
+		uint64_t lun, volume_id;
+		struct qos_stream *stream;
+	} streams[8];
 };
 
 /* One SCSI command in progress (receiving data, executing, sending). */
@@ -281,6 +290,7 @@ struct cmd {
 	bool bad_data;         /* a Data-Out broke the sequence: fails at its end */
 	uint32_t tx_refs;      /* queued PDUs that point into task.data */
 	struct tmf *tmf;       /* aborted while executing: its response waits for us */
+	uint64_t received_ns;  /* qos_now_ns() at the command PDU; 0: not timed */
 };
 
 /* conn.c */

@@ -25,6 +25,7 @@
 #define ISCSI_NAME_MAX 223 /* RFC 3720 iSCSI names: at most 223 bytes */
 
 struct iscsi_server;
+struct qos_stats;
 
 #define ISCSI_DEFAULT_WINDOW 64u  /* CmdSN window of a new session */
 #define ISCSI_MAX_WINDOW 256u
@@ -42,6 +43,11 @@ struct iscsi_server_options {
 	 * of connecting is closed (a half-open login holds no resources for
 	 * long).  0 picks 30 s. */
 	uint32_t login_timeout_ms;
+	/* IO statistics: every READ- or WRITE-class command that completes GOOD
+	 * is recorded (bytes, latency from the command PDU's arrival to its
+	 * completion) on the stream of (initiator name, the LUN's volume).
+	 * NULL: none.  Must outlive the server. */
+	struct qos_stats *stats;
 };
 
 /* ---- configuration (config.c): what is served, kept in the pool ------- */

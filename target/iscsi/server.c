@@ -54,6 +54,7 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 	if (!srv)
 		return -ENOMEM;
 	srv->cs = cs;
+	srv->stats = opts->stats;
 	int rc = iscsi_server_add_portal(srv, opts->address, opts->port);
 	if (rc) {
 		free(srv);

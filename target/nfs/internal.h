@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
+#include "qos/qos.h"
 #include "target/nfs/nfs.h"
 #include "target/nfs/rpc.h"
 
@@ -135,6 +136,7 @@ struct nfs_call {
 	uint32_t stable;
 	struct cowstore_ns_attr attr;  /* WRITE: the file before it */
 	size_t reply_mark;           /* where READ/WRITE results continue */
+	uint64_t received_ns;        /* READ/WRITE with statistics: qos_now_ns() at dispatch */
 	struct nfs_call *next;       /* server.c: the list of calls waiting to be sent */
 };
 
@@ -189,6 +191,14 @@ struct nfs_server {
 	unsigned nio_bufs;
 	struct nfs_mount_entry mounts[NFS_MOUNT_LIST_MAX]; /* MOUNT's DUMP list */
 	size_t nmounts;
+	/* IO statistics (nfs3_io.c): streams by (client address, volume),
+	 * direct-mapped; stream NULL: empty slot. */
+	struct nfs_stream_slot {
+		uint8_t addr[16];
+		sa_family_t family;
+		uint64_t volume_id;
+		struct qos_stream *stream;
+	} streams[64];
 };
 
 /* Seams for tests and fuzz targets, which turn the loop themselves: make

@@ -76,6 +76,7 @@ int nfs_path_lookup(struct cowstore *cs, const char *path, struct cowstore_ns_at
 /* ---- the server (server.c) --------------------------------------------- */
 
 struct nfs_server;
+struct qos_stats;
 
 struct nfs_server_options {
 	const char *address;   /* numeric IPv4 or IPv6 address */
@@ -86,6 +87,11 @@ struct nfs_server_options {
 	bool portmap;
 	uint16_t portmap_port; /* 0 picks 111 */
 	size_t max_record;     /* largest call accepted; 0 picks 1 MiB + 4 KiB */
+	/* IO statistics: every READ and WRITE that succeeds on a file's volume
+	 * is recorded (bytes, latency from the call's arrival to its reply) on
+	 * the stream of (client address, the file's volume).  NULL: none.
+	 * Must outlive the server. */
+	struct qos_stats *stats;
 };
 
 int nfs_server_create(struct cowstore *cs, const struct nfs_server_options *opts,

@@ -15,8 +15,15 @@
  * sync data and the new size before answering, and say FILE_SYNC.  The
  * write verifier is new on every start, so a client resends what a crash
  * may have lost.
+ *
+ * With IO statistics on (opts.stats), a READ or WRITE that succeeds on a
+ * volume is counted on its (client address, volume) stream, timed from
+ * dispatch to the reply; a READ of a file never written touches no volume
+ * and is not counted.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +54,53 @@ static enum nfsstat3 file_for_io(struct nfs3_ctx *c, const struct nfs_fh *fh,
 	return nfs_access_check(&c->cred, attr, want);
 }
 
+/* ---- IO statistics ----------------------------------------------------------- */
+
+/* The client's address as bytes (IPv4-mapped IPv6 as IPv4) and as text. */
+static sa_family_t peer_address(const struct sockaddr_storage *ss, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		memcpy(addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return AF_INET;
+	}
+	if (ss->ss_family != AF_INET6)
+		return 0;
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(a6)) {
+		memcpy(addr, a6->s6_addr + 12, 4);
+		return AF_INET;
+	}
+	memcpy(addr, a6->s6_addr, 16);
+	return AF_INET6;
+}
+
+static void record_io(struct nfs_call *call, bool write, uint64_t volume_id, uint32_t bytes)
+{
+	struct nfs_server *srv = call->srv;
+	uint8_t addr[16];
+	sa_family_t family = peer_address(nfs_call_peer(call), addr);
+	uint64_t h = volume_id * 0x9e3779b97f4a7c15ull ^ family;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 1099511628211ull;
+	size_t nslots = sizeof(srv->streams) / sizeof(srv->streams[0]);
+	struct nfs_stream_slot *slot = &srv->streams[(h ^ h >> 32) % nslots];
+	if (!slot->stream || slot->volume_id != volume_id || slot->family != family ||
+	    memcmp(slot->addr, addr, 16) != 0) {
+		char host[INET6_ADDRSTRLEN] = "unknown";
+		if (family)
+			inet_ntop(family, addr, host, sizeof(host));
+		struct qos_stream *s = qos_stats_stream(srv->opts.stats, host, volume_id);
+		if (!s)
+			return; /* out of memory: this IO goes uncounted */
+		slot->stream = s;
+		slot->volume_id = volume_id;
+		slot->family = family;
+		memcpy(slot->addr, addr, 16);
+	}
+	qos_stream_record(slot->stream, write, bytes, qos_now_ns() - call->received_ns);
+}
+
 /* ---- READ ------------------------------------------------------------------ */
 
 static void read_done(struct cowstore_io *io)
@@ -59,6 +113,8 @@ static void read_done(struct cowstore_io *io)
 		call->reply.len = call->reply_mark;
 		xdr_put_u32(&call->reply, NFS3ERR_IO);
 		nfs3_put_post_attr(&call->reply, NULL);
+	} else if (call->received_ns) {
+		record_io(call, false, io->volume_id, (uint32_t)call->data_len);
 	}
 	nfs_call_reply(call);
 }
@@ -68,6 +124,8 @@ enum nfs3_result nfs3_proc_read(struct nfs3_ctx *c)
 	struct nfs_fh fh;
 	struct cowstore_ns_attr attr;
 	enum nfsstat3 st;
+	if (c->call->srv->opts.stats)
+		c->call->received_ns = qos_now_ns();
 	bool fh_ok = nfs_fh_decode(c->in, &fh, &st);
 	uint64_t offset = xdr_get_u64(c->in);
 	uint32_t count = xdr_get_u32(c->in);
@@ -154,6 +212,8 @@ static void write_done(struct cowstore_io *io)
 	if (rc == 0 && call->stable != NFS3_UNSTABLE)
 		rc = cowstore_ns_sync(srv->cs);
 	write_reply(call, nfs3_status(rc), rc == 0 ? &after : NULL);
+	if (rc == 0 && call->received_ns)
+		record_io(call, true, io->volume_id, call->count);
 	nfs_call_reply(call);
 }
 
@@ -208,6 +268,8 @@ enum nfs3_result nfs3_proc_write(struct nfs3_ctx *c)
 	struct nfs_fh fh;
 	struct nfs_call *call = c->call;
 	enum nfsstat3 st;
+	if (call->srv->opts.stats)
+		call->received_ns = qos_now_ns();
 	bool fh_ok = nfs_fh_decode(c->in, &fh, &st);
 	uint64_t offset = xdr_get_u64(c->in);
 	uint32_t count = xdr_get_u32(c->in);

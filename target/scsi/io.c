@@ -224,6 +224,8 @@ void task_finish(struct scsi_task *task)
 	st->scratch = NULL;
 	if (st->lun)
 		st->lun->inflight--;
+	if (task->status != SCSI_STATUS_GOOD)
+		task->io_kind = SCSI_IO_NONE; /* only IO that was done is counted */
 	task->done(task);
 }
 

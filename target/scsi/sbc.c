@@ -111,6 +111,15 @@ static bool data_matches(struct scsi_task *task, const uint8_t *expected, uint32
 	return true;
 }
 
+/* The task moves nblocks for its initiator: READ- or WRITE-class IO, for
+ * the statistics (cleared by task_finish unless the task ends GOOD). */
+static void account(struct scsi_task *task, enum scsi_io_kind kind, uint32_t nblocks)
+{
+	task->io_kind = (uint8_t)kind;
+	task->io_bytes = nblocks * BLOCK_BYTES;
+	task->io_volume_id = task_state(task)->lun->volume_id;
+}
+
 /* ---- READ, WRITE, WRITE ATOMIC ---------------------------------------------- */
 
 void sbc_read(struct scsi_task *task)
@@ -124,6 +133,7 @@ void sbc_read(struct scsi_task *task)
 		return;
 	}
 	task->data_in_len = nblocks * BLOCK_BYTES; /* cleared if the read fails */
+	account(task, SCSI_IO_READ, nblocks);
 	io_run(task, COWSTORE_OP_READ, 0, lba, nblocks, task->data, task_finish);
 }
 
@@ -138,6 +148,7 @@ static void write_blocks(struct scsi_task *task, uint32_t max_blocks)
 		task_finish(task);
 		return;
 	}
+	account(task, SCSI_IO_WRITE, nblocks);
 	io_run(task, COWSTORE_OP_WRITE, write_flags(task), lba, nblocks, task->data, task_finish);
 }
 
@@ -185,6 +196,7 @@ void sbc_write_verify(struct scsi_task *task)
 	}
 	if (!scratch_alloc(task, nblocks))
 		return;
+	account(task, SCSI_IO_WRITE, nblocks);
 	io_run(task, COWSTORE_OP_WRITE, COWSTORE_IO_FUA, lba, nblocks, task->data, read_back);
 }
 
@@ -288,6 +300,7 @@ void sbc_compare_and_write(struct scsi_task *task)
 		task_finish(task);
 		return;
 	}
+	account(task, SCSI_IO_WRITE, nblocks);
 	io_caw_begin(task, caw_read);
 }
 
@@ -319,6 +332,7 @@ void sbc_orwrite(struct scsi_task *task)
 		task_finish(task);
 		return;
 	}
+	account(task, SCSI_IO_WRITE, sent_blocks(task, nblocks));
 	io_caw_begin(task, or_read);
 }
 

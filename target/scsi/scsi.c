@@ -371,6 +371,7 @@ void scsi_task_execute(struct scsi_target *t, struct scsi_task *task)
 	task->status = SCSI_STATUS_GOOD;
 	task->sense_len = 0;
 	task->data_in_len = 0;
+	task->io_kind = SCSI_IO_NONE;
 	st->t = t;
 	if (task->lun < SCSI_MAX_LUNS && t->luns[task->lun].present) {
 		st->lun = &t->luns[task->lun];

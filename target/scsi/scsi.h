@@ -44,6 +44,8 @@ enum scsi_dir {
 
 struct scsi_target;
 
+enum scsi_io_kind { SCSI_IO_NONE, SCSI_IO_READ, SCSI_IO_WRITE };
+
 /* One command.  The transport fills the "in" fields, calls
  * scsi_task_execute(), and gets done() exactly once. */
 struct scsi_task {
@@ -70,6 +72,14 @@ struct scsi_task {
 	uint8_t sense[SCSI_SENSE_MAX]; /* fixed-format sense data */
 	uint32_t sense_len;
 	uint32_t data_in_len;  /* bytes of data the command produced */
+	/* IO accounting (QoS statistics): a READ- or WRITE-class command (READ,
+	 * WRITE, WRITE AND VERIFY, WRITE ATOMIC, ORWRITE, COMPARE AND WRITE)
+	 * that ends GOOD says so in io_kind, with the bytes it moved between
+	 * the initiator and the medium and its LUN's volume; every other task
+	 * has io_kind SCSI_IO_NONE. */
+	uint8_t io_kind;       /* enum scsi_io_kind */
+	uint32_t io_bytes;
+	uint64_t io_volume_id;
 
 	/* private to target/scsi */
 	struct cowstore_io io;

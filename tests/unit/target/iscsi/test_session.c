@@ -3,8 +3,9 @@
  * login.c) on a real pool, driven over loopback by a raw-PDU initiator
  * written here: CRC32C digests both ways and digest errors, the CmdSN
  * window set at run time, session reinstatement, keepalive pings, the
- * logout request on stop, the login timeout, 200 sessions at once, and the
- * pool's soft threshold reaching every session as a unit attention.
+ * logout request on stop, the login timeout, 200 sessions at once, the
+ * pool's soft threshold reaching every session as a unit attention, and
+ * READs and WRITEs counted in the IO statistics.
  * libiscsi cannot send bad digests, skip answering a ping, or show
  * MaxCmdSN, so these checks need the raw initiator; the integration tests
  * use real clients where they can.
@@ -564,6 +565,45 @@ static void test_soft_threshold_becomes_a_unit_attention(void)
 	fixture_stop(&f);
 }
 
+/* With a statistics registry, READs and WRITEs that end GOOD are counted
+ * on the stream of (initiator, the LUN's volume); other commands and
+ * failed ones are not. */
+static void test_reads_and_writes_are_counted_per_initiator_and_volume(void)
+{
+	struct fixture f;
+	struct ini in;
+	struct qos_stats *stats;
+	uint8_t block[1024] = { 1 }, back[1024];
+	const uint8_t write10[10] = { 0x2a, 0, 0, 0, 0, 8, 0, 0, 2, 0 };
+	const uint8_t read10[10] = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
+	const uint8_t read_past_end[10] = { 0x28, 0, 0, 0x01, 0, 0, 0, 0, 1, 0 };
+	const uint8_t tur[10] = { 0 };
+	REQUIRE(qos_stats_create(&stats) == 0);
+	struct iscsi_server_options opts = { .stats = stats };
+	REQUIRE(fixture_start(&f, &opts) == 0);
+	uint64_t volume_id;
+	REQUIRE(cowstore_volume_lookup(f.cs, "v", &volume_id) == 0);
+	REQUIRE(ini_connect(&in, iscsi_server_port(f.srv), 1) == 0);
+	CHECK_EQ(ini_login(&in, "None"), 0);
+	CHECK_EQ(ini_scsi(&in, tur, NULL, 0, false), SCSI_STATUS_CHECK_CONDITION); /* the UA */
+	CHECK_EQ(ini_scsi(&in, write10, block, sizeof(block), true), 0);
+	CHECK_EQ(ini_scsi(&in, read10, back, 512, false), 0);
+	CHECK_EQ(ini_scsi(&in, read10, back, 512, false), 0);
+	CHECK_EQ(ini_scsi(&in, tur, NULL, 0, false), 0);
+	CHECK_EQ(ini_scsi(&in, read_past_end, back, 512, false), SCSI_STATUS_CHECK_CONDITION);
+	/* the response leaves after the count: no wait needed */
+	struct qos_stream_counts c;
+	qos_stream_counts(qos_stats_stream(stats, INITIATOR_IQN, volume_id), &c);
+	CHECK_EQ(c.read_ios, 2);
+	CHECK_EQ(c.write_ios, 1);
+	CHECK_EQ(c.read_bytes, 1024);
+	CHECK_EQ(c.write_bytes, 1024);
+	CHECK(c.latency_sum_ns > 0 && c.latency_sum_ns < 10000000000ull);
+	close(in.fd);
+	fixture_stop(&f);
+	qos_stats_destroy(stats);
+}
+
 static const struct harness_test tests[] = {
 	{ "digests_both_ways", test_digests_both_ways },
 	{ "header_digest_error_ends_only_that_connection",
@@ -577,6 +617,8 @@ static const struct harness_test tests[] = {
 	{ "aptpl_registration_survives_a_restart", test_aptpl_registration_survives_a_restart },
 	{ "soft_threshold_becomes_a_unit_attention",
 	  test_soft_threshold_becomes_a_unit_attention },
+	{ "reads_and_writes_are_counted_per_initiator_and_volume",
+	  test_reads_and_writes_are_counted_per_initiator_and_volume },
 };
 
 HARNESS_MAIN(tests)

@@ -609,6 +609,43 @@ static void test_read_defect_data(void)
 	fixture_close(&f);
 }
 
+/* IO accounting for the statistics: READ- and WRITE-class commands that
+ * end GOOD say what they moved on which volume; the rest say nothing. */
+static void test_io_accounting(void)
+{
+	struct fixture f;
+	uint8_t data[1024];
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	fill_pattern(wbuf, 60, 4, 13);
+	struct scsi_task *task = rw10(&f, 0x2a, 60, 4, wbuf);
+	CHECK_GOOD(task);
+	CHECK_EQ(task->io_kind, SCSI_IO_WRITE);
+	CHECK_EQ(task->io_bytes, 4 * 512);
+	CHECK_EQ(task->io_volume_id, f.vol);
+	task = rw10(&f, 0x28, 60, 3, rbuf);
+	CHECK_EQ(task->io_kind, SCSI_IO_READ);
+	CHECK_EQ(task->io_bytes, 3 * 512);
+	CHECK_EQ(task->io_volume_id, f.vol);
+	memcpy(data, rbuf, 512);
+	memcpy(data + 512, rbuf, 512);
+	task = caw(&f, 60, 1, data);
+	CHECK_GOOD(task);
+	CHECK_EQ(task->io_kind, SCSI_IO_WRITE);
+	CHECK_EQ(task->io_bytes, 512);
+	data[0] ^= 1;
+	task = caw(&f, 60, 1, data); /* miscompare: nothing written */
+	CHECK_SENSE(task, 0x0e, 0x1d00);
+	CHECK_EQ(task->io_kind, SCSI_IO_NONE);
+	task = rw10(&f, 0x28, VOL_BLOCKS, 1, rbuf); /* past the end */
+	CHECK_EQ(task->status, SCSI_STATUS_CHECK_CONDITION);
+	CHECK_EQ(task->io_kind, SCSI_IO_NONE);
+	uint8_t sync_cache[16] = { 0x35 };
+	task = run(&f, sync_cache, NULL, 0);
+	CHECK_GOOD(task);
+	CHECK_EQ(task->io_kind, SCSI_IO_NONE);
+	fixture_close(&f);
+}
+
 static const struct harness_test tests[] = {
 	{ "orwrite", test_orwrite },
 	{ "read_write_sizes", test_read_write_sizes },
@@ -626,5 +663,6 @@ static const struct harness_test tests[] = {
 	{ "compare_and_write_queue", test_compare_and_write_queue },
 	{ "pool_full", test_pool_full },
 	{ "checksum_error", test_checksum_error },
+	{ "io_accounting", test_io_accounting },
 };
 HARNESS_MAIN(tests)
