@@ -30,6 +30,7 @@ struct mgmt {
 	struct cowstore *cs;
 	struct iscsi_server *iscsi;
 	struct nfs_server *nfs;
+	struct qos_stats *stats;
 	struct qos_history *history;
 	char data_dir[4096];
 	char listen[80];

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mgmt/api.h"
+#include "qos/qos.h"
 
 static void log_stderr(void *arg, const char *line)
 {
@@ -55,6 +56,7 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 	m->cs = opts->cs;
 	m->iscsi = opts->iscsi;
 	m->nfs = opts->nfs;
+	m->stats = opts->stats;
 	m->history = opts->history;
 	snprintf(m->data_dir, sizeof(m->data_dir), "%s", opts->data_dir);
 	snprintf(m->listen, sizeof(m->listen), "%s", opts->listen ? opts->listen : "127.0.0.1:8080");
@@ -93,6 +95,8 @@ static void *housekeeping(void *arg)
 	while (!m->stopping) {
 		pthread_mutex_unlock(&m->lock);
 		api_events_drain(m);
+		if (m->history)
+			qos_history_sample(m->history, api_now_ns(m) / 1000000000);
 		pthread_mutex_lock(&m->lock);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);

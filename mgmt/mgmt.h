@@ -38,7 +38,8 @@ struct mgmt_options {
 	struct cowstore *cs;          /* required */
 	struct iscsi_server *iscsi;   /* NULL: no live iSCSI changes or sessions */
 	struct nfs_server *nfs;       /* NULL: no live export changes or clients */
-	struct qos_history *history;  /* NULL: stats answer 404 */
+	struct qos_stats *stats;      /* NULL: no VM groups are kept in it */
+	struct qos_history *history;  /* NULL: stats answer 404; else sampled each second */
 	const char *data_dir;         /* where admin-token/admin-password go on first start */
 	const char *listen;           /* "ADDR:PORT" ("[::1]:8080"); port 0 picks one */
 	const char *tls_cert_file;    /* both set: HTTPS */

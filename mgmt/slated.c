@@ -60,6 +60,7 @@
 #include "cowstore/cowstore.h"
 #include "target/iscsi/iscsi.h"
 #include "mgmt/mgmt.h"
+#include "qos/qos.h"
 #include "target/nfs/nfs.h"
 
 #define DEMO_VOLUME "demo"
@@ -84,6 +85,8 @@ struct slated {
 	bool no_portmap;
 	struct nfs_server *nfs;
 	struct mgmt *mgmt;         /* freed after the pool closes: events may still come */
+	struct qos_stats *stats;   /* IO counters the targets record into */
+	struct qos_history *history; /* sampled each second by the management thread */
 	/* The server that cowstore events (store thread) are forwarded to: set
 	 * once it serves; the pool is closed before the server is destroyed. */
 	struct iscsi_server *_Atomic iscsi_events;
@@ -342,7 +345,7 @@ static int load_iscsi_config(struct slated *sd)
 /* The portals: --iscsi, else the configured ones, else 127.0.0.1:3260. */
 static int add_portals(struct slated *sd, char *first, size_t first_len)
 {
-	struct iscsi_server_options opts = { 0 };
+	struct iscsi_server_options opts = { .stats = sd->stats };
 	const struct iscsi_config *cfg = sd->iscsi_cfg;
 	unsigned n = sd->iscsi_portal ? 1 : cfg->nportals ? cfg->nportals : 1;
 	for (unsigned i = 0; i < n; i++) {
@@ -444,7 +447,7 @@ static int start_nfs(struct slated *sd)
 		log_line("NFS: exported /demo to 127.0.0.1 and ::1 (read-write, no_root_squash)");
 	iscsi_portal_parse(sd->nfs_address ? sd->nfs_address : DEFAULT_NFS, address,
 			   sizeof(address), &port);
-	struct nfs_server_options opts = { .address = address, .port = port,
+	struct nfs_server_options opts = { .address = address, .port = port, .stats = sd->stats,
 					   .portmap = !sd->no_portmap };
 	rc = nfs_server_create(sd->cs, &opts, &sd->nfs, err, sizeof(err));
 	if (rc == 0)
@@ -556,6 +559,8 @@ static int start_mgmt(struct slated *sd)
 		.cs = sd->cs,
 		.iscsi = sd->iscsi,
 		.nfs = sd->nfs,
+		.stats = sd->stats,
+		.history = sd->history,
 		.data_dir = sd->data_dir,
 		.listen = sd->set.api,
 		.tls_cert_file = sd->set.tls_cert[0] ? sd->set.tls_cert : NULL,
@@ -670,9 +675,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_pool_state(&sd);
+	int rc;
+	if ((rc = qos_stats_create(&sd.stats)) == 0)
+		rc = qos_history_create(sd.stats, sd.cs, &sd.history);
+	if (rc)
+		log_line("error: cannot set up IO statistics: %s", strerror(-rc));
 	/* Start order: data path first (iSCSI, NFS), then the API that
 	 * manages them; stop order is the reverse. */
-	int rc = start_iscsi(&sd);
+	if (rc == 0)
+		rc = start_iscsi(&sd);
 	if (rc == 0)
 		rc = start_nfs(&sd);
 	if (rc == 0)
@@ -692,6 +703,8 @@ int main(int argc, char **argv)
 	cowstore_close(sd.cs);          /* no more events after this */
 	mgmt_destroy(sd.mgmt);
 	iscsi_server_destroy(sd.iscsi);
+	qos_history_destroy(sd.history);
+	qos_stats_destroy(sd.stats);
 	free(sd.iscsi_cfg);
 	log_line("pool %s closed cleanly; exiting", sd.data_dir);
 	close(sd.signal_fd);
