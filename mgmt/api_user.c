@@ -52,8 +52,12 @@ static const struct api_field user_fields[] = {
 	API_STRING(struct user_req, role, "role", true, 1),
 };
 const struct api_fields api_user_create_spec = API_SPEC("user", user_fields);
-/* PATCH: password and role, both optional (name is the path's). */
-const struct api_fields api_user_update_spec = { "user", user_fields + 1, 2 };
+/* PATCH: password and role, both optional (the name is the path's). */
+static const struct api_field user_update_fields[] = {
+	API_STRING(struct user_req, password, "password", false, 8),
+	API_STRING(struct user_req, role, "role", false, 1),
+};
+const struct api_fields api_user_update_spec = API_SPEC("user", user_update_fields);
 
 static void create_user(struct api_call *c)
 {

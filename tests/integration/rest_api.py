@@ -1,0 +1,399 @@
+#!/usr/bin/env python3
+"""rest_api.py - the REST API over real HTTP, checked against its OpenAPI
+document while it runs.
+
+    rest_api.py API_URL TOKEN ISCSI_PORT NFS_PORT
+
+Every request goes through Api.call(), which finds the documented operation
+for the method and path, fails the run when the status is not one the
+document lists for it, and validates the body against the documented schema
+(python3-jsonschema, draft 2020-12, $refs into the document).  At the end,
+every documented operation must have been called at least once: with the
+route-table test (tests/unit/mgmt/test_openapi.c) this is the OpenAPI
+conformance test.  Prints "ok"/"FAIL" lines and "N passed, N failed".
+"""
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import warnings
+import urllib.parse
+import urllib.request
+
+import jsonschema
+
+# Debian 12's jsonschema (4.10) has RefResolver; newer ones warn about it.
+warnings.simplefilter("ignore", DeprecationWarning)
+
+BASE, TOKEN, ISCSI_PORT, NFS_PORT = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+passed = failed = 0
+violations = []
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}{': ' + str(detail) if detail else ''}")
+    sys.stdout.flush()
+
+
+class Api:
+    def __init__(self, base, token):
+        self.base, self.token = base, token
+        self.prefix = urllib.parse.urlparse(base).path  # "/api/v1"
+        with urllib.request.urlopen(base + "/openapi.json") as r:
+            self.doc = json.load(r)
+        self.routes = []
+        for tpl in self.doc["paths"]:
+            rx = "^" + re.sub(r"\{[^}]+\}", "[^/]+", re.escape(tpl).replace(r"\{", "{").replace(r"\}", "}")) + "$"
+            self.routes.append((re.compile(rx), tpl))
+        # literal paths win over templated ones (/stats/series vs /stats/{x})
+        self.routes.sort(key=lambda r: r[1].count("{"))
+        self.called = set()
+        self.lock = threading.Lock()
+
+    def template(self, path):
+        for rx, tpl in self.routes:
+            if rx.match(self.prefix + path):
+                return tpl
+        return None
+
+    def validate(self, schema, value):
+        resolver = jsonschema.RefResolver.from_schema(self.doc)
+        jsonschema.Draft202012Validator(schema, resolver=resolver).validate(value)
+
+    def call(self, method, path, body=None, token=None, headers=None, raw=None, query=None):
+        url = self.base + path + ("?" + query if query else "")
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(url, data=data, method=method)
+        tok = self.token if token is None else token
+        if tok:
+            req.add_header("Authorization", "Bearer " + tok)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status, text, hdrs = r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            status, text, hdrs = e.code, e.read(), e.headers
+        payload = json.loads(text) if text else None
+        self.conform(method, path, status, hdrs, payload)
+        return status, payload, hdrs
+
+    def conform(self, method, path, status, hdrs, payload):
+        tpl = self.template(path)
+        op = self.doc["paths"].get(tpl, {}).get(method.lower()) if tpl else None
+        where = f"{method} {path} -> {status}"
+        if op is None:
+            if status not in (404, 405):
+                violations.append(f"{where}: undocumented operation answered")
+            return
+        with self.lock:
+            self.called.add((tpl, method.lower()))
+        resp = op["responses"].get(str(status))
+        if resp is None:
+            violations.append(f"{where}: status not documented for {method} {tpl}")
+            return
+        if "$ref" in resp:
+            resp = self.doc["components"]["responses"][resp["$ref"].split("/")[-1]]
+        content = resp.get("content")
+        if not content:
+            if payload is not None:
+                violations.append(f"{where}: a body where none is documented")
+            return
+        ctype = (hdrs.get("Content-Type") or "").split(";")[0]
+        if ctype not in content:
+            violations.append(f"{where}: Content-Type {ctype} not documented")
+            return
+        try:
+            self.validate(content[ctype]["schema"], payload)
+        except jsonschema.ValidationError as e:
+            violations.append(f"{where}: {e.message} at {list(e.absolute_path)}")
+
+
+api = Api(BASE, TOKEN)
+call = api.call
+
+
+def problem(name, got, status, ptype=None, field=None):
+    s, p, _ = got
+    ok = s == status and (ptype is None or (p or {}).get("type") == "urn:slate:problem:" + ptype)
+    ok = ok and (field is None or (p or {}).get("field") == field)
+    check(name, ok, f"{s} {p}")
+
+
+def page_all(path, query=""):
+    items, after = [], None
+    while True:
+        q = "limit=2" + (f"&after={after}" if after else "") + ("&" + query if query else "")
+        s, p, _ = call("GET", path, query=q)
+        if s != 200:
+            return None
+        items += p["items"]
+        if p["next"] is None:
+            return items
+        after = urllib.request.quote(str(p["next"]), safe="")
+
+
+# ---- meta, auth ---------------------------------------------------------------
+s, p, _ = call("GET", "/health", token="")
+check("health answers without a token", s == 200 and p["status"] == "ok")
+problem("no token: 401", call("GET", "/volumes", token=""), 401, "unauthorized")
+problem("a wrong token: 401", call("GET", "/volumes", token="slt_" + "0" * 64), 401, "unauthorized")
+s, _, h = call("GET", "/volumes", token="")
+check("401 says WWW-Authenticate: Bearer", "Bearer" in (h.get("WWW-Authenticate") or ""))
+s, p, _ = call("POST", "/users", {"name": "viewer", "password": "viewer-pw-1", "role": "read-only"})
+check("create a read-only user", s == 201 and p["role"] == "read-only" and "password_hash" not in p)
+problem("a user twice: 409", call("POST", "/users", {"name": "viewer", "password": "viewer-pw-1", "role": "read-only"}), 409, "already-exists")
+problem("a bad role: 422", call("POST", "/users", {"name": "x", "password": "password-1", "role": "root"}), 422, "invalid-value", "/role")
+problem("a short password: 422", call("POST", "/users", {"name": "x", "password": "short", "role": "admin"}), 422, "invalid-value", "/password")
+s, p, _ = call("GET", "/users/viewer")
+check("show a user", s == 200 and p["name"] == "viewer")
+s, p, _ = call("PATCH", "/users/viewer", {"password": "viewer-pw-2"})
+check("change a password", s == 200)
+problem("a wrong password: 401", call("POST", "/login", {"user": "viewer", "password": "viewer-pw-1"}, token=""), 401, "login-failed")
+s, p, _ = call("POST", "/login", {"user": "viewer", "password": "viewer-pw-2"}, token="")
+check("log in", s == 201 and p["token"].startswith("slt_"))
+ro = p["token"] if s == 201 else ""
+s, p, _ = call("GET", "/volumes", token=ro)
+check("read-only token reads", s == 200)
+problem("read-only token cannot create: 403", call("POST", "/volumes", {"name": "x", "size_bytes": 4096}, token=ro), 403, "forbidden")
+problem("read-only token cannot list users: 403", call("GET", "/users", token=ro), 403, "forbidden")
+s, p, _ = call("POST", "/tokens", {"name": "ci", "role": "read-only", "expires_in": "P30D"})
+check("create a token", s == 201 and p["role"] == "read-only" and p["expires_at"])
+tid = p["id"] if s == 201 else "none"
+s, p, _ = call("GET", f"/tokens/{tid}")
+check("show a token without its secret", s == 200 and "token" not in p and "hash" not in p)
+items = page_all("/tokens")
+check("tokens list pages", items is not None and any(t["id"] == tid for t in items))
+check("delete a token", call("DELETE", f"/tokens/{tid}")[0] == 204)
+problem("delete it again: 404", call("DELETE", f"/tokens/{tid}"), 404, "not-found")
+check("log out", call("POST", "/logout", token=ro)[0] == 204)
+problem("the logged-out token: 401", call("GET", "/volumes", token=ro), 401)
+s, p, _ = call("POST", "/tokens", {"name": "x", "expires_in": "a week"})
+problem("a bad duration: 422", (s, p, None), 422, "invalid-value", "/expires_in")
+check("list users", len(page_all("/users") or []) == 2)
+check("delete a user", call("DELETE", "/users/viewer")[0] == 204)
+problem("admin cannot be deleted: 409", call("DELETE", "/users/admin"), 409, "in-use")
+
+# ---- bodies ----------------------------------------------------------------------
+problem("malformed JSON: 400", call("POST", "/volumes", raw=b'{"name": '), 400, "malformed-json")
+problem("a body that is an array: 400", call("POST", "/volumes", raw=b"[]"), 400)
+problem("no body: 400", call("POST", "/volumes", raw=b""), 400, "missing-body")
+problem("wrong type: 422 naming the member", call("POST", "/volumes", {"name": "v", "size_bytes": "1G"}), 422, "wrong-type", "/size_bytes")
+problem("missing member: 422", call("POST", "/volumes", {"name": "v"}), 422, "missing-field", "/size_bytes")
+problem("unknown member: 422", call("POST", "/volumes", {"name": "v", "size_bytes": 4096, "thin": True}), 422, "unknown-field", "/thin")
+problem("a body over 64 KiB: 413", call("POST", "/volumes", raw=b'{"name":"' + b"a" * 70000 + b'"}'), 413, "body-too-large")
+problem("not JSON content: 415", call("POST", "/volumes", raw=b"{}", headers={"Content-Type": "text/plain"}), 415)
+problem("unknown path: 404", call("GET", "/nothing-here"), 404, "not-found")
+s, p, h = call("DELETE", "/volumes")
+check("wrong method: 405 with Allow", s == 405 and h.get("Allow") == "GET, POST")
+
+# ---- pools, volumes, snapshots, tasks ---------------------------------------------
+s, p, _ = call("GET", "/pools")
+check("list pools", s == 200 and p["items"][0]["name"] == "default")
+s, pool, _ = call("GET", "/pools/default")
+check("show the pool", s == 200 and pool["capacity_bytes"] > 0)
+problem("another pool: 404", call("GET", "/pools/other"), 404)
+s, p, _ = call("POST", "/volumes", {"name": "vm1-disk", "size_bytes": 64 << 20})
+check("create a volume", s == 201 and p["size_bytes"] == 64 << 20)
+s, p, _ = call("POST", "/volumes", {"name": "vm2-disk", "size_bytes": 64 << 20})
+problem("a volume twice: 409", call("POST", "/volumes", {"name": "vm1-disk", "size_bytes": 4096}), 409, "already-exists")
+problem("a bad name: 422", call("POST", "/volumes", {"name": "a/b", "size_bytes": 4096}), 422, "invalid-value", "/name")
+s, p, _ = call("PATCH", "/volumes/vm1-disk", {"size_bytes": 128 << 20})
+check("resize a volume", s == 200 and p["size_bytes"] == 128 << 20)
+problem("resize to a bad size: 422", call("PATCH", "/volumes/vm1-disk", {"size_bytes": 1000}), 422)
+problem("a missing volume: 404", call("GET", "/volumes/nope"), 404, "not-found")
+s, p, _ = call("POST", "/volumes/vm1-disk/snapshots", {"name": "before"})
+check("snapshot a volume", s == 201 and p["volume"] == "vm1-disk")
+s, p, _ = call("GET", "/volumes/vm1-disk/snapshots/before")
+check("show a snapshot with space", s == 200 and "unique_bytes" in p)
+s, p, _ = call("POST", "/volumes/vm1-disk/snapshots", {"name": "after"})
+problem("roll back past a newer snapshot: 409", call("POST", "/volumes/vm1-disk/snapshots/before/rollback"), 409, "in-use")
+s, p, _ = call("POST", "/volumes/vm1-disk/snapshots/before/rollback", {"delete_newer": True})
+check("roll back deleting newer snapshots", s == 200 and p["snapshots"] == 1)
+s, p, _ = call("POST", "/volumes/vm1-disk/snapshots/before/clone", {"name": "vm1-clone"})
+check("clone a snapshot", s == 201 and p["parent_snapshot_id"] > 0)
+problem("delete a snapshot a clone needs: 409", call("DELETE", "/volumes/vm1-disk/snapshots/before"), 409, "in-use")
+s, p, _ = call("GET", "/volumes/vm1-disk/snapshots")
+check("list snapshots", s == 200 and [x["name"] for x in p["items"]] == ["before"])
+s, p, h = call("POST", "/volumes/vm1-clone/copy", {"name": "vm1-flat"})
+check("copy a volume: 202 with a task", s == 202 and h.get("Location", "").startswith("/api/v1/tasks/"))
+task = p["id"] if s == 202 else 0
+for _ in range(600):
+    s, p, _ = call("GET", f"/tasks/{task}")
+    if s != 200 or p["state"] != "running":
+        break
+    time.sleep(0.05)
+check("the copy task finishes at 100%", s == 200 and p["state"] == "succeeded" and p["progress_pct"] == 100, p)
+s, p, _ = call("POST", "/pools/default/scrub")
+check("scrub the pool: 202", s == 202 and p["kind"] == "scrub")
+check("list tasks", len(page_all("/tasks") or []) >= 2)
+problem("a missing task: 404", call("GET", "/tasks/999999"), 404)
+check("delete the clone", call("DELETE", "/volumes/vm1-clone")[0] == 204)
+check("delete the snapshot", call("DELETE", "/volumes/vm1-disk/snapshots/before")[0] == 204)
+names = [v["name"] for v in page_all("/volumes") or []]
+check("volumes list pages to the end", {"demo", "vm1-disk", "vm2-disk", "vm1-flat"} <= set(names), names)
+problem("stats of a missing VM: 404", call("GET", "/vms/nope/stats"), 404)
+problem("a bad page size: 400", call("GET", "/volumes", query="limit=5000"), 400, "invalid-parameter", "limit")
+
+# ---- concurrency -----------------------------------------------------------------
+results = []
+
+
+def worker(body, key):
+    results.append(call("POST", "/volumes", body, headers={"Idempotency-Key": key} if key else None))
+
+
+def run_all(bodies):
+    results.clear()
+    threads = [threading.Thread(target=worker, args=b) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [r[0] for r in results]
+
+
+statuses = run_all([({"name": f"par{i}", "size_bytes": 4096}, None) for i in range(16)])
+check("16 concurrent creates all succeed", statuses.count(201) == 16, statuses)
+statuses = run_all([({"name": "race", "size_bytes": 4096}, None) for _ in range(8)])
+check("8 concurrent creates of one name: one 201, the rest 409", statuses.count(201) == 1 and statuses.count(409) == 7, statuses)
+statuses = run_all([({"name": "idem", "size_bytes": 4096}, "same-key") for _ in range(8)])
+ids = {r[1].get("id") for r in results if r[0] == 201}
+check("8 concurrent retries with one Idempotency-Key: one volume", len(ids) == 1 and all(s in (201, 409) for s in statuses), statuses)
+s, p, _ = call("POST", "/volumes", {"name": "idem", "size_bytes": 4096}, headers={"Idempotency-Key": "same-key"})
+check("a later retry replays the 201", s == 201 and p["id"] in ids)
+problem("the key with another body: 422", call("POST", "/volumes", {"name": "idem2", "size_bytes": 4096}, headers={"Idempotency-Key": "same-key"}), 422, "idempotency-key-reused")
+
+# ---- iSCSI targets, LUNs, portals, sessions, stats -----------------------------------
+IQN = "iqn.2026-12.dev.slate:rest"
+s, p, _ = call("POST", "/targets", {"iqn": IQN, "chap": {"user": "u1", "secret": "0123456789abcdef"}})
+check("create a target with CHAP; the secret is not shown", s == 201 and p["chap"] == {"user": "u1"})
+problem("a bad IQN: 422", call("POST", "/targets", {"iqn": "not-an-iqn"}), 422, "invalid-value", "/iqn")
+problem("a short CHAP secret: 422", call("POST", "/targets", {"iqn": IQN + "2", "chap": {"user": "u", "secret": "short"}}), 422)
+problem("a target twice: 409", call("POST", "/targets", {"iqn": IQN}), 409)
+s, p, _ = call("POST", f"/targets/{IQN}/luns", {"lun": 0, "volume": "vm2-disk"})
+check("map a LUN", s == 201 and p["volume"] == "vm2-disk")
+problem("a LUN of a missing volume: 422", call("POST", f"/targets/{IQN}/luns", {"lun": 1, "volume": "nope"}), 422, "invalid-value", "/volume")
+problem("a LUN number twice: 409", call("POST", f"/targets/{IQN}/luns", {"lun": 0, "volume": "vm1-disk"}), 409)
+s, p, _ = call("PATCH", f"/targets/{IQN}", {"chap": {"user": "", "secret": ""}, "acl": []})
+check("remove CHAP", s == 200 and p["chap"] is None)
+url = f"iscsi://127.0.0.1:{ISCSI_PORT}/{IQN}/0"
+inq = subprocess.run(["iscsi-inq", url], capture_output=True, text=True, timeout=60)
+check("the new target serves at once (iscsi-inq)", inq.returncode == 0, inq.stderr)
+problem("delete a volume a LUN uses: 409", call("DELETE", "/volumes/vm2-disk"), 409, "in-use")
+perf = subprocess.Popen(["iscsi-perf", "-t", "3", "-i", "iqn.2026-12.dev.test:perf", url],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+time.sleep(1.5)
+s, p, _ = call("GET", "/sessions")
+check("the session is listed with its initiator", s == 200 and any(x["host"] == "iqn.2026-12.dev.test:perf" and x["protocol"] == "iscsi" for x in p["items"]), p)
+perf.wait(timeout=60)
+time.sleep(1.2)
+s, p, _ = call("GET", "/volumes/vm2-disk/stats")
+check("the volume's stats show the IO", s == 200 and sum(x["read_iops"] for x in p["points"]) > 100, p and p.get("points", [])[-3:])
+s, p, _ = call("GET", "/stats", query="series=host:iqn.2026-12.dev.test:perf&resolution=1")
+check("the host's stats show the IO", s == 200 and any(x["read_iops"] > 0 and x["p99_latency_us"] > 0 for x in p["points"]))
+s, p, _ = call("GET", "/stats", query="series=appliance&resolution=60")
+check("minute stats answer", s == 200 and p["resolution_s"] == 60)
+problem("a bad series: 400", call("GET", "/stats", query="series=disk"), 400, "invalid-parameter")
+problem("a bad resolution: 400", call("GET", "/stats", query="resolution=5"), 400, "invalid-parameter")
+s, p, _ = call("GET", "/stats/series")
+check("series list names the volume and the host", s == 200 and {"volume:vm2-disk", "host:iqn.2026-12.dev.test:perf"} <= {x["series"] for x in p["items"]}, p)
+s, p, _ = call("GET", f"/targets/{IQN}/luns")
+check("list LUNs", s == 200 and len(p["items"]) == 1)
+s, p, _ = call("GET", f"/targets/{IQN}")
+check("show a target", s == 200 and p["luns"][0]["lun"] == 0)
+check("unmap the LUN", call("DELETE", f"/targets/{IQN}/luns/0")[0] == 204)
+problem("unmap it again: 404", call("DELETE", f"/targets/{IQN}/luns/0"), 404)
+check("delete the target", call("DELETE", f"/targets/{IQN}")[0] == 204)
+inq = subprocess.run(["iscsi-inq", url], capture_output=True, text=True, timeout=60)
+check("the deleted target is gone at once", inq.returncode != 0)
+check("targets list", any(t["iqn"] == "iqn.2026-11.dev.slate:demo" for t in page_all("/targets") or []))
+s, p, _ = call("POST", "/portals", {"portal": "127.0.0.1:3261"})
+check("add a portal", s == 201)
+problem("a bad portal: 422", call("POST", "/portals", {"portal": "localhost"}), 422)
+check("list portals", [x["portal"] for x in page_all("/portals") or []] == ["127.0.0.1:3261"])
+check("remove a portal", call("DELETE", "/portals/127.0.0.1:3261")[0] == 204)
+
+# ---- NFS exports and files ------------------------------------------------------------
+s, p, _ = call("POST", "/exports", {"path": "/vms", "clients": ["127.0.0.1(rw,no_root_squash,insecure)"]})
+check("export a directory", s == 201 and p["path"] == "/vms")
+eid = p["id"] if s == 201 else 0
+problem("a bad client rule: 422 naming it", call("POST", "/exports", {"path": "/x", "clients": ["10.0.0.0/99(rw)"]}), 422, "invalid-value", "/clients/0")
+problem("a path twice: 409", call("POST", "/exports", {"path": "/vms", "clients": ["*(ro)"]}), 409)
+nfs = f"nfs://127.0.0.1/vms/disk.raw?nfsport={NFS_PORT}&mountport={NFS_PORT}"
+with open("/tmp/rest_api_disk.raw", "wb") as f:
+    f.write(b"x" * 65536)
+cp = subprocess.run(["nfs-cp", "/tmp/rest_api_disk.raw", nfs], capture_output=True, text=True, timeout=60)
+check("the new export mounts at once (nfs-cp)", cp.returncode == 0, cp.stderr)
+s, p, _ = call("GET", "/files", query="path=/vms")
+disk = next((f for f in (p or {}).get("items", []) if f.get("name") == "disk.raw"), None)
+check("list a directory", s == 200 and disk and disk["size_bytes"] == 65536, p)
+fid = disk["id"] if disk else 0
+s, p, _ = call("GET", f"/files/{fid}")
+check("show a file", s == 200 and p["type"] == "file")
+s, p, _ = call("POST", f"/files/{fid}/snapshots", {"name": "f1"})
+check("snapshot a file", s == 201 and p["size_bytes"] == 65536)
+s, p, _ = call("GET", f"/files/{fid}/snapshots")
+check("list file snapshots", s == 200 and p["items"][0]["name"] == "f1")
+s, p, _ = call("POST", f"/files/{fid}/clone", {"path": "/vms/disk2.raw"})
+check("clone a file", s == 201 and p["size_bytes"] == 65536 and p["name"] == "disk2.raw")
+s, p, _ = call("POST", f"/files/{fid}/snapshots/f1/rollback")
+check("roll a file back", s == 200)
+check("delete a file snapshot", call("DELETE", f"/files/{fid}/snapshots/f1")[0] == 204)
+problem("a missing file: 404", call("GET", "/files/999999"), 404)
+problem("a directory is not a file: 422", call("GET", "/files", query="path=/vms/disk.raw"), 422)
+problem("no path: 400", call("GET", "/files"), 400)
+s, p, _ = call("PUT", f"/exports/{eid}", {"clients": ["127.0.0.2(ro)"]})
+check("replace an export's rules", s == 200 and p["clients"][0].startswith("127.0.0.2(ro"))
+ls = subprocess.run(["nfs-ls", f"nfs://127.0.0.1/vms?nfsport={NFS_PORT}&mountport={NFS_PORT}"], capture_output=True, text=True, timeout=60)
+check("a client the new rules leave out cannot mount", ls.returncode != 0)
+s, p, _ = call("GET", f"/exports/{eid}")
+check("show an export", s == 200 and p["path"] == "/vms")
+check("list exports", len(page_all("/exports") or []) == 2)
+check("remove the export", call("DELETE", f"/exports/{eid}")[0] == 204)
+
+# ---- QoS ------------------------------------------------------------------------------
+s, p, _ = call("POST", "/qos-policies", {"name": "gold", "shares": 2000, "reservation_iops": 100, "limit_iops": 5000})
+check("create a QoS policy", s == 201 and p["shares"] == 2000)
+problem("reservation above limit: 422", call("POST", "/qos-policies", {"name": "bad", "reservation_iops": 10, "limit_iops": 5}), 422, "invalid-value", "/reservation_iops")
+s, p, _ = call("PATCH", "/qos-policies/gold", {"limit_iops": 0})
+check("change a QoS policy", s == 200 and p["limit_iops"] == 0 and p["shares"] == 2000)
+check("show a QoS policy", call("GET", "/qos-policies/gold")[0] == 200)
+check("list QoS policies", len(page_all("/qos-policies") or []) == 1)
+s, p, _ = call("PUT", "/qos-hosts/iqn.2026-12.dev.test:perf", {"shares": 300})
+check("set a host's shares", s == 200 and p["shares"] == 300)
+check("list host shares", len(page_all("/qos-hosts") or []) == 1)
+check("reset a host's shares", call("DELETE", "/qos-hosts/iqn.2026-12.dev.test:perf")[0] == 204)
+s, p, _ = call("PATCH", "/qos-settings", {"latency_threshold_us": 3000})
+check("set the latency threshold", s == 200 and p["latency_threshold_us"] == 3000)
+s, p, _ = call("GET", "/qos-settings")
+check("read the QoS settings", s == 200 and p["latency_threshold_us"] == 3000)
+check("delete a QoS policy", call("DELETE", "/qos-policies/gold")[0] == 204)
+
+# ---- events ----------------------------------------------------------------------------
+s, p, _ = call("GET", "/events", query="type=auth-failure")
+check("authentication failures are events", s == 200 and len(p["items"]) >= 2)
+ev = p["items"][0]["id"] if s == 200 and p["items"] else "0"
+check("show an event", call("GET", f"/events/{ev}")[0] == 200)
+problem("a missing event: 404", call("GET", "/events/ffffffffffffffff"), 404)
+
+# ---- conformance -----------------------------------------------------------------------
+s, p, _ = call("GET", "/openapi.json", token="")
+check("the document is served without a token", s == 200 and p["openapi"] == "3.1.0")
+documented = {(t, m) for t, ops in api.doc["paths"].items() for m in ops if m in ("get", "post", "put", "patch", "delete")}
+missing = sorted(documented - api.called)
+check("every documented operation was called", not missing, missing)
+check("every answer matched the document", not violations, "\n  ".join(violations))
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,33 @@
+#!/bin/sh
+# rest_api.sh - the REST API over HTTP against a real slated, every answer
+# checked against the OpenAPI document (tests/integration/rest_api.py); and
+# the API's HTTPS mode with a throw-away certificate.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/harness.sh
+
+start_slated "$TMP/pool" || exit 1
+run_checks rest python3 tests/integration/rest_api.py "$API" "$(cat "$TMP/pool/admin-token")" \
+	"$PORT" "$NFS_PORT"
+stop_slated
+check "slated exits 0 after the REST run" [ "$slated_rc" -eq 0 ]
+
+# HTTPS: a certificate made here, the same daemon settings otherwise.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1
+printf 'tls_cert = %s\ntls_key = %s\n' "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/tls.conf"
+build/slated --config "$TMP/tls.conf" --data "$TMP/pool" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 \
+	--portmap off --api 127.0.0.1:0 2>"$TMP/tls.log" &
+slated_pid=$!
+for _ in $(seq 100); do
+	grep -q 'ready;' "$TMP/tls.log" && break
+	sleep 0.1
+done
+TLS_PORT=$(sed -n 's,.*API: listening on https://127\.0\.0\.1:\([0-9]*\)/.*,\1,p' "$TMP/tls.log")
+check "slated serves the API over HTTPS when given a certificate" [ -n "$TLS_PORT" ]
+check "an HTTPS request with the certificate trusted succeeds" \
+	sh -c "curl -sf --cacert '$TMP/cert.pem' https://127.0.0.1:$TLS_PORT/api/v1/health | grep -q ok"
+check "plain HTTP is not answered on the HTTPS port" \
+	sh -c "! curl -sf -m 5 http://127.0.0.1:$TLS_PORT/api/v1/health"
+stop_slated
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
