@@ -197,6 +197,12 @@ struct api_decode_error {
 	char detail[256];
 };
 
+/* Every request body kind (specs.c), for the fuzz target. */
+extern const struct api_fields *const api_request_specs[];
+extern const size_t api_nrequest_specs;
+/* The largest request struct any of them decodes into. */
+#define API_REQUEST_MAX 16384
+
 /* Decode obj into out by spec: unknown members, wrong types, missing
  * required members and values out of range are errors.  Bit i of *present
  * (may be NULL) says field i was given. */

@@ -18,6 +18,7 @@
 
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
+#define TIME_MAX_S INT64_C(9214646399) /* 2261-12-31T23:59:59Z: the last year whose ns fit an int64 */
 
 int64_t api_now_ns(const struct mgmt *m)
 {
@@ -224,6 +225,9 @@ int api_time_parse(const char *text, int64_t *unix_ns)
 	}
 	if (strcmp(end, "Z"))
 		return -EINVAL;
-	*unix_ns = (int64_t)timegm(&tm) * 1000000000 + frac_ns;
+	int64_t s = (int64_t)timegm(&tm);
+	if (s < 0 || s > TIME_MAX_S) /* 1970 to 2261 */
+		return -EINVAL;
+	*unix_ns = s * 1000000000 + frac_ns;
 	return 0;
 }

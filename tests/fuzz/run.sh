@@ -21,7 +21,7 @@ fi
 pass=0
 fail=0
 mkdir -p build/fuzz/artifacts
-for name in fuzz_pdu fuzz_text fuzz_rpc fuzz_nfs fuzz_sched; do
+for name in fuzz_pdu fuzz_text fuzz_rpc fuzz_nfs fuzz_sched fuzz_api; do
 	bin=build/fuzz/tests/fuzz/$name
 	work=build/fuzz/corpus/$name
 	log=build/fuzz/$name.log

@@ -209,9 +209,29 @@ sched_seeds = {
     "name-fields": b"\x02" + b"daily-%Y-%m-%d_%H%M%S.%j.%a.%b",
 }
 
+# fuzz_api inputs are [kind][JSON body]: kind indexes mgmt/specs.c's table
+# (0 login, 1 user, 2 user update, 3 token, 4 volume, 5 resize, 6 copy,
+# 7 snapshot, 8 clone, 9 rollback, 10 target, 11 target update, 12 LUN,
+# 13 portal, 14 export, 15 export update, 16 file snapshot, 17 file clone,
+# 18 QoS policy, 19 policy update, 20 host shares, 21 QoS settings).
+api_seeds = {
+    "login": b"\x00" + b'{"user":"admin","password":"pw"}',
+    "user": b"\x01" + b'{"name":"ops","password":"long-password","role":"read-only"}',
+    "token": b"\x03" + b'{"name":"ci","role":"admin","expires_in":"P1DT12H"}',
+    "volume": b"\x04" + b'{"name":"vm1","size_bytes":1073741824}',
+    "rollback": b"\x09" + b'{"delete_newer":true}',
+    "target": b"\x0a" + b'{"iqn":"iqn.2026-12.dev.slate:t","acl":["iqn.a:b","iqn.c:d"],'
+              b'"chap":{"user":"u","secret":"0123456789abcdef"},"mutual_chap":{"user":"","secret":""}}',
+    "lun": b"\x0c" + b'{"lun":3,"volume":"vm1"}',
+    "export": b"\x0e" + b'{"path":"/vms","clients":["10.0.0.0/8(rw,no_root_squash)","*(ro)"]}',
+    "policy": b"\x12" + b'{"name":"gold","shares":2000,"reservation_iops":100,"limit_iops":5000}',
+    "settings": b"\x15" + b'{"latency_threshold_us":3000,"period_ms":500}',
+    "time": b"\x04" + b"2026-12-07T05:00:00.123Z",
+}
+
 for target, seeds in (("fuzz_pdu", pdu_seeds), ("fuzz_text", text_seeds),
                       ("fuzz_rpc", rpc_seeds), ("fuzz_nfs", nfs_seeds),
-                      ("fuzz_sched", sched_seeds)):
+                      ("fuzz_sched", sched_seeds), ("fuzz_api", api_seeds)):
     os.makedirs(os.path.join(HERE, "corpus", target), exist_ok=True)
     for name, data in seeds.items():
         with open(os.path.join(HERE, "corpus", target, name), "wb") as f:

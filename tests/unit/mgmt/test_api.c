@@ -200,6 +200,7 @@ static void test_durations_and_times(void)
 	CHECK(!api_time_parse("2026-12-07T04:59:05Z", &ns) && ns == INT64_C(1796619545000000000));
 	CHECK(api_time_parse("2026-12-07 04:59:05", &ns) == -EINVAL);
 	CHECK(api_time_parse("2026-12-07T04:59:05+01:00", &ns) == -EINVAL);
+	CHECK(api_time_parse("20-12-07T05:00:15.123Z", &ns) == -EINVAL); /* year 20: before 1970 */
 	CHECK(api_name_valid("vm-01.disk_0:a@b") && !api_name_valid(".hidden") &&
 	      !api_name_valid("") && !api_name_valid("a/b") && !api_name_valid("a b"));
 }
