@@ -289,5 +289,36 @@ int api_sched_create(struct mgmt *m);
 int api_sched_start(struct mgmt *m);
 void api_sched_stop(struct mgmt *m);
 void api_sched_destroy(struct mgmt *m);
+/* At start: run once now each schedule with catch_up that missed runs while
+ * the daemon was down (an event says how many); skip them for the others
+ * (an event too).  Returns how many ran. */
+int api_sched_catch_up(struct mgmt *m, int64_t now_unix_s);
+struct sched_cron;
+struct sched_tz;
+/* A schedule record's cron expression and zone (*tz: sched_tz_free). */
+int api_sched_parse(const json_t *schedule, struct sched_cron *cron, struct sched_tz **tz,
+		    char *err, size_t errlen);
+/* Its state starts over at since (clear: also forget results and made). */
+int api_sched_state_reset(struct mgmt *m, const char *name, int64_t since_unix_s, bool clear);
+int api_sched_forget(struct mgmt *m, const char *name);
+/* The schedule as the API shows it: with next_run and last_result. */
+json_t *api_sched_json(struct mgmt *m, const json_t *schedule, int64_t now_unix_s);
+/* Run it now (once, outside its cadence); 0 or -errno (last_result says). */
+int api_sched_run_now(struct mgmt *m, const json_t *schedule, int64_t now_unix_s);
+
+/* ---- VMs (api_vm.c), shared with the scheduler -------------------------------- */
+
+/* Snapshot VM vm as snap: its volumes in one instant, then its files.
+ * 0 or -errno with a sentence in why; on failure nothing is left made. */
+int api_vm_snapshot_create(struct mgmt *m, const char *vm, const char *snap, char *why,
+			   size_t whylen);
+/* Delete a VM snapshot and its members; -EBUSY (why names it) while clones
+ * depend on a member. */
+int api_vm_snapshot_delete(struct mgmt *m, const char *vm, const char *snap, char *why,
+			   size_t whylen);
+/* Clones that depend on the members of a VM snapshot record. */
+uint32_t api_vm_snapshot_dependents(struct mgmt *m, const json_t *vmsnap);
+/* Put every VM's volumes in its QoS stat group (mgmt_create). */
+int api_vm_groups_load(struct mgmt *m);
 
 #endif /* SLATE_MGMT_API_H */

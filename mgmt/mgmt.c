@@ -79,6 +79,10 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 		snprintf(err, errlen, "cannot read the events: %s", strerror(-rc));
 	if (!rc)
 		rc = api_auth_bootstrap(m, err, errlen);
+	if (!rc && (rc = api_sched_create(m)))
+		snprintf(err, errlen, "out of memory");
+	if (!rc && (rc = api_vm_groups_load(m)))
+		snprintf(err, errlen, "cannot read the VMs: %s", strerror(-rc));
 	if (rc) {
 		mgmt_destroy(m);
 		return rc;
@@ -91,10 +95,17 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 static void *housekeeping(void *arg)
 {
 	struct mgmt *m = arg;
+	int64_t minute = -1; /* of the last scheduler tick */
 	pthread_mutex_lock(&m->lock);
 	while (!m->stopping) {
 		pthread_mutex_unlock(&m->lock);
 		api_events_drain(m);
+		int64_t now_s = api_now_ns(m) / 1000000000;
+		if (!m->no_scheduler && minute < 0)
+			api_sched_catch_up(m, now_s);
+		if (!m->no_scheduler && now_s / 60 != minute)
+			mgmt_scheduler_tick(m, now_s);
+		minute = now_s / 60;
 		if (m->history)
 			qos_history_sample(m->history, api_now_ns(m) / 1000000000);
 		pthread_mutex_lock(&m->lock);
@@ -151,6 +162,7 @@ void mgmt_destroy(struct mgmt *m)
 	mgmt_stop(m);
 	api_tasks_stop(m);
 	api_idem_destroy(m);
+	api_sched_destroy(m);
 	free(m->tls_cert);
 	free(m->tls_key);
 	free(m->queued);
