@@ -29,7 +29,8 @@ BF := build/fuzz
 # (a module depends only on those after it).
 MODULES  := mgmt target/iscsi target/nfs target/scsi qos sched cowstore
 MOD_LIBS  = $(foreach m,$(MODULES),$(1)/lib/lib$(subst /,_,$(m)).a)
-HEADERS  := $(wildcard $(addsuffix /*.h,$(MODULES)))
+# mgmt/ctl.h is slatectl's alone (no module includes it)
+HEADERS  := $(filter-out mgmt/ctl.h,$(wildcard $(addsuffix /*.h,$(MODULES))))
 
 UNIT_SRC   := $(wildcard tests/unit/*/*.c tests/unit/*/*/*.c)
 UNIT_HDRS  := tests/harness.h $(wildcard tests/unit/*/*.h tests/unit/*/*/*.h)
@@ -46,7 +47,8 @@ INTEG_SH   := $(wildcard tests/integration/*.sh)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BF)/tests/fuzz/%,$(FUZZ_SRC))
 
-PROGRAMS := $(B)/slated $(B)/slate-store $(B)/bench/cowstore-bench $(B)/bench/qos-bench
+PROGRAMS := $(B)/slated $(B)/slate-store $(B)/slatectl $(B)/bench/cowstore-bench \
+	    $(B)/bench/qos-bench
 
 .PHONY: all deps run test unit check-asan bench fuzz clean
 all: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN)
@@ -57,7 +59,8 @@ deps:
 # ---- libraries -----------------------------------------------------------
 # mgmt/ holds the programs' main files beside its library's sources; the
 # OpenAPI document is generated C (mgmt/openapi/embed.py) in that library.
-PROGRAM_SRC := mgmt/slated.c mgmt/store_tool.c mgmt/store_nfs.c mgmt/slatectl.c
+CTL_SRC := mgmt/slatectl.c $(wildcard mgmt/ctl_*.c)
+PROGRAM_SRC := mgmt/slated.c mgmt/store_tool.c mgmt/store_nfs.c $(CTL_SRC)
 OPENAPI_PARTS := $(sort $(filter-out mgmt/openapi/base.json,$(wildcard mgmt/openapi/*.json)))
 GEN_OPENAPI := $(B)/gen/mgmt/openapi_doc.c
 $(GEN_OPENAPI): mgmt/openapi/embed.py mgmt/openapi/base.json $(OPENAPI_PARTS)
@@ -99,6 +102,10 @@ $(B)/slated: mgmt/slated.c $(call MOD_LIBS,$(B))
 $(B)/slate-store: mgmt/store_tool.c mgmt/store_nfs.c mgmt/store_tool.h $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
+# slatectl is a client of the REST API only: libcurl and jansson, no module
+$(B)/slatectl: $(CTL_SRC) mgmt/ctl.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(CTL_SRC) -lcurl -ljansson
 $(B)/bench/cowstore-bench: bench/cowstore_bench.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

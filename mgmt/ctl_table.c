@@ -1,0 +1,129 @@
+/*
+ * ctl_table.c - slatectl's command table: one row per API resource (its
+ * path, the member naming an item, its table's columns, how key=value
+ * words become members, its verbs).  ctl.h says how a row is read.
+ *
+ * The paths follow the OpenAPI parts in mgmt/openapi/; for resources whose routes are not
+ * in the document yet (vms, targets, exports, files, schedules, QoS
+ * policies, sessions, stats) the member names are the ones the routes are
+ * being written with, and a table falls back to every member it is given
+ * when its columns do not match.
+ */
+#include "mgmt/ctl.h"
+
+/* Members that are always strings, even when a value is all digits. */
+const char ctl_common_hints[] =
+	"name$ password$ user$ path$ chap_user$ chap_secret$ role$ expires_in$ size>size_bytes";
+
+#define LIST { "list", "GET", "", NULL, V_LIST, NULL, NULL }
+#define SHOW(item) { "show", "GET", "/" item, NULL, 0, NULL, NULL }
+#define CREATE(args, pairs) { "create", "POST", "", args, V_CREATES | V_PAIRS, pairs, NULL }
+#define UPDATE(item, pairs) { "update", "PATCH", "/" item, NULL, V_PAIRS | V_NEEDS_PAIRS, pairs, NULL }
+#define DELETE(item) { "delete", "DELETE", "/" item, NULL, 0, NULL, NULL }
+
+const struct ctl_resource ctl_resources[] = {
+	{ "pools", "/pools", "name",
+	  "name capacity_bytes used_bytes free_bytes saved_bytes volumes snapshots soft_threshold_pct",
+	  "", "the storage pool: capacity, space, scrub",
+	  { LIST, SHOW("{pool}"),
+	    { "scrub", "POST", "/{pool}/scrub", NULL, V_TASK, NULL, NULL } } },
+	{ "volumes", "/volumes", "name",
+	  "name size_bytes used_bytes unique_bytes snapshots clones created_at",
+	  "new>name", "thin volumes",
+	  { LIST, SHOW("{name}"), CREATE("name", "size=SIZE"),
+	    { "resize", "PATCH", "/{name}", NULL, V_PAIRS | V_NEEDS_PAIRS, "size=SIZE", NULL },
+	    DELETE("{name}"),
+	    { "copy", "POST", "/{name}/copy", NULL, V_CREATES | V_TASK | V_PAIRS | V_NEEDS_PAIRS,
+	      "new=NEWNAME", NULL } } },
+	{ "snapshots", "/volumes/{volume}/snapshots", "name",
+	  "name volume size_bytes unique_bytes shared_bytes clones created_at",
+	  "", "snapshots of a volume",
+	  { LIST, SHOW("{snapshot}"), CREATE("name:SNAPSHOT", NULL), DELETE("{snapshot}"),
+	    { "rollback", "POST", "/{snapshot}/rollback", NULL, V_PAIRS, "[delete_newer=true]", NULL },
+	    { "clone", "POST", "/{snapshot}/clone", "name:NEWNAME", V_CREATES, NULL, NULL } } },
+	{ "vms", "/vms", "name", "name volumes files qos_policy created_at",
+	  "volumes[] files[] qos_policy$", "VMs: groups of volumes and files snapshotted together",
+	  { LIST, SHOW("{name}"),
+	    CREATE("name", "volumes=VOL,... [files=PATH,...] [qos_policy=POLICY]"),
+	    UPDATE("{name}", "key=value..."), DELETE("{name}") } },
+	{ "vm-snapshots", "/vms/{vm}/snapshots", "name", "name vm volumes files created_at",
+	  "", "snapshots of a whole VM",
+	  { LIST, SHOW("{snapshot}"), CREATE("name:SNAPSHOT", NULL), DELETE("{snapshot}"),
+	    { "rollback", "POST", "/{snapshot}/rollback", NULL, V_PAIRS, "[delete_newer=true]", NULL },
+	    { "clone", "POST", "/{snapshot}/clone", "name:NEWVM", V_CREATES, NULL, NULL } } },
+	{ "targets", "/targets", "iqn", "iqn luns acl chap_user",
+	  "acl[] iqn$", "iSCSI targets",
+	  { LIST, SHOW("{iqn}"),
+	    CREATE("iqn", "[acl=IQN,...] [chap_user=USER chap_secret=SECRET]"),
+	    UPDATE("{iqn}", "key=value..."), DELETE("{iqn}") } },
+	{ "luns", "/targets/{iqn}/luns", "lun", "lun volume",
+	  "lun# volume$", "LUNs of an iSCSI target",
+	  { LIST, SHOW("{lun}"),
+	    { "add", "POST", "", "lun volume", V_CREATES, NULL, NULL },
+	    { "remove", "DELETE", "/{lun}", NULL, 0, NULL, NULL } } },
+	{ "portals", "/portals", "portal", "portal",
+	  "portal$", "iSCSI portals (ADDR:PORT)",
+	  { LIST, { "add", "POST", "", "portal:ADDR:PORT", V_CREATES, NULL, NULL },
+	    { "remove", "DELETE", "/{portal}", NULL, 0, NULL, NULL } } },
+	{ "exports", "/exports", "id", "id path clients",
+	  "clients[]", "NFS exports (clients in exports(5) syntax)",
+	  { LIST, SHOW("{id}"), CREATE("path", "clients='HOST(OPTIONS) ...'"),
+	    UPDATE("{id}", "clients=..."), DELETE("{id}") } },
+	{ "files", "/files", "id", "id path size_bytes snapshots",
+	  "", "files under NFS exports, and their snapshots",
+	  { { "list", "GET", "", "?path:DIR", V_LIST, NULL, NULL }, SHOW("{id}"),
+	    { "snapshots", "GET", "/{id}/snapshots", NULL, V_LIST, NULL,
+	      "name size_bytes unique_bytes created_at" },
+	    { "snapshot", "POST", "/{id}/snapshots", "name:SNAPSHOT", V_CREATES, NULL, NULL },
+	    { "rollback", "POST", "/{id}/snapshots/{snapshot}/rollback", NULL, V_PAIRS,
+	      "[delete_newer=true]", NULL },
+	    { "delete-snapshot", "DELETE", "/{id}/snapshots/{snapshot}", NULL, 0, NULL, NULL },
+	    { "clone", "POST", "/{id}/clone", "name:NEWNAME", V_CREATES, NULL, NULL } } },
+	{ "schedules", "/schedules", "name",
+	  "name target minute hour day_of_month month day_of_week retention enabled",
+	  "target@ keep_last>retention.keep_last keep_for>retention.keep_for minute$ hour$ "
+	  "day_of_month$ month$ day_of_week$ timezone$ name_pattern$",
+	  "snapshot schedules (cron fields, retention)",
+	  { LIST, SHOW("{name}"),
+	    CREATE("name", "target=vm:NAME|volume:NAME minute=M hour=H [day_of_month=D month=M "
+			   "day_of_week=W timezone=TZ keep_last=N keep_for=P7D name_pattern=P "
+			   "enabled=true catch_up=true]"),
+	    UPDATE("{name}", "key=value..."), DELETE("{name}"),
+	    { "run", "POST", "/{name}/run", NULL, V_TASK, NULL, NULL } } },
+	{ "qos-policies", "/qos-policies", "name",
+	  "name shares reservation_iops limit_iops latency_threshold_us",
+	  "", "QoS policies for VMs",
+	  { LIST, SHOW("{name}"),
+	    CREATE("name", "shares=N [reservation_iops=N limit_iops=N latency_threshold_us=N]"),
+	    UPDATE("{name}", "key=value..."), DELETE("{name}") } },
+	{ "sessions", "/sessions", "id", "id protocol initiator target client address",
+	  "", "iSCSI sessions and NFS clients connected now",
+	  { LIST } },
+	{ "stats", "/stats", "series", "time", "series$ since$",
+	  "IO statistics, per second or per minute",
+	  { { "show", "GET", "", "?series:SERIES", V_PAIRS, "[resolution=1|60] [since=TIME]",
+	      NULL } } },
+	{ "events", "/events", "id", "time severity type object message",
+	  "severity$ type$ since$", "what happened, newest first",
+	  { { "list", "GET", "", NULL, V_LIST | V_PAIRS, "[severity=S] [type=T] [since=TIME]", NULL },
+	    SHOW("{id}") } },
+	{ "tasks", "/tasks", "id", "id kind object state progress_pct created_at result",
+	  "", "long operations since slated started",
+	  { LIST, SHOW("{id}") } },
+	{ "users", "/users", "name", "name role created_at",
+	  "", "users (password=- reads it from standard input)",
+	  { LIST, SHOW("{name}"), CREATE("name", "role=admin|read-only password=PASSWORD"),
+	    UPDATE("{name}", "[role=ROLE] [password=PASSWORD]"), DELETE("{name}") } },
+	{ "tokens", "/tokens", "id", "id name user role created_at expires_at",
+	  "", "API tokens (the secret is shown once, when made)",
+	  { LIST, SHOW("{id}"),
+	    { "create", "POST", "", "name", V_CREATES | V_PAIRS | V_SECRET,
+	      "[role=read-only] [expires_in=P30D]", NULL },
+	    DELETE("{id}") } },
+	{ "health", "/health", "status", "status time", "", "is the API up",
+	  { { "show", "GET", "", NULL, V_PUBLIC, NULL, NULL } } },
+	{ "login", "/login", "id", "id", "",
+	  "trade USER and a password (standard input) for a token",
+	  { { "", "POST", "", "user", V_PUBLIC | V_PASSWORD, NULL, NULL } } },
+};
+const size_t ctl_nresources = sizeof(ctl_resources) / sizeof(ctl_resources[0]);
