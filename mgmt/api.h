@@ -201,7 +201,7 @@ struct api_decode_error {
 extern const struct api_fields *const api_request_specs[];
 extern const size_t api_nrequest_specs;
 /* The largest request struct any of them decodes into. */
-#define API_REQUEST_MAX 16384
+#define API_REQUEST_MAX 65536
 
 /* Decode obj into out by spec: unknown members, wrong types, missing
  * required members and values out of range are errors.  Bit i of *present
@@ -286,8 +286,6 @@ void api_http_stop(struct mgmt *m);
 int api_idem_create(struct mgmt *m);
 void api_idem_destroy(struct mgmt *m);
 int api_sched_create(struct mgmt *m);
-int api_sched_start(struct mgmt *m);
-void api_sched_stop(struct mgmt *m);
 void api_sched_destroy(struct mgmt *m);
 /* At start: run once now each schedule with catch_up that missed runs while
  * the daemon was down (an event says how many); skip them for the others

@@ -369,6 +369,70 @@ out_unlock:
 	pthread_mutex_unlock(&c->m->lock);
 }
 
+/* ---- discovery sessions' CHAP ------------------------------------------------------ */
+
+struct discovery_req {
+	struct chap_req chap, mutual;
+};
+static const struct api_field discovery_fields[] = {
+	API_OBJECT(struct discovery_req, chap, "chap", false, &chap_spec),
+	API_OBJECT(struct discovery_req, mutual, "mutual_chap", false, &chap_spec),
+};
+const struct api_fields api_discovery_spec = API_SPEC("discovery authentication", discovery_fields);
+
+static json_t *discovery_json(const struct iscsi_auth *a)
+{
+	return json_pack("{s:o, s:o}", "chap", chap_json(&a->chap), "mutual_chap",
+			 chap_json(&a->mutual));
+}
+
+static void get_discovery(struct api_call *c)
+{
+	struct iscsi_config *cfg;
+	pthread_mutex_lock(&c->m->lock);
+	int rc = load_config(c, &cfg);
+	pthread_mutex_unlock(&c->m->lock);
+	if (rc)
+		return;
+	api_json(c, 200, discovery_json(&cfg->discovery));
+	free(cfg);
+}
+
+/* PUT /iscsi-discovery: CHAP for SendTargets sessions, applied at once. */
+static void put_discovery(struct api_call *c)
+{
+	struct discovery_req req;
+	struct iscsi_config *cfg;
+	uint32_t present;
+	char why[256] = "";
+	if (api_decode_body(c, &api_discovery_spec, &req, &present))
+		return;
+	pthread_mutex_lock(&c->m->lock);
+	if (load_config(c, &cfg))
+		goto out_unlock;
+	struct iscsi_auth *a = &cfg->discovery;
+	if (present & 1) {
+		snprintf(a->chap.user, sizeof(a->chap.user), "%s", req.chap.user);
+		snprintf(a->chap.secret, sizeof(a->chap.secret), "%s", req.chap.secret);
+	}
+	if (present & 2) {
+		snprintf(a->mutual.user, sizeof(a->mutual.user), "%s", req.mutual.user);
+		snprintf(a->mutual.secret, sizeof(a->mutual.secret), "%s", req.mutual.secret);
+	}
+	int rc = apply_live(c->m, cfg, why, sizeof(why));
+	if (!rc) {
+		cfg->initialized = true;
+		rc = iscsi_config_save_global(c->m->cs, cfg, why, sizeof(why));
+	}
+	if (rc)
+		api_errno(c, rc == -ENOENT ? -EINVAL : rc, NULL, why[0] ? why : NULL);
+	else
+		api_json(c, 200, discovery_json(a));
+	free(cfg);
+out_unlock:
+	pthread_mutex_unlock(&c->m->lock);
+}
+
 /* ---- portals ------------------------------------------------------------------------ */
 
 static json_t *portal_json(const char *portal)
@@ -475,6 +539,8 @@ static const struct api_route routes[] = {
 	{ "GET", "/api/v1/targets/{iqn}/luns", 0, ROLE_READ, list_luns },
 	{ "POST", "/api/v1/targets/{iqn}/luns", API_BODY | API_CREATES, ROLE_ADMIN, add_lun },
 	{ "DELETE", "/api/v1/targets/{iqn}/luns/{lun}", 0, ROLE_ADMIN, remove_lun },
+	{ "GET", "/api/v1/iscsi-discovery", 0, ROLE_READ, get_discovery },
+	{ "PUT", "/api/v1/iscsi-discovery", API_BODY, ROLE_ADMIN, put_discovery },
 	{ "GET", "/api/v1/portals", 0, ROLE_READ, list_portals },
 	{ "POST", "/api/v1/portals", API_BODY | API_CREATES, ROLE_ADMIN, add_portal },
 	{ "DELETE", "/api/v1/portals/{portal}", 0, ROLE_ADMIN, remove_portal },

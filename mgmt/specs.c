@@ -11,7 +11,9 @@ extern const struct api_fields api_login_spec, api_user_create_spec, api_user_up
 	api_target_create_spec, api_target_update_spec, api_lun_spec, api_portal_spec,
 	api_export_create_spec, api_export_update_spec, api_file_snapshot_spec,
 	api_file_clone_spec, api_policy_create_spec, api_policy_update_spec,
-	api_host_shares_spec, api_qos_settings_spec;
+	api_host_shares_spec, api_qos_settings_spec, api_discovery_spec, api_vm_create_spec,
+	api_vm_patch_spec, api_vmsnap_create_spec, api_vm_clone_spec, api_vm_rollback_spec,
+	api_schedule_create_spec, api_schedule_patch_spec;
 
 const struct api_fields *const api_request_specs[] = {
 	&api_login_spec,	 &api_user_create_spec,	  &api_user_update_spec,
@@ -21,6 +23,8 @@ const struct api_fields *const api_request_specs[] = {
 	&api_lun_spec,		 &api_portal_spec,	  &api_export_create_spec,
 	&api_export_update_spec, &api_file_snapshot_spec, &api_file_clone_spec,
 	&api_policy_create_spec, &api_policy_update_spec, &api_host_shares_spec,
-	&api_qos_settings_spec,
+	&api_qos_settings_spec,	 &api_discovery_spec,	  &api_vm_create_spec,
+	&api_vm_patch_spec,	 &api_vmsnap_create_spec, &api_vm_clone_spec,
+	&api_vm_rollback_spec,	 &api_schedule_create_spec, &api_schedule_patch_spec,
 };
 const size_t api_nrequest_specs = sizeof(api_request_specs) / sizeof(api_request_specs[0]);

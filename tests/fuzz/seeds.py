@@ -213,7 +213,9 @@ sched_seeds = {
 # (0 login, 1 user, 2 user update, 3 token, 4 volume, 5 resize, 6 copy,
 # 7 snapshot, 8 clone, 9 rollback, 10 target, 11 target update, 12 LUN,
 # 13 portal, 14 export, 15 export update, 16 file snapshot, 17 file clone,
-# 18 QoS policy, 19 policy update, 20 host shares, 21 QoS settings).
+# 18 QoS policy, 19 policy update, 20 host shares, 21 QoS settings,
+# 22 discovery CHAP, 23 VM, 24 VM update, 25 VM snapshot, 26 VM clone,
+# 27 VM rollback, 28 schedule, 29 schedule update).
 api_seeds = {
     "login": b"\x00" + b'{"user":"admin","password":"pw"}',
     "user": b"\x01" + b'{"name":"ops","password":"long-password","role":"read-only"}',
@@ -227,6 +229,11 @@ api_seeds = {
     "policy": b"\x12" + b'{"name":"gold","shares":2000,"reservation_iops":100,"limit_iops":5000}',
     "settings": b"\x15" + b'{"latency_threshold_us":3000,"period_ms":500}',
     "time": b"\x04" + b"2026-12-07T05:00:00.123Z",
+    "vm": b"\x17" + b'{"name":"web","volumes":["a","b"],"files":["/vms/x.raw"],"qos_policy":"gold"}',
+    "schedule": b"\x1c" + b'{"name":"hourly","minute":"0","hour":"*/4","day_of_month":"1-15",'
+                b'"month":"jan-jun","day_of_week":"mon-fri","timezone":"Europe/Berlin",'
+                b'"target":{"kind":"vm","name":"web"},"retention":{"keep_last":24,"keep_for":"P7D"},'
+                b'"name_pattern":"auto-%Y%m%d-%H%M","enabled":true,"catch_up":false}',
 }
 
 for target, seeds in (("fuzz_pdu", pdu_seeds), ("fuzz_text", text_seeds),
