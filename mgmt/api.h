@@ -211,6 +211,16 @@ int api_decode(const json_t *obj, const struct api_fields *spec, void *out, uint
 /* The same answering the call with a problem on error; 0 or -EINVAL. */
 int api_decode_body(struct api_call *c, const struct api_fields *spec, void *out,
 		    uint32_t *present);
+/* A body that is only a name: {"name": "..."} (snapshots, clones). */
+struct api_name_req {
+	char name[64];
+};
+extern const struct api_fields api_name_spec;
+/* A rollback's optional body: {"delete_newer": bool}. */
+struct api_rollback_req {
+	bool delete_newer;
+};
+extern const struct api_fields api_rollback_spec;
 /* An ISO 8601 duration ("P1W", "P7D", "PT36H", "P1DT12H30M") in seconds. */
 int api_duration_parse(const char *text, int64_t *seconds);
 /* Object names: 1..63 of [A-Za-z0-9._:@-], not starting with '.'. */

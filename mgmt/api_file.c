@@ -138,21 +138,13 @@ static void list_file_snapshots(struct api_call *c)
 	api_list(c, items, "name");
 }
 
-struct file_snapshot_req {
-	char name[COWSTORE_NAME_MAX + 1];
-};
-static const struct api_field file_snapshot_fields[] = {
-	API_STRING(struct file_snapshot_req, name, "name", true, 1),
-};
-const struct api_fields api_file_snapshot_spec = API_SPEC("snapshot", file_snapshot_fields);
-
 static void create_file_snapshot(struct api_call *c)
 {
-	struct file_snapshot_req req;
+	struct api_name_req req;
 	struct cowstore_ns_attr a;
 	struct cowstore_ns_snapshot snap;
 	struct cowstore_err err = { "" };
-	if (api_decode_body(c, &api_file_snapshot_spec, &req, NULL) ||
+	if (api_decode_body(c, &api_name_spec, &req, NULL) ||
 	    !api_new_name_ok(c, req.name, "/name") || find_file(c, &a))
 		return;
 	int rc = cowstore_ns_snapshot_create(c->m->cs, a.ino, req.name, &snap, &err);

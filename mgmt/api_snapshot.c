@@ -71,21 +71,12 @@ static void list_snapshots(struct api_call *c)
 	api_list(c, items, "name");
 }
 
-struct snapshot_req {
-	char name[COWSTORE_NAME_MAX + 1];
-};
-static const struct api_field snapshot_fields[] = {
-	API_STRING(struct snapshot_req, name, "name", true, 1),
-};
-const struct api_fields api_snapshot_create_spec = API_SPEC("snapshot", snapshot_fields);
-const struct api_fields api_clone_spec = API_SPEC("clone", snapshot_fields);
-
 static void create_snapshot(struct api_call *c)
 {
-	struct snapshot_req req;
+	struct api_name_req req;
 	struct cowstore_err err = { "" };
 	uint64_t id, snap_id;
-	if (api_decode_body(c, &api_snapshot_create_spec, &req, NULL) ||
+	if (api_decode_body(c, &api_name_spec, &req, NULL) ||
 	    !api_new_name_ok(c, req.name, "/name") || api_volume_find(c, &id))
 		return;
 	int rc = cowstore_snapshot_create(c->m->cs, id, req.name, &snap_id, &err);
@@ -122,17 +113,9 @@ static void delete_snapshot(struct api_call *c)
 		api_no_content(c);
 }
 
-struct rollback_req {
-	bool delete_newer;
-};
-static const struct api_field rollback_fields[] = {
-	API_BOOL(struct rollback_req, delete_newer, "delete_newer", false),
-};
-const struct api_fields api_rollback_spec = API_SPEC("rollback", rollback_fields);
-
 static void rollback_snapshot(struct api_call *c)
 {
-	struct rollback_req req = { false };
+	struct api_rollback_req req = { false };
 	struct cowstore_snapshot_info info;
 	struct cowstore_err err = { "" };
 	uint64_t id;
@@ -157,12 +140,12 @@ static void rollback_snapshot(struct api_call *c)
 
 static void clone_snapshot(struct api_call *c)
 {
-	struct snapshot_req req;
+	struct api_name_req req;
 	struct cowstore_snapshot_info info;
 	struct cowstore_volume_info vol;
 	struct cowstore_err err = { "" };
 	uint64_t id, clone_id;
-	if (api_decode_body(c, &api_clone_spec, &req, NULL) ||
+	if (api_decode_body(c, &api_name_spec, &req, NULL) ||
 	    !api_new_name_ok(c, req.name, "/name") || find_snapshot(c, &id, &info))
 		return;
 	int rc = cowstore_clone_create(c->m->cs, info.id, req.name, &clone_id, &err);

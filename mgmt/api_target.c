@@ -39,6 +39,32 @@ static int load_config(struct api_call *c, struct iscsi_config **out)
 	return 0;
 }
 
+/* The configuration, for a handler that only reads it; NULL when the call
+ * was answered with the failure.  The caller frees it. */
+static struct iscsi_config *read_config(struct api_call *c)
+{
+	struct iscsi_config *cfg;
+	pthread_mutex_lock(&c->m->lock);
+	int rc = load_config(c, &cfg);
+	pthread_mutex_unlock(&c->m->lock);
+	return rc ? NULL : cfg;
+}
+
+/* Run change(c, cfg, req) on the loaded configuration under m->lock: the
+ * read-modify-write of every changing handler. */
+static void change_config(struct api_call *c,
+			  void (*change)(struct api_call *c, struct iscsi_config *cfg, const void *req),
+			  const void *req)
+{
+	struct iscsi_config *cfg;
+	pthread_mutex_lock(&c->m->lock);
+	if (!load_config(c, &cfg)) {
+		change(c, cfg, req);
+		free(cfg);
+	}
+	pthread_mutex_unlock(&c->m->lock);
+}
+
 /* Serve cfg (less LUNs whose volume is gone) on the running server. */
 static int apply_live(struct mgmt *m, const struct iscsi_config *cfg, char *why, size_t len)
 {
@@ -140,6 +166,7 @@ struct target_req {
 	char acl[ISCSI_MAX_ACL][ISCSI_NAME_MAX + 1];
 	unsigned nacl;
 	struct chap_req chap, mutual;
+	uint32_t present;      /* which members the body gave (not decoded) */
 };
 static const struct api_field target_fields[] = {
 	API_STRING(struct target_req, iqn, "iqn", true, 1),
@@ -171,11 +198,8 @@ static void set_access(struct iscsi_target_config *t, const struct target_req *r
 
 static void list_targets(struct api_call *c)
 {
-	struct iscsi_config *cfg;
-	pthread_mutex_lock(&c->m->lock);
-	int rc = load_config(c, &cfg);
-	pthread_mutex_unlock(&c->m->lock);
-	if (rc)
+	struct iscsi_config *cfg = read_config(c);
+	if (!cfg)
 		return;
 	json_t *items = json_array();
 	for (unsigned i = 0; i < cfg->ntargets; i++)
@@ -186,109 +210,93 @@ static void list_targets(struct api_call *c)
 
 static void get_target(struct api_call *c)
 {
-	struct iscsi_config *cfg;
-	pthread_mutex_lock(&c->m->lock);
-	int rc = load_config(c, &cfg);
-	pthread_mutex_unlock(&c->m->lock);
-	if (rc)
-		return;
-	struct iscsi_target_config *t = find_target(c, cfg);
+	struct iscsi_config *cfg = read_config(c);
+	struct iscsi_target_config *t = cfg ? find_target(c, cfg) : NULL;
 	if (t)
 		api_json(c, 200, target_json(c->m, t));
 	free(cfg);
 }
 
+static void add_target(struct api_call *c, struct iscsi_config *cfg, const void *arg)
+{
+	const struct target_req *req = arg;
+	if (iscsi_config_find(cfg, req->iqn)) {
+		api_problem(c, 409, "already-exists", "/iqn", "target %s exists", req->iqn);
+		return;
+	}
+	if (cfg->ntargets == ISCSI_MAX_TARGETS) {
+		api_problem(c, 409, "in-use", "/iqn", "there are %d targets, the most one pool serves",
+			    ISCSI_MAX_TARGETS);
+		return;
+	}
+	struct iscsi_target_config *t = &cfg->targets[cfg->ntargets++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->iqn, sizeof(t->iqn), "%s", req->iqn);
+	set_access(t, req, req->present >> 1);
+	if (!commit(c, cfg, t, NULL))
+		api_created(c, target_json(c->m, t), "/api/v1/targets/%s", t->iqn);
+}
+
 static void create_target(struct api_call *c)
 {
 	struct target_req req;
-	uint32_t present;
-	struct iscsi_config *cfg;
-	if (api_decode_body(c, &api_target_create_spec, &req, &present))
+	if (api_decode_body(c, &api_target_create_spec, &req, &req.present))
 		return;
 	if (!iscsi_name_valid(req.iqn)) {
 		api_problem(c, 422, "invalid-value", "/iqn", "'%s' is not an iSCSI name "
 			    "(iqn.YYYY-MM.reversed.domain[:id], eui.<16 hex> or naa.<hex>)", req.iqn);
 		return;
 	}
-	pthread_mutex_lock(&c->m->lock);
-	if (load_config(c, &cfg))
-		goto out_unlock;
-	if (iscsi_config_find(cfg, req.iqn)) {
-		api_problem(c, 409, "already-exists", "/iqn", "target %s exists", req.iqn);
-	} else if (cfg->ntargets == ISCSI_MAX_TARGETS) {
-		api_problem(c, 409, "in-use", "/iqn", "there are %d targets, the most one pool serves",
-			    ISCSI_MAX_TARGETS);
-	} else {
-		struct iscsi_target_config *t = &cfg->targets[cfg->ntargets++];
-		memset(t, 0, sizeof(*t));
-		snprintf(t->iqn, sizeof(t->iqn), "%s", req.iqn);
-		set_access(t, &req, present >> 1);
-		if (!commit(c, cfg, t, NULL))
-			api_created(c, target_json(c->m, t), "/api/v1/targets/%s", t->iqn);
-	}
-	free(cfg);
-out_unlock:
-	pthread_mutex_unlock(&c->m->lock);
+	change_config(c, add_target, &req);
+}
+
+static void change_target(struct api_call *c, struct iscsi_config *cfg, const void *arg)
+{
+	const struct target_req *req = arg;
+	struct iscsi_target_config *t = find_target(c, cfg);
+	if (!t)
+		return;
+	set_access(t, req, req->present);
+	if (!commit(c, cfg, t, NULL))
+		api_json(c, 200, target_json(c->m, t));
 }
 
 static void update_target(struct api_call *c)
 {
 	struct target_req req;
-	uint32_t present;
-	struct iscsi_config *cfg;
-	if (api_decode_body(c, &api_target_update_spec, &req, &present))
-		return;
-	pthread_mutex_lock(&c->m->lock);
-	if (load_config(c, &cfg))
-		goto out_unlock;
+	if (!api_decode_body(c, &api_target_update_spec, &req, &req.present))
+		change_config(c, change_target, &req);
+}
+
+static void drop_target(struct api_call *c, struct iscsi_config *cfg, const void *arg)
+{
 	struct iscsi_target_config *t = find_target(c, cfg);
-	if (t) {
-		set_access(t, &req, present);
-		if (!commit(c, cfg, t, NULL))
-			api_json(c, 200, target_json(c->m, t));
-	}
-	free(cfg);
-out_unlock:
-	pthread_mutex_unlock(&c->m->lock);
+	if (!t)
+		return;
+	char iqn[ISCSI_NAME_MAX + 1];
+	snprintf(iqn, sizeof(iqn), "%s", t->iqn);
+	*t = cfg->targets[--cfg->ntargets];
+	if (!commit(c, cfg, NULL, iqn))
+		api_no_content(c);
 }
 
 static void delete_target(struct api_call *c)
 {
-	struct iscsi_config *cfg;
-	pthread_mutex_lock(&c->m->lock);
-	if (load_config(c, &cfg))
-		goto out_unlock;
-	struct iscsi_target_config *t = find_target(c, cfg);
-	if (t) {
-		char iqn[ISCSI_NAME_MAX + 1];
-		snprintf(iqn, sizeof(iqn), "%s", t->iqn);
-		*t = cfg->targets[--cfg->ntargets];
-		if (!commit(c, cfg, NULL, iqn))
-			api_no_content(c);
-	}
-	free(cfg);
-out_unlock:
-	pthread_mutex_unlock(&c->m->lock);
+	change_config(c, drop_target, NULL);
 }
 
 /* ---- LUNs ------------------------------------------------------------------------ */
 
 static void list_luns(struct api_call *c)
 {
-	struct iscsi_config *cfg;
-	pthread_mutex_lock(&c->m->lock);
-	int rc = load_config(c, &cfg);
-	pthread_mutex_unlock(&c->m->lock);
-	if (rc)
-		return;
-	struct iscsi_target_config *t = find_target(c, cfg);
-	json_t *items = json_array();
-	for (unsigned i = 0; t && i < t->nluns; i++)
-		json_array_append_new(items, lun_json(c->m, &t->luns[i]));
-	if (t)
+	struct iscsi_config *cfg = read_config(c);
+	struct iscsi_target_config *t = cfg ? find_target(c, cfg) : NULL;
+	if (t) {
+		json_t *items = json_array();
+		for (unsigned i = 0; i < t->nluns; i++)
+			json_array_append_new(items, lun_json(c->m, &t->luns[i]));
 		api_list(c, items, "lun");
-	else
-		json_decref(items);
+	}
 	free(cfg);
 }
 
@@ -302,57 +310,46 @@ static const struct api_field lun_fields[] = {
 };
 const struct api_fields api_lun_spec = API_SPEC("lun", lun_fields);
 
+static void map_lun(struct api_call *c, struct iscsi_config *cfg, const void *arg)
+{
+	const struct lun_req *req = arg;
+	struct iscsi_target_config *t = find_target(c, cfg);
+	if (!t)
+		return;
+	for (unsigned i = 0; i < t->nluns; i++)
+		if (t->luns[i].lun == req->lun) {
+			api_problem(c, 409, "already-exists", "/lun", "target %s has LUN %" PRIu64
+				    " already", t->iqn, req->lun);
+			return;
+		}
+	if (t->nluns == ISCSI_MAX_TARGET_LUNS) {
+		api_problem(c, 409, "in-use", "/lun", "target %s has %d LUNs, the most it can",
+			    t->iqn, ISCSI_MAX_TARGET_LUNS);
+		return;
+	}
+	struct iscsi_lun_map *l = &t->luns[t->nluns++];
+	l->lun = req->lun;
+	snprintf(l->volume, sizeof(l->volume), "%s", req->volume);
+	if (!commit(c, cfg, t, NULL))
+		api_created(c, lun_json(c->m, l), "/api/v1/targets/%s/luns/%" PRIu64, t->iqn,
+			    req->lun);
+}
+
 static void add_lun(struct api_call *c)
 {
 	struct lun_req req;
-	struct iscsi_config *cfg;
 	uint64_t id;
 	if (api_decode_body(c, &api_lun_spec, &req, NULL))
 		return;
-	if (cowstore_volume_lookup(c->m->cs, req.volume, &id)) {
+	if (cowstore_volume_lookup(c->m->cs, req.volume, &id))
 		api_problem(c, 422, "invalid-value", "/volume", "no volume '%s'", req.volume);
-		return;
-	}
-	pthread_mutex_lock(&c->m->lock);
-	if (load_config(c, &cfg))
-		goto out_unlock;
-	struct iscsi_target_config *t = find_target(c, cfg);
-	bool taken = false;
-	for (unsigned i = 0; t && i < t->nluns; i++)
-		taken |= t->luns[i].lun == req.lun;
-	if (!t) {
-		/* answered */
-	} else if (taken) {
-		api_problem(c, 409, "already-exists", "/lun", "target %s has LUN %" PRIu64 " already",
-			    t->iqn, req.lun);
-	} else if (t->nluns == ISCSI_MAX_TARGET_LUNS) {
-		api_problem(c, 409, "in-use", "/lun", "target %s has %d LUNs, the most it can",
-			    t->iqn, ISCSI_MAX_TARGET_LUNS);
-	} else {
-		struct iscsi_lun_map *l = &t->luns[t->nluns++];
-		l->lun = req.lun;
-		snprintf(l->volume, sizeof(l->volume), "%s", req.volume);
-		if (!commit(c, cfg, t, NULL))
-			api_created(c, lun_json(c->m, l), "/api/v1/targets/%s/luns/%" PRIu64, t->iqn,
-				    req.lun);
-	}
-	free(cfg);
-out_unlock:
-	pthread_mutex_unlock(&c->m->lock);
+	else
+		change_config(c, map_lun, &req);
 }
 
-static void remove_lun(struct api_call *c)
+static void unmap_lun(struct api_call *c, struct iscsi_config *cfg, const void *arg)
 {
-	struct iscsi_config *cfg;
-	char *end;
-	uint64_t lun = strtoull(c->params[1], &end, 10);
-	if (*end || c->params[1][0] == '-') {
-		api_problem(c, 404, "not-found", "lun", "no LUN %.32s", c->params[1]);
-		return;
-	}
-	pthread_mutex_lock(&c->m->lock);
-	if (load_config(c, &cfg))
-		goto out_unlock;
+	uint64_t lun = *(const uint64_t *)arg;
 	struct iscsi_target_config *t = find_target(c, cfg);
 	unsigned i = 0;
 	while (t && i < t->nluns && t->luns[i].lun != lun)
@@ -364,15 +361,23 @@ static void remove_lun(struct api_call *c)
 		if (!commit(c, cfg, t, NULL))
 			api_no_content(c);
 	}
-	free(cfg);
-out_unlock:
-	pthread_mutex_unlock(&c->m->lock);
+}
+
+static void remove_lun(struct api_call *c)
+{
+	char *end;
+	uint64_t lun = strtoull(c->params[1], &end, 10);
+	if (*end || c->params[1][0] == '-')
+		api_problem(c, 404, "not-found", "lun", "no LUN %.32s", c->params[1]);
+	else
+		change_config(c, unmap_lun, &lun);
 }
 
 /* ---- discovery sessions' CHAP ------------------------------------------------------ */
 
 struct discovery_req {
 	struct chap_req chap, mutual;
+	uint32_t present;
 };
 static const struct api_field discovery_fields[] = {
 	API_OBJECT(struct discovery_req, chap, "chap", false, &chap_spec),
@@ -388,36 +393,24 @@ static json_t *discovery_json(const struct iscsi_auth *a)
 
 static void get_discovery(struct api_call *c)
 {
-	struct iscsi_config *cfg;
-	pthread_mutex_lock(&c->m->lock);
-	int rc = load_config(c, &cfg);
-	pthread_mutex_unlock(&c->m->lock);
-	if (rc)
-		return;
-	api_json(c, 200, discovery_json(&cfg->discovery));
+	struct iscsi_config *cfg = read_config(c);
+	if (cfg)
+		api_json(c, 200, discovery_json(&cfg->discovery));
 	free(cfg);
 }
 
-/* PUT /iscsi-discovery: CHAP for SendTargets sessions, applied at once. */
-static void put_discovery(struct api_call *c)
+static void set_discovery(struct api_call *c, struct iscsi_config *cfg, const void *arg)
 {
-	struct discovery_req req;
-	struct iscsi_config *cfg;
-	uint32_t present;
-	char why[256] = "";
-	if (api_decode_body(c, &api_discovery_spec, &req, &present))
-		return;
-	pthread_mutex_lock(&c->m->lock);
-	if (load_config(c, &cfg))
-		goto out_unlock;
+	const struct discovery_req *req = arg;
 	struct iscsi_auth *a = &cfg->discovery;
-	if (present & 1) {
-		snprintf(a->chap.user, sizeof(a->chap.user), "%s", req.chap.user);
-		snprintf(a->chap.secret, sizeof(a->chap.secret), "%s", req.chap.secret);
+	char why[256] = "";
+	if (req->present & 1) {
+		snprintf(a->chap.user, sizeof(a->chap.user), "%s", req->chap.user);
+		snprintf(a->chap.secret, sizeof(a->chap.secret), "%s", req->chap.secret);
 	}
-	if (present & 2) {
-		snprintf(a->mutual.user, sizeof(a->mutual.user), "%s", req.mutual.user);
-		snprintf(a->mutual.secret, sizeof(a->mutual.secret), "%s", req.mutual.secret);
+	if (req->present & 2) {
+		snprintf(a->mutual.user, sizeof(a->mutual.user), "%s", req->mutual.user);
+		snprintf(a->mutual.secret, sizeof(a->mutual.secret), "%s", req->mutual.secret);
 	}
 	int rc = apply_live(c->m, cfg, why, sizeof(why));
 	if (!rc) {
@@ -428,9 +421,14 @@ static void put_discovery(struct api_call *c)
 		api_errno(c, rc == -ENOENT ? -EINVAL : rc, NULL, why[0] ? why : NULL);
 	else
 		api_json(c, 200, discovery_json(a));
-	free(cfg);
-out_unlock:
-	pthread_mutex_unlock(&c->m->lock);
+}
+
+/* PUT /iscsi-discovery: CHAP for SendTargets sessions, applied at once. */
+static void put_discovery(struct api_call *c)
+{
+	struct discovery_req req;
+	if (!api_decode_body(c, &api_discovery_spec, &req, &req.present))
+		change_config(c, set_discovery, &req);
 }
 
 /* ---- portals ------------------------------------------------------------------------ */
@@ -442,11 +440,8 @@ static json_t *portal_json(const char *portal)
 
 static void list_portals(struct api_call *c)
 {
-	struct iscsi_config *cfg;
-	pthread_mutex_lock(&c->m->lock);
-	int rc = load_config(c, &cfg);
-	pthread_mutex_unlock(&c->m->lock);
-	if (rc)
+	struct iscsi_config *cfg = read_config(c);
+	if (!cfg)
 		return;
 	json_t *items = json_array();
 	for (unsigned i = 0; i < cfg->nportals; i++)
@@ -474,60 +469,56 @@ static int save_portals(struct api_call *c, struct iscsi_config *cfg)
 	return rc;
 }
 
+static void append_portal(struct api_call *c, struct iscsi_config *cfg, const void *arg)
+{
+	const char *portal = arg;
+	for (unsigned i = 0; i < cfg->nportals; i++)
+		if (iscsi_portal_equal(cfg->portals[i], portal)) {
+			api_problem(c, 409, "already-exists", "/portal", "portal %s exists", portal);
+			return;
+		}
+	if (cfg->nportals == ISCSI_MAX_PORTALS) {
+		api_problem(c, 409, "in-use", "/portal", "%d portals is the most", ISCSI_MAX_PORTALS);
+		return;
+	}
+	snprintf(cfg->portals[cfg->nportals++], ISCSI_PORTAL_MAX + 1, "%s", portal);
+	if (!save_portals(c, cfg))
+		api_created(c, portal_json(portal), "/api/v1/portals/%s", portal);
+}
+
 static void add_portal(struct api_call *c)
 {
 	struct portal_req req;
-	struct iscsi_config *cfg;
 	char address[64];
 	uint16_t port;
 	if (api_decode_body(c, &api_portal_spec, &req, NULL))
 		return;
-	if (iscsi_portal_parse(req.portal, address, sizeof(address), &port) || port == 0) {
+	if (iscsi_portal_parse(req.portal, address, sizeof(address), &port) || port == 0)
 		api_problem(c, 422, "invalid-value", "/portal", "a portal is ADDR:PORT or "
 			    "[IPV6ADDR]:PORT with a numeric address and a port from 1 to 65535");
-		return;
-	}
-	pthread_mutex_lock(&c->m->lock);
-	if (load_config(c, &cfg))
-		goto out_unlock;
-	bool dup = false;
-	for (unsigned i = 0; i < cfg->nportals; i++)
-		dup |= iscsi_portal_equal(cfg->portals[i], req.portal);
-	if (dup)
-		api_problem(c, 409, "already-exists", "/portal", "portal %s exists", req.portal);
-	else if (cfg->nportals == ISCSI_MAX_PORTALS)
-		api_problem(c, 409, "in-use", "/portal", "%d portals is the most", ISCSI_MAX_PORTALS);
-	else {
-		snprintf(cfg->portals[cfg->nportals++], ISCSI_PORTAL_MAX + 1, "%s", req.portal);
-		if (!save_portals(c, cfg))
-			api_created(c, portal_json(req.portal), "/api/v1/portals/%s", req.portal);
-	}
-	free(cfg);
-out_unlock:
-	pthread_mutex_unlock(&c->m->lock);
+	else
+		change_config(c, append_portal, req.portal);
 }
 
-static void remove_portal(struct api_call *c)
+static void drop_portal(struct api_call *c, struct iscsi_config *cfg, const void *arg)
 {
-	struct iscsi_config *cfg;
-	pthread_mutex_lock(&c->m->lock);
-	if (load_config(c, &cfg))
-		goto out_unlock;
 	unsigned i = 0;
 	while (i < cfg->nportals && strcmp(cfg->portals[i], c->params[0]))
 		i++;
 	if (i == cfg->nportals) {
 		api_problem(c, 404, "not-found", "portal", "no portal %.63s", c->params[0]);
-	} else {
-		memmove(cfg->portals[i], cfg->portals[i + 1],
-			(cfg->nportals - i - 1) * sizeof(cfg->portals[0]));
-		cfg->nportals--;
-		if (!save_portals(c, cfg))
-			api_no_content(c);
+		return;
 	}
-	free(cfg);
-out_unlock:
-	pthread_mutex_unlock(&c->m->lock);
+	memmove(cfg->portals[i], cfg->portals[i + 1],
+		(cfg->nportals - i - 1) * sizeof(cfg->portals[0]));
+	cfg->nportals--;
+	if (!save_portals(c, cfg))
+		api_no_content(c);
+}
+
+static void remove_portal(struct api_call *c)
+{
+	change_config(c, drop_portal, NULL);
 }
 
 static const struct api_route routes[] = {

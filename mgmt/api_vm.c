@@ -462,6 +462,33 @@ int api_vm_snapshot_create(struct mgmt *m, const char *vm_name, const char *snap
 	return rc;
 }
 
+/* The snapshots of a member volume ({"volume", "snapshot_id"}), oldest
+ * first (*list malloc'ed), or the member's own snapshot into *info. */
+static int member_snapshots(struct mgmt *m, const json_t *item,
+			    struct cowstore_snapshot_info **list, size_t *n)
+{
+	uint64_t vol_id;
+	int rc = cowstore_volume_lookup(m->cs, str(item, "volume"), &vol_id);
+	return rc ? rc : cowstore_snapshot_list(m->cs, vol_id, list, n);
+}
+
+static int member_snapshot(struct mgmt *m, const json_t *item, struct cowstore_snapshot_info *info)
+{
+	struct cowstore_snapshot_info *list;
+	size_t n;
+	int rc = member_snapshots(m, item, &list, &n);
+	if (rc)
+		return rc;
+	rc = -ENOENT;
+	for (size_t k = 0; k < n && rc; k++)
+		if (list[k].id == u64(item, "snapshot_id")) {
+			*info = list[k];
+			rc = 0;
+		}
+	free(list);
+	return rc;
+}
+
 /* Clones that depend on the VM snapshot's volume snapshots: their count,
  * and a sentence naming the first in why ("" when none). */
 static uint32_t snapshot_dependents(struct mgmt *m, const json_t *rec, char *why, size_t whylen)
@@ -472,21 +499,14 @@ static uint32_t snapshot_dependents(struct mgmt *m, const json_t *rec, char *why
 	if (why && whylen)
 		why[0] = '\0';
 	json_array_foreach(json_object_get(rec, "volumes"), i, item) {
-		struct cowstore_snapshot_info *list;
-		size_t n;
-		uint64_t vol_id;
-		if (cowstore_volume_lookup(m->cs, str(item, "volume"), &vol_id) ||
-		    cowstore_snapshot_list(m->cs, vol_id, &list, &n))
+		struct cowstore_snapshot_info info;
+		if (member_snapshot(m, item, &info) || !info.nclones)
 			continue;
-		for (size_t k = 0; k < n; k++)
-			if (list[k].id == u64(item, "snapshot_id") && list[k].nclones) {
-				if (why && !why[0])
-					snprintf(why, whylen, "%u clone(s) depend on the snapshot of "
-						 "volume '%s' in VM snapshot '%s'; delete them first",
-						 list[k].nclones, str(item, "volume"), str(rec, "name"));
-				total += list[k].nclones;
-			}
-		free(list);
+		if (why && !why[0])
+			snprintf(why, whylen, "%u clone(s) depend on the snapshot of volume '%s' in "
+				 "VM snapshot '%s'; delete them first", info.nclones,
+				 str(item, "volume"), str(rec, "name"));
+		total += info.nclones;
 	}
 	return total;
 }
@@ -544,16 +564,9 @@ static json_t *vmsnap_json(struct mgmt *m, const json_t *rec)
 	size_t i;
 	json_t *item, *out = json_deep_copy(rec);
 	json_array_foreach(json_object_get(rec, "volumes"), i, item) {
-		struct cowstore_snapshot_info *list;
-		size_t n;
-		uint64_t vol_id;
-		if (cowstore_volume_lookup(m->cs, str(item, "volume"), &vol_id) ||
-		    cowstore_snapshot_list(m->cs, vol_id, &list, &n))
-			continue;
-		for (size_t k = 0; k < n; k++)
-			if (list[k].id == u64(item, "snapshot_id"))
-				unique += list[k].unique_bytes;
-		free(list);
+		struct cowstore_snapshot_info info;
+		if (!member_snapshot(m, item, &info))
+			unique += info.unique_bytes;
 	}
 	json_array_foreach(json_object_get(rec, "files"), i, item) {
 		struct cowstore_ns_snapshot *list;
@@ -640,21 +653,12 @@ static void get_vm_snapshot(struct api_call *c)
 	}
 }
 
-struct vmsnap_req {
-	char name[COWSTORE_NAME_MAX + 1];
-};
-static const struct api_field vmsnap_fields[] = {
-	API_STRING(struct vmsnap_req, name, "name", true, 1),
-};
-const struct api_fields api_vmsnap_create_spec = API_SPEC("VM snapshot", vmsnap_fields);
-const struct api_fields api_vm_clone_spec = API_SPEC("VM clone", vmsnap_fields);
-
 static void create_vm_snapshot(struct api_call *c)
 {
-	struct vmsnap_req req;
+	struct api_name_req req;
 	char why[512] = "";
 	json_t *vm, *rec;
-	if (api_decode_body(c, &api_vmsnap_create_spec, &req, NULL) ||
+	if (api_decode_body(c, &api_name_spec, &req, NULL) ||
 	    !api_new_name_ok(c, req.name, "/name") || vm_find(c, &vm))
 		return;
 	json_decref(vm);
@@ -691,14 +695,6 @@ static void delete_vm_snapshot(struct api_call *c)
 		api_no_content(c);
 }
 
-struct rollback_req {
-	bool delete_newer;
-};
-static const struct api_field rollback_fields[] = {
-	API_BOOL(struct rollback_req, delete_newer, "delete_newer", false),
-};
-const struct api_fields api_vm_rollback_spec = API_SPEC("rollback", rollback_fields);
-
 /* Names of the volume and file snapshots newer than the VM snapshot's
  * members that are not themselves VM snapshots to be deleted (manual ones):
  * a rollback without delete_newer is refused when any exist. */
@@ -709,9 +705,7 @@ static bool members_newest(struct mgmt *m, const json_t *rec, char *why, size_t 
 	json_array_foreach(json_object_get(rec, "volumes"), i, item) {
 		struct cowstore_snapshot_info *list;
 		size_t n;
-		uint64_t vol_id;
-		if (cowstore_volume_lookup(m->cs, str(item, "volume"), &vol_id) ||
-		    cowstore_snapshot_list(m->cs, vol_id, &list, &n))
+		if (member_snapshots(m, item, &list, &n))
 			continue;
 		bool last = n == 0 || list[n - 1].id == u64(item, "snapshot_id");
 		if (!last)
@@ -763,11 +757,11 @@ static int delete_newer_file_snapshots(struct mgmt *m, uint64_t ino, const char 
 
 static void rollback_vm_snapshot(struct api_call *c)
 {
-	struct rollback_req req = { false };
+	struct api_rollback_req req = { false };
 	json_t *rec, *all, *other, *item;
 	char why[512] = "";
 	size_t i;
-	if ((c->body && api_decode_body(c, &api_vm_rollback_spec, &req, NULL)) ||
+	if ((c->body && api_decode_body(c, &api_rollback_spec, &req, NULL)) ||
 	    vmsnap_find(c, &rec))
 		return;
 	struct mgmt *m = c->m;
@@ -911,13 +905,13 @@ static int split_path(struct mgmt *m, const char *path, uint64_t *dir, const cha
 
 static void clone_vm_snapshot(struct api_call *c)
 {
-	struct vmsnap_req req;
+	struct api_name_req req;
 	json_t *rec, *src_vm, *existing, *item;
 	char why[512] = "", name[COWSTORE_NAME_MAX + 1];
 	uint64_t made_vols[VM_MAX_VOLUMES], made_dirs[VM_MAX_FILES];
 	char made_names[VM_MAX_FILES][COWSTORE_NS_NAME_MAX + 1];
 	size_t nvols = 0, nfiles = 0, i;
-	if (api_decode_body(c, &api_vm_clone_spec, &req, NULL) ||
+	if (api_decode_body(c, &api_name_spec, &req, NULL) ||
 	    !api_new_name_ok(c, req.name, "/name") || vmsnap_find(c, &rec))
 		return;
 	struct mgmt *m = c->m;

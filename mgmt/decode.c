@@ -201,6 +201,16 @@ int api_decode_body(struct api_call *c, const struct api_fields *spec, void *out
 	return rc;
 }
 
+static const struct api_field name_fields[] = {
+	API_STRING(struct api_name_req, name, "name", true, 1),
+};
+const struct api_fields api_name_spec = API_SPEC("the request", name_fields);
+
+static const struct api_field rollback_fields[] = {
+	API_BOOL(struct api_rollback_req, delete_newer, "delete_newer", false),
+};
+const struct api_fields api_rollback_spec = API_SPEC("rollback", rollback_fields);
+
 /* One number and its unit letter; the unit must come in order. */
 int api_duration_parse(const char *text, int64_t *seconds)
 {

@@ -52,7 +52,7 @@ run_checks() {
 # port the kernel picks, or with "configured" on the portals the pool holds
 # (the first must be on 127.0.0.1); NFS always on 127.0.0.1 and a port the
 # kernel picks, without portmapper.  Sets PORT and PORTAL (the first portal)
-# and NFS_PORT (NFS and MOUNT share it), API_PORT and API (the REST base URL;
+# and NFS_PORT (NFS and MOUNT share it), API_PORT and API_URL (the REST base URL;
 # the admin token is in POOLDIR/admin-token).
 # When it does not come up, prints the failure with its log
 # ($TMP/slated.log) and the closing line, and returns 1.
@@ -82,7 +82,7 @@ start_slated() {
 		"$TMP/slated.log" | tail -n 1)
 	API_PORT=$(sed -n 's,.*API: listening on http://127\.0\.0\.1:\([0-9]*\)/.*,\1,p' \
 		"$TMP/slated.log" | tail -n 1)
-	API=http://127.0.0.1:$API_PORT/api/v1
+	API_URL=http://127.0.0.1:$API_PORT/api/v1
 	[ -n "$PORT" ] && return 0
 	echo "FAIL slated starts serving iSCSI (log: $(tr '\n' '|' <"$TMP/slated.log"))"
 	echo "$pass passed, $((fail + 1)) failed"

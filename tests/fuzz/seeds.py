@@ -210,27 +210,26 @@ sched_seeds = {
 }
 
 # fuzz_api inputs are [kind][JSON body]: kind indexes mgmt/specs.c's table
-# (0 login, 1 user, 2 user update, 3 token, 4 volume, 5 resize, 6 copy,
-# 7 snapshot, 8 clone, 9 rollback, 10 target, 11 target update, 12 LUN,
-# 13 portal, 14 export, 15 export update, 16 file snapshot, 17 file clone,
-# 18 QoS policy, 19 policy update, 20 host shares, 21 QoS settings,
-# 22 discovery CHAP, 23 VM, 24 VM update, 25 VM snapshot, 26 VM clone,
-# 27 VM rollback, 28 schedule, 29 schedule update).
+# (0 name only, 1 rollback, 2 login, 3 user, 4 user update, 5 token,
+# 6 volume, 7 resize, 8 copy, 9 target, 10 target update, 11 LUN, 12 portal,
+# 13 discovery CHAP, 14 export, 15 export update, 16 file clone, 17 QoS
+# policy, 18 policy update, 19 host shares, 20 QoS settings, 21 VM,
+# 22 VM update, 23 schedule, 24 schedule update).
 api_seeds = {
-    "login": b"\x00" + b'{"user":"admin","password":"pw"}',
-    "user": b"\x01" + b'{"name":"ops","password":"long-password","role":"read-only"}',
-    "token": b"\x03" + b'{"name":"ci","role":"admin","expires_in":"P1DT12H"}',
-    "volume": b"\x04" + b'{"name":"vm1","size_bytes":1073741824}',
-    "rollback": b"\x09" + b'{"delete_newer":true}',
-    "target": b"\x0a" + b'{"iqn":"iqn.2026-12.dev.slate:t","acl":["iqn.a:b","iqn.c:d"],'
+    "login": b"\x02" + b'{"user":"admin","password":"pw"}',
+    "user": b"\x03" + b'{"name":"ops","password":"long-password","role":"read-only"}',
+    "token": b"\x05" + b'{"name":"ci","role":"admin","expires_in":"P1DT12H"}',
+    "volume": b"\x06" + b'{"name":"vm1","size_bytes":1073741824}',
+    "rollback": b"\x01" + b'{"delete_newer":true}',
+    "target": b"\x09" + b'{"iqn":"iqn.2026-12.dev.slate:t","acl":["iqn.a:b","iqn.c:d"],'
               b'"chap":{"user":"u","secret":"0123456789abcdef"},"mutual_chap":{"user":"","secret":""}}',
-    "lun": b"\x0c" + b'{"lun":3,"volume":"vm1"}',
+    "lun": b"\x0b" + b'{"lun":3,"volume":"vm1"}',
     "export": b"\x0e" + b'{"path":"/vms","clients":["10.0.0.0/8(rw,no_root_squash)","*(ro)"]}',
-    "policy": b"\x12" + b'{"name":"gold","shares":2000,"reservation_iops":100,"limit_iops":5000}',
-    "settings": b"\x15" + b'{"latency_threshold_us":3000,"period_ms":500}',
-    "time": b"\x04" + b"2026-12-07T05:00:00.123Z",
-    "vm": b"\x17" + b'{"name":"web","volumes":["a","b"],"files":["/vms/x.raw"],"qos_policy":"gold"}',
-    "schedule": b"\x1c" + b'{"name":"hourly","minute":"0","hour":"*/4","day_of_month":"1-15",'
+    "policy": b"\x11" + b'{"name":"gold","shares":2000,"reservation_iops":100,"limit_iops":5000}',
+    "settings": b"\x14" + b'{"latency_threshold_us":3000,"period_ms":500}',
+    "time": b"\x06" + b"2026-12-07T05:00:00.123Z",
+    "vm": b"\x15" + b'{"name":"web","volumes":["a","b"],"files":["/vms/x.raw"],"qos_policy":"gold"}',
+    "schedule": b"\x17" + b'{"name":"hourly","minute":"0","hour":"*/4","day_of_month":"1-15",'
                 b'"month":"jan-jun","day_of_week":"mon-fri","timezone":"Europe/Berlin",'
                 b'"target":{"kind":"vm","name":"web"},"retention":{"keep_last":24,"keep_for":"P7D"},'
                 b'"name_pattern":"auto-%Y%m%d-%H%M","enabled":true,"catch_up":false}',

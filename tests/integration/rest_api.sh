@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/harness.sh
 
 start_slated "$TMP/pool" || exit 1
-run_checks rest python3 tests/integration/rest_api.py "$API" "$(cat "$TMP/pool/admin-token")" \
+run_checks rest python3 tests/integration/rest_api.py "$API_URL" "$(cat "$TMP/pool/admin-token")" \
 	"$PORT" "$NFS_PORT"
 stop_slated
 check "slated exits 0 after the REST run" [ "$slated_rc" -eq 0 ]

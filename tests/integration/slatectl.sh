@@ -152,7 +152,7 @@ expect "pools list" "[ $rc -eq 0 ] && grep -q '^default ' '$TMP/out'"
 for i in 1 2 3 4 5; do "$CTL" volumes create "p$i" size=4M >/dev/null 2>&1; done
 ctl --json volumes list
 total=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$TMP/out" 2>/dev/null)
-curl -s -H "Authorization: Bearer $ADMIN" "$API/volumes?limit=2" >"$TMP/page.json"
+curl -s -H "Authorization: Bearer $ADMIN" "$API_URL/volumes?limit=2" >"$TMP/page.json"
 check "the server pages at limit=2 (next is a cursor)" python3 -c \
 	"import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d['items']) == 2 and d['next'] else 1)" \
 	"$TMP/page.json"
