@@ -156,7 +156,7 @@ fuzz: deps
 	@tests/fuzz/run.sh --long
 
 run: deps
-	@$(MAKE) --no-print-directory $(B)/slated
+	@$(MAKE) --no-print-directory $(B)/slated $(B)/slatectl
 	$(B)/slated --data ./var
 
 # nfs-meta is made in the sub-make, after deps has installed libnfs-dev

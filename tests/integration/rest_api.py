@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """rest_api.py - the REST API over real HTTP, checked against its OpenAPI
 document while it runs.
 

@@ -28,7 +28,7 @@ static int env_open_mgmt(struct env *e)
 {
 	char err[256] = "";
 	struct mgmt_options o = { .cs = e->pool.cs, .data_dir = e->pool.dir, .no_scheduler = true,
-				  .log = quiet };
+				  .listen = "127.0.0.1:0", .log = quiet };
 	int rc = mgmt_create(&o, &e->m, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "  mgmt_create: %s\n", err);
@@ -419,6 +419,32 @@ static void test_events_outlive_a_restart(void)
 	env_close(&e);
 }
 
+/* The management thread records what other threads queue (cowstore's
+ * store thread: the soft threshold, checksum errors) within a second or so. */
+static void test_queued_events_are_recorded(void)
+{
+	struct env e;
+	char err[256];
+	json_t *j = NULL;
+	REQUIRE(!env_open(&e));
+	REQUIRE(!mgmt_start(e.m, err, sizeof(err)));
+	CHECK(mgmt_port(e.m) > 0);
+	mgmt_event_async(e.m, "warning", "soft-threshold", "pool", "80% of the pool is used");
+	size_t found = 0;
+	for (int i = 0; i < 50 && !found; i++) {
+		usleep(100000);
+		json_decref(j);
+		REQUIRE(call_full(&e, e.auth, "GET", "/api/v1/events", "type=soft-threshold", NULL,
+				  NULL, &j) == 200);
+		found = json_array_size(json_object_get(j, "items"));
+	}
+	CHECK_EQ(found, 1);
+	CHECK(!strcmp(str(json_array_get(json_object_get(j, "items"), 0), "severity"), "warning"));
+	json_decref(j);
+	mgmt_stop(e.m);
+	env_close(&e);
+}
+
 static void test_volume_lifecycle_and_tasks(void)
 {
 	struct env e;
@@ -476,6 +502,7 @@ static const struct harness_test tests[] = {
 	{ "pages", test_pages },
 	{ "idempotency_key", test_idempotency_key },
 	{ "events_outlive_a_restart", test_events_outlive_a_restart },
+	{ "queued_events_are_recorded", test_queued_events_are_recorded },
 	{ "volume_lifecycle_and_tasks", test_volume_lifecycle_and_tasks },
 };
 HARNESS_MAIN(tests)
