@@ -103,13 +103,14 @@ static json_t *build(const struct schedule_req *req, const json_t *body, const c
 #undef OR
 }
 
-/* Check a complete record; answers 422 naming the member and returns
- * false when something is wrong. */
-static bool check(struct api_call *c, const json_t *rec)
+/* Check the cron fields and zone of a record into *cron and *tz (freed by
+ * the caller); answers 422 naming the member and returns false when one is
+ * wrong. */
+static bool check_when(struct api_call *c, const json_t *rec, struct sched_cron *cron,
+		       struct sched_tz **tz)
 {
-	struct sched_cron cron;
-	struct sched_tz *tz = NULL;
 	char err[256], field[32];
+	*tz = NULL;
 	for (int i = 0; i < 5; i++) {
 		const char *text = json_string_value(json_object_get(rec, cron_names[i]));
 		char expr[5 * CRON_FIELD_MAX];
@@ -122,18 +123,29 @@ static bool check(struct api_call *c, const json_t *rec)
 		snprintf(expr, sizeof(expr), "%s %s %s %s %s", i == 0 ? text : "*",
 			 i == 1 ? text : "*", i == 2 ? text : "*", i == 3 ? text : "*",
 			 i == 4 ? text : "*");
-		if (sched_cron_parse(expr, &cron, err, sizeof(err))) {
+		if (sched_cron_parse(expr, cron, err, sizeof(err))) {
 			api_problem(c, 422, "invalid-value", field, "%s '%.64s' is not a cron field: %s",
 				    cron_names[i], text, err);
 			return false;
 		}
 	}
-	int rc = api_sched_parse(rec, &cron, &tz, err, sizeof(err));
-	if (rc) {
+	if (api_sched_parse(rec, cron, tz, err, sizeof(err))) {
 		api_problem(c, 422, "invalid-value", "/timezone", "%s", err);
-		sched_tz_free(tz);
+		sched_tz_free(*tz);
+		*tz = NULL;
 		return false;
 	}
+	return true;
+}
+
+/* Check a complete record; answers 422 naming the member and returns
+ * false when something is wrong. */
+static bool check(struct api_call *c, const json_t *rec)
+{
+	struct sched_cron cron;
+	struct sched_tz *tz;
+	if (!check_when(c, rec, &cron, &tz))
+		return false;
 	int64_t next;
 	char name[COWSTORE_NAME_MAX + 1];
 	bool ok = false;
@@ -321,7 +333,54 @@ static void run_schedule(struct api_call *c)
 	json_decref(rec);
 }
 
+/* ---- previews: when would these fields run ----------------------------------- */
+
+#define PREVIEW_MAX 20
+
+struct preview_req {
+	char minute[CRON_FIELD_MAX], hour[CRON_FIELD_MAX], day_of_month[CRON_FIELD_MAX],
+		month[CRON_FIELD_MAX], day_of_week[CRON_FIELD_MAX];
+	char timezone[64];
+	uint32_t count;
+};
+static const struct api_field preview_fields[] = {
+	API_STRING(struct preview_req, minute, "minute", true, 1),
+	API_STRING(struct preview_req, hour, "hour", false, 1),
+	API_STRING(struct preview_req, day_of_month, "day_of_month", false, 1),
+	API_STRING(struct preview_req, month, "month", false, 1),
+	API_STRING(struct preview_req, day_of_week, "day_of_week", false, 1),
+	API_STRING(struct preview_req, timezone, "timezone", false, 1),
+	API_U32(struct preview_req, count, "count", false, 1, PREVIEW_MAX),
+};
+const struct api_fields api_schedule_preview_spec = API_SPEC("preview", preview_fields);
+
+/* POST /schedules/preview: the next runs (5 unless count says) of cron
+ * fields in a zone, from now; what a console shows while one is edited. */
+static void preview_schedule(struct api_call *c)
+{
+	struct preview_req req = { .hour = "*", .day_of_month = "*", .month = "*",
+				   .day_of_week = "*", .timezone = "UTC", .count = 5 };
+	struct sched_cron cron;
+	struct sched_tz *tz;
+	if (api_decode_body(c, &api_schedule_preview_spec, &req, NULL))
+		return;
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "minute", req.minute, "hour",
+				req.hour, "day_of_month", req.day_of_month, "month", req.month,
+				"day_of_week", req.day_of_week, "timezone", req.timezone);
+	bool ok = rec && check_when(c, rec, &cron, &tz);
+	json_decref(rec);
+	if (!ok)
+		return;
+	json_t *runs = json_array();
+	int64_t t = now_s(c);
+	for (uint32_t i = 0; i < req.count && !sched_next_run(&cron, tz, t, &t); i++)
+		json_array_append_new(runs, api_time(t * INT64_C(1000000000)));
+	api_json(c, 200, json_pack("{s:s, s:o}", "timezone", sched_tz_name(tz), "runs", runs));
+	sched_tz_free(tz);
+}
+
 static const struct api_route routes[] = {
+	{ "POST", "/api/v1/schedules/preview", API_BODY, ROLE_READ, preview_schedule },
 	{ "GET", "/api/v1/schedules", 0, ROLE_READ, list_schedules },
 	{ "POST", "/api/v1/schedules", API_BODY | API_CREATES, ROLE_ADMIN, create_schedule },
 	{ "GET", "/api/v1/schedules/{name}", 0, ROLE_READ, get_schedule },

@@ -20,7 +20,7 @@ build/slated --config "$TMP/tls.conf" --data "$TMP/pool" --iscsi 127.0.0.1:0 --n
 	--portmap off --api 127.0.0.1:0 2>"$TMP/tls.log" &
 slated_pid=$!
 for _ in $(seq 100); do
-	grep -q 'ready;' "$TMP/tls.log" && break
+	grep -qs 'ready;' "$TMP/tls.log" && break
 	sleep 0.1
 done
 TLS_PORT=$(sed -n 's,.*API: listening on https://127\.0\.0\.1:\([0-9]*\)/.*,\1,p' "$TMP/tls.log")
