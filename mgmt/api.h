@@ -34,6 +34,7 @@ struct mgmt {
 	struct qos_history *history;
 	char data_dir[4096];
 	char listen[80];
+	char web_root[4096];          /* "" : no console */
 	char *tls_cert, *tls_key;     /* PEM text, owned */
 	unsigned http_threads;
 	bool no_scheduler;

@@ -8,15 +8,23 @@
  * connections of its thread.  A body larger than the limit is answered 413
  * as soon as its Content-Length (or its size so far) says so, without
  * reading the rest.
+ *
+ * Everything outside /api/ is the web console: files under web_root,
+ * GET and HEAD only, "/" meaning index.html, no token needed (the console
+ * itself calls the API with one).  A path with a ".." segment, a symlink
+ * or anything but a regular file is 404.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mgmt/api.h"
 
@@ -89,12 +97,81 @@ static void peer_address(struct MHD_Connection *conn, char *out, size_t len)
 			    out, (socklen_t)len, NULL, 0, NI_NUMERICHOST);
 }
 
+/* ---- the web console's files --------------------------------------------- */
+
+static const char *content_type(const char *path)
+{
+	static const char *const types[][2] = {
+		{ ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },	 { ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },		 { ".ico", "image/x-icon" },
+		{ ".json", "application/json" },	 { ".map", "application/json" },
+		{ ".txt", "text/plain; charset=utf-8" },
+	};
+	const char *dot = strrchr(path, '.');
+	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(dot, types[i][0]))
+			return types[i][1];
+	return "application/octet-stream";
+}
+
+/* A path safe to join to web_root: absolute, no "." or ".." segment. */
+static bool safe_path(const char *url)
+{
+	if (url[0] != '/' || strlen(url) > 1024)
+		return false;
+	for (const char *seg = url; seg; seg = strchr(seg + 1, '/'))
+		if (!strncmp(seg, "/..", 3) || !strncmp(seg, "/./", 3) || !strcmp(seg, "/."))
+			return false;
+	return true;
+}
+
+static enum MHD_Result serve_file(struct mgmt *m, struct MHD_Connection *conn, const char *url,
+				  const char *method)
+{
+	char path[4096 + 1100];
+	struct stat st;
+	int fd = -1;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return refuse(m, conn, url, 405, "method-not-allowed", "the console's files are read "
+			      "with GET");
+	if (m->web_root[0] && safe_path(url)) {
+		snprintf(path, sizeof(path), "%s%s%s", m->web_root, url,
+			 url[strlen(url) - 1] == '/' ? "index.html" : "");
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		return refuse(m, conn, url, 404, "not-found", m->web_root[0]
+			      ? "no such file in the web console"
+			      : "this slated serves no web console (build it: make web)");
+	struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", content_type(path));
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'self'; style-src 'self' 'unsafe-inline'; "
+				"img-src 'self' data:; frame-ancestors 'none'");
+	enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **state)
 {
 	struct mgmt *m = cls;
 	struct http_request *hr = *state;
+	if (strncmp(url, "/api/", 5) && strcmp(url, "/api"))
+		return serve_file(m, conn, url, method);
 	if (!hr) { /* headers only: set up, and refuse an announced huge body */
 		if (!(hr = calloc(1, sizeof(*hr))))
 			return MHD_NO;

@@ -60,6 +60,7 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 	m->history = opts->history;
 	snprintf(m->data_dir, sizeof(m->data_dir), "%s", opts->data_dir);
 	snprintf(m->listen, sizeof(m->listen), "%s", opts->listen ? opts->listen : "127.0.0.1:8080");
+	snprintf(m->web_root, sizeof(m->web_root), "%s", opts->web_root ? opts->web_root : "");
 	m->http_threads = opts->http_threads ? opts->http_threads : 4;
 	m->no_scheduler = opts->no_scheduler;
 	m->clock = opts->clock;

@@ -42,6 +42,7 @@ struct mgmt_options {
 	struct qos_history *history;  /* NULL: stats answer 404; else sampled each second */
 	const char *data_dir;         /* where admin-token/admin-password go on first start */
 	const char *listen;           /* "ADDR:PORT" ("[::1]:8080"); port 0 picks one */
+	const char *web_root;         /* the console's built files, served at "/"; NULL: none */
 	const char *tls_cert_file;    /* both set: HTTPS */
 	const char *tls_key_file;
 	unsigned http_threads;        /* 0 picks 4 */
@@ -132,6 +133,7 @@ struct mgmt_settings {
 	char tls_cert[4096]; /* "" : plain HTTP */
 	char tls_key[4096];
 	char log_level[16];  /* error, warning, info */
+	char web[4096];      /* the console's files; "" : "web" beside the slated binary */
 };
 
 void mgmt_settings_default(struct mgmt_settings *s);

@@ -49,6 +49,8 @@ int mgmt_settings_set(struct mgmt_settings *s, const char *key, const char *valu
 		return set_string(s->tls_cert, sizeof(s->tls_cert), value);
 	if (!strcmp(key, "tls_key"))
 		return set_string(s->tls_key, sizeof(s->tls_key), value);
+	if (!strcmp(key, "web"))
+		return set_string(s->web, sizeof(s->web), value);
 	if (!strcmp(key, "portmap")) {
 		if (strcmp(value, "on") && strcmp(value, "off"))
 			return -EINVAL;
@@ -99,7 +101,7 @@ int mgmt_settings_load(const char *path, struct mgmt_settings *s, char *err, siz
 		rc = mgmt_settings_set(s, key, value);
 		if (rc == -ENOENT)
 			snprintf(err, errlen, "%s:%u: unknown setting '%.64s' (known: data, iscsi, nfs, "
-				 "portmap, api, tls_cert, tls_key, log_level)", path, n, key);
+				 "portmap, api, tls_cert, tls_key, web, log_level)", path, n, key);
 		else if (rc)
 			snprintf(err, errlen, "%s:%u: bad value for %.64s: '%.200s'", path, n, key, value);
 		if (rc == -ENOENT)
@@ -121,8 +123,10 @@ void mgmt_settings_print(const struct mgmt_settings *s, FILE *out)
 		     "api = %s\n"
 		     "tls_cert = %s\n"
 		     "tls_key = %s\n"
+		     "# the web console's files; empty: \"web\" beside the slated binary\n"
+		     "web = %s\n"
 		     "# error, warning or info; SIGHUP re-reads it\n"
 		     "log_level = %s\n",
 		s->data_dir, s->iscsi, s->nfs, s->portmap ? "on" : "off", s->api, s->tls_cert,
-		s->tls_key, s->log_level);
+		s->tls_key, s->web, s->log_level);
 }

@@ -552,9 +552,31 @@ static int serve(struct slated *sd)
 
 /* ---- the management plane ---------------------------------------------- */
 
+/* The console's files: the web setting, else "web" beside this binary
+ * (build/web after make), else none. */
+static void find_web_root(struct slated *sd, char *out, size_t len)
+{
+	char exe[2048];
+	struct stat st;
+	out[0] = '\0';
+	if (sd->set.web[0]) {
+		snprintf(out, len, "%s", sd->set.web);
+		return;
+	}
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(out, len, "%s/web", exe);
+	if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode))
+		out[0] = '\0';
+}
+
 static int start_mgmt(struct slated *sd)
 {
-	char err[512] = "";
+	char err[512] = "", web[4096];
+	find_web_root(sd, web, sizeof(web));
 	struct mgmt_options opts = {
 		.cs = sd->cs,
 		.iscsi = sd->iscsi,
@@ -563,6 +585,7 @@ static int start_mgmt(struct slated *sd)
 		.history = sd->history,
 		.data_dir = sd->data_dir,
 		.listen = sd->set.api,
+		.web_root = web[0] ? web : NULL,
 		.tls_cert_file = sd->set.tls_cert[0] ? sd->set.tls_cert : NULL,
 		.tls_key_file = sd->set.tls_key[0] ? sd->set.tls_key : NULL,
 		.log = log_mgmt,
@@ -578,6 +601,10 @@ static int start_mgmt(struct slated *sd)
 	log_line("API: listening on %s://%.*s:%u/api/v1 (admin token in %s/admin-token)",
 		 sd->set.tls_cert[0] ? "https" : "http", (int)(strrchr(sd->set.api, ':') - sd->set.api),
 		 sd->set.api, mgmt_port(sd->mgmt), sd->data_dir);
+	if (web[0])
+		log_line("web console: %s, served at / on the API's port", web);
+	else
+		log_line("web console: not built (make web), so / answers 404");
 	return 0;
 }
 
