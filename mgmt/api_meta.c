@@ -1,6 +1,7 @@
 /*
  * api_meta.c - the routes about the API itself: health, the OpenAPI
  * document, log in (password to token) and log out (revoke the token used).
+ * Only health and login answer without a token.
  */
 #include <errno.h>
 #include <string.h>
@@ -74,7 +75,7 @@ static void logout(struct api_call *c)
 
 static const struct api_route routes[] = {
 	{ "GET", "/api/v1/health", API_PUBLIC, ROLE_NONE, health },
-	{ "GET", "/api/v1/openapi.json", API_PUBLIC, ROLE_NONE, openapi },
+	{ "GET", "/api/v1/openapi.json", 0, ROLE_READ, openapi },
 	{ "POST", "/api/v1/login", API_PUBLIC | API_BODY, ROLE_NONE, login },
 	{ "POST", "/api/v1/logout", 0, ROLE_READ, logout },
 };
