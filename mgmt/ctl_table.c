@@ -3,11 +3,9 @@
  * path, the member naming an item, its table's columns, how key=value
  * words become members, its verbs).  ctl.h says how a row is read.
  *
- * The paths follow the OpenAPI parts in mgmt/openapi/; for resources whose routes are not
- * in the document yet (vms, targets, exports, files, schedules, QoS
- * policies, sessions, stats) the member names are the ones the routes are
- * being written with, and a table falls back to every member it is given
- * when its columns do not match.
+ * The paths and member names follow the OpenAPI parts in mgmt/openapi/
+ * (tests/integration/slatectl.sh drives every row against slated); a table
+ * falls back to every member it is given when its columns do not match.
  */
 #include "mgmt/ctl.h"
 
