@@ -154,6 +154,12 @@ struct nfs_export_set {
 	size_t n;
 };
 
+/* A client's admission window (nfs_server_set_client_window). */
+struct nfs_client_window {
+	char address[64];
+	uint32_t window;
+};
+
 struct nfs_server {
 	struct cowstore *cs;
 	struct nfs_server_options opts;
@@ -173,7 +179,11 @@ struct nfs_server {
 	bool loop_owns;
 	struct nfs_export_set *pending_exports;
 	int notify_fd;               /* eventfd: pending_exports was set */
-	pthread_mutex_t clients_lock; /* the links of conns, for list_clients */
+	pthread_mutex_t clients_lock; /* the links of conns, for list_clients;
+				       * client_windows too */
+	struct nfs_client_window client_windows[NFS_MAX_CLIENT_WINDOWS];
+	size_t nclient_windows;
+	_Atomic bool windows_changed; /* the loop re-reads every connection's input */
 	uint8_t write_verf[NFS3_WRITEVERFSIZE]; /* new on every start */
 	struct cowstore_queue *queue;
 	int listen_fd, portmap_fd, epoll_fd, stop_fd;

@@ -118,6 +118,7 @@ struct nfs_client_info {
 	uint64_t calls;            /* RPC calls answered on this connection */
 	uint32_t uid;              /* AUTH_SYS uid of the last call (UINT32_MAX: none) */
 	uint32_t outstanding;      /* calls in progress now */
+	uint32_t window;           /* calls admitted at once (nfs_server_set_client_window) */
 };
 /* Copy up to max connected clients (one per TCP connection) into out;
  * *count gets how many there are.  Any thread while the server runs.
@@ -126,6 +127,15 @@ struct nfs_client_info {
  * not yet answered.  Portmapper connections are listed too.) */
 int nfs_server_list_clients(struct nfs_server *srv, struct nfs_client_info *out, size_t max,
                             size_t *count);
+/* The QoS lever: at most window calls of the client at address (numeric,
+ * as nfs_client_info shows it) are admitted at once, split evenly over its
+ * connections (each gets at least 1); beyond that its input is not read.
+ * 0 restores the default (128 per connection).  Kept for the address, so
+ * a client that connects later gets it too.  A larger window is used at
+ * once; a smaller one as calls complete.  Any thread.  -EINVAL bad
+ * address, -ENOSPC more than NFS_MAX_CLIENT_WINDOWS addresses set. */
+#define NFS_MAX_CLIENT_WINDOWS 256u
+int nfs_server_set_client_window(struct nfs_server *srv, const char *address, uint32_t window);
 /* Stop serving (calls in flight finish), unregister, close sockets. */
 void nfs_server_stop(struct nfs_server *srv);
 void nfs_server_destroy(struct nfs_server *srv);

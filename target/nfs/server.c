@@ -8,9 +8,10 @@
  * socket is closed and no call of it is still in flight (refs counts the
  * socket, every unfinished call, and the loop while it works on the
  * connection's input).  At most MAX_CALLS_PER_CONN calls of a connection
- * are in flight; beyond that the loop stops reading it, so a client that
- * floods cannot make the server queue without bound.  Replies queued for a
- * slow reader are bounded the same way.
+ * are in flight (fewer when QoS sets the client's window); beyond that the
+ * loop stops reading it, so a client that floods cannot make the server
+ * queue without bound.  Replies queued for a slow reader are bounded the
+ * same way.
  *
  * Other threads: nfs_server_reload_exports reads the new exports itself and
  * leaves them in srv->pending_exports; the loop swaps them in between two
@@ -62,6 +63,7 @@ struct nfs_conn {
 	_Atomic uint64_t calls_answered;
 	_Atomic uint32_t last_uid;    /* UINT32_MAX: no AUTH_SYS call yet */
 	_Atomic uint32_t outstanding;
+	_Atomic uint32_t window;      /* its share of the client's window; 0: default */
 };
 
 /* epoll tags of the server's own descriptors */
@@ -75,12 +77,20 @@ static int64_t unix_now_ns(void)
 }
 
 static void conn_process(struct nfs_conn *conn);
+static void spread_window(struct nfs_server *srv, const struct nfs_conn *conn);
 
 /* ---- connections ----------------------------------------------------------- */
 
+/* May another call of conn start? */
+static bool conn_admits(const struct nfs_conn *conn)
+{
+	uint32_t window = atomic_load_explicit(&conn->window, memory_order_relaxed);
+	return conn->calls < (window && window < MAX_CALLS_PER_CONN ? window : MAX_CALLS_PER_CONN);
+}
+
 static void conn_watch(struct nfs_conn *conn)
 {
-	uint32_t want = (conn->calls < MAX_CALLS_PER_CONN ? EPOLLIN : 0) |
+	uint32_t want = (conn_admits(conn) ? EPOLLIN : 0) |
 			(conn->tx_head ? EPOLLOUT : 0);
 	if (conn->closed || want == conn->events)
 		return;
@@ -294,7 +304,7 @@ static void serve_record(struct nfs_conn *conn, const uint8_t *record, size_t le
 static void conn_process(struct nfs_conn *conn)
 {
 	conn->processing = true;
-	while (!conn->closed && conn->rx_pos < conn->rx_len && conn->calls < MAX_CALLS_PER_CONN) {
+	while (!conn->closed && conn->rx_pos < conn->rx_len && conn_admits(conn)) {
 		const uint8_t *record = NULL;
 		size_t record_len = 0;
 		long used = rpc_record_reader_feed(&conn->reader, conn->rx + conn->rx_pos,
@@ -318,7 +328,7 @@ static void conn_process(struct nfs_conn *conn)
 static bool conn_read_direct(struct nfs_conn *conn)
 {
 	uint8_t *room;
-	size_t want = conn->rx_len || conn->calls >= MAX_CALLS_PER_CONN
+	size_t want = conn->rx_len || !conn_admits(conn)
 			      ? 0 : rpc_record_reader_room(&conn->reader, &room);
 	if (want < DIRECT_READ_MIN)
 		return false;
@@ -391,6 +401,7 @@ int nfs_server_adopt(struct nfs_server *srv, int fd, const struct sockaddr_stora
 	if (srv->conns)
 		srv->conns->pprev = &conn->next;
 	srv->conns = conn;
+	spread_window(srv, conn);
 	pthread_mutex_unlock(&srv->clients_lock);
 	return 0;
 }
@@ -429,12 +440,27 @@ static void export_set_free(struct nfs_export_set *set)
 	*set = (struct nfs_export_set){ 0 };
 }
 
+/* The loop: windows changed; input a smaller window held back may go on. */
+static void recheck_windows(struct nfs_server *srv)
+{
+	if (!atomic_exchange(&srv->windows_changed, false))
+		return;
+	for (struct nfs_conn *conn = srv->conns, *next; conn; conn = next) {
+		next = conn->next; /* only conn itself can be closed below */
+		conn->refs++;
+		if (!conn->closed)
+			conn_process(conn);
+		conn_put(conn);
+	}
+}
+
 /* The loop: a reload is waiting; swap its set in, hand the old one back. */
 static void take_pending_exports(struct nfs_server *srv)
 {
 	uint64_t count;
 	if (read(srv->notify_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return;
+	recheck_windows(srv);
 	pthread_mutex_lock(&srv->ctl_lock);
 	if (srv->pending_exports) {
 		export_set_swap(srv, srv->pending_exports);
@@ -530,10 +556,73 @@ int nfs_server_list_clients(struct nfs_server *srv, struct nfs_client_info *out,
 		info->calls = atomic_load_explicit(&conn->calls_answered, memory_order_relaxed);
 		info->uid = atomic_load_explicit(&conn->last_uid, memory_order_relaxed);
 		info->outstanding = atomic_load_explicit(&conn->outstanding, memory_order_relaxed);
+		info->window = atomic_load_explicit(&conn->window, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&srv->clients_lock);
 	*count = n;
 	return 0;
+}
+
+/* Under clients_lock: give every connection of conn's address its share
+ * of the address's window (conn just joined or the window changed). */
+static void spread_window(struct nfs_server *srv, const struct nfs_conn *conn)
+{
+	char address[64], other[64];
+	uint16_t port;
+	uint32_t window = 0, nconns = 0;
+	client_address(&conn->peer, address, sizeof(address), &port);
+	for (size_t i = 0; i < srv->nclient_windows; i++)
+		if (!strcmp(srv->client_windows[i].address, address))
+			window = srv->client_windows[i].window;
+	for (struct nfs_conn *c = srv->conns; c; c = c->next) {
+		client_address(&c->peer, other, sizeof(other), &port);
+		nconns += !strcmp(other, address);
+	}
+	uint32_t share = window ? (window + nconns - 1) / nconns : 0;
+	for (struct nfs_conn *c = srv->conns; c; c = c->next) {
+		client_address(&c->peer, other, sizeof(other), &port);
+		if (!strcmp(other, address))
+			atomic_store_explicit(&c->window, share, memory_order_relaxed);
+	}
+}
+
+int nfs_server_set_client_window(struct nfs_server *srv, const char *address, uint32_t window)
+{
+	unsigned char bytes[16];
+	if (!srv || !address || strlen(address) >= sizeof(srv->client_windows[0].address) ||
+	    (inet_pton(AF_INET, address, bytes) != 1 && inet_pton(AF_INET6, address, bytes) != 1))
+		return -EINVAL;
+	int rc = 0;
+	pthread_mutex_lock(&srv->clients_lock);
+	size_t i = 0;
+	while (i < srv->nclient_windows && strcmp(srv->client_windows[i].address, address))
+		i++;
+	if (i == srv->nclient_windows && window) {
+		if (i == NFS_MAX_CLIENT_WINDOWS)
+			rc = -ENOSPC;
+		else
+			snprintf(srv->client_windows[srv->nclient_windows++].address,
+				 sizeof(srv->client_windows[0].address), "%s", address);
+	}
+	if (!rc && i < srv->nclient_windows)
+		srv->client_windows[i].window = window;
+	if (!rc && !window && i < srv->nclient_windows) /* back to the default: forget it */
+		srv->client_windows[i] = srv->client_windows[--srv->nclient_windows];
+	for (struct nfs_conn *c = srv->conns; !rc && c; c = c->next) {
+		char other[64];
+		uint16_t port;
+		client_address(&c->peer, other, sizeof(other), &port);
+		if (!strcmp(other, address)) {
+			spread_window(srv, c);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&srv->clients_lock);
+	uint64_t one = 1;
+	atomic_store(&srv->windows_changed, true);
+	if (!rc && srv->notify_fd >= 0 && write(srv->notify_fd, &one, sizeof(one)) < 0)
+		rc = -errno;
+	return rc;
 }
 
 /* ---- the loop --------------------------------------------------------------- */

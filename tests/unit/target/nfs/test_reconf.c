@@ -308,12 +308,87 @@ static void test_reloads_during_io(void)
 	fixture_stop(&f);
 }
 
+/* ---- QoS windows ------------------------------------------------------------ */
+
+/* The window each connection of 127.0.0.1 reports; -1 when not n of them. */
+static int windows_of(struct fixture *f, size_t n, uint32_t *out)
+{
+	struct nfs_client_info list[16];
+	size_t count, found = 0;
+	if (nfs_server_list_clients(f->srv, list, 16, &count))
+		return -1;
+	for (size_t i = 0; i < count && i < 16; i++)
+		if (!strcmp(list[i].address, "127.0.0.1") && found < n)
+			out[found++] = list[i].window;
+	return found == n ? 0 : -1;
+}
+
+static void test_client_window_is_split_over_connections(void)
+{
+	struct fixture f;
+	uint32_t w[2];
+	REQUIRE(fixture_start(&f) == 0);
+	struct nfs_context *a = mount_export(&f, "/first");
+	REQUIRE(a);
+	CHECK_EQ(nfs_server_set_client_window(f.srv, "127.0.0.1", 4), 0);
+	CHECK(windows_of(&f, 1, w) == 0 && w[0] == 4);
+	struct nfs_context *b = mount_export(&f, "/first"); /* joins: 4 over 2 */
+	REQUIRE(b);
+	CHECK(windows_of(&f, 2, w) == 0 && w[0] == 2 && w[1] == 2);
+	CHECK_EQ(nfs_server_set_client_window(f.srv, "127.0.0.1", 5), 0); /* rounded up */
+	CHECK(windows_of(&f, 2, w) == 0 && w[0] == 3 && w[1] == 3);
+	CHECK_EQ(stat_root(a), 0);
+	CHECK_EQ(stat_root(b), 0);
+	CHECK_EQ(nfs_server_set_client_window(f.srv, "127.0.0.1", 0), 0); /* the default */
+	CHECK(windows_of(&f, 2, w) == 0 && w[0] == 0 && w[1] == 0);
+	CHECK_EQ(nfs_server_set_client_window(f.srv, "not-an-address", 1), -EINVAL);
+	CHECK_EQ(nfs_server_set_client_window(f.srv, "::1", 7), 0); /* nobody there yet */
+	char address[64];
+	int rc = 0;
+	for (unsigned i = 0; i < NFS_MAX_CLIENT_WINDOWS && !rc; i++) {
+		snprintf(address, sizeof(address), "10.0.%u.%u", i / 250, i % 250);
+		rc = nfs_server_set_client_window(f.srv, address, 1);
+	}
+	CHECK_EQ(rc, -ENOSPC); /* ::1 holds one slot */
+	nfs_destroy_context(a);
+	nfs_destroy_context(b);
+	fixture_stop(&f);
+}
+
+/* A window of 1 serializes the client's calls, never stops them; windows
+ * changing all the time while it works lose nothing. */
+static void test_windows_change_during_io(void)
+{
+	struct fixture f;
+	struct io_worker w = { .f = &f };
+	pthread_t thread;
+	REQUIRE(fixture_start(&f) == 0);
+	CHECK_EQ(nfs_server_set_client_window(f.srv, "127.0.0.1", 1), 0);
+	REQUIRE(pthread_create(&thread, NULL, io_main, &w) == 0);
+	unsigned changes = 0, failed = 0;
+	time_t start = time(NULL);
+	while (w.ops < 600 && time(NULL) - start < 5) {
+		failed += nfs_server_set_client_window(f.srv, "127.0.0.1", changes % 4) != 0;
+		changes++;
+		usleep(500);
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(thread, NULL);
+	printf("  %u window changes during %u operations\n", changes, w.ops);
+	CHECK_EQ(failed, 0);
+	CHECK(w.ops >= 30);
+	CHECK_EQ(w.failures, 0);
+	fixture_stop(&f);
+}
+
 static const struct harness_test tests[] = {
 	{ "export_put_and_reloaded_mounts", test_export_put_and_reloaded_mounts },
 	{ "export_removed_refuses_mount_and_handles_go_stale",
 	  test_export_removed_refuses_mount_and_handles_go_stale },
 	{ "list_clients_shows_a_mounted_client", test_list_clients_shows_a_mounted_client },
 	{ "reloads_during_io", test_reloads_during_io },
+	{ "client_window_is_split_over_connections", test_client_window_is_split_over_connections },
+	{ "windows_change_during_io", test_windows_change_during_io },
 };
 
 HARNESS_MAIN(tests)
