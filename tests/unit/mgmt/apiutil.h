@@ -120,6 +120,16 @@ static inline json_t *t_req(struct t_api *t, const char *method, const char *pat
 	return out;
 }
 
+/* Only the status of a request whose body (NULL: none) is sent as is. */
+static inline int t_status(struct t_api *t, const char *method, const char *path,
+			   const char *body)
+{
+	int status;
+	json_decref(body ? t_req(t, method, path, &status, "%s", body)
+			 : t_req(t, method, path, &status, NULL));
+	return status;
+}
+
 static inline const char *t_str(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key)) ?: "";

@@ -100,22 +100,14 @@ static void test_vm_crud(void)
 	CHECK(!strcmp(t_field(r), "/volumes/1"));
 	CHECK(strstr(t_str(r, "detail"), "web") != NULL);
 	json_decref(r);
-	r = t_req(&t, "POST", "/api/v1/vms", &st, "{\"name\":\"db\",\"volumes\":[\"b\"]}");
-	CHECK_EQ(st, 201);
-	json_decref(r);
-	r = t_req(&t, "POST", "/api/v1/vms", &st, "{\"name\":\"db\",\"volumes\":[\"b\"]}");
-	CHECK_EQ(st, 409);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "POST", "/api/v1/vms", "{\"name\":\"db\",\"volumes\":[\"b\"]}"), 201);
+	CHECK_EQ(t_status(&t, "POST", "/api/v1/vms", "{\"name\":\"db\",\"volumes\":[\"b\"]}"), 409);
 
 	/* a volume of a VM cannot be deleted; the VM's delete leaves its disks */
-	r = t_req(&t, "DELETE", "/api/v1/volumes/a", &st, NULL);
-	CHECK_EQ(st, 409);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "DELETE", "/api/v1/volumes/a", NULL), 409);
 	r = t_req(&t, "DELETE", "/api/v1/vms/web", &st, NULL);
 	CHECK_EQ(st, 204);
-	r = t_req(&t, "GET", "/api/v1/vms/web", &st, NULL);
-	CHECK_EQ(st, 404);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "GET", "/api/v1/vms/web", NULL), 404);
 	uint64_t id;
 	CHECK_EQ(cowstore_volume_lookup(t.tp.cs, "a", &id), 0);
 	t_close(&t);
@@ -169,16 +161,12 @@ static void test_vm_validation(void)
 	CHECK_EQ(st, 200);
 	CHECK(json_is_null(json_object_get(r, "qos_policy")));
 	json_decref(r);
-	r = t_req(&t, "PATCH", "/api/v1/vms/v", &st, "{\"volumes\":[],\"files\":[]}");
-	CHECK_EQ(st, 422);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "PATCH", "/api/v1/vms/v", "{\"volumes\":[],\"files\":[]}"), 422);
 	r = t_req(&t, "PATCH", "/api/v1/vms/v", &st, "{\"name\":\"w\"}");
 	CHECK_EQ(st, 422);
 	CHECK(!strcmp(t_field(r), "/name"));
 	json_decref(r);
-	r = t_req(&t, "PATCH", "/api/v1/vms/nope", &st, "{\"files\":[]}");
-	CHECK_EQ(st, 404);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "PATCH", "/api/v1/vms/nope", "{\"files\":[]}"), 404);
 	t_close(&t);
 }
 
@@ -233,9 +221,7 @@ static void test_vm_snapshot_group(void)
 	CHECK(n == 1 && !strcmp(list[0].name, "s1"));
 	free(list);
 
-	r = t_req(&t, "POST", "/api/v1/vms/web/snapshots", &st, "{\"name\":\"s1\"}");
-	CHECK_EQ(st, 409);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "POST", "/api/v1/vms/web/snapshots", "{\"name\":\"s1\"}"), 409);
 	r = t_req(&t, "GET", "/api/v1/vms/web/snapshots", &st, NULL);
 	CHECK_EQ(st, 200);
 	CHECK_EQ(json_array_size(json_object_get(r, "items")), 1);
@@ -244,15 +230,11 @@ static void test_vm_snapshot_group(void)
 	/* a part that fails undoes the others: the file has a snapshot "s2" already */
 	struct cowstore_ns_snapshot fsnap;
 	CHECK_EQ(cowstore_ns_snapshot_create(t.tp.cs, ino, "s2", &fsnap, NULL), 0);
-	r = t_req(&t, "POST", "/api/v1/vms/web/snapshots", &st, "{\"name\":\"s2\"}");
-	CHECK_EQ(st, 409);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "POST", "/api/v1/vms/web/snapshots", "{\"name\":\"s2\"}"), 409);
 	uint64_t vol, snap;
 	CHECK_EQ(cowstore_volume_lookup(t.tp.cs, "a", &vol), 0);
 	CHECK_EQ(cowstore_snapshot_lookup(t.tp.cs, vol, "s2", &snap), -ENOENT);
-	r = t_req(&t, "GET", "/api/v1/vms/web/snapshots/s2", &st, NULL);
-	CHECK_EQ(st, 404);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "GET", "/api/v1/vms/web/snapshots/s2", NULL), 404);
 
 	/* delete removes every member */
 	r = t_req(&t, "DELETE", "/api/v1/vms/web/snapshots/s1", &st, NULL);
@@ -270,9 +252,8 @@ static void test_vm_rollback(void)
 	int st;
 	REQUIRE(t_open(&t, T0) == 0);
 	uint64_t ino = make_vm(&t, 1);
-	json_t *r = t_req(&t, "POST", "/api/v1/vms/web/snapshots", &st, "{\"name\":\"s1\"}");
-	CHECK_EQ(st, 201);
-	json_decref(r);
+	json_t *r;
+	CHECK_EQ(t_status(&t, "POST", "/api/v1/vms/web/snapshots", "{\"name\":\"s1\"}"), 201);
 	uint64_t a, b, c;
 	CHECK_EQ(cowstore_volume_lookup(t.tp.cs, "a", &a), 0);
 	CHECK_EQ(cowstore_volume_lookup(t.tp.cs, "b", &b), 0);
@@ -295,9 +276,7 @@ static void test_vm_rollback(void)
 	/* a newer VM snapshot: 409 unless delete_newer */
 	t.now_s += 60;
 	write_volume(&t, a, 3);
-	r = t_req(&t, "POST", "/api/v1/vms/web/snapshots", &st, "{\"name\":\"s2\"}");
-	CHECK_EQ(st, 201);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "POST", "/api/v1/vms/web/snapshots", "{\"name\":\"s2\"}"), 201);
 	r = t_req(&t, "POST", "/api/v1/vms/web/snapshots/s1/rollback", &st, "{}");
 	CHECK_EQ(st, 409);
 	CHECK(strstr(t_str(r, "detail"), "s2") != NULL);
@@ -308,12 +287,8 @@ static void test_vm_rollback(void)
 	CHECK_EQ(st, 200);
 	json_decref(r);
 	CHECK(volume_has(&t, "a", 1));
-	r = t_req(&t, "GET", "/api/v1/vms/web/snapshots/s2", &st, NULL);
-	CHECK_EQ(st, 404);
-	json_decref(r);
-	r = t_req(&t, "POST", "/api/v1/vms/web/snapshots/s1/rollback", &st, "{\"x\":1}");
-	CHECK_EQ(st, 422);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "GET", "/api/v1/vms/web/snapshots/s2", NULL), 404);
+	CHECK_EQ(t_status(&t, "POST", "/api/v1/vms/web/snapshots/s1/rollback", "{\"x\":1}"), 422);
 	t_close(&t);
 }
 
@@ -323,9 +298,8 @@ static void test_vm_clone(void)
 	int st;
 	REQUIRE(t_open(&t, T0) == 0);
 	uint64_t ino = make_vm(&t, 1);
-	json_t *r = t_req(&t, "POST", "/api/v1/vms/web/snapshots", &st, "{\"name\":\"s1\"}");
-	CHECK_EQ(st, 201);
-	json_decref(r);
+	json_t *r;
+	CHECK_EQ(t_status(&t, "POST", "/api/v1/vms/web/snapshots", "{\"name\":\"s1\"}"), 201);
 	uint64_t a;
 	CHECK_EQ(cowstore_volume_lookup(t.tp.cs, "a", &a), 0);
 	write_volume(&t, a, 2);
@@ -346,23 +320,17 @@ static void test_vm_clone(void)
 	CHECK_EQ(nfs_path_lookup(t.tp.cs, "/demo/copy.disk.raw", &attr), 0);
 	CHECK(file_has(&t, attr.ino, 1));
 	CHECK(file_has(&t, ino, 2));
-	r = t_req(&t, "GET", "/api/v1/vms/copy", &st, NULL);
-	CHECK_EQ(st, 200);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "GET", "/api/v1/vms/copy", NULL), 200);
 
 	/* the clones depend on s1 */
 	r = t_req(&t, "DELETE", "/api/v1/vms/web/snapshots/s1", &st, NULL);
 	CHECK_EQ(st, 409);
 	CHECK(strstr(t_str(r, "detail"), "clone") != NULL);
 	json_decref(r);
-	r = t_req(&t, "GET", "/api/v1/vms/web/snapshots/s1", &st, NULL);
-	CHECK_EQ(st, 200);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "GET", "/api/v1/vms/web/snapshots/s1", NULL), 200);
 
 	/* names: taken, and too long for the clones' volumes */
-	r = t_req(&t, "POST", "/api/v1/vms/web/snapshots/s1/clone", &st, "{\"name\":\"copy\"}");
-	CHECK_EQ(st, 409);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "POST", "/api/v1/vms/web/snapshots/s1/clone", "{\"name\":\"copy\"}"), 409);
 	char longname[64];
 	memset(longname, 'x', 62);
 	longname[62] = '\0';
@@ -377,12 +345,9 @@ static void test_vm_clone(void)
 static void test_vm_auth(void)
 {
 	struct t_api t;
-	int st;
 	REQUIRE(t_open(&t, T0) == 0);
 	snprintf(t.auth, sizeof(t.auth), "Bearer slt_nope");
-	json_t *r = t_req(&t, "GET", "/api/v1/vms", &st, NULL);
-	CHECK_EQ(st, 401);
-	json_decref(r);
+	CHECK_EQ(t_status(&t, "GET", "/api/v1/vms", NULL), 401);
 	t_close(&t);
 }
 
