@@ -152,4 +152,46 @@ void history_batch_clear(struct qos_history *h);
 int history_pool_query(struct qos_history *h, const char *key, int64_t since_s,
 		       int64_t until_s, struct qos_point **out, size_t *count);
 
+/* ---- QoS control (cost.c, table.c, mclock.c, threshold.c, anomaly.c,
+ * controller.c); none has a lock of its own except the memory table and the
+ * controller (which calls the others under its mutex). ---------------------- */
+
+#define COST_CLASSES 16
+
+struct cost_obs {
+	double ios, mean_bytes, latency_us;
+};
+
+struct qos_cost {
+	uint32_t ref_bytes;
+	double decay;
+	struct cost_obs *obs;    /* this period's */
+	size_t nobs, obs_cap;
+	double sxx, sxy;         /* decayed sums of within-period deviations */
+	double slope_us_per_byte;
+	bool slope_known, pinned;
+	double fixed_us;         /* 0: not known */
+	struct cost_floor {
+		bool set;
+		double latency_us, mean_bytes;
+	} floor[2][COST_CLASSES];    /* [0] the block in progress, [1] the one before */
+	unsigned floor_age;      /* periods into the current block */
+	uint64_t periods;
+};
+
+struct table_row {
+	struct qos_table_entry e;
+};
+
+struct qos_table {
+	struct cowstore *cs;     /* NULL: memory */
+	pthread_mutex_t lock;    /* memory rows */
+	struct table_row *rows;
+	size_t nrows, rows_cap;
+};
+
+/* table.c: the record format, shared with its test through these two */
+int table_entry_format(const struct qos_table_entry *e, char *buf, size_t size);
+int table_entry_parse(const char *buf, size_t len, struct qos_table_entry *e);
+
 #endif /* SLATE_QOS_INTERNAL_H */

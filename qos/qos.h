@@ -2,8 +2,8 @@
  * qos.h - IO statistics per host, volume, VM (group of volumes) and for the
  * appliance: IOPS, bytes per second, average and p99 latency, kept at 1 s
  * resolution for the last hour in memory and at 1 min resolution for
- * 7 days in the pool.  The PARDA window control (later) reads the same
- * per-host numbers.
+ * 7 days in the pool.  The QoS control below (PARDA windows per host,
+ * mClock per VM) is fed from the same streams' counters.
  *
  * Recording.  A stream counts the IO of one (host, volume) pair.  Its
  * counters are cumulative 64-bit atomics (relaxed): IOs and bytes by
@@ -143,5 +143,409 @@ int qos_history_query(struct qos_history *h, const char *series, unsigned resolu
 /* Names of all series known (memory or pool), sorted; *names malloc'ed array of malloc'ed strings. */
 int qos_history_series(struct qos_history *h, char ***names, size_t *count);
 void qos_history_series_free(char **names, size_t count);
+
+
+/* =========================================================================
+ * QoS control: PARDA windows per host, mClock scheduling per VM.
+ *
+ * The pieces below are pure computation over numbers the caller hands in
+ * (no threads, no clocks of their own: every call takes the time), so the
+ * simulator in tests/unit/qos/sim.h drives them exactly as slated will.
+ * Units: latency in microseconds (double), time in milliseconds (int64,
+ * the table's and controller's) or nanoseconds (uint64, mClock's, the
+ * targets' qos_now_ns()).  "Normalized" means "as if every IO were the
+ * reference size" (QOS_REF_IO_BYTES), by the cost model below.
+ * ========================================================================= */
+
+/* ---- cost model (cost.c) -------------------------------------------------
+ *
+ * cost(size) = a + b * size, in microseconds, learned online per pool.
+ *
+ *   b (us per byte) is the least-squares slope of latency on IO size
+ *     *within* each period: every period the IO-weighted means of that
+ *     period's observations (one per stream: a (host, volume) pair) are
+ *     subtracted before the pairs are added to exponentially decayed sums
+ *     (forgetting factor `decay` per period).  Queueing delay is common to
+ *     all IOs of a period and drops out, so b is the device's transfer cost
+ *     even while the queue length changes.  It needs two streams of
+ *     different mean sizes in some period; until then b is 0.
+ *   a (us) is the device's fixed cost: the smallest (latency - b * size)
+ *     over the fastest period (at least QOS_COST_MIN_IOS IOs) of a stream
+ *     of each size class (powers of two) seen in the last QOS_COST_FLOOR_
+ *     PERIODS to twice that, re-derived with the current b.  It is exact
+ *     once the pool has been seen lightly loaded (hosts start at the
+ *     minimum window, so it is at start-up); a pool never seen so
+ *     overestimates it, and large IOs are then charged too little.
+ *     qos_cost_pin() sets a and b from a device's known figures.
+ *   In a closed loop the within-period slope reads b short by about 1/C
+ *   (C: the device's parallel channels): an IO finds its own host's other
+ *   IOs ahead of it, and a large-IO host's are the large ones.
+ *
+ * Latency normalization (what PARDA compares and what the table holds):
+ *   L_norm = L - b * (mean_size - ref)  =  L - cost(mean_size) + cost(ref)
+ * i.e. the stream's measured latency with its own transfer time replaced
+ * by a reference IO's.  Additive, not a ratio: the queueing part of a
+ * latency is shared by every IO waiting in the same queue and does not
+ * grow with the IO's own size, so dividing by size (or by cost) would make
+ * large-IO hosts look fast and break the common signal that PARDA needs.
+ * The reference size is 8 KiB: about the typical random IO of VM disks,
+ * so the normalized latency of a typical host is its measured latency and
+ * a threshold L set by an administrator keeps its usual meaning.
+ *
+ * IO cost (what windows and mClock count): units(size) = cost(size) /
+ * cost(ref), so a reference IO is 1 and a 64 KiB IO on a disk whose
+ * transfer time dominates counts several.
+ */
+#define QOS_REF_IO_BYTES 8192u
+#define QOS_COST_MIN_IOS 32u          /* per stream and period, for a */
+#define QOS_COST_FLOOR_PERIODS 3600u  /* a: min over the last 3600..7200 periods */
+
+struct qos_cost;
+struct qos_cost_params {
+	uint32_t ref_bytes;
+	double fixed_us;          /* a; 0 until known */
+	double us_per_kib;        /* b * 1024 */
+	bool fixed_known, slope_known, pinned;
+	uint64_t periods;         /* periods folded in */
+};
+/* ref_bytes 0: QOS_REF_IO_BYTES; decay in (0, 1], e.g. 0.98 per period.
+ * The caller owns *out (qos_cost_destroy). */
+int qos_cost_create(uint32_t ref_bytes, double decay, struct qos_cost **out);
+void qos_cost_destroy(struct qos_cost *m);
+/* One stream's IO over the period being collected. */
+void qos_cost_observe(struct qos_cost *m, uint64_t ios, uint64_t bytes, uint64_t latency_sum_ns);
+/* Fold the period's observations into the model. */
+void qos_cost_end_period(struct qos_cost *m);
+/* A known device: a and b fixed, learning stops; fixed_us < 0 learns again. */
+void qos_cost_pin(struct qos_cost *m, double fixed_us, double us_per_kib);
+void qos_cost_params(const struct qos_cost *m, struct qos_cost_params *out);
+/* The latency a stream of mean IO size mean_bytes would have had with
+ * reference-size IOs (never below 5% of latency_us). */
+double qos_cost_normalize_us(const struct qos_cost *m, double latency_us, double mean_bytes);
+/* Cost of an IO of `bytes` in reference IOs (1 until a is known). */
+double qos_cost_units(const struct qos_cost *m, double bytes);
+
+/* ---- shared latency table (table.c) ---------------------------------------
+ *
+ * Every period each controller publishes one entry per host it manages and
+ * reads everybody's; the IO-weighted average of the normalized latencies
+ * of fresh entries is the cluster latency L-bar.  The controllers share
+ * nothing else.  Two backends:
+ *   pool:   configuration records of the pool (cowstore_config_*), so that
+ *           several slated processes serving one pool share them; a
+ *           controller's entries go in one synced batch per period.
+ *             Q/t/<node>/<host>  "1 time_ms latency_us ios window
+ *                                 outstanding shares period_ms node host"
+ *           <node> and <host> written as in history keys (%XX escapes); a
+ *           host whose key would be too long is keyed "#<64-bit hash>".
+ *           Entries older than QOS_TABLE_FORGET_MS are deleted by readers.
+ *   memory: the same in a process (the simulator; tests); thread-safe.
+ * Times are the controllers' clock: slated uses wall-clock milliseconds
+ * (CLOCK_REALTIME), so that processes on one machine agree.
+ */
+#define QOS_TABLE_FORGET_MS (10 * 60 * 1000)
+
+struct qos_table_entry {
+	char node[QOS_NAME_MAX + 1];  /* the publishing process */
+	char host[QOS_HOST_MAX + 1];
+	int64_t time_ms;              /* end of the period it describes */
+	double latency_us;            /* normalized average latency (0: no IO) */
+	uint64_t ios;                 /* IOs completed in the period */
+	double window;                /* its PARDA window, in reference IOs */
+	double outstanding;           /* average reference IOs in flight */
+	uint32_t shares;
+	uint32_t period_ms;
+};
+struct qos_table;
+/* The caller owns *out (qos_table_destroy, after every controller on it). */
+int qos_table_create_memory(struct qos_table **out);
+/* cs stays the caller's; it must outlive the table. */
+int qos_table_create_pool(struct cowstore *cs, struct qos_table **out);
+void qos_table_destroy(struct qos_table *t);
+/* Write entries (each replaces the one of its node and host; node: 1..
+ * QOS_NAME_MAX printable bytes, host 1..QOS_HOST_MAX) in one batch. */
+int qos_table_publish(struct qos_table *t, const struct qos_table_entry *entries, size_t count);
+int qos_table_remove(struct qos_table *t, const char *node, const char *host);
+/* Entries with now_ms - max_age_ms <= time_ms (fresh), any order; *out
+ * malloc'ed (NULL when *count is 0), caller frees. */
+int qos_table_read(struct qos_table *t, int64_t now_ms, int64_t max_age_ms,
+		   struct qos_table_entry **out, size_t *count);
+/* IO-weighted average normalized latency of entries; 0 when none had IO. */
+double qos_table_average_us(const struct qos_table_entry *entries, size_t count);
+
+/* ---- PARDA window control (parda.c) ----------------------------------------
+ *
+ * The paper's law (FAST'09 eq. 2), per host h and period t:
+ *   w(t+1) = (1 - gamma) w(t) + gamma (L / Lbar(t) * w(t) + beta_h)
+ * where L is the threshold, Lbar(t) the cluster-wide average latency (the
+ * table's, not the host's own: local latencies diverge, section 4 of the
+ * paper), beta_h = beta_per_share * shares_h, and w is clamped to
+ * [window_min, window_max].  Its fixed point is w_h = beta_h Lbar /
+ * (Lbar - L): windows in proportion to beta (so to shares), and Lbar
+ * settles *above* L by the factor W / (W - B) (W, B: sums of windows and
+ * betas), so beta must stay small against W to keep latency near L; but
+ * the share split then converges only by the factor (1 - gamma B / W) per
+ * period: slowly (the paper reports ~160 s with 2 s periods).
+ *
+ * QOS_PARDA_TARGET (the default) separates the two jobs, still from the
+ * table alone.  By Little's law the reference IOs in flight over the
+ * cluster, N = sum of published `outstanding`, give Lbar = N / X at
+ * throughput X; the total window that would give latency L at the same
+ * throughput is N * L / Lbar (its factor bounded by step_max per period).
+ * Every host computes the same total and splits it by the published
+ * shares, weighted max-min: a host using less than 80% of its window
+ * (demand-limited) is given its use plus 50% and the rest goes to the
+ * others in proportion to shares.  Each host moves its window by gain
+ * (default 0.6) of the way to its part.  tests/unit/qos/test_parda.c
+ * measures both laws on the simulated device.
+ */
+enum qos_parda_law { QOS_PARDA_TARGET = 0, QOS_PARDA_PLAIN = 1 };
+
+struct qos_parda_config {
+	enum qos_parda_law law;
+	double gamma;            /* plain: smoothing, (0, 1] */
+	double beta_per_share;   /* plain: beta_h = beta_per_share * shares_h */
+	double gain;             /* target: fraction of the way per period, (0, 1] */
+	double step_max;         /* target: largest factor of the total per period (> 1) */
+	double window_min, window_max;   /* reference IOs */
+	double window_initial;   /* a host's first window */
+};
+/* Defaults: target law, gamma 0.2, beta_per_share 0.001 (1 per 1000 shares,
+ * the API's default), gain 0.6, step_max 2, window 1..256, initial 1
+ * (a host starts small: the pool is seen lightly loaded, see the cost model). */
+void qos_parda_config_default(struct qos_parda_config *cfg);
+/* Host self's next window.  self is its entry as published this period
+ * (shares, window, outstanding); entries are the table's fresh ones (self
+ * among them or not); lbar_us the latency the law uses (the table's average,
+ * maybe smoothed).  Lbar 0 (no IO anywhere): the window stays. */
+double qos_parda_next_window(const struct qos_parda_config *cfg, double threshold_us,
+			     double lbar_us, const struct qos_table_entry *self,
+			     const struct qos_table_entry *entries, size_t count);
+
+/* ---- mClock scheduling among VMs (mclock.c) -------------------------------
+ *
+ * Requests admitted by their host's window wait here for the device.  Each
+ * VM has a reservation (IOPS it is owed), a limit (IOPS it may not pass)
+ * and shares (its part of the rest); IOPS count reference IOs (a request's
+ * cost, from qos_cost_units).  Tags as in mClock (Gulati, Merchant, Varman,
+ * OSDI'10), computed when a request reaches the head of its VM's queue:
+ *   R = max(R + cost / reservation, arrival)
+ *   L = max(L + cost / limit, arrival)
+ *   P = max(P + cost / shares, arrival-time virtual clock)
+ * dequeue(now): a request whose R <= now first (smallest R); otherwise,
+ * among VMs whose L <= now, the smallest P; when the reservation phase
+ * served a VM, its P tags go back by cost / shares, so that reserved IO is
+ * not charged twice.  Otherwise nothing is eligible: "wait until" the
+ * smallest R or L tag.  P of a VM that becomes busy starts at the smallest
+ * P among busy VMs, so an idle VM does not bank credit.  Three indexed
+ * heaps (R; L of VMs over their limit; P of VMs under it): O(log VMs) per
+ * call.  Requests are the caller's (struct qos_mclock_req embedded in its
+ * IO); the scheduler allocates only per VM.  Not thread-safe: the caller
+ * serializes (one per pool, under the dispatch lock).
+ */
+struct qos_mclock;
+struct qos_mclock_req {
+	struct qos_mclock_req *next;  /* scheduler's */
+	uint64_t arrival_ns;          /* scheduler's */
+	double cost;                  /* scheduler's */
+	uint32_t vm;                  /* the VM it was queued for */
+};
+struct qos_mclock_policy {
+	double reservation_iops;  /* 0: none */
+	double limit_iops;        /* 0: none */
+	uint32_t shares;          /* 1.. (0 is taken as 1) */
+};
+int qos_mclock_create(struct qos_mclock **out);
+void qos_mclock_destroy(struct qos_mclock *s);
+/* vm: a small integer chosen by the caller (its VM table's index); the
+ * scheduler keeps an array up to the largest.  -EINVAL reservation above
+ * limit or vm >= 1<<20. */
+int qos_mclock_set_vm(struct qos_mclock *s, uint32_t vm, const struct qos_mclock_policy *p);
+/* -EBUSY while it has requests queued; -ENOENT unknown. */
+int qos_mclock_remove_vm(struct qos_mclock *s, uint32_t vm);
+/* Queue req (cost > 0 reference IOs) for vm; -ENOENT unknown vm. */
+int qos_mclock_enqueue(struct qos_mclock *s, uint32_t vm, struct qos_mclock_req *req,
+		       double cost, uint64_t now_ns);
+/* The request to dispatch now, or NULL: then *wait_until_ns is when one
+ * becomes eligible (0: nothing queued).  *by_reservation (may be NULL)
+ * tells which phase chose it. */
+struct qos_mclock_req *qos_mclock_dequeue(struct qos_mclock *s, uint64_t now_ns,
+					  uint64_t *wait_until_ns, bool *by_reservation);
+size_t qos_mclock_queued(const struct qos_mclock *s);
+
+/* ---- latency threshold from the throughput curve (threshold.c) ------------
+ *
+ * SIOC's rule: L is the latency at which the pool gives about 90% of its
+ * peak throughput.  Observations (average IOs in flight, normalized IOPS,
+ * normalized latency; one per period) go into bins of the IOs in flight,
+ * 4 per octave, each an exponentially weighted mean (weight `decay` for
+ * the old value; a bin not observed keeps its value).  Estimate: the peak
+ * is the largest bin mean; the knee the first bin, in order of IOs in
+ * flight, reaching fraction * peak, its latency interpolated linearly (by
+ * throughput) with the bin before.  It answers only once the curve has
+ * flattened: a bin with at least 1.5 times the knee's IOs in flight holds
+ * at least 97% of the peak.
+ */
+struct qos_threshold;
+int qos_threshold_create(double fraction, double decay, struct qos_threshold **out);
+void qos_threshold_destroy(struct qos_threshold *t);
+void qos_threshold_observe(struct qos_threshold *t, double outstanding, double iops,
+			   double latency_us);
+/* 0 with the knee's latency (and, if not NULL, the peak and the knee's IOs
+ * in flight), or -EAGAIN: not enough of the curve seen yet. */
+int qos_threshold_estimate(const struct qos_threshold *t, double *latency_us,
+			   double *peak_iops, double *knee_outstanding);
+
+/* ---- anomaly: an external workload (anomaly.c) -----------------------------
+ *
+ * Latency above L, for `periods` periods in a row, while every active host
+ * in the table is throttled (window <= throttle_factor * window_min) or
+ * lightly loaded (outstanding <= light_fraction * window) means the load
+ * comes from somewhere PARDA does not control: another client of the
+ * device.  "Above L" is Lbar > (1 + tolerance) L.  since_ms is the end of
+ * the first period of the streak, detected_ms that of the period that
+ * raised it (the detection delay is detected_ms minus when the load came);
+ * it ends after `periods` periods without the condition.  Measured on the
+ * simulator (test_anomaly.c): a client taking most of the device is raised
+ * 6.5 s (13 periods) after it starts under the target law; no event in runs
+ * where managed hosts start and stop.  Under the plain law the windows stay
+ * at beta * Lbar / (Lbar - L), above the minimum, and the rule does not fire.
+ */
+struct qos_anomaly_config {
+	unsigned periods;        /* 3 */
+	double tolerance;        /* 0.1 */
+	double throttle_factor;  /* 1.5 */
+	double light_fraction;   /* 0.5 */
+};
+struct qos_anomaly_state {
+	bool active;
+	int64_t since_ms, detected_ms;  /* of the current or last event; 0: none */
+	int64_t ended_ms;               /* 0 while active or none */
+	uint64_t events;                /* raised since creation */
+	unsigned streak;                /* periods in a row with (active: without) the condition */
+};
+enum qos_anomaly_change { QOS_ANOMALY_NONE = 0, QOS_ANOMALY_STARTED = 1, QOS_ANOMALY_ENDED = 2 };
+struct qos_anomaly;
+void qos_anomaly_config_default(struct qos_anomaly_config *cfg);
+int qos_anomaly_create(const struct qos_anomaly_config *cfg, struct qos_anomaly **out);
+void qos_anomaly_destroy(struct qos_anomaly *a);
+/* One period: what changed. */
+enum qos_anomaly_change qos_anomaly_update(struct qos_anomaly *a, int64_t now_ms,
+					   double threshold_us, double lbar_us,
+					   double window_min,
+					   const struct qos_table_entry *entries, size_t count);
+void qos_anomaly_get(const struct qos_anomaly *a, struct qos_anomaly_state *out);
+
+/* ---- the controller: one per slated process and pool (controller.c) -------
+ *
+ * Ties the above together.  The caller registers hosts (shares) and VMs
+ * (policies), hands in each period's IO per (host, stream) -- deltas of
+ * qos_stream_counts or its own sums -- and calls qos_controller_tick()
+ * every period_ms.  A tick: folds the observations into the cost model,
+ * normalizes each host's latency, publishes the hosts to the table, reads
+ * it, forms Lbar (IO-weighted), feeds the threshold estimator (when L is
+ * automatic), moves every host's window by the PARDA law and updates the
+ * anomaly detector.  The targets then read each host's window in IOs
+ * (qos_controller_window) and cost IOs for mClock (qos_controller_io_cost).
+ *
+ * Windows.  PARDA's window w is in reference IOs at the normalized
+ * latency.  A host's window in IOs (what iSCSI's CmdSN window and NFS's
+ * admission count) is w * (L_h / L_norm_h) / units(mean size_h): by
+ * Little's law its size-normalized throughput is then w / L_norm_h, the
+ * same per unit of window for every host whatever its IO sizes.
+ *
+ * Threading: every call takes the controller's mutex; ticks come from one
+ * thread (slated's QoS timer), the others from any.
+ */
+enum qos_threshold_source {
+	QOS_THRESHOLD_POLICY = 0,     /* configured */
+	QOS_THRESHOLD_AUTOMATIC = 1,  /* estimated: latency at 90% of peak */
+	QOS_THRESHOLD_DEFAULT = 2,    /* automatic, but no estimate yet */
+};
+struct qos_controller_config {
+	char node[QOS_NAME_MAX + 1];  /* this process in the table; "" = "slated" */
+	uint32_t period_ms;           /* 500 */
+	double threshold_us;          /* L; 0: automatic */
+	double threshold_default_us;  /* automatic without an estimate: 30000 */
+	double threshold_fraction;    /* of peak throughput: 0.9 */
+	double latency_alpha;         /* EWMA weight of the past on Lbar (paper's alpha): 0 */
+	uint32_t ref_bytes;           /* QOS_REF_IO_BYTES */
+	double cost_decay;            /* 0.98 per period */
+	unsigned stale_periods;       /* table entries older are ignored: 3 */
+	struct qos_parda_config parda;
+	struct qos_anomaly_config anomaly;
+};
+void qos_controller_config_default(struct qos_controller_config *cfg);
+
+struct qos_controller;
+/* table stays the caller's (it may be shared by several controllers).  The
+ * caller owns *out (qos_controller_destroy).  -EINVAL bad config. */
+int qos_controller_create(const struct qos_controller_config *cfg, struct qos_table *table,
+			  struct qos_controller **out);
+void qos_controller_destroy(struct qos_controller *c);
+/* Add a host or change its shares (1..); -EINVAL, -ENOMEM. */
+int qos_controller_set_host(struct qos_controller *c, const char *host, uint32_t shares);
+/* Forget a host and its table entry; -ENOENT. */
+int qos_controller_remove_host(struct qos_controller *c, const char *host);
+/* Change the threshold (0: automatic) or the law at run time. */
+void qos_controller_set_threshold(struct qos_controller *c, double threshold_us);
+void qos_controller_set_law(struct qos_controller *c, enum qos_parda_law law);
+/* Pin the cost model to a known device (fixed_us < 0: learn again). */
+void qos_controller_pin_cost(struct qos_controller *c, double fixed_us, double us_per_kib);
+/* A VM's policy (IOPS in reference IOs); -EINVAL as qos_mclock_set_vm. */
+int qos_controller_set_vm(struct qos_controller *c, uint32_t vm, const struct qos_mclock_policy *p);
+int qos_controller_remove_vm(struct qos_controller *c, uint32_t vm);
+int qos_controller_vm_policy(struct qos_controller *c, uint32_t vm, struct qos_mclock_policy *out);
+/* IO of host over the current period, one call per stream (several calls
+ * add up); -ENOENT unmanaged host (its IO is not counted). */
+int qos_controller_observe(struct qos_controller *c, const char *host, uint64_t ios,
+			   uint64_t bytes, uint64_t latency_sum_ns);
+/* The same from two snapshots of a stream's counters. */
+int qos_controller_observe_counts(struct qos_controller *c, const char *host,
+				  const struct qos_stream_counts *before,
+				  const struct qos_stream_counts *after);
+/* End the period at now_ms (the table's clock) and compute the windows.
+ * The first tick only starts a period.  -EAGAIN not after the previous
+ * tick; a table error is returned after the windows were computed from
+ * what could be read (0 otherwise). */
+int qos_controller_tick(struct qos_controller *c, int64_t now_ms);
+/* Host's window in IOs (>= 1), for the target to enforce; -ENOENT. */
+int qos_controller_window(struct qos_controller *c, const char *host, uint32_t *window_ios);
+/* Cost of one IO of `bytes` in reference IOs (for qos_mclock_enqueue). */
+double qos_controller_io_cost(struct qos_controller *c, uint32_t bytes);
+
+/* What the REST API shows.  qos_readout_free() frees the arrays. */
+struct qos_readout_host {
+	char host[QOS_HOST_MAX + 1];
+	uint32_t shares;
+	double window;           /* reference IOs */
+	uint32_t window_ios;     /* what the target enforces */
+	double latency_us;       /* normalized, last period (0: no IO) */
+	double raw_latency_us;   /* measured */
+	double iops, mean_bytes; /* last period */
+	double outstanding;      /* reference IOs in flight, average */
+};
+struct qos_readout_vm {
+	uint32_t vm;
+	struct qos_mclock_policy policy;
+};
+struct qos_readout {
+	int64_t time_ms;                     /* of the last tick */
+	uint32_t period_ms;
+	enum qos_parda_law law;
+	double threshold_us;                 /* L in use */
+	enum qos_threshold_source threshold_source;
+	double peak_iops;                    /* automatic: the estimator's peak (0: none) */
+	double cluster_latency_us;           /* Lbar: the table's IO-weighted average */
+	size_t table_hosts;                  /* fresh entries read */
+	struct qos_cost_params cost;
+	struct qos_anomaly_state anomaly;
+	struct qos_readout_host *hosts;
+	size_t nhosts;
+	struct qos_readout_vm *vms;
+	size_t nvms;
+};
+int qos_controller_readout(struct qos_controller *c, struct qos_readout *out);
+void qos_readout_free(struct qos_readout *r);
 
 #endif /* SLATE_QOS_H */
