@@ -23,6 +23,7 @@ struct MHD_Daemon;
 struct api_idem;
 struct api_tasks;
 struct api_sched;
+struct api_qos;
 struct api_queued_event;
 
 /* The context; one per daemon (mgmt_create). */
@@ -50,6 +51,7 @@ struct mgmt {
 	struct api_idem *idem;
 	struct api_tasks *tasks;
 	struct api_sched *sched;
+	struct api_qos *qos;          /* the QoS loop (qos_loop.c); NULL without stats */
 
 	struct MHD_Daemon *httpd;
 	uint16_t port;
@@ -111,7 +113,7 @@ extern const size_t api_nroute_tables;
 
 extern const struct api_routes api_pool_routes, api_volume_routes, api_snapshot_routes,
 	api_vm_routes, api_target_routes, api_export_routes, api_file_routes,
-	api_schedule_routes, api_qos_routes, api_session_routes, api_stats_routes,
+	api_schedule_routes, api_qos_routes, api_qos_status_routes, api_session_routes, api_stats_routes,
 	api_event_routes, api_task_routes, api_user_routes, api_meta_routes;
 
 /* ---- replies (reply.c) ---------------------------------------------------- */
@@ -298,6 +300,9 @@ int api_idem_create(struct mgmt *m);
 void api_idem_destroy(struct mgmt *m);
 int api_sched_create(struct mgmt *m);
 void api_sched_destroy(struct mgmt *m);
+/* The QoS loop: started with the API when the daemon records stats. */
+int api_qos_start(struct mgmt *m);
+void api_qos_stop(struct mgmt *m);
 /* At start: run once now each schedule with catch_up that missed runs while
  * the daemon was down (an event says how many); skip them for the others
  * (an event too).  Returns how many ran. */

@@ -1,8 +1,10 @@
 /*
- * api_qos.c - QoS settings, kept now and enforced by the QoS controller
- * (qos/, PARDA): per-VM policies (shares, reservation and limit in IOPS),
- * per-host shares, and the appliance's latency threshold (0: derived
- * automatically, as the latency at about 90% of peak throughput).
+ * api_qos.c - QoS settings: per-VM policies (shares, reservation and limit
+ * in IOPS; stored, shown by the controller, not yet enforced inside the
+ * targets), per-host shares and the appliance's settings (enabled, the
+ * latency threshold L, 0 meaning derived automatically as the latency at
+ * about 90% of peak throughput, the period, the law), which the QoS loop
+ * (qos_loop.c) reads every period.
  *
  * Records: M/qos/<policy>, M/qoshost/<host>, M/qosglobal/settings.  A
  * policy that a VM names cannot be deleted (409 naming the VM).
@@ -218,12 +220,16 @@ static void delete_host(struct api_call *c)
 }
 
 struct settings_req {
+	bool enabled;
 	uint32_t latency_threshold_us, period_ms;
+	char law[16];
 };
 static const struct api_field settings_fields[] = {
+	API_BOOL(struct settings_req, enabled, "enabled", false),
 	API_U32(struct settings_req, latency_threshold_us, "latency_threshold_us", false, 0,
 		MAX_LATENCY_US),
 	API_U32(struct settings_req, period_ms, "period_ms", false, 100, 10000),
+	API_STRING(struct settings_req, law, "law", false, 1),
 };
 const struct api_fields api_qos_settings_spec = API_SPEC("QoS settings", settings_fields);
 
@@ -231,7 +237,16 @@ static json_t *settings_json(struct mgmt *m)
 {
 	json_t *j;
 	if (api_obj_get(m, "qosglobal", "settings", &j))
-		j = json_pack("{s:i, s:i}", "latency_threshold_us", 0, "period_ms", 1000);
+		j = json_object();
+	/* members added since a record was written get their defaults */
+	if (!json_object_get(j, "enabled"))
+		json_object_set_new(j, "enabled", json_false());
+	if (!json_object_get(j, "latency_threshold_us"))
+		json_object_set_new(j, "latency_threshold_us", json_integer(0));
+	if (!json_object_get(j, "period_ms"))
+		json_object_set_new(j, "period_ms", json_integer(500));
+	if (!json_object_get(j, "law"))
+		json_object_set_new(j, "law", json_string("target"));
 	return j;
 }
 
@@ -246,12 +261,21 @@ static void patch_settings(struct api_call *c)
 	uint32_t present;
 	if (api_decode_body(c, &api_qos_settings_spec, &req, &present))
 		return;
+	if ((present & 8) && strcmp(req.law, "target") && strcmp(req.law, "plain")) {
+		api_problem(c, 422, "invalid-value", "/law", "law is \"target\" (Slate's, the "
+			    "default) or \"plain\" (the FAST'09 paper's)");
+		return;
+	}
 	pthread_mutex_lock(&c->m->lock);
 	json_t *j = settings_json(c->m);
 	if (present & 1)
-		json_object_set_new(j, "latency_threshold_us", json_integer(req.latency_threshold_us));
+		json_object_set_new(j, "enabled", json_boolean(req.enabled));
 	if (present & 2)
+		json_object_set_new(j, "latency_threshold_us", json_integer(req.latency_threshold_us));
+	if (present & 4)
 		json_object_set_new(j, "period_ms", json_integer(req.period_ms));
+	if (present & 8)
+		json_object_set_new(j, "law", json_string(req.law));
 	int rc = api_obj_put(c->m, "qosglobal", "settings", j);
 	pthread_mutex_unlock(&c->m->lock);
 	if (rc) {

@@ -1,7 +1,7 @@
 /*
  * mgmt.c - the management plane's life: create (load events, first-start
- * credentials), start (the management thread, then HTTP), stop (HTTP
- * first, so no request starts work after; then the management thread) and
+ * credentials), start (the management thread, the QoS loop, then HTTP),
+ * stop (HTTP first, so no request starts work after; then the threads) and
  * destroy (waits for running tasks).
  */
 #include <errno.h>
@@ -131,7 +131,11 @@ int mgmt_start(struct mgmt *m, char *err, size_t errlen)
 		return rc;
 	}
 	m->thread_running = true;
-	rc = api_http_start(m, err, errlen);
+	rc = api_qos_start(m);
+	if (rc)
+		snprintf(err, errlen, "cannot start QoS control: %s", strerror(-rc));
+	if (!rc)
+		rc = api_http_start(m, err, errlen);
 	if (rc)
 		mgmt_stop(m);
 	return rc;
@@ -150,9 +154,10 @@ void mgmt_stop(struct mgmt *m)
 		return;
 	pthread_mutex_lock(&m->lock);
 	m->stopping = true;
-	pthread_cond_signal(&m->wake);
+	pthread_cond_broadcast(&m->wake); /* the management thread and the QoS loop */
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);
+	api_qos_stop(m);
 	m->thread_running = false;
 }
 

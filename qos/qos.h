@@ -96,6 +96,16 @@ struct qos_stream_counts {
 };
 void qos_stream_counts(const struct qos_stream *s, struct qos_stream_counts *out);
 
+/* Every host's counters summed over its streams (cumulative, like a
+ * stream's), for the QoS loop to take each period's difference; *out is
+ * malloc'ed (NULL when *count is 0), the caller frees it.  Takes the
+ * registry mutex.  0 or -ENOMEM. */
+struct qos_host_counts {
+	char host[QOS_HOST_MAX + 1];
+	struct qos_stream_counts counts;
+};
+int qos_stats_hosts(struct qos_stats *st, struct qos_host_counts **out, size_t *count);
+
 /* Group volumes (a VM): a volume belongs to at most one group; "" removes it.
  * Series for the group are the sum of its volumes.  -EINVAL for a bad
  * name, -ENOMEM. */

@@ -390,6 +390,9 @@ s, p, _ = call("PATCH", "/qos-settings", {"latency_threshold_us": 3000})
 check("set the latency threshold", s == 200 and p["latency_threshold_us"] == 3000)
 s, p, _ = call("GET", "/qos-settings")
 check("read the QoS settings", s == 200 and p["latency_threshold_us"] == 3000)
+s, p, _ = call("GET", "/qos-status")
+check("the QoS controller's status (off by default)", s == 200 and p["enabled"] is False, p)
+problem("a law that does not exist: 422", call("PATCH", "/qos-settings", {"law": "fast"}), 422, "invalid-value", "/law")
 check("delete a QoS policy", call("DELETE", "/qos-policies/gold")[0] == 204)
 
 # ---- VMs and schedules ----------------------------------------------------------------------

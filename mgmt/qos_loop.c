@@ -1,0 +1,281 @@
+/*
+ * qos_loop.c - QoS control in the daemon.  A thread that, every period,
+ * hands each host's IO of the period to the PARDA controller (qos/), ticks
+ * it, and enforces the hosts' windows on the targets: the CmdSN window of
+ * the host's iSCSI sessions (split over them) and the admission window of
+ * an NFS client address.  The shared latency table is the pool's ("Q/t/"),
+ * so several slated processes on one pool would coordinate through it.
+ *
+ * Settings are the API's records, read every period (a few small
+ * records): qos-settings {enabled, latency_threshold_us (0: automatic),
+ * period_ms, law}, qos-hosts (shares; 1000 when none).  QoS is off until
+ * enabled: then hosts start at a window of 1 and open up as the controller
+ * learns (qos.h).  Turning it off gives every session and client the
+ * targets' default windows back.  An anomaly (latency above L while the
+ * managed hosts are throttled or idle: an external workload) starting or
+ * ending is an event.  Per-VM policies are stored for the controller's
+ * read-out; mClock dispatch inside the targets is not wired yet.
+ *
+ * Threads: the loop is the only caller of qos_controller_tick(); the API's
+ * status route reads the controller (it takes its own mutex).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mgmt/api.h"
+#include "qos/qos.h"
+#include "target/iscsi/iscsi.h"
+#include "target/nfs/nfs.h"
+
+#define DEFAULT_SHARES 1000
+#define DEFAULT_PERIOD_MS 500
+#define MAX_SESSIONS 1024
+
+struct api_qos {
+	pthread_t thread;
+	bool running;
+	struct qos_table *table;
+	struct qos_controller *ctl;
+	struct qos_host_counts *prev; /* the last period's cumulative counts */
+	size_t nprev;
+	bool enabled;                 /* as of the last period */
+	uint64_t anomalies_seen;
+};
+
+struct qos_settings {
+	bool enabled;
+	uint32_t threshold_us, period_ms;
+	enum qos_parda_law law;
+};
+
+static void read_settings(struct mgmt *m, struct qos_settings *s)
+{
+	json_t *j;
+	*s = (struct qos_settings){ false, 0, DEFAULT_PERIOD_MS, QOS_PARDA_TARGET };
+	if (api_obj_get(m, "qosglobal", "settings", &j))
+		return;
+	s->enabled = json_is_true(json_object_get(j, "enabled"));
+	s->threshold_us = (uint32_t)json_integer_value(json_object_get(j, "latency_threshold_us"));
+	if (json_integer_value(json_object_get(j, "period_ms")) > 0)
+		s->period_ms = (uint32_t)json_integer_value(json_object_get(j, "period_ms"));
+	if (!strcmp(json_string_value(json_object_get(j, "law")) ?: "", "plain"))
+		s->law = QOS_PARDA_PLAIN;
+	json_decref(j);
+}
+
+static uint32_t host_shares(struct mgmt *m, const char *host)
+{
+	json_t *j;
+	if (api_obj_get(m, "qoshost", host, &j))
+		return DEFAULT_SHARES;
+	json_int_t shares = json_integer_value(json_object_get(j, "shares"));
+	json_decref(j);
+	return shares > 0 ? (uint32_t)shares : DEFAULT_SHARES;
+}
+
+/* Apply window to host on both targets (0: the targets' defaults). */
+static void enforce(struct mgmt *m, const char *host, uint32_t window,
+		    const struct iscsi_session_info *sessions, size_t nsessions)
+{
+	size_t mine = 0;
+	for (size_t i = 0; i < nsessions; i++)
+		mine += !strcmp(sessions[i].initiator, host);
+	for (size_t i = 0; i < nsessions && mine; i++) {
+		if (strcmp(sessions[i].initiator, host))
+			continue;
+		uint32_t share = window ? (uint32_t)((window + mine - 1) / mine) : ISCSI_DEFAULT_WINDOW;
+		if (share > ISCSI_MAX_WINDOW)
+			share = ISCSI_MAX_WINDOW;
+		iscsi_server_set_session_window(m->iscsi, sessions[i].session_id, share);
+	}
+	if (m->nfs) /* a host that is no NFS address is refused: harmless */
+		nfs_server_set_client_window(m->nfs, host, window);
+}
+
+static struct iscsi_session_info *list_sessions(struct mgmt *m, size_t *n)
+{
+	struct iscsi_session_info *s = m->iscsi ? calloc(MAX_SESSIONS, sizeof(*s)) : NULL;
+	*n = 0;
+	if (s && iscsi_server_list_sessions(m->iscsi, s, MAX_SESSIONS, n))
+		*n = 0;
+	if (*n > MAX_SESSIONS)
+		*n = MAX_SESSIONS;
+	return s;
+}
+
+/* The difference of one host's counters since the last period. */
+static void observe(struct api_qos *q, const struct qos_host_counts *now)
+{
+	struct qos_stream_counts zero = { 0 };
+	const struct qos_stream_counts *before = &zero;
+	for (size_t i = 0; i < q->nprev; i++)
+		if (!strcmp(q->prev[i].host, now->host))
+			before = &q->prev[i].counts;
+	qos_controller_observe_counts(q->ctl, now->host, before, &now->counts);
+}
+
+static void report_anomaly(struct mgmt *m, struct api_qos *q)
+{
+	struct qos_readout r;
+	if (qos_controller_readout(q->ctl, &r))
+		return;
+	if (r.anomaly.events > q->anomalies_seen)
+		mgmt_event(m, "warning", "external-workload", "pool", "latency stays above %.0f us "
+			   "while the managed hosts are throttled or idle: another workload shares "
+			   "the device (detected %.1f s after it began)", r.threshold_us,
+			   (double)(r.anomaly.detected_ms - r.anomaly.since_ms) / 1000.0);
+	else if (q->anomalies_seen && !r.anomaly.active && r.anomaly.ended_ms &&
+		 q->enabled && r.anomaly.ended_ms > r.time_ms - (int64_t)r.period_ms)
+		mgmt_event(m, "info", "external-workload", "pool", "the outside workload is gone: "
+			   "latency is back under %.0f us", r.threshold_us);
+	q->anomalies_seen = r.anomaly.events;
+	qos_readout_free(&r);
+}
+
+/* One period. */
+static void qos_step(struct mgmt *m, struct api_qos *q, const struct qos_settings *s)
+{
+	struct qos_host_counts *hosts = NULL;
+	size_t nhosts = 0, nsessions;
+	if (qos_stats_hosts(m->stats, &hosts, &nhosts))
+		return;
+	struct iscsi_session_info *sessions = list_sessions(m, &nsessions);
+	if (s->enabled) {
+		qos_controller_set_threshold(q->ctl, s->threshold_us);
+		qos_controller_set_law(q->ctl, s->law);
+		for (size_t i = 0; i < nhosts; i++) {
+			qos_controller_set_host(q->ctl, hosts[i].host, host_shares(m, hosts[i].host));
+			observe(q, &hosts[i]);
+		}
+		qos_controller_tick(q->ctl, api_now_ns(m) / 1000000);
+		for (size_t i = 0; i < nhosts; i++) {
+			uint32_t window;
+			if (!qos_controller_window(q->ctl, hosts[i].host, &window))
+				enforce(m, hosts[i].host, window, sessions, nsessions);
+		}
+		report_anomaly(m, q);
+	} else if (q->enabled) { /* just turned off: defaults back */
+		for (size_t i = 0; i < nhosts; i++)
+			enforce(m, hosts[i].host, 0, sessions, nsessions);
+	}
+	q->enabled = s->enabled;
+	free(sessions);
+	free(q->prev);
+	q->prev = hosts;
+	q->nprev = nhosts;
+}
+
+static void *qos_main(void *arg)
+{
+	struct mgmt *m = arg;
+	struct qos_settings s;
+	pthread_mutex_lock(&m->lock);
+	while (!m->stopping) {
+		pthread_mutex_unlock(&m->lock);
+		read_settings(m, &s);
+		qos_step(m, m->qos, &s);
+		pthread_mutex_lock(&m->lock);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(s.period_ms % 1000) * 1000000;
+		until.tv_sec += s.period_ms / 1000 + until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		while (!m->stopping &&
+		       pthread_cond_timedwait(&m->wake, &m->lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+int api_qos_start(struct mgmt *m)
+{
+	struct qos_controller_config cfg;
+	if (!m->stats)
+		return 0; /* nothing recorded, nothing to control (unit tests) */
+	struct api_qos *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	qos_controller_config_default(&cfg);
+	int rc = qos_table_create_pool(m->cs, &q->table);
+	if (!rc)
+		rc = qos_controller_create(&cfg, q->table, &q->ctl);
+	m->qos = q;
+	if (!rc)
+		rc = -pthread_create(&q->thread, NULL, qos_main, m);
+	q->running = !rc;
+	return rc;
+}
+
+void api_qos_stop(struct mgmt *m)
+{
+	struct api_qos *q = m->qos;
+	if (!q)
+		return;
+	if (q->running) /* m->stopping is set and broadcast */
+		pthread_join(q->thread, NULL);
+	qos_controller_destroy(q->ctl);
+	qos_table_destroy(q->table);
+	free(q->prev);
+	free(q);
+	m->qos = NULL;
+}
+
+/* ---- GET /api/v1/qos-status ------------------------------------------------ */
+
+static json_t *host_json(const struct qos_readout_host *h)
+{
+	return json_pack("{s:s, s:i, s:f, s:i, s:f, s:f, s:f, s:f, s:f}", "host", h->host, "shares",
+			 (int)h->shares, "window", h->window, "window_ios", (int)h->window_ios,
+			 "latency_us", h->latency_us, "raw_latency_us", h->raw_latency_us, "iops",
+			 h->iops, "mean_bytes", h->mean_bytes, "outstanding", h->outstanding);
+}
+
+static json_t *status_json(struct mgmt *m, const struct qos_readout *r)
+{
+	static const char *const sources[] = { "policy", "automatic", "default" };
+	struct qos_settings s;
+	read_settings(m, &s);
+	json_t *hosts = json_array();
+	for (size_t i = 0; i < r->nhosts; i++)
+		json_array_append_new(hosts, host_json(&r->hosts[i]));
+	return json_pack("{s:b, s:s, s:i, s:f, s:s, s:f, s:f, s:{s:f, s:f, s:b}, "
+			 "s:{s:b, s:o, s:o, s:I}, s:o}",
+			 "enabled", s.enabled, "law", r->law == QOS_PARDA_PLAIN ? "plain" : "target",
+			 "period_ms", (int)r->period_ms, "threshold_us", r->threshold_us,
+			 "threshold_source", sources[r->threshold_source], "peak_iops", r->peak_iops,
+			 "cluster_latency_us", r->cluster_latency_us, "cost", "fixed_us",
+			 r->cost.fixed_us, "us_per_kib", r->cost.us_per_kib, "learned",
+			 r->cost.fixed_known && r->cost.slope_known, "anomaly", "active",
+			 r->anomaly.active, "since",
+			 r->anomaly.since_ms ? api_time(r->anomaly.since_ms * 1000000) : json_null(),
+			 "detected",
+			 r->anomaly.detected_ms ? api_time(r->anomaly.detected_ms * 1000000)
+						: json_null(),
+			 "events", (json_int_t)r->anomaly.events, "hosts", hosts);
+}
+
+static void get_status(struct api_call *c)
+{
+	struct qos_readout r;
+	if (!c->m->qos) {
+		api_problem(c, 404, "not-found", NULL, "this daemon runs no QoS control");
+		return;
+	}
+	int rc = qos_controller_readout(c->m->qos->ctl, &r);
+	if (rc) {
+		api_errno(c, rc, NULL, "cannot read the QoS controller");
+		return;
+	}
+	api_json(c, 200, status_json(c->m, &r));
+	qos_readout_free(&r);
+}
+
+static const struct api_route routes[] = {
+	{ "GET", "/api/v1/qos-status", 0, ROLE_READ, get_status },
+};
+API_ROUTE_TABLE(api_qos_status_routes, routes);
