@@ -199,6 +199,25 @@ await step("create the schedule and see its next run", async () => {
   return t > Date.now() && new Date(t).getUTCMinutes() === 15;
 });
 
+await step("disable and enable the schedule from the list", async () => {
+  const row = () => page.locator("#schedule-list tbody tr", { hasText: "console-nightly" });
+  await row().getByLabel("Schedule console-nightly enabled").uncheck();
+  await page.locator("#schedule-list tbody tr", { hasText: "console-nightly" }).locator(".next-run", { hasText: "disabled" }).waitFor();
+  await row().getByLabel("Schedule console-nightly enabled").check();
+  await row().locator(".next-run time").waitFor();
+});
+await step("run the schedule now; its last result names the snapshot", async () => {
+  await page.getByRole("button", { name: "Run schedule console-nightly now" }).click();
+  await page.locator("#schedule-list tbody tr", { hasText: "console-nightly" }).locator(".result-ok", { hasText: /ok .*→ \S+/ }).waitFor();
+});
+await step("a full copy runs as a task whose progress reaches 100%", async () => {
+  await go("#/volumes/console-vol", "Volume console-vol");
+  await page.getByLabel("Copy name").fill("console-copy");
+  await page.getByRole("button", { name: "Copy", exact: true }).click();
+  await page.locator('.task[data-state="succeeded"]').waitFor({ timeout: 20000 });
+  return (await page.locator(".task progress").getAttribute("value")) === "100";
+});
+
 // ---- QoS policy, VM ----------------------------------------------------------------
 await step("create a QoS policy", async () => {
   await go("#/qos", "QoS");

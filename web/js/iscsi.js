@@ -19,7 +19,7 @@ function chapFields(legend, pointer, current) {
     h("legend", {}, legend),
     h("p.field-error", { role: "alert", hidden: true }),
     field("User", user, { pointer: `${pointer}/user` }),
-    field("Secret", secret, { pointer: `${pointer}/secret`, hint: current ? "Set: leave empty to keep; both empty removes it" : "12 to 16 characters" }),
+    field("Secret", secret, { pointer: `${pointer}/secret`, hint: current ? "Set: leave empty to keep; both empty removes it" : "12 to 64 characters" }),
   );
   /* value(): undefined keeps the current setting; {user:"",secret:""} clears */
   const value = () => {
