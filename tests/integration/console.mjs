@@ -119,9 +119,12 @@ await step("a wrong password is refused with a visible message", async () => {
   if (!/wrong user name or password/i.test(t)) throw new Error(`message: ${t}`);
   if (await page.locator("#top").isVisible()) throw new Error("the console opened");
 });
-await step("log in as admin", async () => {
-  await page.fill("#login-form input[name=password]", PASSWORD);
-  await page.click("#login-form button[type=submit]");
+await step("log in as admin with the keyboard alone", async () => {
+  await page.fill("#login-form input[name=password]", "");
+  await page.focus("#login-form input[name=user]");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press("Enter");
   await page.locator("main h1", { hasText: "Dashboard" }).waitFor();
   await page.locator("#top").waitFor();
 });
@@ -308,8 +311,15 @@ await step("iscsi-perf finishes without an error", async () => {
 // ---- rollback, clone, delete ------------------------------------------------------
 await step("rollback says which newer snapshots and which data will be lost", async () => {
   await go("#/volumes/console-vol", "Volume console-vol");
-  await page.getByRole("button", { name: "Roll console-vol back to snap1" }).click();
+  const rollback = page.getByRole("button", { name: "Roll console-vol back to snap1" });
+  await rollback.click();
   const dlg = page.locator("dialog.confirm[open]");
+  await dlg.waitFor();
+  // Escape cancels; focus starts on Cancel, so Enter would cancel too
+  await page.keyboard.press("Escape");
+  await dlg.waitFor({ state: "detached" });
+  if ((await page.locator("#snapshot-list tbody tr").count()) < 2) throw new Error("Escape rolled back");
+  await rollback.click();
   await dlg.waitFor();
   const t = await dlg.innerText();
   if (!/snap2/.test(t) || !/written to volume console-vol since/.test(t)) throw new Error(t);
