@@ -1,6 +1,7 @@
 # Slate - top-level build.
 #
-#   make run     install what is missing, build, start slated on ./var
+#   make run     install what is missing, build (with the web console), start
+#                slated on ./var
 #   make test    install, build, run every test (unit tests twice: plain and
 #                under ASan+UBSan), print one closing "N passed, N failed"
 #   make bench   run the benchmarks under bench/ (cowstore, iscsi, nfs)
@@ -50,7 +51,7 @@ FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BF)/tests/fuzz/%,$(FUZZ_SRC))
 PROGRAMS := $(B)/slated $(B)/slate-store $(B)/slatectl $(B)/bench/cowstore-bench \
 	    $(B)/bench/qos-bench
 
-.PHONY: all deps run test unit check-asan bench fuzz clean
+.PHONY: all deps run test unit check-asan bench fuzz clean web
 all: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN)
 
 deps:
@@ -118,6 +119,25 @@ $(B)/bench/nfs-meta: bench/nfs_meta.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lnfs
 
+# ---- web console ---------------------------------------------------------
+# web/ holds the console's own files; npm ci brings the pinned libraries
+# (package-lock.json) into web/node_modules, only when the lock is newer
+# than what is installed. build/web/ is what slated serves (the web/ folder
+# beside build/slated): the console's files and uPlot's built files.
+WEB_SRC := web/index.html web/favicon.svg $(wildcard web/css/*.css web/js/*.js)
+WEB_OUT := $(patsubst web/%,$(B)/web/%,$(WEB_SRC))
+WEB_VENDOR := $(B)/web/vendor/uPlot.esm.js $(B)/web/vendor/uPlot.min.css
+web: $(WEB_OUT) $(WEB_VENDOR)
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+$(B)/web/%: web/%
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(B)/web/vendor/%: web/node_modules/.package-lock.json
+	@mkdir -p $(dir $@)
+	cp web/node_modules/uplot/dist/$* $@
+
 # ---- tests ---------------------------------------------------------------
 $(B)/tests/unit/%: tests/unit/%.c $(UNIT_HDRS) $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
@@ -143,7 +163,7 @@ $(BF)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_server.h $(call MOD_LIBS,$(BF
 	$(FUZZCC) $(CFLAGS) $(ASAN) -fsanitize=fuzzer -o $@ $< $(call MOD_LIBS,$(BF)) $(LDLIBS)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_ASAN) $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory all web $(UNIT_ASAN) $(FUZZ_BIN)
 	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh all $(UNIT_BIN) $(UNIT_ASAN) $(INTEG_RUN) \
 		$(INTEG_SH) tests/fuzz/run.sh
 
@@ -156,7 +176,7 @@ fuzz: deps
 	@tests/fuzz/run.sh --long
 
 run: deps
-	@$(MAKE) --no-print-directory $(B)/slated $(B)/slatectl
+	@$(MAKE) --no-print-directory $(B)/slated $(B)/slatectl web
 	$(B)/slated --data ./var
 
 # nfs-meta is made in the sub-make, after deps has installed libnfs-dev

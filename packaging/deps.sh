@@ -14,6 +14,9 @@ MGMT="libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev python3"
 # slated's schedules at run time).  python3-jsonschema: the OpenAPI
 # conformance test validates answers against the document's schemas.
 TEST="libclang-rt-14-dev tzdata python3-jsonschema"
+# The web console's end-to-end test (tests/integration/console.sh) drives
+# Debian's chromium headless with playwright-core from npm.
+BROWSER="chromium"
 # Clients and peers used by integration tests and benchmarks (later issues).
 CLIENTS="libiscsi-dev libiscsi-bin libnfs-dev libnfs-utils qemu-utils qemu-block-extra python3"
 # Peers the benchmarks compare against (bench/iscsi.sh: tgt; bench/nfs.sh:
@@ -24,7 +27,12 @@ CLIENTS="libiscsi-dev libiscsi-bin libnfs-dev libnfs-utils qemu-utils qemu-block
 PEERS="tgt nfs-ganesha nfs-ganesha-vfs rpcbind iproute2"
 
 missing=""
-for pkg in $BUILD $MGMT $TEST $CLIENTS $PEERS; do
+# node and npm build the console (web/: npm ci for uPlot and playwright-core).
+# Debian's packages only when the commands are missing: a machine may carry
+# its own Node.js (with its own npm) that Debian's nodejs would conflict with.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+for pkg in $BUILD $MGMT $TEST $BROWSER $CLIENTS $PEERS; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
 	[ "$status" = "installed" ] || missing="$missing $pkg"
 done
