@@ -49,6 +49,7 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BF)/tests/fuzz/%,$(FUZZ_SRC))
 
 PROGRAMS := $(B)/slated $(B)/slate-store $(B)/slatectl $(B)/bench/cowstore-bench \
+	    $(B)/bench/iscsi-load \
 	    $(B)/bench/qos-bench
 
 .PHONY: all deps run test unit check-asan bench fuzz clean web
@@ -114,6 +115,10 @@ $(B)/bench/cowstore-bench: bench/cowstore_bench.c $(call MOD_LIBS,$(B))
 $(B)/bench/qos-bench: bench/qos_bench.c $(call MOD_LIBS,$(B))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# the iSCSI load generator (issue 6's hosts): libiscsi only, no Slate module
+$(B)/bench/iscsi-load: bench/iscsi_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -liscsi -lm
 # bench/nfs.sh's metadata client: libnfs only, no Slate module
 $(B)/bench/nfs-meta: bench/nfs_meta.c
 	@mkdir -p $(dir $@)
@@ -179,9 +184,10 @@ run: deps
 	@$(MAKE) --no-print-directory $(B)/slated $(B)/slatectl web
 	$(B)/slated --data ./var
 
-# nfs-meta is made in the sub-make, after deps has installed libnfs-dev
+# nfs-meta and iscsi-load are made in the sub-make, after deps has installed
+# libnfs-dev and libiscsi-dev
 bench: deps
-	@$(MAKE) --no-print-directory all $(B)/bench/nfs-meta
+	@$(MAKE) --no-print-directory all $(B)/bench/nfs-meta $(B)/bench/iscsi-load
 	bench/cowstore.sh
 	bench/iscsi.sh
 	bench/nfs.sh

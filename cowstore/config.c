@@ -3,8 +3,8 @@
  * targets, CHAP secrets, portals, persistent reservations) kept in the
  * pool's RocksDB, so that a pool carries everything needed to serve it.
  *
- * A record is an opaque value under "C" + key; cowstore never reads one
- * itself.  Writes are synced RocksDB writes from the caller's thread:
+ * A record is an opaque value under "C" + key; cowstore reads only one
+ * itself, COWSTORE_EMULATION_KEY (the emulated device, emulation.c).  Writes are synced RocksDB writes from the caller's thread:
  * RocksDB is thread-safe and these keys share nothing with the store
  * thread's records, so they need not wait in its queue.
  */

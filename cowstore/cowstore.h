@@ -234,6 +234,52 @@ int cowstore_copy(struct cowstore *cs, uint64_t dst_volume_id, uint64_t dst_lba,
 		  uint64_t src_volume_id, uint64_t src_lba, uint32_t nsectors);
 int cowstore_flush(struct cowstore *cs);
 
+/* ---- emulated device (for tests and benchmarks only) ---------------- */
+
+/*
+ * An EMULATED DEVICE is a model of a slower device put in front of the real
+ * data path, so that tests and benchmarks can contend a pool on purpose (on
+ * tmpfs nothing ever is).  It is not for production.
+ *
+ * The model: `channels` parallel channels serve READ and WRITE requests in
+ * the order they start (FIFO).  A request takes the channel that frees
+ * first, starts when it frees (never before it reaches the store thread,
+ * and with max_iops set never sooner than 1/max_iops after the previous
+ * start) and holds it for service(bytes) = fixed_us + bytes / bytes_per_s.
+ * Its done() is delivered no earlier than the model's finish time, and in
+ * the order of finish times: a real IO slower than the model holds back the
+ * ones behind it, as on a FIFO device.  The real IO still happens at once,
+ * so data stays exact.  Flush, write-zeroes, discard and copy pass through
+ * unmodelled.  So the device serves at most
+ *     channels * 1e6 / service_us(size) IOs per second (and max_iops),
+ *     channels * bytes_per_s bytes per second.
+ * When off, nothing on the IO path changes.
+ *
+ * The setting is kept in the pool (configuration record
+ * COWSTORE_EMULATION_KEY) and applied by every later cowstore_open().
+ */
+#define COWSTORE_EMULATION_KEY "cowstore/emulated-device"
+#define COWSTORE_EMULATION_MAX_CHANNELS 1024u
+#define COWSTORE_EMULATION_MAX_FIXED_US 10000000u /* 10 s */
+
+struct cowstore_emulation {
+	int on;               /* 0: no emulated device (the other fields are ignored) */
+	uint32_t channels;    /* 1..COWSTORE_EMULATION_MAX_CHANNELS */
+	uint32_t fixed_us;    /* per request, whatever its size */
+	uint64_t bytes_per_s; /* per channel; 0: no size term */
+	uint32_t max_iops;    /* request starts per second, whole device; 0: no cap */
+};
+
+/* Store the setting in the pool (synced) and apply it now, from any thread
+ * but the store thread; requests already admitted keep their finish times.
+ * -EINVAL for figures out of range (nothing changes). */
+int cowstore_emulation_set(struct cowstore *cs, const struct cowstore_emulation *e);
+/* The setting in force ({.on = 0} when none); any thread. */
+int cowstore_emulation_get(struct cowstore *cs, struct cowstore_emulation *e);
+/* "3 channels, 2000 us + 100000000 B/s per request, at most 500 IOPS" (or
+ * "off") into buf; for logs and tools. */
+void cowstore_emulation_describe(const struct cowstore_emulation *e, char *buf, size_t len);
+
 /* ---- configuration records ------------------------------------------ */
 
 /* Named values for the layers above (iSCSI targets, CHAP, reservations),

@@ -7,7 +7,8 @@
  * io_uring) and runs requests in submission order, except that a request
  * waits while an earlier one overlapping its blocks (with a writer among the
  * two) is unfinished.  Management work runs as a control request; one that
- * frees space (quiesce) waits until no IO is in flight.  The sync thread
+ * frees space (quiesce) waits until no IO is in flight (including IO that
+ * the emulated device of emulation.c still holds back).  The sync thread
  * does fdatasync(data) then a RocksDB WAL sync, so flushes from many writers
  * share one sync (group commit); freed blocks become reusable only after
  * the sync that covers the metadata that freed them.
@@ -365,14 +366,24 @@ int cowstore_flush(struct cowstore *cs)
 
 void io_complete(struct cowstore *cs, struct cowstore_io_state *st, int result)
 {
-	list_remove(&cs->inflight, st);
-	cs->ninflight--;
 	st->io->result = result;
 	free(st->map);
 	free(st->bounce);
 	free(st->copybuf);
 	st->map = NULL;
 	st->bounce = st->copybuf = NULL;
+	if (st->emu_admitted) { /* the emulated device delivers it (emulation.c) */
+		st->emu_done = true;
+		st->wants_sync = false; /* a sync finishing later must not complete it again */
+		return;
+	}
+	io_deliver(cs, st);
+}
+
+void io_deliver(struct cowstore *cs, struct cowstore_io_state *st)
+{
+	list_remove(&cs->inflight, st);
+	cs->ninflight--;
 	queue_push(st->io->queue, st);
 }
 
@@ -622,6 +633,10 @@ static void reap_cqes(struct cowstore *cs)
 		uint64_t tag = io_uring_cqe_get_data64(cqe);
 		int res = cqe->res;
 		seen++;
+		if (tag == EMU_TIMER_TAG) {
+			emulation_timer_fired(cs);
+			continue;
+		}
 		if (tag == WAKE_TAG) {
 			uint64_t count;
 			if (read(cs->wake_fd, &count, sizeof(count)) < 0) {
@@ -645,11 +660,17 @@ static void *store_main(void *arg)
 {
 	struct cowstore *cs = arg;
 	arm_wake(cs);
+	emulation_arm_poll(cs);
 	for (;;) {
 		drain_submitted(cs);
 		poll_sync(cs, false);
 		dispatch(cs);
 		flush_batch(cs);
+		/* Requests the emulated device lets go may unblock waiting ones. */
+		while (emulation_release(cs) && cs->waiting.head) {
+			dispatch(cs);
+			flush_batch(cs);
+		}
 		if (cs->journal.size > JOURNAL_CHECKPOINT_BYTES && !cs->failed)
 			checkpoint(cs);
 		if (!cs->sync_running &&
@@ -668,13 +689,19 @@ static void *store_main(void *arg)
 
 int engine_start(struct cowstore *cs)
 {
-	int rc = io_uring_queue_init(RING_ENTRIES, &cs->ring, 0);
+	int rc = emulation_init(cs);
 	if (rc < 0)
 		return rc;
+	rc = io_uring_queue_init(RING_ENTRIES, &cs->ring, 0);
+	if (rc < 0) {
+		emulation_fini(cs);
+		return rc;
+	}
 	cs->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (cs->wake_fd < 0) {
 		rc = -errno;
 		io_uring_queue_exit(&cs->ring);
+		emulation_fini(cs);
 		return rc;
 	}
 	pthread_mutex_init(&cs->sub_lock, NULL);
@@ -696,6 +723,7 @@ int engine_start(struct cowstore *cs)
 fail:
 	close(cs->wake_fd);
 	io_uring_queue_exit(&cs->ring);
+	emulation_fini(cs);
 	return rc;
 }
 
@@ -710,4 +738,5 @@ void engine_stop(struct cowstore *cs)
 	pthread_join(cs->sync.thread, NULL);
 	close(cs->wake_fd);
 	io_uring_queue_exit(&cs->ring);
+	emulation_fini(cs);
 }

@@ -239,6 +239,19 @@ struct sync_state {
 	int result;
 };
 
+/* The model's state: the store thread's, except setting (under lock). */
+struct emulation {
+	pthread_mutex_t lock;               /* guards setting; serializes setters */
+	struct cowstore_emulation setting;  /* as stored in the pool; any thread */
+	struct cowstore_emulation model;    /* store thread: in force */
+	uint64_t *channel_free_ns;          /* store thread: when each channel frees */
+	uint64_t next_start_ns;             /* store thread: max_iops spacing */
+	struct cowstore_io_state *admitted, *admitted_tail; /* store thread: by
+					     * finish time, linked by emu_next */
+	int timer_fd;                       /* timerfd polled through the ring */
+	uint64_t armed_ns;                  /* its deadline (0: disarmed) */
+};
+
 struct cowstore {
 	char *dir;
 	rocksdb_t *db;
@@ -290,9 +303,29 @@ struct cowstore {
 	struct cowstore_io_state *committing; /* journaled this turn (commit_next) */
 	bool stopping;
 	bool failed;               /* a metadata write failed: refuse IO */
+	struct emulation emu;      /* emulated device (emulation.c) */
 
 	struct ns_state ns;        /* file namespace: its own lock, any thread */
 };
+
+/* ---- emulated device (emulation.c) ---------------------------------- */
+
+#define EMU_TIMER_TAG 2ull /* ring tag of the timer's poll (engine.c's WAKE_TAG is 1) */
+
+/* Engine start and stop: the timer and the lock. */
+int emulation_init(struct cowstore *cs);
+void emulation_fini(struct cowstore *cs);
+/* Read the pool's record and apply it (open, after recovery). */
+int emulation_load(struct cowstore *cs, struct cowstore_err *err);
+/* Store thread: a request about to start; a READ or WRITE joins the model. */
+void emulation_admit(struct cowstore *cs, struct cowstore_io_state *st);
+/* Store thread: deliver the admitted requests that are done and due, in
+ * order; arm the timer for the next one.  Returns how many it delivered. */
+unsigned emulation_release(struct cowstore *cs);
+/* Store thread: the timer's poll completed. */
+void emulation_timer_fired(struct cowstore *cs);
+/* Store thread: (re)arm the ring's poll of the timer. */
+void emulation_arm_poll(struct cowstore *cs);
 
 /* ---- metadata (meta.c) ---------------------------------------------- */
 
@@ -429,6 +462,11 @@ struct cowstore_io_state {
 	bool sync_after_commit; /* FUA that the log did not take */
 	bool wants_sync;      /* done once sync epoch need_epoch completes */
 	uint64_t need_epoch;
+	/* emulated device (emulation.c) */
+	bool emu_admitted;    /* in cs->emu.admitted: done() waits for the model */
+	struct cowstore_io_state *emu_next;
+	bool emu_done;        /* the real request has finished (result is set) */
+	uint64_t emu_due_ns;  /* the model's finish time (CLOCK_MONOTONIC) */
 };
 
 void io_start(struct cowstore *cs, struct cowstore_io_state *st);
@@ -438,7 +476,11 @@ void io_set_locks(struct cowstore_io_state *st);
 void request_durability(struct cowstore *cs, struct cowstore_io_state *st);
 struct io_uring_sqe *get_sqe(struct cowstore *cs);
 void io_uring_done(struct cowstore *cs, struct cowstore_io_state *st, int res);
+/* Finish st with result: deliver it to its queue now, or, when the
+ * emulated device admitted it, once the model lets it go. */
 void io_complete(struct cowstore *cs, struct cowstore_io_state *st, int result);
+/* Take a finished st out of flight and hand it to its queue. */
+void io_deliver(struct cowstore *cs, struct cowstore_io_state *st);
 void io_state_free(struct cowstore_io_state *st);
 /* Blocks of a sector range. */
 static inline uint64_t sector_to_block(uint64_t lba) { return lba / SECTORS_PER_BLOCK; }

@@ -513,6 +513,8 @@ void io_start(struct cowstore *cs, struct cowstore_io_state *st)
 		io_complete(cs, st, rc);
 		return;
 	}
+	if (cs->emu.model.on)
+		emulation_admit(cs, st);
 	switch (io->op) {
 	case COWSTORE_OP_READ:
 		start_read(cs, st, v, s);

@@ -450,6 +450,8 @@ int cowstore_open(const char *dir, struct cowstore **out, struct cowstore_err *e
 	if (!rc && (rc = engine_control(cs, do_checkpoint, NULL, true)))
 		set_err(err, "%s: cannot checkpoint the recovered metadata: %s", cs->dir,
 			strerror(-rc));
+	if (!rc) /* after recovery, which need not wait for a model */
+		rc = emulation_load(cs, err);
 	if (rc) {
 		engine_stop(cs);
 		teardown(cs);

@@ -279,6 +279,13 @@ static void log_pool_state(struct slated *sd)
 					       (double)info.capacity_bytes : 0.0,
 		 info.free_bytes, info.nvolumes, info.nsnapshots, info.plog_bytes,
 		 info.soft_threshold_pct, info.soft_threshold_crossed ? " (CROSSED)" : "");
+	struct cowstore_emulation emu;
+	char text[160];
+	if (cowstore_emulation_get(sd->cs, &emu) == 0 && emu.on) {
+		cowstore_emulation_describe(&emu, text, sizeof(text));
+		log_line("warning: pool uses an EMULATED DEVICE (for tests and benchmarks): %s; "
+			 "remove it with slate-store POOLDIR pool emulate off", text);
+	}
 }
 
 /* ---- iSCSI ------------------------------------------------------------ */

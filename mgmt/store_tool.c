@@ -43,6 +43,10 @@ enum {
 	OPT_PREALLOCATE = 1u << 5,
 	OPT_MUTUAL_USER = 1u << 6,
 	OPT_MUTUAL_SECRET = 1u << 7,
+	OPT_CHANNELS = 1u << 8,
+	OPT_SERVICE_US = 1u << 9,
+	OPT_MBPS = 1u << 10,
+	OPT_MAX_IOPS = 1u << 11,
 };
 
 struct option_spec {
@@ -60,13 +64,17 @@ static const struct option_spec option_specs[] = {
 	{ "--preallocate", OPT_PREALLOCATE, false },
 	{ "--mutual-user", OPT_MUTUAL_USER, true },
 	{ "--mutual-secret", OPT_MUTUAL_SECRET, true },
+	{ "--channels", OPT_CHANNELS, true },
+	{ "--service-us", OPT_SERVICE_US, true },
+	{ "--mbps", OPT_MBPS, true },
+	{ "--max-iops", OPT_MAX_IOPS, true },
 };
 #define NOPTIONS (sizeof(option_specs) / sizeof(option_specs[0]))
 _Static_assert(NOPTIONS == TOOL_OPTIONS, "TOOL_OPTIONS in store_tool.h");
 
 struct command {
 	const char *group;
-	const char *verb;  /* NULL for one-word commands */
+	const char *verb;  /* NULL for one-word commands; "a b" takes two words */
 	int nargs;         /* negative: at least -nargs */
 	unsigned allowed;  /* OPT_* bits */
 	bool opens_pool;
@@ -329,6 +337,93 @@ static int cmd_pool_info(struct tool *t)
 	       info.soft_threshold_crossed ? "CROSSED" : "not crossed");
 	printf("%-16s %" PRIu32 "\n", "volumes:", info.nvolumes);
 	printf("%-16s %" PRIu32 "\n", "snapshots:", info.nsnapshots);
+	struct cowstore_emulation emu;
+	char text[160];
+	if (cowstore_emulation_get(t->cs, &emu) == 0) {
+		cowstore_emulation_describe(&emu, text, sizeof(text));
+		printf("%-16s %s%s\n", "emulated device:", emu.on ? "ON (for tests and benchmarks): " : "",
+		       text);
+	}
+	return 0;
+}
+
+/* A whole number from 0 to max for an option; a usage error otherwise. */
+static int number_arg(struct tool *t, unsigned bit, const char *what, uint64_t max,
+		      uint64_t *out)
+{
+	const char *text = option_value(t, bit);
+	char *end;
+	errno = 0;
+	unsigned long long v = isdigit((unsigned char)text[0]) ? strtoull(text, &end, 10) : 0;
+	if (!isdigit((unsigned char)text[0]) || *end || errno || v > max)
+		return usage_error("bad %s '%s': want a whole number from 0 to %" PRIu64, what,
+				   text, max);
+	*out = v;
+	return 0;
+}
+
+/* pool emulate [--channels N] [--service-us U] [--mbps M] [--max-iops I]
+ * sets the EMULATED DEVICE; `pool emulate off` removes it (the same
+ * function: its words end in "off"); with no option, it shows the setting. */
+static int cmd_pool_emulate(struct tool *t)
+{
+	struct cowstore_emulation e = { .on = 1, .channels = 1 };
+	char text[160];
+	uint64_t v;
+	int status, rc;
+	bool off = !strcmp(t->args[-1], "off");
+	if (!off && !t->given) {
+		if ((rc = cowstore_emulation_get(t->cs, &e)) < 0)
+			return fail(rc, NULL, "reading the emulated device of pool %s", t->pooldir);
+		cowstore_emulation_describe(&e, text, sizeof(text));
+		printf("emulated device: %s%s\n", e.on ? "ON (for tests and benchmarks): " : "",
+		       text);
+		return 0;
+	}
+	if (off) {
+		e.on = 0;
+	} else {
+		if (t->given & OPT_CHANNELS) {
+			if ((status = number_arg(t, OPT_CHANNELS, "channel count",
+						 COWSTORE_EMULATION_MAX_CHANNELS, &v)))
+				return status;
+			if (v == 0)
+				return usage_error("bad channel count '0': want 1 to %u",
+						   COWSTORE_EMULATION_MAX_CHANNELS);
+			e.channels = (uint32_t)v;
+		}
+		if (t->given & OPT_SERVICE_US) {
+			if ((status = number_arg(t, OPT_SERVICE_US, "service time (us)",
+						 COWSTORE_EMULATION_MAX_FIXED_US, &v)))
+				return status;
+			e.fixed_us = (uint32_t)v;
+		}
+		if (t->given & OPT_MBPS) { /* MB/s: 10^6 bytes a second, per channel */
+			if ((status = number_arg(t, OPT_MBPS, "bandwidth (MB/s)", 1000000000, &v)))
+				return status;
+			e.bytes_per_s = v * 1000000u;
+		}
+		if (t->given & OPT_MAX_IOPS) {
+			if ((status = number_arg(t, OPT_MAX_IOPS, "IOPS cap", UINT32_MAX, &v)))
+				return status;
+			e.max_iops = (uint32_t)v;
+		}
+	}
+	if ((rc = cowstore_emulation_set(t->cs, &e)) < 0)
+		return fail(rc, NULL, "setting the emulated device of pool %s", t->pooldir);
+	cowstore_emulation_describe(&e, text, sizeof(text));
+	if (!e.on) {
+		printf("pool %s: emulated device off\n", t->pooldir);
+		return 0;
+	}
+	printf("pool %s: EMULATED DEVICE (for tests and benchmarks): %s\n", t->pooldir, text);
+	double service_us = e.fixed_us + (e.bytes_per_s ? 4096.0 * 1e6 / (double)e.bytes_per_s : 0);
+	double iops = service_us > 0 ? e.channels * 1e6 / service_us : 0;
+	if (e.max_iops && (iops == 0 || e.max_iops < iops))
+		iops = e.max_iops;
+	if (iops > 0)
+		printf("at most %.0f IOPS of 4 KiB%s\n", iops,
+		       e.bytes_per_s ? "" : "; no bandwidth limit");
 	return 0;
 }
 
@@ -1208,6 +1303,9 @@ static const struct command commands[] = {
 	  cmd_pool_create, "pool create [--capacity SIZE] [--plog SIZE] [--soft-threshold PCT] [--preallocate]" },
 	{ "pool", "info", 0, 0, true, cmd_pool_info, "pool info" },
 	{ "pool", "scrub", 0, 0, true, cmd_pool_scrub, "pool scrub" },
+	{ "pool", "emulate off", 0, 0, true, cmd_pool_emulate, "pool emulate off" },
+	{ "pool", "emulate", 0, OPT_CHANNELS | OPT_SERVICE_US | OPT_MBPS | OPT_MAX_IOPS, true,
+	  cmd_pool_emulate, "pool emulate [--channels N] [--service-us U] [--mbps M] [--max-iops I]" },
 	{ "volume", "create", 2, 0, true, cmd_volume_create, "volume create NAME SIZE" },
 	{ "volume", "list", 0, 0, true, cmd_volume_list, "volume list" },
 	{ "volume", "resize", 2, 0, true, cmd_volume_resize, "volume resize NAME SIZE" },
@@ -1260,6 +1358,9 @@ static void print_usage(FILE *out)
 		     "An NFS CLIENT is *, an address or ADDRESS/PREFIX; OPTIONS as in exports(5):\n"
 		     "rw ro root_squash no_root_squash all_squash secure insecure anonuid=N anongid=N.\n"
 		     "PATHs are paths of the NFS namespace (/demo/disk.img).\n"
+		     "pool emulate puts an EMULATED DEVICE, for tests and benchmarks only, in front\n"
+		     "of the pool's data: N channels (default 1), each busy U us + size / M MB/s\n"
+		     "(10^6 bytes/s) per read or write, at most I IOPS; slated applies it at open.\n"
 		     "The pool must not be open in slated.  Exit: 0 ok, 1 failure, 2 usage.\n");
 }
 
@@ -1296,6 +1397,13 @@ static const struct command *match_command(char **words, int nwords, int *consum
 			continue;
 		if (!c->verb) {
 			*consumed = 1;
+			return c;
+		}
+		const char *space = strchr(c->verb, ' ');
+		if (space && nwords > 2 && strlen(words[1]) == (size_t)(space - c->verb) &&
+		    !strncmp(words[1], c->verb, (size_t)(space - c->verb)) &&
+		    !strcmp(words[2], space + 1)) {
+			*consumed = 3;
 			return c;
 		}
 		if (nwords > 1 && strcmp(words[1], c->verb) == 0) {

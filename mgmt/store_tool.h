@@ -14,7 +14,7 @@
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
-#define TOOL_OPTIONS 8 /* entries of store_tool.c's option table */
+#define TOOL_OPTIONS 12 /* entries of store_tool.c's option table */
 
 /* What one run of the tool works on; owned by main. */
 struct tool {
