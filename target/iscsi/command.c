@@ -39,9 +39,19 @@ bool cmd_sn_accept(struct conn *c, const uint8_t *bhs)
 	return true;
 }
 
+/* The command no longer holds a place in the CmdSN window. */
+static void window_release(struct cmd *cmd)
+{
+	if (cmd->in_window) {
+		cmd->in_window = false;
+		cmd->c->in_window--;
+	}
+}
+
 void cmd_free(struct cmd *cmd)
 {
 	struct conn *c = cmd->c;
+	window_release(cmd);
 	struct cmd **pp = &c->cmds;
 	while (*pp && *pp != cmd)
 		pp = &(*pp)->next;
@@ -170,6 +180,7 @@ static void command_done(struct scsi_task *task)
 		record_io(cmd);
 	cmd->executing = false;
 	cmd->sent_response = true;
+	window_release(cmd);
 	if (cmd->tmf) { /* aborted: no response (11.5.1), but the TMF's may go now */
 		tmf_task_ended(cmd->tmf);
 	} else if (!c->dead) {
@@ -297,6 +308,10 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 	if (!cmd) {
 		conn_fail(c, "out of memory");
 		return;
+	}
+	if (!pdu_immediate(bhs)) {
+		cmd->in_window = true;
+		c->in_window++;
 	}
 	scsi_cdb_info(cmd->task.cdb, cmd->task.cdb_len, &info);
 	cmd->is_write = info.known && info.dir == SCSI_DIR_TO_DEV;

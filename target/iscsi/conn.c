@@ -27,7 +27,11 @@ void conn_stamp(struct conn *c, uint8_t *bhs, bool advance_stat_sn)
 	put_be32(bhs + 24, c->stat_sn);
 	if (advance_stat_sn)
 		c->stat_sn++;
-	uint32_t max_cmd_sn = c->exp_cmd_sn + atomic_load(&c->window) - 1;
+	/* The window counts commands in progress, not only those still to be
+	 * sent: the initiator may send as many more as the window has room. */
+	uint32_t window = atomic_load(&c->window);
+	uint32_t room = window > c->in_window ? window - c->in_window : 0;
+	uint32_t max_cmd_sn = c->exp_cmd_sn - 1 + room;
 	if ((int32_t)(max_cmd_sn - c->max_cmd_sn) > 0) /* serial arithmetic */
 		c->max_cmd_sn = max_cmd_sn;
 	put_be32(bhs + 28, c->exp_cmd_sn);

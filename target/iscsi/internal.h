@@ -255,6 +255,8 @@ struct conn {
 	uint32_t stat_sn, exp_cmd_sn;
 	uint32_t max_cmd_sn;   /* the highest MaxCmdSN sent: it never goes back */
 	atomic_uint window;    /* CmdSN window; iscsi_server_set_session_window */
+	uint32_t in_window;    /* SCSI commands received in order and not yet done:
+				* MaxCmdSN lets window of them be in progress */
 	atomic_bool published; /* identity final: iscsi_server_list_sessions shows it */
 	uint32_t next_ttt;
 
@@ -287,6 +289,7 @@ struct cmd {
 	uint32_t r2t_offset;   /* next offset to ask for */
 	uint32_t r2t_sn, data_sn;
 	bool is_write, executing, sent_response;
+	bool in_window;        /* counted in conn->in_window until done */
 	bool bad_data;         /* a Data-Out broke the sequence: fails at its end */
 	uint32_t tx_refs;      /* queued PDUs that point into task.data */
 	struct tmf *tmf;       /* aborted while executing: its response waits for us */
