@@ -452,6 +452,16 @@ print(f"  iscsi-perf on two LUNs: the VM limited to 200 IOPS did {limited:.0f}/s
 check("the limited VM's LUN stays under its limit (200 IOPS + 10%)", 100 < limited <= 220, (limited, g1))
 check("the LUN of no VM is not held to it", free > 2 * limited, (free, g1))
 check("the gate says the limit held requests back", (gate_vm(g1, "web") or {}).get("held_by_limit", 0) > 0, g1)
+s, p, _ = call("POST", "/exports", {"path": "/vms", "clients": ["127.0.0.1(rw,no_root_squash,insecure)"]})
+qeid = p["id"] if s == 201 else 0
+before = dispatched(gate_status())[0]
+cp2 = subprocess.run(["nfs-cp", nfs, "/tmp/rest_api_disk.back"], capture_output=True, text=True, timeout=60)
+try:
+    with open("/tmp/rest_api_disk.back", "rb") as f:
+        back = f.read()
+except OSError:
+    back = b""
+check("an NFS READ of the VM's file goes through the gate intact", cp2.returncode == 0 and back == b"x" * 65536 and dispatched(gate_status())[0] >= before + 1, (cp2.stderr, len(back)))
 s, p, _ = call("PATCH", "/qos-settings", {"enabled": False})
 for _ in range(50):
     gate = gate_status()
@@ -459,6 +469,7 @@ for _ in range(50):
         break
     time.sleep(0.1)
 check("QoS off: the gate lets everything through", gate and gate["active"] is False and gate["vms"] == [] and gate["queued"] == 0, gate)
+check("the QoS run's export goes", call("DELETE", f"/exports/{qeid}")[0] == 204)
 check("the QoS run's target goes", call("DELETE", f"/targets/{QIQN}")[0] == 204)
 check("the VM's policy back", call("PATCH", "/vms/web", {"qos_policy": "silver"})[0] == 200)
 check("the limiting policy goes", call("DELETE", "/qos-policies/cap200")[0] == 204)
