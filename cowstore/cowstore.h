@@ -208,6 +208,12 @@ struct cowstore_io {
 /* Queue a request.  Returns 0 (done() will run) or a negative errno for a
  * request that is malformed on its face (done() will not run). */
 int cowstore_submit(struct cowstore *cs, struct cowstore_io *io);
+/* Complete io with result (a negative errno) without running it: done()
+ * runs in the thread that reaps io->queue, as for any request.  For a
+ * scheduler that accepted a request and could not submit it later from
+ * another thread.  0, or -EINVAL (no queue, result >= 0) / -ENOMEM
+ * (done() will not run). */
+int cowstore_io_fail(struct cowstore_io *io, int result);
 
 /* A completion queue belongs to one thread.  Its fd (an eventfd) becomes
  * readable when completions wait; reap runs their done() callbacks. */

@@ -263,6 +263,21 @@ int cowstore_submit(struct cowstore *cs, struct cowstore_io *io)
 	return 0;
 }
 
+int cowstore_io_fail(struct cowstore_io *io, int result)
+{
+	if (!io || !io->queue || result >= 0)
+		return -EINVAL;
+	struct cowstore_io_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->io = io;
+	io->state = st;
+	io->result = result;
+	io->error_lba = 0;
+	queue_push(io->queue, st);
+	return 0;
+}
+
 /* Submit on a private queue and wait for the result (any thread but the
  * store thread). */
 static int submit_wait(struct cowstore *cs, struct cowstore_io *io,

@@ -33,6 +33,7 @@ struct mgmt {
 	struct nfs_server *nfs;
 	struct qos_stats *stats;
 	struct qos_history *history;
+	struct qos_gate *gate;        /* the QoS loop sets it each period; NULL: none */
 	char data_dir[4096];
 	char listen[80];
 	char web_root[4096];          /* "" : no console */

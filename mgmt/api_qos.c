@@ -1,10 +1,10 @@
 /*
  * api_qos.c - QoS settings: per-VM policies (shares, reservation and limit
- * in IOPS; stored, shown by the controller, not yet enforced inside the
- * targets), per-host shares and the appliance's settings (enabled, the
- * latency threshold L, 0 meaning derived automatically as the latency at
- * about 90% of peak throughput, the period, the law), which the QoS loop
- * (qos_loop.c) reads every period.
+ * in IOPS; enforced by the targets' gate while QoS is on), per-host shares
+ * and the appliance's settings (enabled, the latency threshold L, 0
+ * meaning derived automatically as the latency at about 90% of peak
+ * throughput, the period, the law, the gate's capacity), which the QoS
+ * loop (qos_loop.c) reads every period.
  *
  * Records: M/qos/<policy>, M/qoshost/<host>, M/qosglobal/settings.  A
  * policy that a VM names cannot be deleted (409 naming the VM).
@@ -19,6 +19,8 @@
 #define MAX_SHARES 100000
 #define MAX_IOPS 100000000
 #define MAX_LATENCY_US 10000000
+#define DEFAULT_GATE_CAPACITY 64   /* QOS_GATE_DEFAULT_CAPACITY */
+#define MAX_GATE_CAPACITY 65536
 
 /* ---- policies ---------------------------------------------------------------- */
 
@@ -223,6 +225,7 @@ struct settings_req {
 	bool enabled;
 	uint32_t latency_threshold_us, period_ms;
 	char law[16];
+	uint32_t gate_capacity;
 };
 static const struct api_field settings_fields[] = {
 	API_BOOL(struct settings_req, enabled, "enabled", false),
@@ -230,6 +233,7 @@ static const struct api_field settings_fields[] = {
 		MAX_LATENCY_US),
 	API_U32(struct settings_req, period_ms, "period_ms", false, 100, 10000),
 	API_STRING(struct settings_req, law, "law", false, 1),
+	API_U32(struct settings_req, gate_capacity, "gate_capacity", false, 1, MAX_GATE_CAPACITY),
 };
 const struct api_fields api_qos_settings_spec = API_SPEC("QoS settings", settings_fields);
 
@@ -247,6 +251,8 @@ static json_t *settings_json(struct mgmt *m)
 		json_object_set_new(j, "period_ms", json_integer(500));
 	if (!json_object_get(j, "law"))
 		json_object_set_new(j, "law", json_string("target"));
+	if (!json_object_get(j, "gate_capacity"))
+		json_object_set_new(j, "gate_capacity", json_integer(DEFAULT_GATE_CAPACITY));
 	return j;
 }
 
@@ -276,6 +282,8 @@ static void patch_settings(struct api_call *c)
 		json_object_set_new(j, "period_ms", json_integer(req.period_ms));
 	if (present & 8)
 		json_object_set_new(j, "law", json_string(req.law));
+	if (present & 16)
+		json_object_set_new(j, "gate_capacity", json_integer(req.gate_capacity));
 	int rc = api_obj_put(c->m, "qosglobal", "settings", j);
 	pthread_mutex_unlock(&c->m->lock);
 	if (rc) {

@@ -58,6 +58,7 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 	m->nfs = opts->nfs;
 	m->stats = opts->stats;
 	m->history = opts->history;
+	m->gate = opts->gate;
 	snprintf(m->data_dir, sizeof(m->data_dir), "%s", opts->data_dir);
 	snprintf(m->listen, sizeof(m->listen), "%s", opts->listen ? opts->listen : "127.0.0.1:8080");
 	snprintf(m->web_root, sizeof(m->web_root), "%s", opts->web_root ? opts->web_root : "");

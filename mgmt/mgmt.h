@@ -27,6 +27,7 @@ struct iscsi_server;
 struct nfs_server;
 struct qos_stats;
 struct qos_history;
+struct qos_gate;
 struct mgmt;
 
 /* The time now in Unix nanoseconds. */
@@ -40,6 +41,7 @@ struct mgmt_options {
 	struct nfs_server *nfs;       /* NULL: no live export changes or clients */
 	struct qos_stats *stats;      /* NULL: no VM groups are kept in it */
 	struct qos_history *history;  /* NULL: stats answer 404; else sampled each second */
+	struct qos_gate *gate;        /* the targets' QoS gate; NULL: VM policies not enforced */
 	const char *data_dir;         /* where admin-token/admin-password go on first start */
 	const char *listen;           /* "ADDR:PORT" ("[::1]:8080"); port 0 picks one */
 	const char *web_root;         /* the console's built files, served at "/"; NULL: none */

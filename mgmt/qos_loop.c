@@ -13,11 +13,22 @@
  * learns (qos.h).  Turning it off gives every session and client the
  * targets' default windows back.  An anomaly (latency above L while the
  * managed hosts are throttled or idle: an external workload) starting or
- * ending is an event.  Per-VM policies are stored for the controller's
- * read-out; mClock dispatch inside the targets is not wired yet.
+ * ending is an event.
  *
- * Threads: the loop is the only caller of qos_controller_tick(); the API's
- * status route reads the controller (it takes its own mutex).
+ * Per-VM scheduling: while QoS is on, every period pushes to the targets'
+ * gate (qos.h, m->gate) each VM that names a QoS policy (shares,
+ * reservation and limit IOPS, in reference IOs), its volumes and the data
+ * volumes of its NFS files (a file gets one at its first write: it is
+ * mapped the period after), the capacity (qos-settings gate_capacity: the
+ * requests let into the pool at once) and the controller's cost model.  A
+ * VM keeps its small gate id while it has a policy (its tags go on from
+ * period to period); VMs and volumes gone since the last period are taken
+ * out.  Turning QoS off, or stopping, clears the gate: requests waiting
+ * in it go at once and the targets submit straight to the pool again.
+ *
+ * Threads: the loop is the only caller of qos_controller_tick() and the
+ * only writer of the gate's configuration; the API's status route reads
+ * the controller and the gate (each takes its own mutex).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +45,7 @@
 #define DEFAULT_SHARES 1000
 #define DEFAULT_PERIOD_MS 500
 #define MAX_SESSIONS 1024
+#define GATE_VMS 1024                 /* VMs with a policy the gate schedules */
 
 struct api_qos {
 	pthread_t thread;
@@ -44,18 +56,25 @@ struct api_qos {
 	size_t nprev;
 	bool enabled;                 /* as of the last period */
 	uint64_t anomalies_seen;
+	/* the gate's VMs: gate_vms[id] is the VM name of gate id id ("": free) */
+	char (*gate_vms)[COWSTORE_NAME_MAX + 1];
+	uint64_t *gate_volumes;       /* mapped last period */
+	size_t ngate_volumes;
+	bool gate_on;
 };
 
 struct qos_settings {
 	bool enabled;
 	uint32_t threshold_us, period_ms;
 	enum qos_parda_law law;
+	uint32_t gate_capacity;
 };
 
 static void read_settings(struct mgmt *m, struct qos_settings *s)
 {
 	json_t *j;
-	*s = (struct qos_settings){ false, 0, DEFAULT_PERIOD_MS, QOS_PARDA_TARGET };
+	*s = (struct qos_settings){ false, 0, DEFAULT_PERIOD_MS, QOS_PARDA_TARGET,
+				    QOS_GATE_DEFAULT_CAPACITY };
 	if (api_obj_get(m, "qosglobal", "settings", &j))
 		return;
 	s->enabled = json_is_true(json_object_get(j, "enabled"));
@@ -64,6 +83,8 @@ static void read_settings(struct mgmt *m, struct qos_settings *s)
 		s->period_ms = (uint32_t)json_integer_value(json_object_get(j, "period_ms"));
 	if (!strcmp(json_string_value(json_object_get(j, "law")) ?: "", "plain"))
 		s->law = QOS_PARDA_PLAIN;
+	if (json_integer_value(json_object_get(j, "gate_capacity")) > 0)
+		s->gate_capacity = (uint32_t)json_integer_value(json_object_get(j, "gate_capacity"));
 	json_decref(j);
 }
 
@@ -136,6 +157,121 @@ static void report_anomaly(struct mgmt *m, struct api_qos *q)
 	qos_readout_free(&r);
 }
 
+/* ---- the gate ---------------------------------------------------------------- */
+
+/* The gate id of VM name: the one it had, else a free one (0: none left). */
+static uint32_t gate_id(struct api_qos *q, const char *name, const bool *taken)
+{
+	uint32_t free_id = 0;
+	for (uint32_t id = 1; id <= GATE_VMS; id++) {
+		if (!strcmp(q->gate_vms[id], name))
+			return id;
+		if (!free_id && !q->gate_vms[id][0] && !taken[id])
+			free_id = id;
+	}
+	if (free_id)
+		snprintf(q->gate_vms[free_id], sizeof(q->gate_vms[free_id]), "%s", name);
+	return free_id;
+}
+
+static int add_volume(uint64_t **vols, size_t *n, size_t *cap, uint64_t id)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		uint64_t *a = realloc(*vols, c * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		*vols = a;
+		*cap = c;
+	}
+	(*vols)[(*n)++] = id;
+	return 0;
+}
+
+/* One VM's policy and volumes to the gate; its gate id, 0 when it has none. */
+static uint32_t gate_push_vm(struct mgmt *m, struct api_qos *q, json_t *vm, bool *taken,
+			     uint64_t **vols, size_t *nvols, size_t *cap)
+{
+	const char *name = json_string_value(json_object_get(vm, "name"));
+	const char *policy = json_string_value(json_object_get(vm, "qos_policy"));
+	json_t *pj, *v;
+	size_t i;
+	if (!name || !policy || api_obj_get(m, "qos", policy, &pj))
+		return 0;
+	struct qos_mclock_policy p = {
+		.reservation_iops = (double)json_integer_value(json_object_get(pj, "reservation_iops")),
+		.limit_iops = (double)json_integer_value(json_object_get(pj, "limit_iops")),
+		.shares = (uint32_t)json_integer_value(json_object_get(pj, "shares")),
+	};
+	json_decref(pj);
+	uint32_t id = gate_id(q, name, taken);
+	if (!id || qos_gate_set_vm(m->gate, id, name, &p))
+		return 0;
+	taken[id] = true;
+	json_array_foreach(json_object_get(vm, "volumes"), i, v) {
+		uint64_t volume_id;
+		if (!cowstore_volume_lookup(m->cs, json_string_value(v) ?: "", &volume_id) &&
+		    !qos_gate_set_volume_vm(m->gate, volume_id, id))
+			add_volume(vols, nvols, cap, volume_id);
+	}
+	json_array_foreach(json_object_get(vm, "files"), i, v) {
+		struct cowstore_ns_attr attr;
+		if (!nfs_path_lookup(m->cs, json_string_value(v) ?: "", &attr) && attr.volume_id &&
+		    !qos_gate_set_volume_vm(m->gate, attr.volume_id, id))
+			add_volume(vols, nvols, cap, attr.volume_id);
+	}
+	return id;
+}
+
+/* Every VM with a policy, the capacity and the cost model to the gate. */
+static void gate_push(struct mgmt *m, struct api_qos *q, const struct qos_settings *s)
+{
+	json_t *vms, *vm;
+	size_t i, nvols = 0, cap = 0;
+	uint64_t *vols = NULL;
+	bool taken[GATE_VMS + 1] = { false };
+	struct qos_readout r;
+	if (api_obj_list(m, "vm", &vms))
+		return; /* try again next period */
+	if (!qos_controller_readout(q->ctl, &r)) {
+		qos_gate_set_cost(m->gate, r.cost.fixed_known ? r.cost.fixed_us : 0,
+				  r.cost.us_per_kib, r.cost.ref_bytes);
+		qos_readout_free(&r);
+	}
+	qos_gate_set_capacity(m->gate, s->gate_capacity);
+	json_array_foreach(vms, i, vm)
+		gate_push_vm(m, q, vm, taken, &vols, &nvols, &cap);
+	json_decref(vms);
+	for (uint32_t id = 1; id <= GATE_VMS; id++) {
+		if (q->gate_vms[id][0] && !taken[id]) { /* gone, or lost its policy */
+			qos_gate_remove_vm(m->gate, id);
+			q->gate_vms[id][0] = '\0';
+		}
+	}
+	for (size_t k = 0; k < q->ngate_volumes; k++) {
+		bool kept = false;
+		for (size_t j = 0; j < nvols && !kept; j++)
+			kept = vols[j] == q->gate_volumes[k];
+		if (!kept)
+			qos_gate_set_volume_vm(m->gate, q->gate_volumes[k], 0);
+	}
+	free(q->gate_volumes);
+	q->gate_volumes = vols;
+	q->ngate_volumes = nvols;
+	q->gate_on = true;
+}
+
+static void gate_off(struct mgmt *m, struct api_qos *q)
+{
+	qos_gate_clear(m->gate);
+	for (uint32_t id = 1; id <= GATE_VMS; id++)
+		q->gate_vms[id][0] = '\0';
+	free(q->gate_volumes);
+	q->gate_volumes = NULL;
+	q->ngate_volumes = 0;
+	q->gate_on = false;
+}
+
 /* One period. */
 static void qos_step(struct mgmt *m, struct api_qos *q, const struct qos_settings *s)
 {
@@ -158,10 +294,14 @@ static void qos_step(struct mgmt *m, struct api_qos *q, const struct qos_setting
 				enforce(m, hosts[i].host, window, sessions, nsessions);
 		}
 		report_anomaly(m, q);
+		if (m->gate)
+			gate_push(m, q, s);
 	} else if (q->enabled) { /* just turned off: defaults back */
 		for (size_t i = 0; i < nhosts; i++)
 			enforce(m, hosts[i].host, 0, sessions, nsessions);
 	}
+	if (!s->enabled && q->gate_on)
+		gate_off(m, q);
 	q->enabled = s->enabled;
 	free(sessions);
 	free(q->prev);
@@ -198,6 +338,10 @@ int api_qos_start(struct mgmt *m)
 	if (!m->stats)
 		return 0; /* nothing recorded, nothing to control (unit tests) */
 	struct api_qos *q = calloc(1, sizeof(*q));
+	if (q && !(q->gate_vms = calloc(GATE_VMS + 1, sizeof(*q->gate_vms)))) {
+		free(q);
+		q = NULL;
+	}
 	if (!q)
 		return -ENOMEM;
 	qos_controller_config_default(&cfg);
@@ -218,6 +362,9 @@ void api_qos_stop(struct mgmt *m)
 		return;
 	if (q->running) /* m->stopping is set and broadcast */
 		pthread_join(q->thread, NULL);
+	if (q->gate_on) /* the targets may outlive the API: nothing waits for policies */
+		gate_off(m, q);
+	free(q->gate_vms);
 	qos_controller_destroy(q->ctl);
 	qos_table_destroy(q->table);
 	free(q->prev);
@@ -235,6 +382,38 @@ static json_t *host_json(const struct qos_readout_host *h)
 			 h->iops, "mean_bytes", h->mean_bytes, "outstanding", h->outstanding);
 }
 
+static json_t *gate_vm_json(const struct qos_gate_vm_status *v)
+{
+	return json_pack("{s:s, s:i, s:f, s:f, s:i, s:I, s:I, s:I, s:I}", "name", v->name, "shares",
+			 (int)v->policy.shares, "reservation_iops", v->policy.reservation_iops,
+			 "limit_iops", v->policy.limit_iops, "volumes", (int)v->volumes, "queued",
+			 (json_int_t)v->queued, "dispatched_reservation",
+			 (json_int_t)v->dispatched_reservation, "dispatched_shares",
+			 (json_int_t)v->dispatched_shares, "held_by_limit",
+			 (json_int_t)v->held_by_limit);
+}
+
+/* The gate's state, or null when the daemon has none (or it cannot be read). */
+static json_t *gate_json(struct mgmt *m)
+{
+	struct qos_gate_status g;
+	if (!m->gate || qos_gate_status(m->gate, &g))
+		return json_null();
+	json_t *vms = json_array();
+	for (size_t i = 1; i < g.nvms; i++)
+		json_array_append_new(vms, gate_vm_json(&g.vms[i]));
+	const struct qos_gate_vm_status *u = &g.vms[0];
+	json_t *j = json_pack("{s:b, s:i, s:i, s:I, s:I, s:I, s:{s:I, s:I}, s:o}", "active",
+			      g.active, "capacity", (int)g.capacity, "inflight", (int)g.inflight,
+			      "queued", (json_int_t)g.queued, "deferred", (json_int_t)g.deferred,
+			      "deferred_errors", (json_int_t)g.deferred_errors, "unmanaged",
+			      "queued", (json_int_t)u->queued, "dispatched",
+			      (json_int_t)(u->dispatched_reservation + u->dispatched_shares), "vms",
+			      vms);
+	qos_gate_status_free(&g);
+	return j ? j : json_null();
+}
+
 static json_t *status_json(struct mgmt *m, const struct qos_readout *r)
 {
 	static const char *const sources[] = { "policy", "automatic", "default" };
@@ -244,7 +423,7 @@ static json_t *status_json(struct mgmt *m, const struct qos_readout *r)
 	for (size_t i = 0; i < r->nhosts; i++)
 		json_array_append_new(hosts, host_json(&r->hosts[i]));
 	return json_pack("{s:b, s:s, s:i, s:f, s:s, s:f, s:f, s:{s:f, s:f, s:b}, "
-			 "s:{s:b, s:o, s:o, s:I}, s:o}",
+			 "s:{s:b, s:o, s:o, s:I}, s:o, s:o}",
 			 "enabled", s.enabled, "law", r->law == QOS_PARDA_PLAIN ? "plain" : "target",
 			 "period_ms", (int)r->period_ms, "threshold_us", r->threshold_us,
 			 "threshold_source", sources[r->threshold_source], "peak_iops", r->peak_iops,
@@ -256,7 +435,8 @@ static json_t *status_json(struct mgmt *m, const struct qos_readout *r)
 			 "detected",
 			 r->anomaly.detected_ms ? api_time(r->anomaly.detected_ms * 1000000)
 						: json_null(),
-			 "events", (json_int_t)r->anomaly.events, "hosts", hosts);
+			 "events", (json_int_t)r->anomaly.events, "hosts", hosts, "gate",
+			 gate_json(m));
 }
 
 static void get_status(struct api_call *c)

@@ -86,6 +86,7 @@ struct slated {
 	struct nfs_server *nfs;
 	struct mgmt *mgmt;         /* freed after the pool closes: events may still come */
 	struct qos_stats *stats;   /* IO counters the targets record into */
+	struct qos_gate *gate;     /* mClock between both targets and the pool */
 	struct qos_history *history; /* sampled each second by the management thread */
 	/* The server that cowstore events (store thread) are forwarded to: set
 	 * once it serves; the pool is closed before the server is destroyed. */
@@ -352,7 +353,7 @@ static int load_iscsi_config(struct slated *sd)
 /* The portals: --iscsi, else the configured ones, else 127.0.0.1:3260. */
 static int add_portals(struct slated *sd, char *first, size_t first_len)
 {
-	struct iscsi_server_options opts = { .stats = sd->stats };
+	struct iscsi_server_options opts = { .stats = sd->stats, .gate = sd->gate };
 	const struct iscsi_config *cfg = sd->iscsi_cfg;
 	unsigned n = sd->iscsi_portal ? 1 : cfg->nportals ? cfg->nportals : 1;
 	for (unsigned i = 0; i < n; i++) {
@@ -455,7 +456,7 @@ static int start_nfs(struct slated *sd)
 	iscsi_portal_parse(sd->nfs_address ? sd->nfs_address : DEFAULT_NFS, address,
 			   sizeof(address), &port);
 	struct nfs_server_options opts = { .address = address, .port = port, .stats = sd->stats,
-					   .portmap = !sd->no_portmap };
+					   .gate = sd->gate, .portmap = !sd->no_portmap };
 	rc = nfs_server_create(sd->cs, &opts, &sd->nfs, err, sizeof(err));
 	if (rc == 0)
 		rc = nfs_server_start(sd->nfs, err, sizeof(err));
@@ -590,6 +591,7 @@ static int start_mgmt(struct slated *sd)
 		.nfs = sd->nfs,
 		.stats = sd->stats,
 		.history = sd->history,
+		.gate = sd->gate,
 		.data_dir = sd->data_dir,
 		.listen = sd->set.api,
 		.web_root = web[0] ? web : NULL,
@@ -712,8 +714,10 @@ int main(int argc, char **argv)
 	int rc;
 	if ((rc = qos_stats_create(&sd.stats)) == 0)
 		rc = qos_history_create(sd.stats, sd.cs, &sd.history);
+	if (rc == 0)
+		rc = qos_gate_create(NULL, &sd.gate); /* inactive until QoS gives a VM a policy */
 	if (rc)
-		log_line("error: cannot set up IO statistics: %s", strerror(-rc));
+		log_line("error: cannot set up IO statistics and QoS: %s", strerror(-rc));
 	/* Start order: data path first (iSCSI, NFS), then the API that
 	 * manages them; stop order is the reverse. */
 	if (rc == 0)
@@ -737,6 +741,7 @@ int main(int argc, char **argv)
 	cowstore_close(sd.cs);          /* no more events after this */
 	mgmt_destroy(sd.mgmt);
 	iscsi_server_destroy(sd.iscsi);
+	qos_gate_destroy(sd.gate);      /* both targets are gone */
 	qos_history_destroy(sd.history);
 	qos_stats_destroy(sd.stats);
 	free(sd.iscsi_cfg);

@@ -383,6 +383,128 @@ struct qos_mclock_req *qos_mclock_dequeue(struct qos_mclock *s, uint64_t now_ns,
 					  uint64_t *wait_until_ns, bool *by_reservation);
 size_t qos_mclock_queued(const struct qos_mclock *s);
 
+/* ---- the gate: mClock in the IO path of the targets (gate.c) ---------------
+ *
+ * One per daemon, shared by the iSCSI and NFS targets: every cowstore
+ * request of a data volume goes through qos_gate_submit() and, once its
+ * done() runs, qos_gate_done().  While the gate is active (the management
+ * plane gave at least one VM a policy), it lets at most `capacity` requests
+ * be in flight in the pool and queues the others in an mClock scheduler
+ * (above): reservation first, then shares, and a VM over its limit waits
+ * even when there is room (a timer thread releases it when its limit tag
+ * comes).  A queued request is submitted later by whichever thread frees
+ * room or the timer: cowstore_submit() is safe from any thread and done()
+ * still runs on the request's own queue.  A deferred submit that fails is
+ * completed with its error through the request's queue
+ * (cowstore_io_fail), so the target sees it as any failed IO.
+ *
+ * Volumes map to VMs (small ids 1..QOS_GATE_VM_MAX chosen by the caller);
+ * a volume in no VM with a policy is in the "unmanaged" class, id 0: it
+ * competes like a VM with QOS_GATE_DEFAULT_SHARES shares and no
+ * reservation or limit, so reservations hold against unmanaged load too.
+ * Cost: READ and WRITE cost qos_cost_units(bytes) with the parameters
+ * set by qos_gate_set_cost (1 until then); other requests (FLUSH, COPY,
+ * WRITE_ZEROES, DISCARD: no data transfer) cost 1.
+ *
+ * Inactive (the default; QoS off or no VM with a policy): submit is one
+ * relaxed atomic load and cowstore_submit, done() one branch; nothing is
+ * counted.  Requests in flight when it turns active are not counted;
+ * requests queued when it turns inactive are released at once.
+ *
+ * Threading: every call may come from any thread; one mutex guards the
+ * scheduler, the maps and the counters; submissions and failure
+ * completions happen after it is dropped.
+ */
+#define QOS_GATE_VM_MAX 4096u
+#define QOS_GATE_DEFAULT_CAPACITY 64u
+#define QOS_GATE_DEFAULT_SHARES 1000u
+
+struct cowstore_io;
+struct qos_gate;
+
+/* Embedded in the target's per-IO structure next to its cowstore_io; every
+ * field is the gate's.  Zeroed, or left by a previous qos_gate_done(). */
+struct qos_gate_req {
+	struct qos_mclock_req mclock;
+	struct cowstore *cs;
+	struct cowstore_io *io;
+	bool counted;             /* in the gate's in-flight count */
+};
+
+/* Hooks for tests (NULL: the real ones).  submit is cowstore_submit; fail
+ * completes io with result through its queue (cowstore_io_fail); now is
+ * qos_now_ns. */
+typedef int (*qos_gate_submit_fn)(void *arg, struct cowstore *cs, struct cowstore_io *io);
+typedef int (*qos_gate_fail_fn)(void *arg, struct cowstore_io *io, int result);
+typedef uint64_t (*qos_gate_clock_fn)(void *arg);
+struct qos_gate_config {
+	uint32_t capacity;        /* 0: QOS_GATE_DEFAULT_CAPACITY */
+	qos_gate_submit_fn submit;
+	qos_gate_fail_fn fail;
+	qos_gate_clock_fn now;
+	void *hook_arg;
+	bool no_timer;            /* tests: no thread; qos_gate_poll() instead */
+};
+/* cfg may be NULL (defaults).  The caller owns *out (qos_gate_destroy,
+ * once no target submits any more and nothing is in flight). */
+int qos_gate_create(const struct qos_gate_config *cfg, struct qos_gate **out);
+void qos_gate_destroy(struct qos_gate *g);
+
+/* Submit io (io->volume_id says whose it is) now or later.  g NULL: just
+ * cowstore_submit.  Returns 0 (done() will run; call qos_gate_done from
+ * it) or, as cowstore_submit, a negative errno for a request refused now
+ * (done() will not run; nothing to undo). */
+int qos_gate_submit(struct qos_gate *g, struct qos_gate_req *req, struct cowstore *cs,
+		    struct cowstore_io *io);
+/* From the request's done(), before it submits anything else with req:
+ * frees its room and releases waiting requests (submitting them from this
+ * thread).  g NULL or a request the gate did not count: nothing. */
+void qos_gate_done(struct qos_gate *g, struct qos_gate_req *req);
+
+/* Requests in flight at most (>= 1). */
+void qos_gate_set_capacity(struct qos_gate *g, uint32_t capacity);
+/* The cost model's a (us) and b (us per KiB), e.g. from
+ * qos_controller_readout; ref_bytes 0: QOS_REF_IO_BYTES. */
+void qos_gate_set_cost(struct qos_gate *g, double fixed_us, double us_per_kib,
+		       uint32_t ref_bytes);
+/* A VM's policy (name for the read-out); the gate is active while some VM
+ * has one.  -EINVAL vm 0 or above QOS_GATE_VM_MAX, reservation above limit. */
+int qos_gate_set_vm(struct qos_gate *g, uint32_t vm, const char *name,
+		    const struct qos_mclock_policy *p);
+/* Forget a VM: its volumes become unmanaged; requests it has queued go on
+ * by default shares.  -ENOENT. */
+int qos_gate_remove_vm(struct qos_gate *g, uint32_t vm);
+/* Put a volume in VM vm (0: in none).  -ENOENT unknown VM, -ENOMEM. */
+int qos_gate_set_volume_vm(struct qos_gate *g, uint64_t volume_id, uint32_t vm);
+/* Remove every VM and volume: inactive; queued requests go now. */
+void qos_gate_clear(struct qos_gate *g);
+/* Tests without the timer: release what has become eligible at the
+ * clock's now; returns when the next one will be (0: none waits on time). */
+uint64_t qos_gate_poll(struct qos_gate *g);
+
+struct qos_gate_vm_status {
+	uint32_t vm;                       /* 0: the unmanaged class */
+	char name[QOS_NAME_MAX + 1];       /* "" for vm 0 */
+	struct qos_mclock_policy policy;
+	uint32_t volumes;                  /* mapped to it */
+	uint64_t queued;                   /* now */
+	uint64_t dispatched_reservation;   /* since the VM was set */
+	uint64_t dispatched_shares;
+	uint64_t held_by_limit;            /* requests that waited for the limit with room free */
+};
+struct qos_gate_status {
+	bool active;
+	uint32_t capacity, inflight;
+	uint64_t queued;
+	uint64_t deferred;                 /* requests that ever waited */
+	uint64_t deferred_errors;          /* deferred submits that failed */
+	struct qos_gate_vm_status *vms;    /* vm 0 first, then by id */
+	size_t nvms;
+};
+/* *out's array is malloc'ed (qos_gate_status_free).  0 or -ENOMEM. */
+int qos_gate_status(struct qos_gate *g, struct qos_gate_status *out);
+void qos_gate_status_free(struct qos_gate_status *s);
+
 /* ---- latency threshold from the throughput curve (threshold.c) ------------
  *
  * SIOC's rule: L is the latency at which the pool gives about 90% of its

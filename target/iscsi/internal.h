@@ -173,6 +173,7 @@ struct portal {
 struct iscsi_server {
 	struct cowstore *cs;
 	struct qos_stats *stats; /* NULL: no IO statistics */
+	struct qos_gate *gate;   /* NULL: no QoS gate */
 	struct cowstore_queue *queue;
 	struct portal portals[ISCSI_MAX_PORTALS];
 	unsigned nportals;

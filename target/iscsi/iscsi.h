@@ -26,6 +26,7 @@
 
 struct iscsi_server;
 struct qos_stats;
+struct qos_gate;
 
 #define ISCSI_DEFAULT_WINDOW 64u  /* CmdSN window of a new session */
 #define ISCSI_MAX_WINDOW 256u
@@ -48,6 +49,9 @@ struct iscsi_server_options {
 	 * completion) on the stream of (initiator name, the LUN's volume).
 	 * NULL: none.  Must outlive the server. */
 	struct qos_stats *stats;
+	/* QoS: every LUN's IO goes through this gate (qos.h), shared with the
+	 * NFS server.  NULL: none.  Must outlive the server. */
+	struct qos_gate *gate;
 };
 
 /* ---- configuration (config.c): what is served, kept in the pool ------- */

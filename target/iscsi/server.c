@@ -55,6 +55,7 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 		return -ENOMEM;
 	srv->cs = cs;
 	srv->stats = opts->stats;
+	srv->gate = opts->gate;
 	int rc = iscsi_server_add_portal(srv, opts->address, opts->port);
 	if (rc) {
 		free(srv);
@@ -188,6 +189,7 @@ int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn)
 	snprintf(t->iqn, sizeof(t->iqn), "%s", iqn);
 	t->cs = srv->cs;
 	scsi_target_set_pr_save(t->scsi, save_pr, t);
+	scsi_target_set_gate(t->scsi, srv->gate);
 	srv->targets[srv->ntargets++] = t;
 	return 0;
 }

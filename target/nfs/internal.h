@@ -130,6 +130,7 @@ struct nfs_call {
 	size_t data_skip, data_len;
 	/* Asynchronous IO of READ/WRITE (nfs3.c). */
 	struct cowstore_io io;
+	struct qos_gate_req gate_req;  /* io's place at the QoS gate */
 	uint64_t ino;
 	uint64_t offset;
 	uint32_t count;

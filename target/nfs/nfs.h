@@ -77,6 +77,7 @@ int nfs_path_lookup(struct cowstore *cs, const char *path, struct cowstore_ns_at
 
 struct nfs_server;
 struct qos_stats;
+struct qos_gate;
 
 struct nfs_server_options {
 	const char *address;   /* numeric IPv4 or IPv6 address */
@@ -92,6 +93,9 @@ struct nfs_server_options {
 	 * the stream of (client address, the file's volume).  NULL: none.
 	 * Must outlive the server. */
 	struct qos_stats *stats;
+	/* QoS: READ and WRITE go through this gate (qos.h), shared with the
+	 * iSCSI server.  NULL: none.  Must outlive the server. */
+	struct qos_gate *gate;
 };
 
 int nfs_server_create(struct cowstore *cs, const struct nfs_server_options *opts,

@@ -16,6 +16,12 @@
  * write verifier is new on every start, so a client resends what a crash
  * may have lost.
  *
+ * QoS: with a gate (opts.gate), READ and WRITE requests go through it and
+ * may be submitted later from another thread (qos.h); done() still runs
+ * here and gives the gate its room back first.  A WRITE that drains IO
+ * before reading partial sectors may so wait for this file's requests
+ * held by a VM's limit (the gate's timer releases them).
+ *
  * With IO statistics on (opts.stats), a READ or WRITE that succeeds on a
  * volume is counted on its (client address, volume) stream, timed from
  * dispatch to the reply; a READ of a file never written touches no volume
@@ -106,6 +112,7 @@ static void record_io(struct nfs_call *call, bool write, uint64_t volume_id, uin
 static void read_done(struct cowstore_io *io)
 {
 	struct nfs_call *call = io->priv;
+	qos_gate_done(call->srv->opts.gate, &call->gate_req);
 	call->srv->io_inflight--;
 	if (io->result < 0) {
 		nfs_io_buf_put(call->srv, call->data);
@@ -174,7 +181,7 @@ enum nfs3_result nfs3_proc_read(struct nfs3_ctx *c)
 					 .buf = call->data, .queue = call->srv->queue,
 					 .done = read_done, .priv = call };
 	call->srv->io_inflight++;
-	int rc = stored ? cowstore_submit(c->cs, &call->io) : 0;
+	int rc = stored ? qos_gate_submit(call->srv->opts.gate, &call->gate_req, c->cs, &call->io) : 0;
 	if (rc < 0 || stored == 0) {
 		call->io.result = rc;
 		read_done(&call->io);
@@ -203,6 +210,7 @@ static void write_done(struct cowstore_io *io)
 	struct nfs_call *call = io->priv;
 	struct nfs_server *srv = call->srv;
 	struct cowstore_ns_attr after;
+	qos_gate_done(srv->opts.gate, &call->gate_req);
 	srv->io_inflight--;
 	nfs_io_buf_put(srv, call->data);
 	call->data = NULL;
@@ -255,7 +263,7 @@ static int write_submit(struct nfs3_ctx *c, uint64_t volume, const uint8_t *data
 					 .buf = call->data, .queue = call->srv->queue,
 					 .done = write_done, .priv = call };
 	call->srv->io_inflight++;
-	rc = cowstore_submit(c->cs, &call->io);
+	rc = qos_gate_submit(call->srv->opts.gate, &call->gate_req, c->cs, &call->io);
 	if (rc < 0) {
 		call->io.result = rc;
 		write_done(&call->io);

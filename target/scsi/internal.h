@@ -205,6 +205,7 @@ struct scsi_target {
 	struct scsi_nexus *nexuses;
 	struct xcopy_slot xcopy[XCOPY_SLOTS];
 	unsigned xcopy_next;     /* the slot to reuse first */
+	struct qos_gate *gate;       /* NULL: IO goes straight to cowstore */
 	scsi_pr_save_fn pr_save;     /* NULL: APTPL is refused */
 	void *pr_save_arg;
 };

@@ -15,6 +15,12 @@
  * parked task is retried in order; overlapping ones park again behind any
  * compare-and-write that was started by the retry.  Reads never wait: the
  * write half is one cowstore request, which is atomic.
+ *
+ * QoS.  Each chunk goes through the target's QoS gate (qos.h), which may
+ * submit it later from another thread (room freed, or its VM's limit
+ * reached); its completion still comes back on this target's queue, and
+ * chunk_done gives its room back first.  A chunk the gate refuses later
+ * completes with the error, like any failed request.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -116,7 +122,7 @@ static void submit_chunk(struct scsi_task *task)
 		park(task, submit_chunk);
 		return;
 	}
-	int rc = cowstore_submit(st->t->cs, io);
+	int rc = qos_gate_submit(st->t->gate, &task->gate_req, st->t->cs, io);
 	if (rc)
 		task_fail_errno(task, rc, 0);
 }
@@ -141,6 +147,7 @@ static void chunk_done(struct cowstore_io *io)
 {
 	struct scsi_task *task = io->priv;
 	struct task_state *st = task_state(task);
+	qos_gate_done(st->t->gate, &task->gate_req); /* before the next chunk reuses it */
 	if (io->result) {
 		task_fail_errno(task, io->result, io->error_lba);
 		return;

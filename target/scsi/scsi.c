@@ -283,6 +283,11 @@ void scsi_nexus_tasks_cleared(struct scsi_target *t, uint64_t nexus_id, uint64_t
 		n->ua[lun] |= UA_CLEARED;
 }
 
+void scsi_target_set_gate(struct scsi_target *t, struct qos_gate *g)
+{
+	t->gate = g;
+}
+
 void scsi_target_set_pr_save(struct scsi_target *t, scsi_pr_save_fn save, void *arg)
 {
 	t->pr_save = save;

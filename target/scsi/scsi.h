@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cowstore/cowstore.h"
+#include "qos/qos.h"
 
 #define SCSI_SENSE_MAX 64
 #define SCSI_MAX_LUNS 256
@@ -83,6 +84,7 @@ struct scsi_task {
 
 	/* private to target/scsi */
 	struct cowstore_io io;
+	struct qos_gate_req gate_req; /* io's place at the QoS gate */
 	uint64_t state[12];
 };
 
@@ -178,6 +180,11 @@ void scsi_task_data_phase_error(struct scsi_task *task);
  * and completes; every command that reaches scsi_task_execute() afterwards
  * (one still waiting in the transport for its data-out included) is judged
  * against the new reservation and registrations. */
+/* IO goes through the QoS gate g (NULL: straight to cowstore): requests
+ * may wait there for room, or for their VM's limit (qos.h).  Set before
+ * any command; g must outlive the target. */
+void scsi_target_set_gate(struct scsi_target *t, struct qos_gate *g);
+
 typedef int (*scsi_pr_save_fn)(void *arg, uint64_t lun, const void *blob, size_t len);
 void scsi_target_set_pr_save(struct scsi_target *t, scsi_pr_save_fn save, void *arg);
 int scsi_target_load_pr(struct scsi_target *t, uint64_t lun, const void *blob, size_t len);

@@ -403,6 +403,77 @@ problem("a VM naming a missing volume: 422 with its index", call("POST", "/vms",
 problem("a volume in two VMs: 409", call("POST", "/vms", {"name": "db", "volumes": ["par0"]}), 409)
 problem("a policy a VM uses cannot go: 409", call("DELETE", "/qos-policies/silver"), 409, "in-use")
 problem("a volume a VM uses cannot go: 409", call("DELETE", "/volumes/par0"), 409, "in-use")
+
+# ---- QoS gate: a VM's policy enforced inside the targets ---------------------------------------
+def gate_status():
+    s, p, _ = call("GET", "/qos-status")
+    return p.get("gate") if s == 200 else None
+
+
+def gate_vm(gate, name):
+    return next((v for v in (gate or {}).get("vms", []) if v["name"] == name), None)
+
+
+check("a limiting policy", call("POST", "/qos-policies", {"name": "cap200", "limit_iops": 200})[0] == 201)
+check("the VM takes it", call("PATCH", "/vms/web", {"qos_policy": "cap200"})[0] == 200)
+QIQN = "iqn.2026-12.dev.slate:qos"
+check("a target for the QoS run", call("POST", "/targets", {"iqn": QIQN})[0] == 201)
+check("LUN 0: a disk of the limited VM", call("POST", f"/targets/{QIQN}/luns", {"lun": 0, "volume": "vm1-disk"})[0] == 201)
+check("LUN 1: a disk of no VM", call("POST", f"/targets/{QIQN}/luns", {"lun": 1, "volume": "vm2-disk"})[0] == 201)
+gate = gate_status()
+check("the gate is off while QoS is", gate is not None and gate["active"] is False and gate["vms"] == [], gate)
+s, p, _ = call("PATCH", "/qos-settings", {"enabled": True, "period_ms": 100, "gate_capacity": 32})
+check("QoS on, with a gate capacity", s == 200 and p["enabled"] is True and p["gate_capacity"] == 32, p)
+for _ in range(50):
+    gate = gate_status()
+    if gate and gate["active"] and gate_vm(gate, "web") and gate["capacity"] == 32:
+        break
+    time.sleep(0.1)
+web = gate_vm(gate, "web")
+check("the gate schedules the VM: its two volumes and its NFS file's data", gate and gate["active"] and web and web["volumes"] == 3 and web["limit_iops"] == 200 and gate["capacity"] == 32, gate)
+perfs = [subprocess.Popen(["iscsi-perf", "-t", "4", "-i", f"iqn.2026-12.dev.test:qos{lun}", f"iscsi://127.0.0.1:{ISCSI_PORT}/{QIQN}/{lun}"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for lun in (0, 1)]
+time.sleep(1.0)
+g0, t0 = gate_status(), time.monotonic()
+time.sleep(2.0)
+g1, t1 = gate_status(), time.monotonic()
+for perf in perfs:
+    perf.wait(timeout=60)
+
+
+def dispatched(g):
+    v = gate_vm(g, "web") or {"dispatched_reservation": 0, "dispatched_shares": 0}
+    return v["dispatched_reservation"] + v["dispatched_shares"], (g or {}).get("unmanaged", {}).get("dispatched", 0)
+
+
+(l0, u0), (l1, u1) = dispatched(g0), dispatched(g1)
+limited, free = (l1 - l0) / (t1 - t0), (u1 - u0) / (t1 - t0)
+print(f"  iscsi-perf on two LUNs: the VM limited to 200 IOPS did {limited:.0f}/s, the volume of no VM {free:.0f}/s")
+check("the limited VM's LUN stays under its limit (200 IOPS + 10%)", 100 < limited <= 220, (limited, g1))
+check("the LUN of no VM is not held to it", free > 2 * limited, (free, g1))
+check("the gate says the limit held requests back", (gate_vm(g1, "web") or {}).get("held_by_limit", 0) > 0, g1)
+s, p, _ = call("POST", "/exports", {"path": "/vms", "clients": ["127.0.0.1(rw,no_root_squash,insecure)"]})
+qeid = p["id"] if s == 201 else 0
+before = dispatched(gate_status())[0]
+cp2 = subprocess.run(["nfs-cp", nfs, "/tmp/rest_api_disk.back"], capture_output=True, text=True, timeout=60)
+try:
+    with open("/tmp/rest_api_disk.back", "rb") as f:
+        back = f.read()
+except OSError:
+    back = b""
+check("an NFS READ of the VM's file goes through the gate intact", cp2.returncode == 0 and back == b"x" * 65536 and dispatched(gate_status())[0] >= before + 1, (cp2.stderr, len(back)))
+s, p, _ = call("PATCH", "/qos-settings", {"enabled": False})
+for _ in range(50):
+    gate = gate_status()
+    if gate and not gate["active"]:
+        break
+    time.sleep(0.1)
+check("QoS off: the gate lets everything through", gate and gate["active"] is False and gate["vms"] == [] and gate["queued"] == 0, gate)
+check("the QoS run's export goes", call("DELETE", f"/exports/{qeid}")[0] == 204)
+check("the QoS run's target goes", call("DELETE", f"/targets/{QIQN}")[0] == 204)
+check("the VM's policy back", call("PATCH", "/vms/web", {"qos_policy": "silver"})[0] == 200)
+check("the limiting policy goes", call("DELETE", "/qos-policies/cap200")[0] == 204)
+
 s, p, _ = call("PATCH", "/vms/web", {"qos_policy": None})
 check("change a VM", s == 200 and p["qos_policy"] is None)
 check("show a VM", call("GET", "/vms/web")[0] == 200)
