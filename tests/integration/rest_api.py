@@ -15,6 +15,7 @@ conformance test.  Prints "ok"/"FAIL" lines and "N passed, N failed".
 import json
 import re
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -122,6 +123,7 @@ class Api:
 
 
 api = Api(BASE, TOKEN)
+SCRATCH = tempfile.mkdtemp(prefix="rest_api.")  # local files nfs-cp reads and writes
 call = api.call
 
 
@@ -343,9 +345,9 @@ eid = p["id"] if s == 201 else 0
 problem("a bad client rule: 422 naming it", call("POST", "/exports", {"path": "/x", "clients": ["10.0.0.0/99(rw)"]}), 422, "invalid-value", "/clients/0")
 problem("a path twice: 409", call("POST", "/exports", {"path": "/vms", "clients": ["*(ro)"]}), 409)
 nfs = f"nfs://127.0.0.1/vms/disk.raw?nfsport={NFS_PORT}&mountport={NFS_PORT}"
-with open("/tmp/rest_api_disk.raw", "wb") as f:
+with open(SCRATCH + "/disk.raw", "wb") as f:
     f.write(b"x" * 65536)
-cp = subprocess.run(["nfs-cp", "/tmp/rest_api_disk.raw", nfs], capture_output=True, text=True, timeout=60)
+cp = subprocess.run(["nfs-cp", SCRATCH + "/disk.raw", nfs], capture_output=True, text=True, timeout=60)
 check("the new export mounts at once (nfs-cp)", cp.returncode == 0, cp.stderr)
 s, p, _ = call("GET", "/files", query="path=/vms")
 disk = next((f for f in (p or {}).get("items", []) if f.get("name") == "disk.raw"), None)
@@ -455,9 +457,9 @@ check("the gate says the limit held requests back", (gate_vm(g1, "web") or {}).g
 s, p, _ = call("POST", "/exports", {"path": "/vms", "clients": ["127.0.0.1(rw,no_root_squash,insecure)"]})
 qeid = p["id"] if s == 201 else 0
 before = dispatched(gate_status())[0]
-cp2 = subprocess.run(["nfs-cp", nfs, "/tmp/rest_api_disk.back"], capture_output=True, text=True, timeout=60)
+cp2 = subprocess.run(["nfs-cp", nfs, SCRATCH + "/disk.back"], capture_output=True, text=True, timeout=60)
 try:
-    with open("/tmp/rest_api_disk.back", "rb") as f:
+    with open(SCRATCH + "/disk.back", "rb") as f:
         back = f.read()
 except OSError:
     back = b""
@@ -530,5 +532,6 @@ documented = {(t, m) for t, ops in api.doc["paths"].items() for m in ops if m in
 missing = sorted(documented - api.called)
 check("every documented operation was called", not missing, missing)
 check("every answer matched the document", not violations, "\n  ".join(violations))
+subprocess.run(["rm", "-rf", SCRATCH])
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
