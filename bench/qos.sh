@@ -12,8 +12,11 @@
 # then host 0 stops, and starts again a few seconds later.  Figures:
 #   share-error     largest relative error of a host's share of the
 #                   size-normalized throughput (8 KiB reference IOs by the
-#                   device's cost model) against its share of the shares
-#   latency-error   |average latency normalized to 8 KiB - L| / L
+#                   device's cost model) against its share of the shares,
+#                   from the API's per-host stats after a warm-up
+#   latency-error   |average latency normalized to 8 KiB - L| / L, the
+#                   latency the target sees (not the time a command waits in
+#                   the initiator behind its window), as PARDA measures it
 #   convergence-s   seconds from host 0's restart until every host's window
 #                   is within 5% of its share and stays so for 1 s (QoS only)
 #   total-units-per-s   size-normalized throughput of the three together
@@ -33,7 +36,7 @@ SIZES=("4k" "8k:50,64k:50" "128k")
 FIXED_US=500
 BYTES_PER_US=200 # 200 MB/s per channel
 THRESHOLD_US=6000
-if [ "$quick" -eq 1 ]; then steady_s=8 gap_s=3 after_s=8; else steady_s=20 gap_s=5 after_s=15; fi
+if [ "$quick" -eq 1 ]; then steady_s=10 warm_s=4 gap_s=3 after_s=8; else steady_s=25 warm_s=5 gap_s=5 after_s=15; fi
 
 scratch=$(mktemp -d /dev/shm/qos-bench.XXXXXX) || exit 1
 daemon_pid=
@@ -77,10 +80,18 @@ run() {
 		return
 	fi
 	for i in 0 1 2; do api PUT "/qos-hosts/iqn.2026-12.dev.bench:host-$i" "{\"shares\":${SHARES[$i]}}" >/dev/null; done
-	api PATCH /qos-settings "{\"enabled\":$qos,\"latency_threshold_us\":$THRESHOLD_US,\"period_ms\":250}" >/dev/null
-	# steady phase: the last steady_s seconds of a run that starts together
+	# the device is known here: its cost model is given, not learned
+	api PATCH /qos-settings "{\"enabled\":$qos,\"latency_threshold_us\":$THRESHOLD_US,\"period_ms\":250,\"device_fixed_us\":$FIXED_US,\"device_us_per_mib\":$((1048576 / BYTES_PER_US))}" >/dev/null
+	# steady phase: measured after warm_s, when the controller has learned
 	for i in 0 1 2; do load "$dir" "$i" "$steady_s"; done
+	local since; since=$(date -u -d "+${warm_s} seconds" +%Y-%m-%dT%H:%M:%SZ)
 	wait $(jobs -p | grep -vx "$daemon_pid")
+	local until; until=$(date -u -d "-1 seconds" +%Y-%m-%dT%H:%M:%SZ)
+	sleep 1.5 # the last second is sampled
+	for i in 0 1 2; do
+		api GET "/stats?series=host:iqn.2026-12.dev.bench:host-$i&resolution=1&since=$since&until=$until" \
+			>"$dir/stats-$i.json"
+	done
 	read -r share_err lat_err units <<<"$(/usr/bin/python3 bench/qos_calc.py steady "$dir" \
 		$FIXED_US $BYTES_PER_US $THRESHOLD_US "${SHARES[@]}")"
 	if [ -z "${share_err:-}" ]; then

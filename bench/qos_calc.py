@@ -2,14 +2,18 @@
 """qos_calc.py - the figures of bench/qos.sh from one run's files.
 
     qos_calc.py steady DIR MODEL_FIXED_US MODEL_BYTES_PER_US THRESHOLD_US SHARES...
-        DIR/host-<i>.json are iscsi-load --json results of the hosts, in the
-        order of SHARES.  Prints "share-error latency-error" where
-        share-error is the largest |share_i - expected_i| / expected_i of the
-        hosts' size-normalized throughput (8 KiB reference IOs by the
-        emulated device's cost model: cost(s) = fixed + s / bytes_per_us),
-        and latency-error is |Lnorm - L| / L for the IO-weighted average of
-        the latencies normalized to 8 KiB as the controller does
-        (L - (s - 8 KiB) / bytes_per_us).
+        DIR/stats-<i>.json are the API's 1 s stats of the hosts (series
+        host:NAME) over the measured part of the steady phase, in the order
+        of SHARES: latencies as the target sees them (from a command's
+        arrival), so time an initiator keeps a command queued behind its
+        window does not count, as in PARDA.  Prints "share-error
+        latency-error units..." where share-error is the largest
+        |share_i - expected_i| / expected_i of the hosts' size-normalized
+        throughput (8 KiB reference IOs by the emulated device's cost model
+        cost(s) = fixed + s / bytes_per_us, linear, so bytes/s suffice) and
+        latency-error is |Lnorm - L| / L for the IO-weighted average of the
+        latencies normalized to 8 KiB as the controller does
+        (L - (mean size - 8 KiB) / bytes_per_us).
 
     qos_calc.py converge STATUS_LOG RESTART_S SHARES...
         STATUS_LOG: lines "<seconds> <qos-status JSON>".  Prints the seconds
@@ -23,17 +27,22 @@ REF = 8192
 
 
 def steady(d, fixed, bpus, threshold, shares):
-    units, lat_w, ios_w = [], 0.0, 0
-    cost = lambda s: fixed + s / bpus
+    units, lat_w, ios_w = [], 0.0, 0.0
+    ref = fixed + REF / bpus
     for i in range(len(shares)):
-        with open(f"{d}/host-{i}.json") as f:
-            r = json.load(f)
+        with open(f"{d}/stats-{i}.json") as f:
+            points = json.load(f)["points"]
         u = 0.0
-        for b in r["by_size"]:
-            u += b["ios"] * cost(b["bytes"]) / cost(REF)
-            lat_w += b["ios"] * (b["avg_us"] - (b["bytes"] - REF) / bpus)
-            ios_w += b["ios"]
-        units.append(u / r["seconds"])
+        for p in points:
+            iops = p["read_iops"] + p["write_iops"]
+            bps = p["read_bytes_per_s"] + p["write_bytes_per_s"]
+            if iops <= 0:
+                continue
+            u += (iops * fixed + bps / bpus) / ref  # cost is linear in size
+            mean = bps / iops
+            lat_w += iops * (p["avg_latency_us"] - (mean - REF) / bpus)
+            ios_w += iops
+        units.append(u / max(len(points), 1))
     total, stotal = sum(units), sum(shares)
     err = max(abs(u / total - s / stotal) / (s / stotal) for u, s in zip(units, shares))
     lnorm = lat_w / ios_w if ios_w else 0.0

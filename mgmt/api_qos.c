@@ -225,7 +225,7 @@ struct settings_req {
 	bool enabled;
 	uint32_t latency_threshold_us, period_ms;
 	char law[16];
-	uint32_t gate_capacity;
+	uint32_t gate_capacity, device_fixed_us, device_us_per_mib;
 };
 static const struct api_field settings_fields[] = {
 	API_BOOL(struct settings_req, enabled, "enabled", false),
@@ -234,6 +234,9 @@ static const struct api_field settings_fields[] = {
 	API_U32(struct settings_req, period_ms, "period_ms", false, 100, 10000),
 	API_STRING(struct settings_req, law, "law", false, 1),
 	API_U32(struct settings_req, gate_capacity, "gate_capacity", false, 1, MAX_GATE_CAPACITY),
+	API_U32(struct settings_req, device_fixed_us, "device_fixed_us", false, 0, MAX_LATENCY_US),
+	API_U32(struct settings_req, device_us_per_mib, "device_us_per_mib", false, 0,
+		MAX_LATENCY_US),
 };
 const struct api_fields api_qos_settings_spec = API_SPEC("QoS settings", settings_fields);
 
@@ -243,16 +246,19 @@ static json_t *settings_json(struct mgmt *m)
 	if (api_obj_get(m, "qosglobal", "settings", &j))
 		j = json_object();
 	/* members added since a record was written get their defaults */
+	static const struct {
+		const char *name;
+		json_int_t value;
+	} numbers[] = { { "latency_threshold_us", 0 }, { "period_ms", 500 },
+			{ "gate_capacity", DEFAULT_GATE_CAPACITY }, { "device_fixed_us", 0 },
+			{ "device_us_per_mib", 0 } };
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (!json_object_get(j, numbers[i].name))
+			json_object_set_new(j, numbers[i].name, json_integer(numbers[i].value));
 	if (!json_object_get(j, "enabled"))
 		json_object_set_new(j, "enabled", json_false());
-	if (!json_object_get(j, "latency_threshold_us"))
-		json_object_set_new(j, "latency_threshold_us", json_integer(0));
-	if (!json_object_get(j, "period_ms"))
-		json_object_set_new(j, "period_ms", json_integer(500));
 	if (!json_object_get(j, "law"))
 		json_object_set_new(j, "law", json_string("target"));
-	if (!json_object_get(j, "gate_capacity"))
-		json_object_set_new(j, "gate_capacity", json_integer(DEFAULT_GATE_CAPACITY));
 	return j;
 }
 
@@ -284,6 +290,10 @@ static void patch_settings(struct api_call *c)
 		json_object_set_new(j, "law", json_string(req.law));
 	if (present & 16)
 		json_object_set_new(j, "gate_capacity", json_integer(req.gate_capacity));
+	if (present & 32)
+		json_object_set_new(j, "device_fixed_us", json_integer(req.device_fixed_us));
+	if (present & 64)
+		json_object_set_new(j, "device_us_per_mib", json_integer(req.device_us_per_mib));
 	int rc = api_obj_put(c->m, "qosglobal", "settings", j);
 	pthread_mutex_unlock(&c->m->lock);
 	if (rc) {

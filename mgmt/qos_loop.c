@@ -8,7 +8,9 @@
  *
  * Settings are the API's records, read every period (a few small
  * records): qos-settings {enabled, latency_threshold_us (0: automatic),
- * period_ms, law}, qos-hosts (shares; 1000 when none).  QoS is off until
+ * period_ms, law, device_fixed_us and device_us_per_mib: the device's cost
+ * model when it is known, both 0 to learn it online}, qos-hosts (shares;
+ * 1000 when none).  QoS is off until
  * enabled: then hosts start at a window of 1 and open up as the controller
  * learns (qos.h).  Turning it off gives every session and client the
  * targets' default windows back.  An anomaly (latency above L while the
@@ -68,13 +70,14 @@ struct qos_settings {
 	uint32_t threshold_us, period_ms;
 	enum qos_parda_law law;
 	uint32_t gate_capacity;
+	uint32_t device_fixed_us, device_us_per_mib; /* both 0: learn the cost model */
 };
 
 static void read_settings(struct mgmt *m, struct qos_settings *s)
 {
 	json_t *j;
-	*s = (struct qos_settings){ false, 0, DEFAULT_PERIOD_MS, QOS_PARDA_TARGET,
-				    QOS_GATE_DEFAULT_CAPACITY };
+	*s = (struct qos_settings){ .period_ms = DEFAULT_PERIOD_MS, .law = QOS_PARDA_TARGET,
+				    .gate_capacity = QOS_GATE_DEFAULT_CAPACITY };
 	if (api_obj_get(m, "qosglobal", "settings", &j))
 		return;
 	s->enabled = json_is_true(json_object_get(j, "enabled"));
@@ -85,6 +88,8 @@ static void read_settings(struct mgmt *m, struct qos_settings *s)
 		s->law = QOS_PARDA_PLAIN;
 	if (json_integer_value(json_object_get(j, "gate_capacity")) > 0)
 		s->gate_capacity = (uint32_t)json_integer_value(json_object_get(j, "gate_capacity"));
+	s->device_fixed_us = (uint32_t)json_integer_value(json_object_get(j, "device_fixed_us"));
+	s->device_us_per_mib = (uint32_t)json_integer_value(json_object_get(j, "device_us_per_mib"));
 	json_decref(j);
 }
 
@@ -283,6 +288,11 @@ static void qos_step(struct mgmt *m, struct api_qos *q, const struct qos_setting
 	if (s->enabled) {
 		qos_controller_set_threshold(q->ctl, s->threshold_us);
 		qos_controller_set_law(q->ctl, s->law);
+		if (s->device_fixed_us || s->device_us_per_mib) /* a known device */
+			qos_controller_pin_cost(q->ctl, s->device_fixed_us,
+						s->device_us_per_mib / 1024.0);
+		else
+			qos_controller_pin_cost(q->ctl, -1, 0); /* learn it */
 		for (size_t i = 0; i < nhosts; i++) {
 			qos_controller_set_host(q->ctl, hosts[i].host, host_shares(m, hosts[i].host));
 			observe(q, &hosts[i]);
