@@ -4,7 +4,7 @@
 #                slated on ./var
 #   make test    install, build, run every test (unit tests twice: plain and
 #                under ASan+UBSan), print one closing "N passed, N failed"
-#   make bench   run the benchmarks under bench/ (cowstore, iscsi, nfs)
+#   make bench   run the benchmarks under bench/ (cowstore, iscsi, nfs, qos)
 #   make fuzz    long libFuzzer runs: FUZZ_SECONDS (default 600) per target
 #
 # Each module is a static library built from its folder's .c files; programs
@@ -191,6 +191,7 @@ bench: deps
 	bench/cowstore.sh
 	bench/iscsi.sh
 	bench/nfs.sh
+	bench/qos.sh
 
 clean:
 	rm -rf build
