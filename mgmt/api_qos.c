@@ -280,20 +280,11 @@ static void patch_settings(struct api_call *c)
 	}
 	pthread_mutex_lock(&c->m->lock);
 	json_t *j = settings_json(c->m);
-	if (present & 1)
-		json_object_set_new(j, "enabled", json_boolean(req.enabled));
-	if (present & 2)
-		json_object_set_new(j, "latency_threshold_us", json_integer(req.latency_threshold_us));
-	if (present & 4)
-		json_object_set_new(j, "period_ms", json_integer(req.period_ms));
-	if (present & 8)
-		json_object_set_new(j, "law", json_string(req.law));
-	if (present & 16)
-		json_object_set_new(j, "gate_capacity", json_integer(req.gate_capacity));
-	if (present & 32)
-		json_object_set_new(j, "device_fixed_us", json_integer(req.device_fixed_us));
-	if (present & 64)
-		json_object_set_new(j, "device_us_per_mib", json_integer(req.device_us_per_mib));
+	/* the members given, as given: the decoder has checked each */
+	for (size_t i = 0; i < api_qos_settings_spec.count; i++)
+		if (present & (1u << i))
+			json_object_set(j, settings_fields[i].name,
+					json_object_get(c->body, settings_fields[i].name));
 	int rc = api_obj_put(c->m, "qosglobal", "settings", j);
 	pthread_mutex_unlock(&c->m->lock);
 	if (rc) {

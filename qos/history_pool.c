@@ -21,62 +21,11 @@
 #define RECORD_PREFIX "Q/m/"
 #define RECORD_VERSION 1u
 
-static bool key_char_plain(unsigned char c)
-{
-	return c >= 0x21 && c <= 0x7e && c != '%' && c != '/';
-}
-
 void history_key_name(const char *name, char *key, size_t size)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-	size_t max = size - 1 < KEY_NAME_MAX ? size - 1 : KEY_NAME_MAX;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (n + 3 > max && !(key_char_plain(*p) && n + 1 <= max)) {
-			key[0] = 0; /* too long: memory only */
-			return;
-		}
-		if (key_char_plain(*p)) {
-			key[n++] = (char)*p;
-		} else {
-			key[n++] = '%';
-			key[n++] = hex[*p >> 4];
-			key[n++] = hex[*p & 15];
-		}
-	}
-	key[n] = 0;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Decode a key name into name[size]; false when it is not one we wrote. */
-static bool key_name_decode(const char *key, char *name, size_t size)
-{
-	size_t n = 0;
-	for (const char *p = key; *p; p++) {
-		int c = (unsigned char)*p;
-		if (*p == '%') {
-			int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
-			if (lo < 0)
-				return false;
-			c = hi << 4 | lo;
-			p += 2;
-		}
-		if (n + 1 >= size || c == 0)
-			return false;
-		name[n++] = (char)c;
-	}
-	name[n] = 0;
-	return n > 0;
+	size_t room = size < KEY_NAME_MAX + 1 ? size : KEY_NAME_MAX + 1;
+	if (qos_key_escape(name, key, room) < 0)
+		key[0] = 0; /* too long: memory only */
 }
 
 /* ---- the batch ------------------------------------------------------------- */
@@ -212,7 +161,7 @@ static int load_marker(void *arg, const char *key, const void *value, size_t len
 {
 	struct qos_history *h = arg;
 	char name[KEY_NAME_MAX + 1];
-	if (!key_name_decode(key + strlen(MARKER_PREFIX), name, sizeof(name)))
+	if (!qos_key_unescape(key + strlen(MARKER_PREFIX), name, sizeof(name)))
 		return 0; /* not ours */
 	struct series *s = history_series_get(h, name, false);
 	if (!s)

@@ -37,6 +37,13 @@ double hist_bucket_value_ns(unsigned bucket);
  * middle of the bucket holding rank ceil(q * total); 0 when total is 0. */
 double hist_quantile_ns(const uint64_t *hist, uint64_t total, double q);
 
+/* ---- names in record keys (keyname.c) -------------------------------------- */
+
+/* name %XX-escaped into out[size]; its length, or -1 when it does not fit. */
+int qos_key_escape(const char *name, char *out, size_t size);
+/* The name back; false when in is not an escaped name or does not fit. */
+bool qos_key_unescape(const char *in, char *out, size_t size);
+
 /* ---- the registry (stats.c) ----------------------------------------------- */
 
 struct qos_group {

@@ -23,62 +23,6 @@
 #define ESC_MAX (3 * QOS_HOST_MAX + 1)
 #define RECORD_MAX (2 * ESC_MAX + 256)
 
-static bool plain_char(unsigned char c)
-{
-	return c >= 0x21 && c <= 0x7e && c != '%' && c != '/';
-}
-
-/* name %XX-escaped into out[size]; its length, or -1 when it does not fit. */
-static int escape(const char *name, char *out, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (n + (plain_char(*p) ? 1 : 3) >= size)
-			return -1;
-		if (plain_char(*p)) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		}
-	}
-	out[n] = 0;
-	return (int)n;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static bool unescape(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
-	for (const char *p = in; *p; p++) {
-		int c = (unsigned char)*p;
-		if (c == '%') {
-			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-			if (lo < 0)
-				return false;
-			c = hi << 4 | lo;
-			p += 2;
-		}
-		if (c == 0 || n + 1 >= size)
-			return false;
-		out[n++] = (char)c;
-	}
-	out[n] = 0;
-	return n > 0;
-}
-
 static bool name_ok(const char *name, size_t max)
 {
 	size_t len = name ? strnlen(name, max + 1) : 0;
@@ -88,7 +32,8 @@ static bool name_ok(const char *name, size_t max)
 static int entry_key(const struct qos_table_entry *e, char *key, size_t size)
 {
 	char node[3 * QOS_NAME_MAX + 1], host[ESC_MAX];
-	if (escape(e->node, node, sizeof(node)) < 0 || escape(e->host, host, sizeof(host)) < 0)
+	if (qos_key_escape(e->node, node, sizeof(node)) < 0 ||
+	    qos_key_escape(e->host, host, sizeof(host)) < 0)
 		return -EINVAL;
 	int n = snprintf(key, size, PREFIX "%s/%s", node, host);
 	if (n > 0 && (size_t)n <= COWSTORE_CONFIG_KEY_MAX && (size_t)n < size)
@@ -103,7 +48,8 @@ static int entry_key(const struct qos_table_entry *e, char *key, size_t size)
 int table_entry_format(const struct qos_table_entry *e, char *buf, size_t size)
 {
 	char node[3 * QOS_NAME_MAX + 1], host[ESC_MAX];
-	if (escape(e->node, node, sizeof(node)) < 0 || escape(e->host, host, sizeof(host)) < 0)
+	if (qos_key_escape(e->node, node, sizeof(node)) < 0 ||
+	    qos_key_escape(e->host, host, sizeof(host)) < 0)
 		return -EINVAL;
 	int n = snprintf(buf, size, "%d %" PRId64 " %.3f %" PRIu64 " %.4f %.4f %" PRIu32 " %" PRIu32
 			 " %s %s", RECORD_VERSION, e->time_ms, e->latency_us, e->ios, e->window,
@@ -126,7 +72,8 @@ int table_entry_parse(const char *buf, size_t len, struct qos_table_entry *e)
 		   &e->outstanding, &e->shares, &e->period_ms, node, host, &end) != 10 ||
 	    version != RECORD_VERSION || (size_t)end != len)
 		return -EINVAL;
-	if (!unescape(node, e->node, sizeof(e->node)) || !unescape(host, e->host, sizeof(e->host)))
+	if (!qos_key_unescape(node, e->node, sizeof(e->node)) ||
+	    !qos_key_unescape(host, e->host, sizeof(e->host)))
 		return -EINVAL;
 	if (!(e->latency_us >= 0) || !(e->window >= 0) || !(e->outstanding >= 0))
 		return -EINVAL;
