@@ -352,7 +352,8 @@ static double io_cost(const struct qos_gate *g, const struct cowstore_io *io)
 	return units > 1e-3 ? units : 1e-3;
 }
 
-static uint32_t volume_vm_locked(const struct qos_gate *g, uint64_t volume_id)
+/* Where volume_id is or would go in the sorted volumes. */
+static size_t volume_index(const struct qos_gate *g, uint64_t volume_id)
 {
 	size_t lo = 0, hi = g->nvolumes;
 	while (lo < hi) {
@@ -362,7 +363,13 @@ static uint32_t volume_vm_locked(const struct qos_gate *g, uint64_t volume_id)
 		else
 			hi = mid;
 	}
-	return lo < g->nvolumes && g->volumes[lo].volume_id == volume_id ? g->volumes[lo].vm : 0;
+	return lo;
+}
+
+static uint32_t volume_vm_locked(const struct qos_gate *g, uint64_t volume_id)
+{
+	size_t i = volume_index(g, volume_id);
+	return i < g->nvolumes && g->volumes[i].volume_id == volume_id ? g->volumes[i].vm : 0;
 }
 
 int qos_gate_submit(struct qos_gate *g, struct qos_gate_req *req, struct cowstore *cs,
@@ -508,14 +515,7 @@ int qos_gate_set_volume_vm(struct qos_gate *g, uint64_t volume_id, uint32_t vm)
 		return -EINVAL;
 	pthread_mutex_lock(&g->lock);
 	int rc = 0;
-	size_t lo = 0, hi = g->nvolumes;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (g->volumes[mid].volume_id < volume_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = volume_index(g, volume_id);
 	bool found = lo < g->nvolumes && g->volumes[lo].volume_id == volume_id;
 	if (vm && (vm >= g->nvms || !g->vms[vm].used)) {
 		rc = -ENOENT;
