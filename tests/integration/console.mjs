@@ -236,6 +236,17 @@ await step("create a QoS policy", async () => {
   await page.getByRole("button", { name: "Create policy" }).click();
   await page.locator("#qos-policies tbody tr", { hasText: "gold" }).waitFor();
 });
+await step("QoS control is turned on and off from the console, and its state shows", async () => {
+  const controller = page.locator("main section", { hasText: "Controller" });
+  await controller.getByText("Off.", { exact: true }).waitFor();
+  await page.getByLabel("QoS control").selectOption("true");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await controller.getByText(/^On: L /).waitFor();
+  await page.getByLabel("QoS control").selectOption("false");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await controller.getByText("Off.", { exact: true }).waitFor();
+  return true;
+});
 await step("create a VM of the volume with that policy; the volume shows its QoS", async () => {
   await go("#/vms", "VMs");
   await page.getByLabel("Name", { exact: true }).fill("console-vm");

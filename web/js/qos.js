@@ -1,7 +1,9 @@
 /*
- * qos.js - QoS: policies (shares, reservation and limit IOPS) and which VM
- * uses which, the VM-to-policy assignment, and the latency threshold.
- * Host shares are on the Hosts page, beside the sessions they apply to.
+ * qos.js - QoS: the controller (on or off, L in use, Lbar, each host's
+ * window and normalized latency, from /qos-status), policies (shares,
+ * reservation and limit IOPS) and which VM uses which, the VM-to-policy
+ * assignment, and the settings.  Host shares are on the Hosts page, beside
+ * the sessions they apply to.
  */
 import { get, post, patch, del, listAll, seg } from "./api.js";
 import { h, field, input, select, form, button, run, table, number, heading, section, status, confirmDialog } from "./ui.js";
@@ -10,7 +12,8 @@ const num = (attrs) => input({ type: "number", min: "0", ...attrs });
 
 export async function render(main) {
   const reload = () => render(main);
-  const [policies, vms, settings] = await Promise.all([listAll("/qos-policies"), listAll("/vms"), get("/qos-settings")]);
+  const [policies, vms, settings, state] = await Promise.all([listAll("/qos-policies"), listAll("/vms"),
+    get("/qos-settings"), get("/qos-status").catch(() => null)]);
   const usedBy = (p) => vms.filter((vm) => vm.qos_policy === p.name).map((vm) => vm.name);
 
   const rows = policies.map((p) => {
@@ -62,18 +65,33 @@ export async function render(main) {
     return [h("a", { href: `#/vms/${seg(vm.name)}` }, vm.name), cell];
   });
 
-  const threshold = num({ value: String(settings.latency_threshold_us), min: "1" });
-  const period = num({ value: String(settings.period_ms), min: "1" });
+  const enabled = select([["false", "off"], ["true", "on"]]);
+  enabled.value = String(settings.enabled);
+  const threshold = num({ value: String(settings.latency_threshold_us), min: "0" });
+  const period = num({ value: String(settings.period_ms), min: "100" });
   const settingsForm = form([
-    field("Latency threshold (µs)", threshold, { pointer: "/latency_threshold_us", hint: "Above it, windows of hosts over their share shrink" }),
+    field("QoS control", enabled, { pointer: "/enabled", hint: "Off: every host gets the targets' default window" }),
+    field("Latency threshold (µs)", threshold, { pointer: "/latency_threshold_us", hint: "0: automatic (latency at 90% of peak throughput)" }),
     field("Period (ms)", period, { pointer: "/period_ms" }),
   ], async () => {
-    await patch("/qos-settings", { latency_threshold_us: Number(threshold.value), period_ms: Number(period.value) });
+    await patch("/qos-settings", { enabled: enabled.value === "true", latency_threshold_us: Number(threshold.value), period_ms: Number(period.value) });
     status("QoS settings saved.");
+    await reload();
   }, { submit: "Save settings", cls: "inline" });
+
+  const controller = !state ? h("p", {}, "This slated runs no QoS control.") : [
+    h("p", {}, state.enabled
+      ? `On: L ${number(state.threshold_us)} µs (${state.threshold_source}), cluster latency Lbar ${number(state.cluster_latency_us)} µs, ${state.law} law, every ${state.period_ms} ms.`
+      : "Off."),
+    state.anomaly.active ? h("p.form-error", { role: "status" }, "Latency stays above L while the managed hosts are throttled: an outside workload shares the device.") : "",
+    table("Hosts under QoS control", ["Host", "Shares", "Window (IOs)", "Normalized latency (µs)", "IOPS"],
+      state.hosts.map((x) => [x.host, number(x.shares), number(x.window_ios), number(x.latency_us), number(x.iops)]),
+      { id: "qos-hosts-status", empty: "No host has done IO yet." }),
+  ];
 
   main.replaceChildren(
     heading("QoS"),
+    section("Controller", ...[controller].flat()),
     section("Policies", table("QoS policies", ["Name", "Shares, reservation and limit", "Used by VMs", "Actions"], rows, { id: "qos-policies", empty: "No policies yet." })),
     section("New policy", create),
     section("Policy per VM", table("QoS policy per VM", ["VM", "Policy"], vmRows, { empty: "No VMs yet." })),
