@@ -138,6 +138,8 @@ void api_errno(struct api_call *c, int rc, const char *field, const char *detail
  * (default 100) and ?after=CURSOR, the key_field of the last item seen.
  * Answers {"items": [...], "next": cursor or null}. */
 void api_list(struct api_call *c, json_t *items, const char *key_field);
+/* ?limit= (1..1000, default 100) into *limit; answers 400 when bad. */
+int api_page_limit(struct api_call *c, size_t *limit);
 /* The value of query parameter name, or NULL. */
 const char *api_query(const struct api_call *c, const char *name);
 /* ISO 8601 UTC with milliseconds: "2026-12-07T05:00:00.000Z". */
@@ -239,6 +241,9 @@ json_t *api_volume_json(const struct cowstore_volume_info *v);
 json_t *api_snapshot_json(const struct cowstore_snapshot_info *s, const char *volume);
 /* The volume named by c->params[0]; answers 404 when missing. */
 int api_volume_find(struct api_call *c, uint64_t *id);
+/* The iSCSI sessions now (api_session.c): malloc'ed, *n of them; NULL
+ * with *n 0 when there is no iSCSI server or on failure. */
+struct iscsi_session_info *api_iscsi_sessions(struct mgmt *m, size_t *n);
 /* A name for a new volume, snapshot or object; answers 422 when bad. */
 bool api_new_name_ok(struct api_call *c, const char *name, const char *field);
 

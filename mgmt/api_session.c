@@ -12,15 +12,27 @@
 #include "target/iscsi/iscsi.h"
 #include "target/nfs/nfs.h"
 
-#define MAX_LISTED 1024
+#define ROOM 8 /* sessions that may log in between counting and listing */
+
+struct iscsi_session_info *api_iscsi_sessions(struct mgmt *m, size_t *n)
+{
+	size_t count = 0;
+	*n = 0;
+	if (!m->iscsi || iscsi_server_list_sessions(m->iscsi, NULL, 0, &count))
+		return NULL;
+	struct iscsi_session_info *s = calloc(count + ROOM, sizeof(*s));
+	if (s && iscsi_server_list_sessions(m->iscsi, s, count + ROOM, n))
+		*n = 0;
+	if (*n > count + ROOM)
+		*n = count + ROOM; /* more logged in meanwhile: the next look sees them */
+	return s;
+}
 
 static void add_iscsi(struct api_call *c, json_t *items)
 {
-	size_t n = 0;
-	struct iscsi_session_info *s = calloc(MAX_LISTED, sizeof(*s));
-	if (!s || iscsi_server_list_sessions(c->m->iscsi, s, MAX_LISTED, &n))
-		n = 0;
-	for (size_t i = 0; i < n && i < MAX_LISTED; i++) {
+	size_t n;
+	struct iscsi_session_info *s = api_iscsi_sessions(c->m, &n);
+	for (size_t i = 0; i < n; i++) {
 		char id[40], isid[13];
 		snprintf(id, sizeof(id), "iscsi-%" PRIu64, s[i].session_id);
 		for (int k = 0; k < 6; k++)
@@ -35,11 +47,15 @@ static void add_iscsi(struct api_call *c, json_t *items)
 
 static void add_nfs(struct api_call *c, json_t *items)
 {
-	size_t n = 0;
-	struct nfs_client_info *cl = calloc(MAX_LISTED, sizeof(*cl));
-	if (!cl || nfs_server_list_clients(c->m->nfs, cl, MAX_LISTED, &n))
+	size_t count = 0, n = 0;
+	struct nfs_client_info *cl = NULL;
+	if (!nfs_server_list_clients(c->m->nfs, NULL, 0, &count) &&
+	    (cl = calloc(count + ROOM, sizeof(*cl))) &&
+	    nfs_server_list_clients(c->m->nfs, cl, count + ROOM, &n))
 		n = 0;
-	for (size_t i = 0; i < n && i < MAX_LISTED; i++) {
+	if (n > count + ROOM)
+		n = count + ROOM;
+	for (size_t i = 0; i < n; i++) {
 		char id[96], peer[80];
 		snprintf(id, sizeof(id), "nfs-%s-%u", cl[i].address, cl[i].port);
 		snprintf(peer, sizeof(peer), "%s:%u", cl[i].address, cl[i].port);

@@ -74,16 +74,7 @@ static int apply_live(struct mgmt *m, const struct iscsi_config *cfg, char *why,
 	if (!serve)
 		return -ENOMEM;
 	*serve = *cfg;
-	for (unsigned i = 0; i < serve->ntargets; i++) {
-		struct iscsi_target_config *t = &serve->targets[i];
-		unsigned kept = 0;
-		for (unsigned j = 0; j < t->nluns; j++) {
-			uint64_t id;
-			if (!cowstore_volume_lookup(m->cs, t->luns[j].volume, &id))
-				t->luns[kept++] = t->luns[j];
-		}
-		t->nluns = kept;
-	}
+	iscsi_config_drop_missing_luns(m->cs, serve, NULL, NULL);
 	int rc = iscsi_server_apply_config(m->iscsi, serve, why, len);
 	free(serve);
 	return rc;

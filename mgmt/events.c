@@ -109,36 +109,67 @@ void api_events_drain(struct mgmt *m)
 			   "could be recorded and were dropped", dropped);
 }
 
-/* GET /events[?severity=&type=&since=] */
+static bool event_matches(const json_t *ev, const char *severity, const char *type)
+{
+	const char *s = json_string_value(json_object_get(ev, "severity"));
+	const char *t = json_string_value(json_object_get(ev, "type"));
+	return (!severity || (s && !strcmp(severity, s))) && (!type || (t && !strcmp(type, t)));
+}
+
+/* GET /events[?severity=&type=&since=]: newest first.  Ids count up, so a
+ * page is read from the cursor (or the newest) downwards with point reads
+ * and stops when it is full or the events are older than since: the cost
+ * is the page, not the 10,000 events kept. */
 static void list_events(struct api_call *c)
 {
 	const char *severity = api_query(c, "severity"), *type = api_query(c, "type");
-	const char *since_text = api_query(c, "since");
+	const char *since_text = api_query(c, "since"), *after = api_query(c, "after");
 	int64_t since = 0;
+	size_t limit;
+	char *end = NULL;
 	if (since_text && api_time_parse(since_text, &since)) {
 		api_problem(c, 400, "invalid-parameter", "since",
 			    "since must be an ISO 8601 UTC time such as 2026-12-07T05:00:00Z");
 		return;
 	}
-	json_t *all, *out = json_array();
-	int rc = api_obj_list(c->m, "event", &all);
-	if (rc) {
-		json_decref(out);
-		api_errno(c, rc, NULL, "cannot read the events");
+	uint64_t cursor = after ? strtoull(after, &end, 16) : 0;
+	if (after && (!*after || *end || !cursor)) {
+		api_problem(c, 400, "invalid-parameter", "after",
+			    "after='%.64s' is not an event id this list gave", after);
 		return;
 	}
-	for (size_t i = json_array_size(all); i-- > 0;) {
-		json_t *ev = json_array_get(all, i);
+	if (api_page_limit(c, &limit))
+		return;
+	pthread_mutex_lock(&c->m->lock);
+	uint64_t newest = c->m->event_seq;
+	pthread_mutex_unlock(&c->m->lock);
+	uint64_t oldest = newest > EVENTS_KEPT ? newest - EVENTS_KEPT + 1 : 1;
+	json_t *items = json_array(), *next = json_null();
+	for (uint64_t id = after ? cursor - 1 : newest; id >= oldest && id > 0; id--) {
+		char key[24];
+		json_t *ev;
+		event_key(id, key, sizeof(key));
+		if (api_obj_get(c->m, "event", key, &ev))
+			continue; /* pruned, or an id whose write failed */
 		int64_t at = 0;
 		api_time_parse(json_string_value(json_object_get(ev, "time")) ?: "", &at);
-		if ((severity && strcmp(severity, json_string_value(json_object_get(ev, "severity")) ?: "")) ||
-		    (type && strcmp(type, json_string_value(json_object_get(ev, "type")) ?: "")) ||
-		    at < since)
+		if (at < since - INT64_C(1000000000)) { /* older by a second: the rest are too */
+			json_decref(ev);
+			break;
+		}
+		if (at < since || !event_matches(ev, severity, type)) {
+			json_decref(ev);
 			continue;
-		json_array_append(out, ev);
+		}
+		if (json_array_size(items) == limit) { /* one more: there is a next page */
+			json_decref(ev);
+			next = json_string(json_string_value(json_object_get(
+				json_array_get(items, limit - 1), "id")));
+			break;
+		}
+		json_array_append_new(items, ev);
 	}
-	json_decref(all);
-	api_list(c, out, "id");
+	api_json(c, 200, json_pack("{s:o, s:o}", "items", items, "next", next));
 }
 
 static void get_event(struct api_call *c)

@@ -46,7 +46,6 @@
 
 #define DEFAULT_SHARES 1000
 #define DEFAULT_PERIOD_MS 500
-#define MAX_SESSIONS 1024
 #define GATE_VMS 1024                 /* VMs with a policy the gate schedules */
 
 struct api_qos {
@@ -122,16 +121,6 @@ static void enforce(struct mgmt *m, const char *host, uint32_t window,
 		nfs_server_set_client_window(m->nfs, host, window);
 }
 
-static struct iscsi_session_info *list_sessions(struct mgmt *m, size_t *n)
-{
-	struct iscsi_session_info *s = m->iscsi ? calloc(MAX_SESSIONS, sizeof(*s)) : NULL;
-	*n = 0;
-	if (s && iscsi_server_list_sessions(m->iscsi, s, MAX_SESSIONS, n))
-		*n = 0;
-	if (*n > MAX_SESSIONS)
-		*n = MAX_SESSIONS;
-	return s;
-}
 
 /* The difference of one host's counters since the last period. */
 static void observe(struct api_qos *q, const struct qos_host_counts *now)
@@ -284,7 +273,7 @@ static void qos_step(struct mgmt *m, struct api_qos *q, const struct qos_setting
 	size_t nhosts = 0, nsessions;
 	if (qos_stats_hosts(m->stats, &hosts, &nhosts))
 		return;
-	struct iscsi_session_info *sessions = list_sessions(m, &nsessions);
+	struct iscsi_session_info *sessions = api_iscsi_sessions(m, &nsessions);
 	if (s->enabled) {
 		qos_controller_set_threshold(q->ctl, s->threshold_us);
 		qos_controller_set_law(q->ctl, s->law);

@@ -133,7 +133,7 @@ const char *api_query(const struct api_call *c, const char *name)
 	return NULL;
 }
 
-static int parse_limit(struct api_call *c, size_t *limit)
+int api_page_limit(struct api_call *c, size_t *limit)
 {
 	const char *text = api_query(c, "limit");
 	*limit = LIST_DEFAULT;
@@ -166,7 +166,7 @@ void api_list(struct api_call *c, json_t *items, const char *key_field)
 		api_problem(c, 500, "internal", NULL, "out of memory while listing");
 		return;
 	}
-	if (parse_limit(c, &limit)) {
+	if (api_page_limit(c, &limit)) {
 		json_decref(items);
 		return;
 	}

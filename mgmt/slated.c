@@ -382,26 +382,20 @@ static int add_portals(struct slated *sd, char *first, size_t first_len)
  * gone, which are logged and left out rather than keeping every other
  * target from being served (iscsi_server_apply_config refuses a missing
  * volume).  The caller frees it. */
+static void log_dropped_lun(void *arg, const struct iscsi_target_config *t,
+			    const struct iscsi_lun_map *l)
+{
+	log_line("warning: target %s LUN %llu: no volume '%s'; LUN not served", t->iqn,
+		 (unsigned long long)l->lun, l->volume);
+}
+
 static struct iscsi_config *servable_config(struct slated *sd)
 {
 	struct iscsi_config *cfg = malloc(sizeof(*cfg));
 	if (!cfg)
 		return NULL;
 	*cfg = *sd->iscsi_cfg;
-	for (unsigned i = 0; i < cfg->ntargets; i++) {
-		struct iscsi_target_config *t = &cfg->targets[i];
-		unsigned kept = 0;
-		for (unsigned j = 0; j < t->nluns; j++) {
-			uint64_t id;
-			if (cowstore_volume_lookup(sd->cs, t->luns[j].volume, &id)) {
-				log_line("warning: target %s LUN %llu: no volume '%s'; LUN not served",
-					 t->iqn, (unsigned long long)t->luns[j].lun, t->luns[j].volume);
-				continue;
-			}
-			t->luns[kept++] = t->luns[j];
-		}
-		t->nluns = kept;
-	}
+	iscsi_config_drop_missing_luns(sd->cs, cfg, log_dropped_lun, NULL);
 	return cfg;
 }
 

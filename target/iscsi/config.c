@@ -333,6 +333,23 @@ int iscsi_config_delete_target(struct cowstore *cs, const char *iqn)
 	return cowstore_config_delete(cs, key);
 }
 
+void iscsi_config_drop_missing_luns(struct cowstore *cs, struct iscsi_config *cfg,
+				    iscsi_lun_dropped_fn dropped, void *arg)
+{
+	for (unsigned i = 0; i < cfg->ntargets; i++) {
+		struct iscsi_target_config *t = &cfg->targets[i];
+		unsigned kept = 0;
+		for (unsigned j = 0; j < t->nluns; j++) {
+			uint64_t id;
+			if (!cowstore_volume_lookup(cs, t->luns[j].volume, &id))
+				t->luns[kept++] = t->luns[j];
+			else if (dropped)
+				dropped(arg, t, &t->luns[j]);
+		}
+		t->nluns = kept;
+	}
+}
+
 struct iscsi_target_config *iscsi_config_find(struct iscsi_config *cfg, const char *iqn)
 {
 	for (unsigned i = 0; i < cfg->ntargets; i++)

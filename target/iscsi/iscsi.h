@@ -114,6 +114,14 @@ int iscsi_config_save_global(struct cowstore *cs, const struct iscsi_config *cfg
 int iscsi_config_delete_target(struct cowstore *cs, const char *iqn);
 /* iSCSI names compare without regard to case (RFC 3722), here and in logins. */
 struct iscsi_target_config *iscsi_config_find(struct iscsi_config *cfg, const char *iqn);
+/* What can be served of cfg: drop the LUNs whose volume the pool does not
+ * have (deleted while nothing served it), telling dropped(arg, ...) about
+ * each (may be NULL), so that the rest is served while
+ * iscsi_server_apply_config would refuse the whole for one missing volume. */
+typedef void (*iscsi_lun_dropped_fn)(void *arg, const struct iscsi_target_config *target,
+				     const struct iscsi_lun_map *lun);
+void iscsi_config_drop_missing_luns(struct cowstore *cs, struct iscsi_config *cfg,
+				    iscsi_lun_dropped_fn dropped, void *arg);
 /* iqn.YYYY-MM.reversed.domain[:anything] (MM a month) or eui.<16 hex> or
  * naa.<16|32 hex>. */
 int iscsi_name_valid(const char *name);

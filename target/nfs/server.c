@@ -597,6 +597,10 @@ int nfs_server_set_client_window(struct nfs_server *srv, const char *address, ui
 	size_t i = 0;
 	while (i < srv->nclient_windows && strcmp(srv->client_windows[i].address, address))
 		i++;
+	if (i < srv->nclient_windows ? srv->client_windows[i].window == window : !window) {
+		pthread_mutex_unlock(&srv->clients_lock); /* as it is: the QoS loop sets it each period */
+		return 0;
+	}
 	if (i == srv->nclient_windows && window) {
 		if (i == NFS_MAX_CLIENT_WINDOWS)
 			rc = -ENOSPC;
