@@ -235,10 +235,8 @@ bool api_name_valid(const char *name);
 /* ---- shared by handlers ------------------------------------------------------ */
 
 struct cowstore_volume_info;
-struct cowstore_snapshot_info;
-/* A volume or snapshot as the API shows it. */
+/* A volume as the API shows it. */
 json_t *api_volume_json(const struct cowstore_volume_info *v);
-json_t *api_snapshot_json(const struct cowstore_snapshot_info *s, const char *volume);
 /* The volume named by c->params[0]; answers 404 when missing. */
 int api_volume_find(struct api_call *c, uint64_t *id);
 /* The iSCSI sessions now (api_session.c): malloc'ed, *n of them; NULL

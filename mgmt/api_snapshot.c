@@ -15,7 +15,7 @@
 #include "cowstore/cowstore.h"
 #include "mgmt/api.h"
 
-json_t *api_snapshot_json(const struct cowstore_snapshot_info *s, const char *volume)
+static json_t *snapshot_json(const struct cowstore_snapshot_info *s, const char *volume)
 {
 	return json_pack("{s:s, s:I, s:s, s:o, s:I, s:I, s:i, s:I, s:I}", "name", s->name, "id",
 			 (json_int_t)s->id, "volume", volume, "created_at",
@@ -66,7 +66,7 @@ static void list_snapshots(struct api_call *c)
 	}
 	json_t *items = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(items, api_snapshot_json(&list[i], c->params[0]));
+		json_array_append_new(items, snapshot_json(&list[i], c->params[0]));
 	free(list);
 	api_list(c, items, "name");
 }
@@ -87,7 +87,7 @@ static void create_snapshot(struct api_call *c)
 	snprintf(c->params[1], sizeof(c->params[1]), "%s", req.name);
 	struct cowstore_snapshot_info info;
 	if (!find_snapshot(c, &id, &info))
-		api_created(c, api_snapshot_json(&info, c->params[0]), "/api/v1/volumes/%s/snapshots/%s",
+		api_created(c, snapshot_json(&info, c->params[0]), "/api/v1/volumes/%s/snapshots/%s",
 			    c->params[0], req.name);
 }
 
@@ -96,7 +96,7 @@ static void get_snapshot(struct api_call *c)
 	struct cowstore_snapshot_info info;
 	uint64_t id;
 	if (!find_snapshot(c, &id, &info))
-		api_json(c, 200, api_snapshot_json(&info, c->params[0]));
+		api_json(c, 200, snapshot_json(&info, c->params[0]));
 }
 
 static void delete_snapshot(struct api_call *c)
