@@ -97,19 +97,30 @@ struct load {
 	char first_error[256];
 };
 
-static volatile sig_atomic_t signals_seen;
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The first SIGINT/SIGTERM ends the run (commands in flight drain); a second
+ * one gives up on the drain.  timeout(1) sends one signal both to its child
+ * and to the child's process group, so a single ^C can arrive twice at once:
+ * a signal counts as the second only half a second after the first. */
+#define REPEAT_SIGNAL_NS 500000000ull
+static volatile sig_atomic_t signals_seen, give_up_drain;
+static uint64_t first_signal_ns; /* written only by the handler */
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	signals_seen++;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t now = now_ns();
+	if (!signals_seen)
+		first_signal_ns = now;
+	else if (now - first_signal_ns >= REPEAT_SIGNAL_NS)
+		give_up_drain = 1;
+	signals_seen = 1;
 }
 
 static uint64_t next_random(struct load *l) /* xorshift64* */
@@ -265,7 +276,7 @@ static int run(struct load *l)
 		if (!issuing) {
 			if (!drain_deadline)
 				drain_deadline = now + DRAIN_SECONDS * 1000000000ull;
-			if (signals_seen > 1 || now >= drain_deadline) {
+			if (give_up_drain || now >= drain_deadline) {
 				fprintf(stderr, "iscsi-load: gave up waiting for %u command(s) in flight\n",
 					l->inflight);
 				return 0;
@@ -587,10 +598,11 @@ int main(int argc, char **argv)
 	if (l.first_error[0])
 		fprintf(stderr, "iscsi-load: %" PRIu64 " command(s) failed; first: %s\n", l.errors,
 			l.first_error);
+	int status = rc < 0 || l.errors ? 1 : 0; /* before destroy cancels what is in flight */
 	if (rc == 0 && l.inflight == 0)
 		iscsi_logout_sync(l.iscsi);
 	iscsi_destroy_context(l.iscsi);
 	free(l.write_buf);
 	fflush(stdout);
-	return rc < 0 || l.errors ? 1 : 0;
+	return status;
 }
