@@ -680,4 +680,84 @@ struct qos_readout {
 int qos_controller_readout(struct qos_controller *c, struct qos_readout *out);
 void qos_readout_free(struct qos_readout *r);
 
+/* ---- per-pool load model (loadmodel.c) -------------------------------------
+ *
+ * A pool's latency as a line in its IOs in flight, the device model of
+ * BASIL (Gulati et al., FAST'10) fitted online from periodic measurements
+ * as Pesto (Gulati et al., SoCC'11) does:
+ *
+ *   latency_us = a + b * (oio - 1)        for oio >= 1
+ *
+ * oio is a period's average IOs in flight (reference IOs), latency its
+ * average size-normalized latency.  a is the latency of a lone IO, b
+ * (us per IO in flight) the device's slowness, 1/b its throughput P in
+ * IOs per us.  The line is exact for C channels of mean service S, each
+ * IO sent to a random one (disks behind a stripe), with exponential
+ * service: the closed queueing network's states are equally likely, a
+ * channel is busy with probability oio / (oio + C - 1), so by Little's
+ * law latency = S + (S / C) (oio - 1): a = S, b = S / C.  A device with
+ * one shared queue is flat up to C and then a line; the fit is the chord
+ * over the range seen.  An IO sees at least itself in flight, so the line
+ * is never used below 1.
+ *
+ * Samples: one per period.  Below 1 IO in flight the pool was idle part
+ * of the period and its IOs saw more than its average (they queue behind
+ * themselves), so such samples are ignored, as are non-finite ones: idle
+ * periods neither add nor age anything.  A sample goes to a bin of IOs in
+ * flight (4 per octave, 1 .. 2^14); a bin is the mean of its last ~16
+ * samples (QOS_LOAD_BIN_SAMPLES, exponentially weighted after).
+ *
+ * Fit: weighted least squares over the bins.  A bin weighs its samples,
+ * halved for every QOS_LOAD_HALF_LIFE_SAMPLES samples taken since it was
+ * last seen, down to QOS_LOAD_STALE_WEIGHT; a bin not seen for
+ * QOS_LOAD_FORGET_SAMPLES is dropped.  So the bins the load visits
+ * outweigh those it left (up to 256 to 1) and the line follows a changed
+ * device over the range the load visits, while a long steady load (one or
+ * two bins) keeps the slope the bins it left give: their weights scale
+ * out of the slope when the rest is one point.  A new sample's weight in
+ * its bin is 1 / (the bin's weight + 1): a stale bin follows at once.
+ * Fitted once the bins span a factor QOS_LOAD_MIN_SPREAD of IOs in flight
+ * and hold QOS_LOAD_MIN_SAMPLES samples; a slope below 0 (noise on a
+ * device that does not slow down) is taken as 0.
+ *
+ * Limits.  After a device change, a range the load has not visited since
+ * keeps the old device's values at the stale weight; should the load then
+ * stay at one level for hours, those and the refreshed bins weigh alike
+ * and the line mixes both devices until the load moves again.  A device
+ * that is flat up to its knee and seen only below it has a slope near 0.
+ */
+#define QOS_LOAD_BINS 56u                  /* 4 per octave, 1 .. 2^14 IOs in flight */
+#define QOS_LOAD_MIN_OIO 1.0               /* below: idle, ignored */
+#define QOS_LOAD_BIN_SAMPLES 16.0          /* a bin's memory */
+#define QOS_LOAD_HALF_LIFE_SAMPLES 600.0   /* 5 min at 500 ms periods */
+#define QOS_LOAD_STALE_WEIGHT 0.0625       /* samples */
+#define QOS_LOAD_FORGET_SAMPLES 172800u    /* a day at 500 ms periods */
+#define QOS_LOAD_MIN_SPREAD 2.0            /* largest / smallest IOs in flight of the bins */
+#define QOS_LOAD_MIN_SAMPLES 8.0
+
+/* Fixed size, no allocation: embed it.  The fields are loadmodel.c's. */
+struct qos_load_model {
+	uint64_t samples_taken;            /* not idle */
+	struct qos_load_bin {
+		double samples;            /* 0: empty; at most QOS_LOAD_BIN_SAMPLES */
+		double oio, latency_us;    /* means */
+		uint64_t last_seen;        /* samples_taken when last fed */
+	} bins[QOS_LOAD_BINS];
+};
+struct qos_load_fit {
+	bool fitted;               /* false: "unknown", and a, b are 0 */
+	double unloaded_us;        /* a: a lone IO's latency */
+	double us_per_io;          /* b: latency added per IO in flight (1/P) */
+	double samples;            /* in the bins the fit rests on (each <= 16) */
+	double oio_min, oio_max;   /* the bins' range of IOs in flight (0: none) */
+	double r2;                 /* weighted; 1 when every bin is on the line */
+};
+void qos_load_model_init(struct qos_load_model *m);
+/* One period's average IOs in flight and size-normalized latency. */
+void qos_load_model_add(struct qos_load_model *m, double oio, double latency_us);
+void qos_load_model_fit(const struct qos_load_model *m, struct qos_load_fit *out);
+/* a + b (max(oio, 1) - 1); NAN when not fitted.  A known device's model
+ * is a fit filled by hand (fitted, a, b). */
+double qos_load_fit_predict(const struct qos_load_fit *f, double oio);
+
 #endif /* SLATE_QOS_H */
