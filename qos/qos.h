@@ -760,4 +760,81 @@ void qos_load_model_fit(const struct qos_load_model *m, struct qos_load_fit *out
  * is a fit filled by hand (fitted, a, b). */
 double qos_load_fit_predict(const struct qos_load_fit *f, double oio);
 
+/* ---- migration advice between pools (advice.c) ----------------------------
+ *
+ * Which volume to move to which pool so that the worst pool's latency
+ * drops: BASIL's greedy step (move load from the most loaded device to one
+ * that takes it best, minimizing the larger of the two), one move at a
+ * time, each applied to the inputs before the next is chosen.
+ *
+ * A pool's latency now is the measured one when it is loaded (at least 1
+ * IO in flight), else its model's at its IOs in flight; with IOs in
+ * flight changed by a move, it is the model's prediction plus the
+ * model's error now (the measured minus the predicted latency), so a
+ * model whose level has drifted still gives the change by its slope.  A
+ * volume is taken to carry its IOs in flight with it (BASIL's workload
+ * model; a closed loop).  An open workload (fixed IOPS) brings fewer to a
+ * faster pool and the prediction errs high there.
+ *
+ * Pools without a fitted model take no part.  The source is the loaded
+ * pool with the highest latency.  A move of volume v to pool d is advised
+ * when all of these hold:
+ *   - the source's latency now is above d's by the fraction margin and
+ *     by margin_us;
+ *   - d has free the volume's used bytes times (1 + headroom), plus
+ *     headroom_bytes (the source's space is not counted back: snapshots
+ *     may keep it);
+ *   - gain = source now - max(source after, d after) is at least min_gain
+ *     times the source's latency now;
+ *   - d does not become the worse of the two by more than the gain
+ *     (d after - source after <= gain): no overshoot that the next
+ *     round would move back;
+ *   - within a plan, v has not moved and no move went from d to the source.
+ * Of those, the largest gain; ties go to the destination left with the
+ * lower latency, then to fewer used bytes, the lower volume id and the
+ * lower pool index.  No advice when no move passes, which covers one
+ * pool, balanced pools and nothing loaded.
+ */
+#define QOS_ADVICE_POOLS_MAX 64u
+#define QOS_ADVICE_REASON_MAX 320u
+
+struct qos_advice_config {
+	double margin;             /* 0.2 */
+	double margin_us;          /* 1000 */
+	double min_gain;           /* 0.1 */
+	double headroom;           /* 0.1 */
+	uint64_t headroom_bytes;   /* 1 GiB */
+};
+void qos_advice_config_default(struct qos_advice_config *cfg);
+
+struct qos_advice_pool {
+	char name[QOS_NAME_MAX + 1];   /* for the reason; "": "pool <index>" */
+	struct qos_load_fit fit;
+	double oio;                    /* average IOs in flight over the last period */
+	double latency_us;             /* average size-normalized latency then (0: no IO) */
+	uint64_t free_bytes;
+};
+struct qos_advice_volume {
+	uint64_t volume_id;
+	uint32_t pool;                 /* index in the pools array */
+	double oio;                    /* its IOs in flight, as the pool's: IOPS x latency */
+	double iops;                   /* for the reason */
+	uint64_t used_bytes;
+};
+struct qos_advice_move {
+	uint64_t volume_id;
+	uint32_t from_pool, to_pool;
+	double from_before_us, from_after_us;  /* before: after the plan's earlier moves */
+	double to_before_us, to_after_us;
+	double gain_us;
+	char reason[QOS_ADVICE_REASON_MAX];    /* one line */
+};
+/* Plan up to max_moves moves into moves[], their number in *nmoves.  cfg
+ * NULL: the defaults.  -EINVAL: more than QOS_ADVICE_POOLS_MAX pools, a
+ * volume in no pool of the array, NULL arrays with a count. */
+int qos_advice_plan(const struct qos_advice_config *cfg,
+		    const struct qos_advice_pool *pools, size_t npools,
+		    const struct qos_advice_volume *volumes, size_t nvolumes,
+		    struct qos_advice_move *moves, size_t max_moves, size_t *nmoves);
+
 #endif /* SLATE_QOS_H */

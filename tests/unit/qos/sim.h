@@ -368,6 +368,7 @@ static inline void sim_run(struct sim *s, double end_s)
 /* Sums of periods with t_s in (t0, t1]. */
 struct sim_sums {
 	double units[SIM_HOSTS], ios[SIM_HOSTS];
+	double host_latency_ns[SIM_HOSTS];   /* each host's latency sum */
 	double latency_ns, norm_latency_ns, all_ios;
 };
 
@@ -382,6 +383,7 @@ static inline struct sim_sums sim_sum(const struct sim *s, double t0, double t1,
 		for (size_t h = 0; h < s->nhosts; h++) {
 			r.units[h] += p->h[h].units;
 			r.ios[h] += (double)p->h[h].ios;
+			r.host_latency_ns[h] += p->h[h].latency_ns;
 			if (managed_only && s->hosts[h].controller < 0)
 				continue;
 			r.latency_ns += p->h[h].latency_ns;
