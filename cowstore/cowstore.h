@@ -53,6 +53,9 @@ struct cowstore_pool_options {
 	unsigned soft_threshold_pct; /* 0 means 80 */
 	int preallocate;             /* reserve the data file's space in the file system
 				      * now, so writes never wait for it to allocate */
+	uint64_t first_id;           /* ids of volumes and snapshots start here; 0 means 1.
+				      * Pools of one appliance get disjoint ranges, so that
+				      * an id names one volume among all of them.  Below 2^62. */
 };
 
 /* Create a new pool in dir (the last path component is created if missing;
@@ -77,6 +80,8 @@ struct cowstore_pool_info {
 	uint32_t nvolumes;
 	uint32_t nsnapshots;
 	uint32_t format_version;
+	uint64_t first_id;         /* the pool's first id (1 for pools made before ranges) */
+	uint64_t next_id;          /* the id the next volume or snapshot gets */
 };
 int cowstore_pool_info(struct cowstore *cs, struct cowstore_pool_info *info);
 

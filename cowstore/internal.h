@@ -277,6 +277,7 @@ struct cowstore {
 	bool soft_crossed;
 	uint64_t next_id;
 	int64_t created_ns;
+	uint64_t first_id;  /* its own record ("I"), written once at create */
 
 	struct vol **vols;
 	uint32_t nvols, vols_cap;
@@ -348,6 +349,8 @@ void chunk_records_drop(rocksdb_writebatch_t *wb, uint64_t layer);
 int meta_load_maps(struct cowstore *cs, struct cowstore_err *err);
 void checkpoint_seq_put(rocksdb_writebatch_t *wb, uint64_t seq);
 void pool_record_put(struct cowstore *cs, rocksdb_writebatch_t *wb);
+void first_id_put(rocksdb_writebatch_t *wb, uint64_t first_id);
+/* Loads the pool record and the first id with it. */
 int pool_record_load(struct cowstore *cs, struct cowstore_err *err);
 void vol_record_put(rocksdb_writebatch_t *wb, const struct vol *v);
 void vol_record_delete(rocksdb_writebatch_t *wb, uint64_t id);
