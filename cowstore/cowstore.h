@@ -133,6 +133,11 @@ int cowstore_volume_resize(struct cowstore *cs, uint64_t id, uint64_t size_bytes
 			   struct cowstore_err *err);
 /* Delete a volume with its snapshots; -EBUSY naming clones that depend on it. */
 int cowstore_volume_delete(struct cowstore *cs, uint64_t id, struct cowstore_err *err);
+/* Give a volume a new name (the rules of create; -EINVAL), durably; its id,
+ * data, snapshots and clones stay as they are.  -ENOENT (no such volume),
+ * -EEXIST (another volume has the name); its own name changes nothing. */
+int cowstore_volume_rename(struct cowstore *cs, uint64_t id, const char *name,
+			   struct cowstore_err *err);
 
 /* ---- snapshots and clones ------------------------------------------- */
 

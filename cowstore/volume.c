@@ -1,5 +1,5 @@
 /*
- * volume.c - volumes: create, look up, describe, resize, delete.
+ * volume.c - volumes: create, look up, describe, rename, resize, delete.
  *
  * The public functions pack their arguments and run the work on the store
  * thread (engine_control), so the in-memory objects are only ever touched
@@ -331,6 +331,32 @@ int cowstore_volume_list(struct cowstore *cs, int with_space,
 {
 	struct vol_args a = { .with_space = with_space, .list = list, .count = count };
 	return list && count ? engine_control(cs, do_list, &a, false) : -EINVAL;
+}
+
+static int do_rename(struct cowstore *cs, void *arg)
+{
+	struct vol_args *a = arg;
+	struct vol *v = vol_find(cs, a->id);
+	struct vol *holder = vol_find_name(cs, a->name);
+	if (!v) {
+		set_err(a->err, "no volume with id %llu", (unsigned long long)a->id);
+		return -ENOENT;
+	}
+	if (holder && holder != v) {
+		set_err(a->err, "volume '%s' already exists", a->name);
+		return -EEXIST;
+	}
+	snprintf(v->name, sizeof(v->name), "%s", a->name);
+	vol_record_put(cs->ctl_wb, v);
+	return 0;
+}
+
+int cowstore_volume_rename(struct cowstore *cs, uint64_t id, const char *name,
+			   struct cowstore_err *err)
+{
+	struct vol_args a = { .id = id, .name = name, .err = err };
+	int rc = check_name(name, "volume", err);
+	return rc ? rc : engine_control(cs, do_rename, &a, false);
 }
 
 static int do_resize(struct cowstore *cs, void *arg)

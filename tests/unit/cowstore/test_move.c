@@ -1,6 +1,6 @@
 /*
- * test_move.c - pool id ranges, which moving volumes between the pools of
- * an appliance builds on.
+ * test_move.c - pool id ranges and volume rename: what moving volumes
+ * between the pools of an appliance builds on.
  */
 #include <errno.h>
 #include <rocksdb/c.h>
@@ -11,6 +11,8 @@
 #define MIB (1ull << 20)
 #define MIB_SECTORS 2048u
 
+static uint8_t buf[1 << 20], out[1 << 20];
+
 static int open_pool(struct test_pool *tp, uint64_t capacity_mib, uint64_t first_id)
 {
 	struct cowstore_pool_options o = { .capacity_bytes = capacity_mib << 20,
@@ -18,7 +20,13 @@ static int open_pool(struct test_pool *tp, uint64_t capacity_mib, uint64_t first
 	return test_pool_open_with(tp, &o);
 }
 
-/* ---- id ranges -------------------------------------------------- */
+static int write_pattern(struct cowstore *cs, uint64_t id, uint64_t lba, uint32_t n, uint32_t seed)
+{
+	fill_pattern(buf, lba, n, seed);
+	return cowstore_write(cs, id, lba, n, buf, 0);
+}
+
+/* ---- id ranges and rename ------------------------------------------- */
 
 /* A pool from before id ranges has no "I" record: take it away. */
 static int forget_first_id(const char *dir)
@@ -87,8 +95,47 @@ static void test_pool_id_ranges(void)
 	test_pool_destroy(&c);
 }
 
+static void test_rename(void)
+{
+	struct test_pool tp;
+	struct cowstore_err err = { "" };
+	struct cowstore_snapshot_info *snaps;
+	size_t nsnaps;
+	uint64_t v1, v2, s1, found;
+	REQUIRE(test_pool_open(&tp, 64, 0) == 0);
+	REQUIRE(cowstore_volume_create(tp.cs, "one", MIB, &v1, NULL) == 0);
+	REQUIRE(cowstore_volume_create(tp.cs, "two", MIB, &v2, NULL) == 0);
+	CHECK_EQ(write_pattern(tp.cs, v1, 0, 64, 3), 0);
+	CHECK_EQ(cowstore_snapshot_create(tp.cs, v1, "s1", &s1, NULL), 0);
+
+	CHECK_EQ(cowstore_volume_rename(tp.cs, v1, "uno", &err), 0);
+	CHECK_EQ(cowstore_volume_lookup(tp.cs, "uno", &found), 0);
+	CHECK_EQ(found, v1);
+	CHECK_EQ(cowstore_volume_lookup(tp.cs, "one", &found), -ENOENT);
+	CHECK_EQ(cowstore_volume_rename(tp.cs, v1, "two", &err), -EEXIST);
+	CHECK(strstr(err.msg, "two") != NULL);
+	CHECK_EQ(cowstore_volume_rename(tp.cs, 4242, "three", &err), -ENOENT);
+	CHECK_EQ(cowstore_volume_rename(tp.cs, v1, "a/b", &err), -EINVAL);
+	CHECK_EQ(cowstore_volume_rename(tp.cs, v1, "", &err), -EINVAL);
+	CHECK_EQ(cowstore_volume_rename(tp.cs, v1, NULL, &err), -EINVAL);
+	CHECK_EQ(cowstore_volume_rename(tp.cs, v2, "two", &err), 0); /* its own name */
+
+	REQUIRE(test_pool_reopen(&tp) == 0);
+	CHECK_EQ(cowstore_volume_lookup(tp.cs, "uno", &found), 0);
+	CHECK_EQ(found, v1);
+	CHECK_EQ(cowstore_volume_lookup(tp.cs, "two", &found), 0);
+	CHECK_EQ(found, v2);
+	REQUIRE(cowstore_snapshot_list(tp.cs, v1, &snaps, &nsnaps) == 0);
+	CHECK_EQ(nsnaps, 1);
+	CHECK_EQ(snaps[0].id, s1);
+	free(snaps);
+	CHECK(cowstore_read_snapshot(tp.cs, s1, 0, 64, out) == 0 && check_pattern(out, 0, 64, 3));
+	test_pool_destroy(&tp);
+}
+
 static const struct harness_test tests[] = {
 	{ "pool_id_ranges", test_pool_id_ranges },
+	{ "rename", test_rename },
 };
 
 HARNESS_MAIN(tests)
