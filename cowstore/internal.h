@@ -100,6 +100,8 @@ struct vol {
 	struct snap **snaps; /* alive snapshots, oldest (lowest gen) first */
 	uint32_t nsnaps, snaps_cap;
 	struct headmap map;  /* the head's extents, as in RocksDB */
+	struct move_track *moving; /* while the volume is being moved: where
+				    * io_start() records what its writes change */
 };
 
 /* ---- allocation (alloc.c) ------------------------------------------ */
@@ -416,6 +418,15 @@ int check_name(const char *name, const char *what, struct cowstore_err *err);
 void set_err(struct cowstore_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int64_t now_ns(void);
+
+/* ---- moving a volume to another pool (move.c) ------------------------ */
+
+struct move_track;
+/* Store thread, before a request that may change blocks [b0, b1) of a
+ * volume being moved changes anything: record the chunks it touches. */
+void move_track_mark(struct move_track *t, uint64_t b0, uint64_t b1);
+/* -EBUSY ("volume 'x' is being moved") when v is; 0 otherwise. */
+int vol_refuse_if_moving(const struct vol *v, struct cowstore_err *err);
 
 /* ---- engine (engine.c) ---------------------------------------------- */
 

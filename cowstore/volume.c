@@ -367,8 +367,8 @@ static int do_resize(struct cowstore *cs, void *arg)
 		set_err(a->err, "no volume with id %llu", (unsigned long long)a->id);
 		return -ENOENT;
 	}
-	int rc = 0;
-	if (a->size_bytes < v->size_bytes) {
+	int rc = vol_refuse_if_moving(v, a->err);
+	if (!rc && a->size_bytes < v->size_bytes) {
 		uint64_t from = a->size_bytes / COWSTORE_BLOCK_SIZE;
 		rc = head_replace(cs, v, from, vol_nblocks(v) - from, NULL, vol_zero_kind(v));
 	}
@@ -439,7 +439,10 @@ static int do_delete(struct cowstore *cs, void *arg)
 			names);
 		return -EBUSY;
 	}
-	int rc = layer_drop(cs, v->id);
+	int rc = vol_refuse_if_moving(v, a->err);
+	if (rc)
+		return rc;
+	rc = layer_drop(cs, v->id);
 	for (uint32_t i = 0; !rc && i < v->nsnaps; i++) {
 		rc = layer_drop(cs, v->snaps[i]->id);
 		snap_record_delete(cs->ctl_wb, v->snaps[i]->id);
