@@ -29,6 +29,7 @@
 #ifndef SLATE_COWSTORE_H
 #define SLATE_COWSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,9 @@ struct cowstore_pool_options {
 	unsigned soft_threshold_pct; /* 0 means 80 */
 	int preallocate;             /* reserve the data file's space in the file system
 				      * now, so writes never wait for it to allocate */
+	uint64_t first_id;           /* ids of volumes and snapshots start here; 0 means 1.
+				      * Pools of one appliance get disjoint ranges, so that
+				      * an id names one volume among all of them.  Below 2^62. */
 };
 
 /* Create a new pool in dir (the last path component is created if missing;
@@ -77,6 +81,8 @@ struct cowstore_pool_info {
 	uint32_t nvolumes;
 	uint32_t nsnapshots;
 	uint32_t format_version;
+	uint64_t first_id;         /* the pool's first id (1 for pools made before ranges) */
+	uint64_t next_id;          /* the id the next volume or snapshot gets */
 };
 int cowstore_pool_info(struct cowstore *cs, struct cowstore_pool_info *info);
 
@@ -128,6 +134,11 @@ int cowstore_volume_resize(struct cowstore *cs, uint64_t id, uint64_t size_bytes
 			   struct cowstore_err *err);
 /* Delete a volume with its snapshots; -EBUSY naming clones that depend on it. */
 int cowstore_volume_delete(struct cowstore *cs, uint64_t id, struct cowstore_err *err);
+/* Give a volume a new name (the rules of create; -EINVAL), durably; its id,
+ * data, snapshots and clones stay as they are.  -ENOENT (no such volume),
+ * -EEXIST (another volume has the name); its own name changes nothing. */
+int cowstore_volume_rename(struct cowstore *cs, uint64_t id, const char *name,
+			   struct cowstore_err *err);
 
 /* ---- snapshots and clones ------------------------------------------- */
 
@@ -167,6 +178,64 @@ int cowstore_snapshot_rollback(struct cowstore *cs, uint64_t snap_id, unsigned f
 /* A new writable volume sharing all of the snapshot's data; instant. */
 int cowstore_clone_create(struct cowstore *cs, uint64_t snap_id, const char *name,
 			  uint64_t *volume_id_out, struct cowstore_err *err);
+
+/* ---- moving a volume to another pool (move.c) ------------------------ */
+
+/*
+ * A move copies a volume, with its snapshots, into a new volume of another
+ * pool while its users keep writing to it: cowstore records which 1 MiB
+ * chunks of the source change and copies them again, until the caller stops
+ * the users and finishes.  The mover calls these from one thread at a time.
+ * Until the move ends, the destination volume is the move's: nobody else
+ * may use it.  End every move before closing either pool.
+ */
+struct cowstore_move;
+struct cowstore_move_progress {
+	uint64_t copied_bytes;  /* copied so far, all passes, snapshots included */
+	uint64_t total_bytes;   /* estimate of all there is to copy: grows as writes dirty copied parts */
+	uint64_t dirty_bytes;   /* of the live volume, known changed since copied (still to copy) */
+	unsigned pass;          /* 0: snapshots, 1: first pass over the live volume, 2..: changed parts */
+};
+/* Start moving volume_id of src into a new volume named dst_name in dst
+ * (same size, same creation time).  From now on cowstore records which
+ * 1 MiB chunks of the source volume change (writes, write-zeroes, discards,
+ * copies into it).  While a move runs, resize, delete, rollback, snapshot
+ * create/delete and clone-from-its-snapshots of the source are refused with
+ * -EBUSY ("volume X is being moved"); rename is not.  Refused with -EBUSY
+ * when clones depend on the volume's snapshots (their blocks cannot leave
+ * the pool) or when it is being moved already; a volume that is itself a
+ * clone moves as a full, independent volume.  -EXDEV if src == dst,
+ * -EEXIST if dst_name exists in dst, -ENOENT (no such volume), -EINVAL (bad
+ * name).  Waits, once, until no IO is in flight on src.  The caller owns
+ * *out (cowstore_move_end). */
+int cowstore_move_start(struct cowstore *src, uint64_t volume_id, struct cowstore *dst,
+			const char *dst_name, struct cowstore_move **out, struct cowstore_err *err);
+/* Copy up to about max_bytes more (0: none, only fill *p); IO on the source
+ * may go on meanwhile.  First the volume's snapshots, oldest first: each
+ * one's data is written into the destination volume (only the blocks that
+ * differ from what the destination holds, so snapshots in the destination
+ * share what they have in common) and then a snapshot with the same name
+ * (and creation time) is taken of the destination.  Then the live volume:
+ * pass 1 copies every mapped chunk (holes stay holes), later passes copy
+ * the chunks changed since they were copied.  Fills *p (when not NULL;
+ * dirty_bytes counts whole changed chunks: 0 in pass 0, those behind the
+ * cursor in pass 1).
+ * 0 or a negative errno (the move is then unusable; call end). */
+int cowstore_move_step(struct cowstore_move *m, uint64_t max_bytes,
+		       struct cowstore_move_progress *p);
+/* The caller has stopped all IO to the source volume (none in flight, none
+ * will come): copy every chunk still changed, flush the destination; the
+ * destination now reads exactly as the source and maps data exactly where
+ * it does (a hole stays a hole).
+ * *dst_volume_id: the destination volume.  The source volume is left as it
+ * is (the caller switches its users over, then deletes it and may rename
+ * the destination). */
+int cowstore_move_finish(struct cowstore_move *m, uint64_t *dst_volume_id,
+			 struct cowstore_err *err);
+/* Stop recording changes and free m. keep false (an abandoned or failed
+ * move): the destination volume and its snapshots are deleted.  After a
+ * finish, keep true. */
+void cowstore_move_end(struct cowstore_move *m, bool keep);
 
 /* ---- asynchronous IO ------------------------------------------------ */
 

@@ -100,6 +100,8 @@ struct vol {
 	struct snap **snaps; /* alive snapshots, oldest (lowest gen) first */
 	uint32_t nsnaps, snaps_cap;
 	struct headmap map;  /* the head's extents, as in RocksDB */
+	struct move_track *moving; /* while the volume is being moved: where
+				    * io_start() records what its writes change */
 };
 
 /* ---- allocation (alloc.c) ------------------------------------------ */
@@ -277,6 +279,7 @@ struct cowstore {
 	bool soft_crossed;
 	uint64_t next_id;
 	int64_t created_ns;
+	uint64_t first_id;  /* its own record ("I"), written once at create */
 
 	struct vol **vols;
 	uint32_t nvols, vols_cap;
@@ -348,6 +351,8 @@ void chunk_records_drop(rocksdb_writebatch_t *wb, uint64_t layer);
 int meta_load_maps(struct cowstore *cs, struct cowstore_err *err);
 void checkpoint_seq_put(rocksdb_writebatch_t *wb, uint64_t seq);
 void pool_record_put(struct cowstore *cs, rocksdb_writebatch_t *wb);
+void first_id_put(rocksdb_writebatch_t *wb, uint64_t first_id);
+/* Loads the pool record and the first id with it. */
 int pool_record_load(struct cowstore *cs, struct cowstore_err *err);
 void vol_record_put(rocksdb_writebatch_t *wb, const struct vol *v);
 void vol_record_delete(rocksdb_writebatch_t *wb, uint64_t id);
@@ -413,6 +418,15 @@ int check_name(const char *name, const char *what, struct cowstore_err *err);
 void set_err(struct cowstore_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int64_t now_ns(void);
+
+/* ---- moving a volume to another pool (move.c) ------------------------ */
+
+struct move_track;
+/* Store thread, before a request that may change blocks [b0, b1) of a
+ * volume being moved changes anything: record the chunks it touches. */
+void move_track_mark(struct move_track *t, uint64_t b0, uint64_t b1);
+/* -EBUSY ("volume 'x' is being moved") when v is; 0 otherwise. */
+int vol_refuse_if_moving(const struct vol *v, struct cowstore_err *err);
 
 /* ---- engine (engine.c) ---------------------------------------------- */
 

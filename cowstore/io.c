@@ -513,6 +513,8 @@ void io_start(struct cowstore *cs, struct cowstore_io_state *st)
 		io_complete(cs, st, rc);
 		return;
 	}
+	if (v->moving && io->op != COWSTORE_OP_READ) /* before it changes anything (move.c) */
+		move_track_mark(v->moving, st->b0, st->b1);
 	if (cs->emu.model.on)
 		emulation_admit(cs, st);
 	switch (io->op) {

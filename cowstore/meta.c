@@ -3,6 +3,8 @@
  *
  * Keys (integers big-endian so that RocksDB order is numeric order):
  *   "P"                  pool record: magic, format version, capacity, ...
+ *   "I"                  the pool's first volume/snapshot id, written once at
+ *                        create; absent in pools made before id ranges (1)
  *   "V" id               volume record
  *   "S" id               snapshot record
  *   "A"                  highest persistent-log sequence whose write is applied
@@ -15,6 +17,8 @@
  * small with varints (headmap.c); checksums are in the crc file.
  *
  * Changing any layout here means a new FORMAT_VERSION; open refuses others.
+ * A new key that older builds ignore and whose absence has a meaning (as
+ * "I") needs none.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -210,6 +214,13 @@ void pool_record_put(struct cowstore *cs, rocksdb_writebatch_t *wb)
 	rocksdb_writebatch_put(wb, "P", 1, (const char *)e.buf, e.len);
 }
 
+void first_id_put(rocksdb_writebatch_t *wb, uint64_t first_id)
+{
+	struct enc e = { .len = 0 };
+	enc_u64(&e, first_id);
+	rocksdb_writebatch_put(wb, "I", 1, (const char *)e.buf, e.len);
+}
+
 static int get_value(struct cowstore *cs, const char *key, size_t klen, char **val,
 		     size_t *vlen)
 {
@@ -220,6 +231,27 @@ static int get_value(struct cowstore *cs, const char *key, size_t klen, char **v
 		return -EIO;
 	}
 	return *val ? 0 : -ENOENT;
+}
+
+static int first_id_load(struct cowstore *cs, struct cowstore_err *err)
+{
+	char *val;
+	size_t vlen;
+	int rc = get_value(cs, "I", 1, &val, &vlen);
+	if (rc == -ENOENT) {
+		cs->first_id = 1;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	struct dec d = { (const uint8_t *)val, vlen, false };
+	cs->first_id = dec_u64(&d);
+	free(val);
+	if (d.bad || cs->first_id == 0) {
+		set_err(err, "%s: the first-id record is damaged", cs->dir);
+		return -EUCLEAN;
+	}
+	return 0;
 }
 
 int pool_record_load(struct cowstore *cs, struct cowstore_err *err)
@@ -255,6 +287,9 @@ int pool_record_load(struct cowstore *cs, struct cowstore_err *err)
 			cs->dir, (unsigned long long)version, FORMAT_VERSION);
 		return -EPROTONOSUPPORT;
 	}
+	rc = first_id_load(cs, err);
+	if (rc)
+		return rc;
 	rc = get_value(cs, "J", 1, &val, &vlen);
 	if (rc == 0) {
 		if (vlen == 8)

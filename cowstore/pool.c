@@ -29,6 +29,7 @@
 
 #define DEFAULT_CAPACITY (64ull << 30)
 #define DEFAULT_SOFT_PCT 80u
+#define FIRST_ID_LIMIT (1ull << 62) /* ids, and layer id + 1, never wrap */
 
 static char *path_in(const char *dir, const char *name)
 {
@@ -181,10 +182,16 @@ int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *op
 		o.capacity_bytes = DEFAULT_CAPACITY;
 	if (!o.soft_threshold_pct)
 		o.soft_threshold_pct = DEFAULT_SOFT_PCT;
+	if (!o.first_id)
+		o.first_id = 1;
 	if (o.capacity_bytes < (1u << 20) || o.capacity_bytes % COWSTORE_BLOCK_SIZE ||
 	    o.soft_threshold_pct > 100) {
 		set_err(err, "capacity must be a multiple of 4096 bytes of at least 1 MiB, "
 			"and the soft threshold 1 to 100%%");
+		return -EINVAL;
+	}
+	if (o.first_id >= FIRST_ID_LIMIT) {
+		set_err(err, "first id %llu is not below 2^62", (unsigned long long)o.first_id);
 		return -EINVAL;
 	}
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
@@ -219,10 +226,11 @@ int cowstore_pool_create(const char *dir, const struct cowstore_pool_options *op
 	cs->capacity_blocks = o.capacity_bytes / COWSTORE_BLOCK_SIZE;
 	cs->plog_bytes = o.plog_bytes;
 	cs->soft_threshold_pct = o.soft_threshold_pct;
-	cs->next_id = 1;
+	cs->next_id = o.first_id;
 	cs->created_ns = now_ns();
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	pool_record_put(cs, wb);
+	first_id_put(wb, o.first_id);
 	rc = meta_commit(cs, wb);
 	rocksdb_writebatch_destroy(wb);
 	if (rc)
@@ -491,6 +499,8 @@ static int do_info(struct cowstore *cs, void *arg)
 	info->soft_threshold_crossed = cs->soft_crossed;
 	info->nvolumes = cs->nvols;
 	info->format_version = FORMAT_VERSION;
+	info->first_id = cs->first_id;
+	info->next_id = cs->next_id;
 	for (uint32_t i = 0; i < cs->nvols; i++) {
 		struct vol *v = cs->vols[i];
 		uint64_t mapped;

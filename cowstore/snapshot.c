@@ -146,6 +146,8 @@ static int do_create(struct cowstore *cs, void *arg)
 			set_err(a->err, "volume '%s' already has a snapshot '%s'", v->name, a->name);
 			return -EEXIST;
 		}
+		if ((rc = vol_refuse_if_moving(v, a->err)))
+			return rc;
 		for (size_t j = 0; j < i; j++) {
 			if (a->vol_ids[j] == a->vol_ids[i]) {
 				set_err(a->err, "volume '%s' is named twice in the group", v->name);
@@ -299,7 +301,8 @@ static int do_delete(struct cowstore *cs, void *arg)
 		set_err(a->err, "no snapshot with id %llu", (unsigned long long)a->id);
 		return -ENOENT;
 	}
-	return delete_snap(cs, s, a->err);
+	int rc = vol_refuse_if_moving(s->vol, a->err);
+	return rc ? rc : delete_snap(cs, s, a->err);
 }
 
 int cowstore_snapshot_delete(struct cowstore *cs, uint64_t snap_id, struct cowstore_err *err)
@@ -345,6 +348,9 @@ static int do_rollback(struct cowstore *cs, void *arg)
 		return -ENOENT;
 	}
 	struct vol *v = s->vol;
+	int rc = vol_refuse_if_moving(v, a->err);
+	if (rc)
+		return rc;
 	if (vol_newest_snap(v) != s && !(a->flags & COWSTORE_ROLLBACK_DELETE_NEWER)) {
 		set_err(a->err, "volume '%s' has snapshots newer than '%s' (newest '%s'): "
 			"delete them first or ask for it", v->name, s->name,
@@ -360,14 +366,14 @@ static int do_rollback(struct cowstore *cs, void *arg)
 		}
 	}
 	while (vol_newest_snap(v) != s) {
-		int rc = delete_snap(cs, vol_newest_snap(v), a->err);
+		rc = delete_snap(cs, vol_newest_snap(v), a->err);
 		if (rc)
 			return rc;
 	}
 	/* Deletes of the head's newer mappings go first in the batch, then
 	 * the snapshot's mappings move in: they never overlap the survivors. */
 	struct rollback_ctx r = { cs, s->gen, v->id };
-	int rc = layer_scan(cs, v->id, 0, UINT64_MAX, drop_newer, &r);
+	rc = layer_scan(cs, v->id, 0, UINT64_MAX, drop_newer, &r);
 	if (!rc)
 		rc = layer_scan(cs, s->id, 0, UINT64_MAX, move_to_head, &r);
 	if (rc) {
@@ -402,6 +408,9 @@ static int do_clone(struct cowstore *cs, void *arg)
 		set_err(a->err, "volume '%s' already exists", a->name);
 		return -EEXIST;
 	}
+	int rc = vol_refuse_if_moving(s->vol, a->err); /* its blocks could not leave the pool */
+	if (rc)
+		return rc;
 	struct vol *v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -411,7 +420,7 @@ static int do_clone(struct cowstore *cs, void *arg)
 	v->cur_gen = 1;
 	v->created_ns = now_ns();
 	v->parent = s;
-	int rc = vol_add(cs, v);
+	rc = vol_add(cs, v);
 	if (rc) {
 		free(v);
 		return rc;

@@ -1,5 +1,5 @@
 /*
- * volume.c - volumes: create, look up, describe, resize, delete.
+ * volume.c - volumes: create, look up, describe, rename, resize, delete.
  *
  * The public functions pack their arguments and run the work on the store
  * thread (engine_control), so the in-memory objects are only ever touched
@@ -333,6 +333,32 @@ int cowstore_volume_list(struct cowstore *cs, int with_space,
 	return list && count ? engine_control(cs, do_list, &a, false) : -EINVAL;
 }
 
+static int do_rename(struct cowstore *cs, void *arg)
+{
+	struct vol_args *a = arg;
+	struct vol *v = vol_find(cs, a->id);
+	struct vol *holder = vol_find_name(cs, a->name);
+	if (!v) {
+		set_err(a->err, "no volume with id %llu", (unsigned long long)a->id);
+		return -ENOENT;
+	}
+	if (holder && holder != v) {
+		set_err(a->err, "volume '%s' already exists", a->name);
+		return -EEXIST;
+	}
+	snprintf(v->name, sizeof(v->name), "%s", a->name);
+	vol_record_put(cs->ctl_wb, v);
+	return 0;
+}
+
+int cowstore_volume_rename(struct cowstore *cs, uint64_t id, const char *name,
+			   struct cowstore_err *err)
+{
+	struct vol_args a = { .id = id, .name = name, .err = err };
+	int rc = check_name(name, "volume", err);
+	return rc ? rc : engine_control(cs, do_rename, &a, false);
+}
+
 static int do_resize(struct cowstore *cs, void *arg)
 {
 	struct vol_args *a = arg;
@@ -341,8 +367,8 @@ static int do_resize(struct cowstore *cs, void *arg)
 		set_err(a->err, "no volume with id %llu", (unsigned long long)a->id);
 		return -ENOENT;
 	}
-	int rc = 0;
-	if (a->size_bytes < v->size_bytes) {
+	int rc = vol_refuse_if_moving(v, a->err);
+	if (!rc && a->size_bytes < v->size_bytes) {
 		uint64_t from = a->size_bytes / COWSTORE_BLOCK_SIZE;
 		rc = head_replace(cs, v, from, vol_nblocks(v) - from, NULL, vol_zero_kind(v));
 	}
@@ -413,7 +439,10 @@ static int do_delete(struct cowstore *cs, void *arg)
 			names);
 		return -EBUSY;
 	}
-	int rc = layer_drop(cs, v->id);
+	int rc = vol_refuse_if_moving(v, a->err);
+	if (rc)
+		return rc;
+	rc = layer_drop(cs, v->id);
 	for (uint32_t i = 0; !rc && i < v->nsnaps; i++) {
 		rc = layer_drop(cs, v->snaps[i]->id);
 		snap_record_delete(cs->ctl_wb, v->snaps[i]->id);

@@ -18,21 +18,28 @@ struct test_pool {
 	struct cowstore *cs;
 };
 
-/* Create and open a pool of capacity_mib (plog_mib 0: none). */
-static inline int test_pool_open(struct test_pool *tp, uint64_t capacity_mib, uint64_t plog_mib)
+/* Create and open a pool made with options o. */
+static inline int test_pool_open_with(struct test_pool *tp, const struct cowstore_pool_options *o)
 {
-	struct cowstore_pool_options o = { .capacity_bytes = capacity_mib << 20,
-					   .plog_bytes = plog_mib << 20 };
 	struct cowstore_err err = { "" };
 	snprintf(tp->dir, sizeof(tp->dir), "/tmp/slate-test-XXXXXX");
+	tp->cs = NULL;
 	if (!mkdtemp(tp->dir))
 		return -1;
-	int rc = cowstore_pool_create(tp->dir, &o, &err);
+	int rc = cowstore_pool_create(tp->dir, o, &err);
 	if (!rc)
 		rc = cowstore_open(tp->dir, &tp->cs, &err);
 	if (rc)
 		fprintf(stderr, "  test pool: %s\n", err.msg);
 	return rc;
+}
+
+/* Create and open a pool of capacity_mib (plog_mib 0: none). */
+static inline int test_pool_open(struct test_pool *tp, uint64_t capacity_mib, uint64_t plog_mib)
+{
+	struct cowstore_pool_options o = { .capacity_bytes = capacity_mib << 20,
+					   .plog_bytes = plog_mib << 20 };
+	return test_pool_open_with(tp, &o);
 }
 
 static inline int test_pool_reopen(struct test_pool *tp)
