@@ -198,7 +198,7 @@ int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun
 			 uint64_t volume_id)
 {
 	struct target_entry *t = server_find_target(srv, iqn);
-	int rc = t ? scsi_target_add_lun(t->scsi, lun, volume_id) : -ENOENT;
+	int rc = t ? scsi_target_add_lun(t->scsi, lun, NULL, volume_id) : -ENOENT;
 	if (!rc) {
 		t->lun_volume[lun] = volume_id;
 		load_pr(t, lun);

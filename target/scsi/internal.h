@@ -4,6 +4,8 @@
  * Logical blocks are 512 bytes, the same as cowstore sectors, so an LBA is a
  * cowstore lba and a block count is an nsectors.  Every structure here belongs
  * to the thread that owns the target (see scsi.h); nothing is locked.
+ * Each LUN has its pool (lun->cs): every cowstore call for a LUN goes there,
+ * never to the target's pool (t->cs, only the default for new LUNs).
  * A task's private state lives in scsi_task.state (struct task_state).
  */
 #ifndef SLATE_TARGET_SCSI_INTERNAL_H
@@ -170,7 +172,9 @@ struct pr_state {
 struct scsi_lun {
 	struct scsi_target *t;
 	uint64_t number;
+	struct cowstore *cs;     /* the pool of the volume */
 	uint64_t volume_id;
+	uint32_t generation;     /* counts the times the number was mapped */
 	uint64_t nblocks;        /* capacity as last read from cowstore */
 	bool present;
 	bool wce;                /* caching mode page: 0 makes every write FUA */
@@ -197,7 +201,7 @@ struct xcopy_slot {
 };
 
 struct scsi_target {
-	struct cowstore *cs;
+	struct cowstore *cs;     /* the pool of a LUN added without one */
 	struct cowstore_queue *queue;
 	char name[224];
 	uint32_t name_hash;      /* FNV-1a of name: part of every LUN's NAA identifier */
@@ -287,6 +291,7 @@ enum task_flags {
 struct task_state {
 	struct scsi_target *t;
 	struct scsi_lun *lun;     /* NULL when the LUN is not present */
+	struct scsi_lun *lun2;    /* EXTENDED COPY: the other LUN of its piece */
 	const struct scsi_cmd *cmd;
 	uint8_t *buf;             /* data for the next chunk */
 	uint8_t *scratch;         /* owned by the task; task_finish() frees it */
@@ -312,7 +317,8 @@ static inline struct task_state *task_state(struct scsi_task *task)
 void io_run(struct scsi_task *task, enum cowstore_op op, unsigned flags, uint64_t lba,
 	    uint32_t nblocks, uint8_t *buf, task_fn after);
 /* COPY nblocks from src_volume_id at src_lba into the task's LUN at lba
- * (cowstore shares extents where aligned), then call after(task). */
+ * (cowstore shares extents where aligned), then call after(task).  The
+ * source must be in the LUN's pool. */
 void io_copy(struct scsi_task *task, uint64_t lba, uint64_t src_volume_id, uint64_t src_lba,
 	     uint32_t nblocks, task_fn after);
 /* COMPARE AND WRITE: become the owner of [lba, lba + nblocks) against other

@@ -194,7 +194,7 @@ void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id)
 int lun_refresh_size(struct scsi_lun *lun)
 {
 	struct cowstore_volume_info info;
-	int rc = cowstore_volume_info(lun->t->cs, lun->volume_id, 0, &info);
+	int rc = cowstore_volume_info(lun->cs, lun->volume_id, 0, &info);
 	if (rc)
 		return rc;
 	uint64_t nblocks = info.size_bytes / BLOCK_BYTES;
@@ -205,7 +205,8 @@ int lun_refresh_size(struct scsi_lun *lun)
 	return 0;
 }
 
-int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id)
+int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, struct cowstore *cs,
+			uint64_t volume_id)
 {
 	struct cowstore_volume_info info;
 	if (lun >= SCSI_MAX_LUNS)
@@ -214,10 +215,13 @@ int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id)
 		return -EEXIST;
 	if (t->luns[lun].inflight)
 		return -EBUSY; /* removed, and its last commands still run on the old volume */
-	int rc = cowstore_volume_info(t->cs, volume_id, 0, &info);
+	if (!cs)
+		cs = t->cs;
+	int rc = cowstore_volume_info(cs, volume_id, 0, &info);
 	if (rc)
 		return rc;
-	t->luns[lun] = (struct scsi_lun){ .t = t, .number = lun, .volume_id = volume_id,
+	t->luns[lun] = (struct scsi_lun){ .t = t, .number = lun, .cs = cs, .volume_id = volume_id,
+					  .generation = t->luns[lun].generation + 1,
 					  .nblocks = info.size_bytes / BLOCK_BYTES,
 					  .present = true, .wce = true };
 	ua_raise(t, SCSI_MAX_LUNS, UA_LUNS_CHANGED);

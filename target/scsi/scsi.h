@@ -9,6 +9,11 @@
  * loop that owns the cowstore completion queue given at creation); tasks
  * complete through task->done(), called when that thread reaps the queue
  * (cowstore_queue_reap) or, for commands without IO, inside execute.
+ *
+ * Pools: each LUN is a volume of its own pool (struct cowstore), and every
+ * cowstore call for a LUN goes to that pool.  The target's one completion
+ * queue serves the requests of every pool: cowstore delivers a completion
+ * to io->queue whichever pool ran it (the queue's own pool is not used).
  */
 #ifndef SLATE_TARGET_SCSI_H
 #define SLATE_TARGET_SCSI_H
@@ -100,16 +105,22 @@ struct scsi_cdb_info {
 };
 void scsi_cdb_info(const uint8_t *cdb, uint8_t cdb_len, struct scsi_cdb_info *info);
 
-/* A SCSI target device: a set of LUNs on one pool.  name is the target's
- * name (iSCSI IQN) for VPD 0x83; the queue must belong to the calling
- * thread.  The caller owns *out; scsi_target_destroy() releases it. */
+/* A SCSI target device: a set of LUNs.  cs is the pool of the LUNs added
+ * without one.  name is the target's name (iSCSI IQN) for VPD 0x83; the
+ * queue must belong to the calling thread, and may have been created on
+ * any pool (see "Pools" above).  The caller owns *out;
+ * scsi_target_destroy() releases it. */
 int scsi_target_create(struct cowstore *cs, struct cowstore_queue *queue, const char *name,
 		       struct scsi_target **out);
 void scsi_target_destroy(struct scsi_target *t);
-/* Map a cowstore volume as a LUN (0..SCSI_MAX_LUNS-1).  Every nexus gets
- * REPORTED LUNS DATA HAS CHANGED.  -EBUSY while commands started before the
- * LUN number was last removed are still running (try again later). */
-int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id);
+/* Map volume_id of pool cs (NULL: the target's pool) as a LUN
+ * (0..SCSI_MAX_LUNS-1).  Volume ids must be unique across the pools of one
+ * target: the LUN's identifiers (VPD 80h, 83h) are made from it.  Every
+ * nexus gets REPORTED LUNS DATA HAS CHANGED.  -EBUSY while commands started
+ * before the LUN number was last removed are still running (try again
+ * later). */
+int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, struct cowstore *cs,
+			uint64_t volume_id);
 /* Unmap a LUN (-ENOENT if absent): from now on commands find it absent
  * (LOGICAL UNIT NOT SUPPORTED); those already running finish on its volume.
  * Every nexus gets REPORTED LUNS DATA HAS CHANGED. */

@@ -1,6 +1,7 @@
 /*
  * scsitest.h - helpers shared by the target/scsi unit tests: a throw-away
- * pool with one volume mapped as LUN 0 of a target, a task runner that
+ * pool with one volume mapped as LUN 0 of a target (and a second pool for
+ * more LUNs), a task runner that
  * executes a CDB and reaps the cowstore queue until done() ran, CDB builders
  * and a check of status plus exact sense bytes.
  */
@@ -72,7 +73,7 @@ static inline int fixture_open(struct fixture *f, uint64_t pool_mib, uint64_t vo
 	    cowstore_volume_create(f->tp.cs, "vol", vol_bytes, &f->vol, NULL) ||
 	    cowstore_queue_create(f->tp.cs, &f->q) ||
 	    scsi_target_create(f->tp.cs, f->q, "iqn.2026-01.io.slate:test", &f->t) ||
-	    scsi_target_add_lun(f->t, 0, f->vol))
+	    scsi_target_add_lun(f->t, 0, NULL, f->vol))
 		return -1;
 	scsi_nexus_add(f->t, NEXUS, "iqn.2026-01.io.slate:initiator,i,0x000000000001");
 	if (keep_ua)
@@ -80,6 +81,26 @@ static inline int fixture_open(struct fixture *f, uint64_t pool_mib, uint64_t vo
 	uint8_t tur[16] = { 0 };
 	struct scsi_task *task = run(f, tur, NULL, 0);
 	return task->status == SCSI_STATUS_CHECK_CONDITION && task->sense[12] == 0x29 ? 0 : -1;
+}
+
+/* A second pool in tp with a volume of vol_bytes mapped as lun; *vol gets
+ * an id no volume of the fixture's pool has (volume ids are unique across
+ * the pools of an appliance; two test pools count from 1 each). */
+static inline int fixture_add_pool(struct fixture *f, struct test_pool *tp, uint64_t lun,
+				   uint64_t vol_bytes, uint64_t *vol)
+{
+	struct cowstore_volume_info info;
+	char name[16];
+	if (test_pool_open(tp, 64, 0))
+		return -1;
+	for (int i = 0;; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		if (cowstore_volume_create(tp->cs, name, vol_bytes, vol, NULL))
+			return -1;
+		if (cowstore_volume_info(f->tp.cs, *vol, 0, &info) == -ENOENT)
+			break;
+	}
+	return scsi_target_add_lun(f->t, lun, tp->cs, *vol);
 }
 
 static inline void fixture_close(struct fixture *f)
