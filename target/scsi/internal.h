@@ -174,11 +174,16 @@ struct scsi_lun {
 	uint64_t number;
 	struct cowstore *cs;     /* the pool of the volume */
 	uint64_t volume_id;
+	/* The volume id the LUN was mapped with: its serial number and NAA
+	 * designator (VPD 80h, 83h).  A volume move switches volume_id, not
+	 * this: the initiator must see the same logical unit. */
+	uint64_t serial_id;
 	uint32_t generation;     /* counts the times the number was mapped */
 	uint64_t nblocks;        /* capacity as last read from cowstore */
 	bool present;
 	bool wce;                /* caching mode page: 0 makes every write FUA */
 	bool swp;                /* control mode page: software write protect */
+	bool held;               /* scsi_target_hold_volume: tasks wait (hold.c) */
 	uint32_t inflight;       /* tasks started and not finished */
 	/* COMPARE AND WRITE exclusion (io.c): tasks whose compare-and-write is in
 	 * flight, and tasks parked until none of those overlaps them. */
@@ -209,6 +214,9 @@ struct scsi_target {
 	struct scsi_nexus *nexuses;
 	struct xcopy_slot xcopy[XCOPY_SLOTS];
 	unsigned xcopy_next;     /* the slot to reuse first */
+	/* Tasks waiting for a held LUN (hold.c), in arrival order, linked by
+	 * task_state.link. */
+	struct scsi_task *held_head, *held_tail;
 	struct qos_gate *gate;       /* NULL: IO goes straight to cowstore */
 	scsi_pr_save_fn pr_save;     /* NULL: APTPL is refused */
 	void *pr_save_arg;
@@ -296,8 +304,8 @@ struct task_state {
 	uint8_t *buf;             /* data for the next chunk */
 	uint8_t *scratch;         /* owned by the task; task_finish() frees it */
 	task_fn after_io;         /* runs when the last chunk has completed */
-	task_fn resume;           /* runs when a parked task may go on */
-	struct scsi_task *link;   /* on lun->caw_active or lun->parked_* */
+	task_fn resume;           /* runs when a parked or held task may go on */
+	struct scsi_task *link;   /* on lun->caw_active, lun->parked_* or t->held_* */
 	uint64_t next_lba;
 	uint32_t left_blocks;
 	uint32_t cursor;          /* command progress (UNMAP: next descriptor) */
@@ -332,6 +340,20 @@ void task_finish(struct scsi_task *task);
  * transfer_len) and end the task with GOOD. */
 void task_data_in(struct scsi_task *task, const uint8_t *resp, uint32_t resp_len,
 		  uint32_t alloc_len);
+
+/* ---- holds for volume moves (hold.c) --------------------------------------- */
+
+/* Is lun present and held?  Then a task does nothing on it: it waits. */
+bool lun_held(const struct scsi_lun *lun);
+/* The task waits, counted nowhere, at the end of the target's held list;
+ * resume(task) runs when a hold may have ended, and must check again. */
+void hold_wait(struct scsi_task *task, task_fn resume);
+/* Resume every held task once, in order: a hold ended, or a LUN went. */
+void holds_kick(struct scsi_target *t);
+/* End the held tasks of nexus_id on lun (HOLD_ANY: every nexus, every LUN;
+ * lun is the one the task was sent to) with TASK ABORTED. */
+#define HOLD_ANY UINT64_MAX
+void holds_abort(struct scsi_target *t, uint64_t nexus_id, uint64_t lun);
 
 /* ---- reservations (pr.c) -------------------------------------------------- */
 

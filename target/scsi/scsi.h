@@ -122,8 +122,9 @@ void scsi_target_destroy(struct scsi_target *t);
 int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, struct cowstore *cs,
 			uint64_t volume_id);
 /* Unmap a LUN (-ENOENT if absent): from now on commands find it absent
- * (LOGICAL UNIT NOT SUPPORTED); those already running finish on its volume.
- * Every nexus gets REPORTED LUNS DATA HAS CHANGED. */
+ * (LOGICAL UNIT NOT SUPPORTED), those held included, which end at once;
+ * those already running finish on its volume.  Every nexus gets REPORTED
+ * LUNS DATA HAS CHANGED. */
 int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun);
 /* Call after the LUN's volume was resized: rereads its size and, if it
  * changed, raises CAPACITY DATA HAS CHANGED on every nexus.  (READ CAPACITY
@@ -138,6 +139,32 @@ void scsi_target_thin_threshold(struct scsi_target *t);
  * that need no IO).  Never fails: errors come back as status and sense. */
 void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
 
+/* ---- volume moves: hold and switch ----------------------------------------
+ * To move a volume online to another pool, its LUNs are held while the last
+ * changes are copied, then switched to the copy.  cs NULL below means the
+ * target's pool.  Holding again is harmless; a LUN mapped to the volume
+ * after the hold was taken is not held until it is taken again.  A
+ * switched LUN keeps its identity (serial number, NAA designator). */
+
+/* Hold the LUNs mapped to volume (cs, volume_id): commands that reach
+ * scsi_task_execute for them from now on wait in the target, in arrival
+ * order, without starting (their unit attention, reservation and other
+ * checks come when they start).  So does an EXTENDED COPY, from any LUN,
+ * before a piece that reads or writes a held LUN.  Returns how many
+ * commands are running on those LUNs (started before the hold). */
+unsigned scsi_target_hold_volume(struct scsi_target *t, struct cowstore *cs, uint64_t volume_id);
+/* Commands running on the volume through this target (0: quiet), those of
+ * LUNs removed since it was held and still finishing included. */
+unsigned scsi_target_volume_inflight(const struct scsi_target *t, struct cowstore *cs,
+				     uint64_t volume_id);
+/* End the hold.  to_cs not NULL: those LUNs now serve (to_cs, to_volume_id)
+ * (size re-read; a new size raises CAPACITY DATA HAS CHANGED; the caller
+ * checks that the volume exists); then the held commands run, in arrival
+ * order.  A LUN removed while held lost its held commands at the removal
+ * (LOGICAL UNIT NOT SUPPORTED). */
+void scsi_target_release_volume(struct scsi_target *t, struct cowstore *cs, uint64_t volume_id,
+				struct cowstore *to_cs, uint64_t to_volume_id);
+
 /* Longest initiator port name, NUL included (iSCSI: a 223-byte name, then
  * ",i,0x" and 12 hex digits of ISID). */
 #define SCSI_PORT_NAME_MAX 256
@@ -150,18 +177,27 @@ void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
  * NULL or a name too long gives the nexus a name of its own ("nexus.<id>").
  * A task whose nexus_id was never added creates its nexus on the spot, with
  * POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like scsi_nexus_add,
- * and such a name.  Removing a nexus releases its RESERVE(6) reservations. */
+ * and such a name.  Removing a nexus ends its held tasks (TASK ABORTED) and
+ * releases its RESERVE(6) reservations. */
 void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port);
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
 
 /* ---- task management (SAM-5 7.x) ----------------------------------------
  * The transport finds and aborts the tasks a function covers (tasks already
  * in cowstore run to their end, and their done() still comes); these give
- * the logical units the state the function leaves behind. */
+ * the logical units the state the function leaves behind.
+ * A task waiting on a held LUN (scsi_target_hold_volume) has not started:
+ * the transport ends it with scsi_task_abort().  A reset and the removal of
+ * a nexus also end the held tasks they cover that the transport left. */
 bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun);
+/* Abort a task that waits on a held LUN: it leaves the wait and done() runs
+ * before this returns, with TASK ABORTED status.  false for a task that is
+ * not waiting (running: its done() comes when it ends). */
+bool scsi_task_abort(struct scsi_target *t, struct scsi_task *task);
 /* LOGICAL UNIT RESET of one LUN (-ENOENT if absent) or a target reset of
- * all: mode parameters return to their defaults, RESERVE(6) reservations
- * end (persistent ones stay, SPC-4 5.13.1) and every nexus gets BUS DEVICE
+ * all: held tasks sent to the LUN (all) end with TASK ABORTED, mode
+ * parameters return to their defaults, RESERVE(6) reservations end
+ * (persistent ones stay, SPC-4 5.13.1) and every nexus gets BUS DEVICE
  * RESET FUNCTION OCCURRED (LUN reset) or POWER ON, RESET, OR BUS DEVICE
  * RESET OCCURRED (target reset). */
 int scsi_lun_reset(struct scsi_target *t, uint64_t lun);

@@ -17,9 +17,10 @@
  * In flight: while a piece runs, the task counts in lun->inflight on both
  * of its LUNs (st->lun the one it does IO on, st->lun2 the other), so a
  * LUN removed meanwhile keeps its number until the piece ends; between
- * pieces it counts on neither.  A segment whose LUN was unmapped (or
- * mapped again) since the list was parsed is not copied: COPY ABORTED,
- * UNREACHABLE COPY TARGET.
+ * pieces it counts on neither.  A piece that would read or write a held
+ * LUN (hold.c) waits until the hold ends, and may then find its LUNs on
+ * other pools.  A segment whose LUN was unmapped (or mapped again) since
+ * the list was parsed is not copied: COPY ABORTED, UNREACHABLE COPY TARGET.
  *
  * Copy status: the target keeps the last XCOPY_SLOTS copies, keyed by I_T
  * nexus and list identifier, for RECEIVE COPY RESULTS.  A running copy
@@ -393,9 +394,15 @@ static void copy_next(struct scsi_task *task)
 		task_finish(task);
 		return;
 	}
-	if (!reachable(&job->seg[job->current])) {
+	const struct xcopy_segment *seg = &job->seg[job->current];
+	if (!reachable(seg)) {
 		copy_aborted(task, ASC_UNREACHABLE_COPY_TARGET);
 		task_finish(task);
+		return;
+	}
+	if (lun_held(seg->src) || lun_held(seg->dst)) {
+		count_on(st, NULL, NULL);
+		hold_wait(task, copy_next);
 		return;
 	}
 	run_piece(task);
