@@ -143,6 +143,17 @@ struct access {
 	char (*acl)[ISCSI_NAME_MAX + 1]; /* owned */
 };
 
+/* A volume: its pool and id. */
+struct lun_binding {
+	struct cowstore *cs;
+	uint64_t volume_id;
+};
+
+static inline bool binding_equal(const struct lun_binding *a, const struct lun_binding *b)
+{
+	return a->cs == b->cs && a->volume_id == b->volume_id;
+}
+
 /* A target, owned by the event loop once the server runs (before: by the
  * thread that creates the server).  Allocated alone so that its address
  * stays put: connections point at it (conn->target).  A target removed by
@@ -154,7 +165,11 @@ struct target_entry {
 	struct scsi_target *scsi;
 	struct cowstore *cs;   /* where its APTPL reservations are kept */
 	struct access access;
-	uint64_t lun_volume[SCSI_MAX_LUNS]; /* the volume of each LUN mapped */
+	/* Each LUN mapped: the volume it serves, and the one its configured
+	 * name resolved to when mapped.  They differ once a volume move has
+	 * switched the LUN (hold.c), until the name resolves to the new
+	 * volume: reconf.c takes either as a match. */
+	struct lun_binding served[SCSI_MAX_LUNS], configured[SCSI_MAX_LUNS];
 	unsigned conns;        /* connections whose c->target is this one */
 	bool removed;          /* on srv->retired: no new login finds it */
 	struct target_entry *next_retired;
@@ -172,6 +187,7 @@ struct portal {
 
 struct iscsi_server {
 	struct cowstore *cs;
+	struct iscsi_volume_finder finder; /* find NULL: volumes are in cs */
 	struct qos_stats *stats; /* NULL: no IO statistics */
 	struct qos_gate *gate;   /* NULL: no QoS gate */
 	struct cowstore_queue *queue;
@@ -362,6 +378,10 @@ uint64_t server_now_ms(void);
  * configuration that is applied without being saved; -EINVAL, why set. */
 int config_check_target(const struct iscsi_target_config *t, char *why, size_t why_len);
 int config_check_auth(const struct iscsi_auth *a, const char *what, char *why, size_t why_len);
+/* The volume named name, by finder (NULL, or find NULL: in pool cs).
+ * 0, -ENOENT or another negative errno. */
+int config_find_volume(struct cowstore *cs, const struct iscsi_volume_finder *finder,
+		       const char *name, struct cowstore **cs_out, uint64_t *volume_id);
 
 /* reconf.c */
 /* The loop's part of iscsi_server_apply_config: apply a waiting request

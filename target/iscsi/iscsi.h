@@ -31,6 +31,14 @@ struct qos_gate;
 #define ISCSI_DEFAULT_WINDOW 64u  /* CmdSN window of a new session */
 #define ISCSI_MAX_WINDOW 256u
 
+/* Where the volumes named in the configuration are: an appliance has
+ * several pools, and volume ids are unique across them. */
+struct iscsi_volume_finder {
+	/* The volume named name: its pool and id.  0 or -ENOENT.  Any thread. */
+	int (*find)(void *arg, const char *name, struct cowstore **cs, uint64_t *volume_id);
+	void *arg;
+};
+
 struct iscsi_server_options {
 	const char *address; /* numeric IPv4 or IPv6 address to listen on */
 	uint16_t port;       /* 0: any free port (tests); slated uses 3260 */
@@ -52,6 +60,9 @@ struct iscsi_server_options {
 	/* QoS: every LUN's IO goes through this gate (qos.h), shared with the
 	 * NFS server.  NULL: none.  Must outlive the server. */
 	struct qos_gate *gate;
+	/* How iscsi_server_apply_config finds the volumes it names.  find NULL:
+	 * in the server's pool.  The pools must outlive the server. */
+	struct iscsi_volume_finder finder;
 };
 
 /* ---- configuration (config.c): what is served, kept in the pool ------- */
@@ -114,14 +125,17 @@ int iscsi_config_save_global(struct cowstore *cs, const struct iscsi_config *cfg
 int iscsi_config_delete_target(struct cowstore *cs, const char *iqn);
 /* iSCSI names compare without regard to case (RFC 3722), here and in logins. */
 struct iscsi_target_config *iscsi_config_find(struct iscsi_config *cfg, const char *iqn);
-/* What can be served of cfg: drop the LUNs whose volume the pool does not
- * have (deleted while nothing served it), telling dropped(arg, ...) about
- * each (may be NULL), so that the rest is served while
- * iscsi_server_apply_config would refuse the whole for one missing volume. */
+/* What can be served of cfg: drop the LUNs whose volume cannot be found
+ * (deleted while nothing served it), telling dropped(arg, ...) about each
+ * (may be NULL), so that the rest is served while iscsi_server_apply_config
+ * would refuse the whole for one missing volume.  Volumes are found by
+ * finder, or in pool cs when finder or finder->find is NULL (as the server
+ * given the same finder finds them). */
 typedef void (*iscsi_lun_dropped_fn)(void *arg, const struct iscsi_target_config *target,
 				     const struct iscsi_lun_map *lun);
-void iscsi_config_drop_missing_luns(struct cowstore *cs, struct iscsi_config *cfg,
-				    iscsi_lun_dropped_fn dropped, void *arg);
+void iscsi_config_drop_missing_luns(struct cowstore *cs, const struct iscsi_volume_finder *finder,
+				    struct iscsi_config *cfg, iscsi_lun_dropped_fn dropped,
+				    void *arg);
 /* iqn.YYYY-MM.reversed.domain[:anything] (MM a month) or eui.<16 hex> or
  * naa.<16|32 hex>. */
 int iscsi_name_valid(const char *name);
@@ -133,15 +147,18 @@ int iscsi_portal_equal(const char *a, const char *b);
 
 /* ---- the server ----------------------------------------------------------- */
 
-/* The caller owns *out; iscsi_server_destroy() releases it. */
+/* cs is the server's pool: the completion queue is created on it, APTPL
+ * reservations are kept in it, and a LUN is in it unless said otherwise.
+ * The caller owns *out; iscsi_server_destroy() releases it. */
 int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *opts,
 			struct iscsi_server **out);
 /* Listen on one more portal (the options give the first). */
 int iscsi_server_add_portal(struct iscsi_server *srv, const char *address, uint16_t port);
-/* Add a target named iqn; then map volumes as its LUNs. */
+/* Add a target named iqn; then map volumes as its LUNs (cs NULL: a volume
+ * of the server's pool). */
 int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn);
 int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun,
-			 uint64_t volume_id);
+			 struct cowstore *cs, uint64_t volume_id);
 /* Who may log in to target iqn (NULL: discovery sessions) and how they
  * authenticate; acl has nacl initiator names (0: anyone).  Copied. */
 int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,
@@ -152,8 +169,9 @@ int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,
  * are removed: their sessions are closed.  A LUN no longer mapped answers
  * LOGICAL UNIT NOT SUPPORTED and the sessions of that target get a
  * REPORTED LUNS DATA HAS CHANGED unit attention; a newly mapped LUN also
- * raises that unit attention.  A volume named in cfg that does not exist is
- * an error (-ENOENT, why names it) and nothing changes.  Any thread.
+ * raises that unit attention.  Volumes are found by the options' finder.  A
+ * volume named in cfg that does not exist is an error (-ENOENT, why names
+ * it) and nothing changes.  Any thread.
  * 0 or negative errno with a sentence in why.
  *
  * More precisely: cfg is checked as iscsi_config_save_target checks a
@@ -164,8 +182,10 @@ int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,
  * are added; every target's CHAP and ACL replaced, and its sessions whose
  * initiator the new ACL leaves out are closed (a session that logged in
  * with CHAP since changed keeps going); a LUN mapped to another volume is
- * unmapped and mapped again.  Commands running on an unmapped LUN finish;
- * remapping its number waits for them.  The call returns once all of it is
+ * unmapped and mapped again (a LUN that a volume move switched matches the
+ * volume it serves and the one the move came from: it is not mapped back).
+ * Commands running on an unmapped LUN finish; remapping its number waits
+ * for them.  The call returns once all of it is
  * done: a login or command after it sees the new configuration.  A failure
  * past the checks (out of memory) leaves what was already applied. */
 int iscsi_server_apply_config(struct iscsi_server *srv, const struct iscsi_config *cfg,

@@ -54,6 +54,7 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 	if (!srv)
 		return -ENOMEM;
 	srv->cs = cs;
+	srv->finder = opts->finder;
 	srv->stats = opts->stats;
 	srv->gate = opts->gate;
 	int rc = iscsi_server_add_portal(srv, opts->address, opts->port);
@@ -195,12 +196,13 @@ int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn)
 }
 
 int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun,
-			 uint64_t volume_id)
+			 struct cowstore *cs, uint64_t volume_id)
 {
 	struct target_entry *t = server_find_target(srv, iqn);
-	int rc = t ? scsi_target_add_lun(t->scsi, lun, NULL, volume_id) : -ENOENT;
+	struct lun_binding volume = { cs ? cs : srv->cs, volume_id };
+	int rc = t ? scsi_target_add_lun(t->scsi, lun, volume.cs, volume_id) : -ENOENT;
 	if (!rc) {
-		t->lun_volume[lun] = volume_id;
+		t->served[lun] = t->configured[lun] = volume;
 		load_pr(t, lun);
 	}
 	return rc;

@@ -94,7 +94,7 @@ static int session_open(struct session *s)
 	    cowstore_volume_create(s->tp.cs, "vol", 1 << 20, &vol, NULL) ||
 	    iscsi_server_create(s->tp.cs, &opts, &s->srv) ||
 	    iscsi_server_add_target(s->srv, TARGET) ||
-	    iscsi_server_add_lun(s->srv, TARGET, 0, vol) || iscsi_server_start(s->srv))
+	    iscsi_server_add_lun(s->srv, TARGET, 0, NULL, vol) || iscsi_server_start(s->srv))
 		return -1;
 	sin.sin_port = htons(iscsi_server_port(s->srv));
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
