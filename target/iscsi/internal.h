@@ -207,17 +207,23 @@ struct iscsi_server {
 	int ntargets;
 	struct target_entry *retired; /* removed, still referred to by a connection */
 	struct access discovery;
-	/* iscsi_server_apply_config (reconf.c): a request from another thread
-	 * waits in reconf until the loop has applied it.  reconf_lock guards
-	 * reconf and loop_owns (set while the loop thread runs: then only it
-	 * may touch targets, discovery and retired); it is never taken with
-	 * sessions_lock held.  reconf_retry is the loop's own: a request is
-	 * waiting for a LUN number to drain. */
+	/* iscsi_server_apply_config (reconf.c) and volume holds (hold.c): a
+	 * request from another thread waits in reconf or volreq until the loop
+	 * has applied it.  reconf_lock guards reconf, volreq, the answers to
+	 * hold requests and loop_owns (set while the loop thread runs: then
+	 * only it may touch targets, discovery, retired and holds); it is never
+	 * taken with sessions_lock held.  reconf_cond (CLOCK_MONOTONIC) signals
+	 * answers and free request slots.  reconf_retry and hold_waiters are
+	 * the loop's own: a request is waiting for a LUN number to drain, and
+	 * how many holds wait for their volume to be quiet. */
 	pthread_mutex_t reconf_lock;
 	pthread_cond_t reconf_cond;
 	struct reconf *reconf;
+	struct volume_request *volreq;
 	bool loop_owns;
 	bool reconf_retry;
+	struct volume_hold *holds;
+	unsigned hold_waiters;
 	struct conn *conns;
 	uint64_t next_nexus;
 	uint16_t next_tsih;
@@ -388,6 +394,16 @@ int config_find_volume(struct cowstore *cs, const struct iscsi_volume_finder *fi
  * (from on_notify, and after each round while one waits for a LUN to
  * drain); on stop, the request the loop did not take. */
 void reconf_service(struct iscsi_server *srv);
+
+/* hold.c */
+/* The loop's part of iscsi_server_hold_volume / _release_volume: take a
+ * waiting request, answer the holds whose volume became quiet or whose
+ * caller gave up (from on_notify, and after each round while hold_waiters);
+ * on stop, what the loop left. */
+void holds_service(struct iscsi_server *srv);
+/* Hold, on target t, every volume held (a LUN was added to t). */
+void holds_apply(struct iscsi_server *srv, struct target_entry *t);
+void holds_free(struct iscsi_server *srv);
 
 /* session.c */
 /* c entered full feature phase: publish it to iscsi_server_list_sessions and

@@ -9,9 +9,10 @@
  * are called from the thread that created the server, and only before
  * iscsi_server_start() or after iscsi_server_stop(), except for the
  * start/stop pair itself, iscsi_server_thin_threshold_reached,
- * iscsi_server_apply_config (which hands its change to the loop and waits
- * for it), and the session functions at the end, which any thread may call
- * while the server runs (they take the sessions lock).
+ * iscsi_server_apply_config and the volume hold and release (which hand
+ * their work to the loop and wait for it), and the session functions at the
+ * end, which any thread may call while the server runs (they take the
+ * sessions lock).
  */
 #ifndef SLATE_TARGET_ISCSI_H
 #define SLATE_TARGET_ISCSI_H
@@ -201,6 +202,30 @@ uint16_t iscsi_server_port(const struct iscsi_server *srv);
 /* The pool crossed its soft threshold (any thread, e.g. cowstore's event
  * handler): every session learns it as a unit attention on every LUN. */
 void iscsi_server_thin_threshold_reached(struct iscsi_server *srv);
+
+/* ---- volume moves (hold.c; any thread) --------------------------------
+ * Moving a volume online to another pool: copy while initiators write,
+ * hold, copy the last changes, release with a switch to the copy.  cs NULL
+ * means the server's pool.  While held, the commands sent to the volume's
+ * LUNs wait in the server (they stay in the CmdSN window); task management
+ * and a session's end can still end them (they get no response then). */
+
+/* Hold every LUN (all targets) mapped to (cs, volume_id) and wait until no
+ * command runs on them.  0 once held and quiet; -ETIMEDOUT after
+ * timeout_ms (< 0: no limit; the hold is then released, nothing changed).
+ * Only one hold per volume at a time (-EBUSY).  Before start/after stop:
+ * immediate.  A LUN mapped to the volume while it is held is held too. */
+int iscsi_server_hold_volume(struct iscsi_server *srv, struct cowstore *cs, uint64_t volume_id,
+			     int timeout_ms);
+/* Release it; to_cs not NULL switches those LUNs to (to_cs, to_volume_id)
+ * first (a new size raises CAPACITY DATA HAS CHANGED; the LUNs keep their
+ * identity).  Then the held commands run on it, in arrival order.  0,
+ * -ENOENT (no such hold, or one still waiting to be quiet), -EINVAL
+ * (to_volume_id is not a volume of to_cs: the hold stays).  A later
+ * iscsi_server_apply_config keeps a switched LUN on its new volume whether
+ * its name resolves to the new volume or still to the old one. */
+int iscsi_server_release_volume(struct iscsi_server *srv, struct cowstore *cs, uint64_t volume_id,
+				struct cowstore *to_cs, uint64_t to_volume_id);
 
 /* ---- sessions (any thread, while the server runs) ---------------------- */
 
