@@ -157,8 +157,10 @@ $(B)/tests/integration/%: tests/integration/%.c tests/harness.h $(call MOD_LIBS,
 $(B)/tests/integration/nfs_api: tests/integration/nfs_client.h tests/integration/nfs_checks.h \
 	tests/integration/nfs_modes.h
 $(B)/tests/integration/nfs_api: LDLIBS += -lnfs
-# the reconfiguration tests drive the servers with libiscsi / libnfs clients
-$(B)/tests/unit/target/iscsi/test_reconf $(BA)/tests/unit/target/iscsi/test_reconf: \
+# the reconfiguration and volume-move tests drive the servers with libiscsi /
+# libnfs clients
+$(B)/tests/unit/target/iscsi/test_reconf $(BA)/tests/unit/target/iscsi/test_reconf \
+$(B)/tests/unit/target/iscsi/test_hold $(BA)/tests/unit/target/iscsi/test_hold: \
 	LDLIBS += -liscsi
 $(B)/tests/unit/target/nfs/test_reconf $(BA)/tests/unit/target/nfs/test_reconf: \
 	LDLIBS += -lnfs

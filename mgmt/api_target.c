@@ -74,7 +74,7 @@ static int apply_live(struct mgmt *m, const struct iscsi_config *cfg, char *why,
 	if (!serve)
 		return -ENOMEM;
 	*serve = *cfg;
-	iscsi_config_drop_missing_luns(m->cs, serve, NULL, NULL);
+	iscsi_config_drop_missing_luns(m->cs, NULL, serve, NULL, NULL);
 	int rc = iscsi_server_apply_config(m->iscsi, serve, why, len);
 	free(serve);
 	return rc;

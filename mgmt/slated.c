@@ -395,7 +395,7 @@ static struct iscsi_config *servable_config(struct slated *sd)
 	if (!cfg)
 		return NULL;
 	*cfg = *sd->iscsi_cfg;
-	iscsi_config_drop_missing_luns(sd->cs, cfg, log_dropped_lun, NULL);
+	iscsi_config_drop_missing_luns(sd->cs, NULL, cfg, log_dropped_lun, NULL);
 	return cfg;
 }
 

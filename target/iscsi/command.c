@@ -348,6 +348,8 @@ void command_handle(struct conn *c, const struct pdu *pdu)
 
 /* ---- teardown --------------------------------------------------------- */
 
+/* The connection died: free what waits for data; a command held by a
+ * volume move ends now (its done() frees it); one that runs ends later. */
 void commands_abort_all(struct conn *c)
 {
 	struct cmd *cmd = c->cmds, *next;
@@ -356,5 +358,7 @@ void commands_abort_all(struct conn *c)
 		cmd->tx_refs = 0; /* the connection's queued PDUs are gone */
 		if (!cmd->executing)
 			cmd_free(cmd);
+		else
+			scsi_task_abort(c->target->scsi, &cmd->task);
 	}
 }

@@ -333,15 +333,26 @@ int iscsi_config_delete_target(struct cowstore *cs, const char *iqn)
 	return cowstore_config_delete(cs, key);
 }
 
-void iscsi_config_drop_missing_luns(struct cowstore *cs, struct iscsi_config *cfg,
-				    iscsi_lun_dropped_fn dropped, void *arg)
+int config_find_volume(struct cowstore *cs, const struct iscsi_volume_finder *finder,
+		       const char *name, struct cowstore **cs_out, uint64_t *volume_id)
+{
+	if (finder && finder->find)
+		return finder->find(finder->arg, name, cs_out, volume_id);
+	*cs_out = cs;
+	return cowstore_volume_lookup(cs, name, volume_id);
+}
+
+void iscsi_config_drop_missing_luns(struct cowstore *cs, const struct iscsi_volume_finder *finder,
+				    struct iscsi_config *cfg, iscsi_lun_dropped_fn dropped,
+				    void *arg)
 {
 	for (unsigned i = 0; i < cfg->ntargets; i++) {
 		struct iscsi_target_config *t = &cfg->targets[i];
 		unsigned kept = 0;
 		for (unsigned j = 0; j < t->nluns; j++) {
+			struct cowstore *found;
 			uint64_t id;
-			if (!cowstore_volume_lookup(cs, t->luns[j].volume, &id))
+			if (!config_find_volume(cs, finder, t->luns[j].volume, &found, &id))
 				t->luns[kept++] = t->luns[j];
 			else if (dropped)
 				dropped(arg, t, &t->luns[j]);

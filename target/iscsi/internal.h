@@ -143,6 +143,17 @@ struct access {
 	char (*acl)[ISCSI_NAME_MAX + 1]; /* owned */
 };
 
+/* A volume: its pool and id. */
+struct lun_binding {
+	struct cowstore *cs;
+	uint64_t volume_id;
+};
+
+static inline bool binding_equal(const struct lun_binding *a, const struct lun_binding *b)
+{
+	return a->cs == b->cs && a->volume_id == b->volume_id;
+}
+
 /* A target, owned by the event loop once the server runs (before: by the
  * thread that creates the server).  Allocated alone so that its address
  * stays put: connections point at it (conn->target).  A target removed by
@@ -154,7 +165,11 @@ struct target_entry {
 	struct scsi_target *scsi;
 	struct cowstore *cs;   /* where its APTPL reservations are kept */
 	struct access access;
-	uint64_t lun_volume[SCSI_MAX_LUNS]; /* the volume of each LUN mapped */
+	/* Each LUN mapped: the volume it serves, and the one its configured
+	 * name resolved to when mapped.  They differ once a volume move has
+	 * switched the LUN (hold.c), until the name resolves to the new
+	 * volume: reconf.c takes either as a match. */
+	struct lun_binding served[SCSI_MAX_LUNS], configured[SCSI_MAX_LUNS];
 	unsigned conns;        /* connections whose c->target is this one */
 	bool removed;          /* on srv->retired: no new login finds it */
 	struct target_entry *next_retired;
@@ -172,6 +187,7 @@ struct portal {
 
 struct iscsi_server {
 	struct cowstore *cs;
+	struct iscsi_volume_finder finder; /* find NULL: volumes are in cs */
 	struct qos_stats *stats; /* NULL: no IO statistics */
 	struct qos_gate *gate;   /* NULL: no QoS gate */
 	struct cowstore_queue *queue;
@@ -191,17 +207,23 @@ struct iscsi_server {
 	int ntargets;
 	struct target_entry *retired; /* removed, still referred to by a connection */
 	struct access discovery;
-	/* iscsi_server_apply_config (reconf.c): a request from another thread
-	 * waits in reconf until the loop has applied it.  reconf_lock guards
-	 * reconf and loop_owns (set while the loop thread runs: then only it
-	 * may touch targets, discovery and retired); it is never taken with
-	 * sessions_lock held.  reconf_retry is the loop's own: a request is
-	 * waiting for a LUN number to drain. */
+	/* iscsi_server_apply_config (reconf.c) and volume holds (hold.c): a
+	 * request from another thread waits in reconf or volreq until the loop
+	 * has applied it.  reconf_lock guards reconf, volreq, the answers to
+	 * hold requests and loop_owns (set while the loop thread runs: then
+	 * only it may touch targets, discovery, retired and holds); it is never
+	 * taken with sessions_lock held.  reconf_cond (CLOCK_MONOTONIC) signals
+	 * answers and free request slots.  reconf_retry and hold_waiters are
+	 * the loop's own: a request is waiting for a LUN number to drain, and
+	 * how many holds wait for their volume to be quiet. */
 	pthread_mutex_t reconf_lock;
 	pthread_cond_t reconf_cond;
 	struct reconf *reconf;
+	struct volume_request *volreq;
 	bool loop_owns;
 	bool reconf_retry;
+	struct volume_hold *holds;
+	unsigned hold_waiters;
 	struct conn *conns;
 	uint64_t next_nexus;
 	uint16_t next_tsih;
@@ -362,12 +384,26 @@ uint64_t server_now_ms(void);
  * configuration that is applied without being saved; -EINVAL, why set. */
 int config_check_target(const struct iscsi_target_config *t, char *why, size_t why_len);
 int config_check_auth(const struct iscsi_auth *a, const char *what, char *why, size_t why_len);
+/* The volume named name, by finder (NULL, or find NULL: in pool cs).
+ * 0, -ENOENT or another negative errno. */
+int config_find_volume(struct cowstore *cs, const struct iscsi_volume_finder *finder,
+		       const char *name, struct cowstore **cs_out, uint64_t *volume_id);
 
 /* reconf.c */
 /* The loop's part of iscsi_server_apply_config: apply a waiting request
  * (from on_notify, and after each round while one waits for a LUN to
  * drain); on stop, the request the loop did not take. */
 void reconf_service(struct iscsi_server *srv);
+
+/* hold.c */
+/* The loop's part of iscsi_server_hold_volume / _release_volume: take a
+ * waiting request, answer the holds whose volume became quiet or whose
+ * caller gave up (from on_notify, and after each round while hold_waiters);
+ * on stop, what the loop left. */
+void holds_service(struct iscsi_server *srv);
+/* Hold, on target t, every volume held (a LUN was added to t). */
+void holds_apply(struct iscsi_server *srv, struct target_entry *t);
+void holds_free(struct iscsi_server *srv);
 
 /* session.c */
 /* c entered full feature phase: publish it to iscsi_server_list_sessions and

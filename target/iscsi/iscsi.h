@@ -9,9 +9,10 @@
  * are called from the thread that created the server, and only before
  * iscsi_server_start() or after iscsi_server_stop(), except for the
  * start/stop pair itself, iscsi_server_thin_threshold_reached,
- * iscsi_server_apply_config (which hands its change to the loop and waits
- * for it), and the session functions at the end, which any thread may call
- * while the server runs (they take the sessions lock).
+ * iscsi_server_apply_config and the volume hold and release (which hand
+ * their work to the loop and wait for it), and the session functions at the
+ * end, which any thread may call while the server runs (they take the
+ * sessions lock).
  */
 #ifndef SLATE_TARGET_ISCSI_H
 #define SLATE_TARGET_ISCSI_H
@@ -30,6 +31,14 @@ struct qos_gate;
 
 #define ISCSI_DEFAULT_WINDOW 64u  /* CmdSN window of a new session */
 #define ISCSI_MAX_WINDOW 256u
+
+/* Where the volumes named in the configuration are: an appliance has
+ * several pools, and volume ids are unique across them. */
+struct iscsi_volume_finder {
+	/* The volume named name: its pool and id.  0 or -ENOENT.  Any thread. */
+	int (*find)(void *arg, const char *name, struct cowstore **cs, uint64_t *volume_id);
+	void *arg;
+};
 
 struct iscsi_server_options {
 	const char *address; /* numeric IPv4 or IPv6 address to listen on */
@@ -52,6 +61,9 @@ struct iscsi_server_options {
 	/* QoS: every LUN's IO goes through this gate (qos.h), shared with the
 	 * NFS server.  NULL: none.  Must outlive the server. */
 	struct qos_gate *gate;
+	/* How iscsi_server_apply_config finds the volumes it names.  find NULL:
+	 * in the server's pool.  The pools must outlive the server. */
+	struct iscsi_volume_finder finder;
 };
 
 /* ---- configuration (config.c): what is served, kept in the pool ------- */
@@ -114,14 +126,17 @@ int iscsi_config_save_global(struct cowstore *cs, const struct iscsi_config *cfg
 int iscsi_config_delete_target(struct cowstore *cs, const char *iqn);
 /* iSCSI names compare without regard to case (RFC 3722), here and in logins. */
 struct iscsi_target_config *iscsi_config_find(struct iscsi_config *cfg, const char *iqn);
-/* What can be served of cfg: drop the LUNs whose volume the pool does not
- * have (deleted while nothing served it), telling dropped(arg, ...) about
- * each (may be NULL), so that the rest is served while
- * iscsi_server_apply_config would refuse the whole for one missing volume. */
+/* What can be served of cfg: drop the LUNs whose volume cannot be found
+ * (deleted while nothing served it), telling dropped(arg, ...) about each
+ * (may be NULL), so that the rest is served while iscsi_server_apply_config
+ * would refuse the whole for one missing volume.  Volumes are found by
+ * finder, or in pool cs when finder or finder->find is NULL (as the server
+ * given the same finder finds them). */
 typedef void (*iscsi_lun_dropped_fn)(void *arg, const struct iscsi_target_config *target,
 				     const struct iscsi_lun_map *lun);
-void iscsi_config_drop_missing_luns(struct cowstore *cs, struct iscsi_config *cfg,
-				    iscsi_lun_dropped_fn dropped, void *arg);
+void iscsi_config_drop_missing_luns(struct cowstore *cs, const struct iscsi_volume_finder *finder,
+				    struct iscsi_config *cfg, iscsi_lun_dropped_fn dropped,
+				    void *arg);
 /* iqn.YYYY-MM.reversed.domain[:anything] (MM a month) or eui.<16 hex> or
  * naa.<16|32 hex>. */
 int iscsi_name_valid(const char *name);
@@ -133,15 +148,18 @@ int iscsi_portal_equal(const char *a, const char *b);
 
 /* ---- the server ----------------------------------------------------------- */
 
-/* The caller owns *out; iscsi_server_destroy() releases it. */
+/* cs is the server's pool: the completion queue is created on it, APTPL
+ * reservations are kept in it, and a LUN is in it unless said otherwise.
+ * The caller owns *out; iscsi_server_destroy() releases it. */
 int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *opts,
 			struct iscsi_server **out);
 /* Listen on one more portal (the options give the first). */
 int iscsi_server_add_portal(struct iscsi_server *srv, const char *address, uint16_t port);
-/* Add a target named iqn; then map volumes as its LUNs. */
+/* Add a target named iqn; then map volumes as its LUNs (cs NULL: a volume
+ * of the server's pool). */
 int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn);
 int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun,
-			 uint64_t volume_id);
+			 struct cowstore *cs, uint64_t volume_id);
 /* Who may log in to target iqn (NULL: discovery sessions) and how they
  * authenticate; acl has nacl initiator names (0: anyone).  Copied. */
 int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,
@@ -152,8 +170,9 @@ int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,
  * are removed: their sessions are closed.  A LUN no longer mapped answers
  * LOGICAL UNIT NOT SUPPORTED and the sessions of that target get a
  * REPORTED LUNS DATA HAS CHANGED unit attention; a newly mapped LUN also
- * raises that unit attention.  A volume named in cfg that does not exist is
- * an error (-ENOENT, why names it) and nothing changes.  Any thread.
+ * raises that unit attention.  Volumes are found by the options' finder.  A
+ * volume named in cfg that does not exist is an error (-ENOENT, why names
+ * it) and nothing changes.  Any thread.
  * 0 or negative errno with a sentence in why.
  *
  * More precisely: cfg is checked as iscsi_config_save_target checks a
@@ -164,8 +183,10 @@ int iscsi_server_set_access(struct iscsi_server *srv, const char *iqn,
  * are added; every target's CHAP and ACL replaced, and its sessions whose
  * initiator the new ACL leaves out are closed (a session that logged in
  * with CHAP since changed keeps going); a LUN mapped to another volume is
- * unmapped and mapped again.  Commands running on an unmapped LUN finish;
- * remapping its number waits for them.  The call returns once all of it is
+ * unmapped and mapped again (a LUN that a volume move switched matches the
+ * volume it serves and the one the move came from: it is not mapped back).
+ * Commands running on an unmapped LUN finish; remapping its number waits
+ * for them.  The call returns once all of it is
  * done: a login or command after it sees the new configuration.  A failure
  * past the checks (out of memory) leaves what was already applied. */
 int iscsi_server_apply_config(struct iscsi_server *srv, const struct iscsi_config *cfg,
@@ -181,6 +202,30 @@ uint16_t iscsi_server_port(const struct iscsi_server *srv);
 /* The pool crossed its soft threshold (any thread, e.g. cowstore's event
  * handler): every session learns it as a unit attention on every LUN. */
 void iscsi_server_thin_threshold_reached(struct iscsi_server *srv);
+
+/* ---- volume moves (hold.c; any thread) --------------------------------
+ * Moving a volume online to another pool: copy while initiators write,
+ * hold, copy the last changes, release with a switch to the copy.  cs NULL
+ * means the server's pool.  While held, the commands sent to the volume's
+ * LUNs wait in the server (they stay in the CmdSN window); task management
+ * and a session's end can still end them (they get no response then). */
+
+/* Hold every LUN (all targets) mapped to (cs, volume_id) and wait until no
+ * command runs on them.  0 once held and quiet; -ETIMEDOUT after
+ * timeout_ms (< 0: no limit; the hold is then released, nothing changed).
+ * Only one hold per volume at a time (-EBUSY).  Before start/after stop:
+ * immediate.  A LUN mapped to the volume while it is held is held too. */
+int iscsi_server_hold_volume(struct iscsi_server *srv, struct cowstore *cs, uint64_t volume_id,
+			     int timeout_ms);
+/* Release it; to_cs not NULL switches those LUNs to (to_cs, to_volume_id)
+ * first (a new size raises CAPACITY DATA HAS CHANGED; the LUNs keep their
+ * identity).  Then the held commands run on it, in arrival order.  0,
+ * -ENOENT (no such hold, or one still waiting to be quiet), -EINVAL
+ * (to_volume_id is not a volume of to_cs: the hold stays).  A later
+ * iscsi_server_apply_config keeps a switched LUN on its new volume whether
+ * its name resolves to the new volume or still to the old one. */
+int iscsi_server_release_volume(struct iscsi_server *srv, struct cowstore *cs, uint64_t volume_id,
+				struct cowstore *to_cs, uint64_t to_volume_id);
 
 /* ---- sessions (any thread, while the server runs) ---------------------- */
 

@@ -3,7 +3,8 @@
  * serves (targets, LUN mappings, ACLs, CHAP) without a restart.
  *
  * Who does what: the caller's thread checks the configuration and resolves
- * volume names (cowstore may be called from any thread), then hands the
+ * volume names through the server's finder (cowstore and the finder may be
+ * called from any thread), then hands the
  * request to the event loop, which owns the targets, through srv->reconf
  * and the notify eventfd; the loop makes its table match between two
  * events (sync_targets), so nothing that serves commands takes a lock, and
@@ -17,7 +18,9 @@
  * (target/scsi); mapping the same number again waits until those have
  * finished, so a request may take several rounds of the loop (reconf_retry).
  * sync_targets only moves the table towards the request, so running it
- * again is harmless.
+ * again is harmless.  A LUN matches its configuration when the name
+ * resolves to the volume it serves or to the one it was mapped with (a
+ * volume move switched it, and the name still resolves to the old volume).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,7 +34,7 @@
 
 struct reconf {
 	const struct iscsi_config *cfg;   /* the caller's; it waits while we use it */
-	uint64_t (*volume_ids)[ISCSI_MAX_TARGET_LUNS]; /* of cfg->targets[i].luns[j] */
+	struct lun_binding (*volumes)[ISCSI_MAX_TARGET_LUNS]; /* of cfg->targets[i].luns[j] */
 	bool done;
 	int rc;
 	char why[256];
@@ -66,7 +69,9 @@ static int check_config(struct iscsi_server *srv, const struct iscsi_config *cfg
 				rc = fail(rq->why, sizeof(rq->why), -EINVAL,
 					  "target %s is configured twice", t->iqn);
 		for (unsigned j = 0; j < t->nluns && !rc; j++) {
-			rc = cowstore_volume_lookup(srv->cs, t->luns[j].volume, &rq->volume_ids[i][j]);
+			struct lun_binding *v = &rq->volumes[i][j];
+			rc = config_find_volume(srv->cs, &srv->finder, t->luns[j].volume, &v->cs,
+						&v->volume_id);
 			if (rc == -ENOENT)
 				fail(rq->why, sizeof(rq->why), rc, "target %s LUN %llu: no volume named "
 				     "'%s'", t->iqn, (unsigned long long)t->luns[j].lun,
@@ -102,11 +107,21 @@ static void close_disallowed(struct iscsi_server *srv, struct target_entry *t)
 			conn_fail(c, "the target's ACL no longer admits this initiator");
 }
 
+/* Does LUN lun of t serve volume v (or was it mapped with v, and switched
+ * since by a volume move)?  Then v is what its name resolves to now. */
+static bool lun_matches(struct target_entry *t, uint64_t lun, const struct lun_binding *v)
+{
+	if (!binding_equal(&t->served[lun], v) && !binding_equal(&t->configured[lun], v))
+		return false;
+	t->configured[lun] = *v;
+	return true;
+}
+
 /* Unmap the LUNs of t that config tc does not map, or maps to another
  * volume; map those it adds.  -EBUSY when a LUN number to map again still
  * drains. */
 static int sync_luns(struct iscsi_server *srv, struct target_entry *t,
-		     const struct iscsi_target_config *tc, const uint64_t *volume_ids,
+		     const struct iscsi_target_config *tc, const struct lun_binding *volumes,
 		     struct reconf *rq)
 {
 	bool busy = false;
@@ -116,7 +131,7 @@ static int sync_luns(struct iscsi_server *srv, struct target_entry *t,
 		unsigned j = 0;
 		while (j < tc->nluns && tc->luns[j].lun != lun)
 			j++;
-		if (j < tc->nluns && t->lun_volume[lun] == volume_ids[j])
+		if (j < tc->nluns && lun_matches(t, lun, &volumes[j]))
 			continue;
 		scsi_target_remove_lun(t->scsi, lun); /* cannot fail: it is present */
 		fprintf(stderr, "iscsi: target %s: LUN %llu unmapped\n", t->iqn,
@@ -126,7 +141,8 @@ static int sync_luns(struct iscsi_server *srv, struct target_entry *t,
 		uint64_t lun = tc->luns[j].lun;
 		if (scsi_target_lun_present(t->scsi, lun))
 			continue;
-		int rc = iscsi_server_add_lun(srv, t->iqn, lun, volume_ids[j]);
+		int rc = iscsi_server_add_lun(srv, t->iqn, lun, volumes[j].cs,
+					      volumes[j].volume_id);
 		if (rc == -EBUSY) {
 			busy = true;
 			continue;
@@ -172,7 +188,7 @@ static int sync_targets(struct iscsi_server *srv, struct reconf *rq)
 			return fail(rq->why, sizeof(rq->why), rc, "target %s: cannot set its "
 				    "access: %s", tc->iqn, strerror(-rc));
 		close_disallowed(srv, t);
-		rc = sync_luns(srv, t, tc, rq->volume_ids[i], rq);
+		rc = sync_luns(srv, t, tc, rq->volumes[i], rq);
 		if (rc == -EBUSY)
 			busy = true;
 		else if (rc)
@@ -206,8 +222,8 @@ int iscsi_server_apply_config(struct iscsi_server *srv, const struct iscsi_confi
 	if (!srv || !cfg)
 		return fail(why, why_len, -EINVAL, "no server or no configuration");
 	struct reconf rq = { .cfg = cfg };
-	rq.volume_ids = calloc(ISCSI_MAX_TARGETS, sizeof(*rq.volume_ids));
-	if (!rq.volume_ids)
+	rq.volumes = calloc(ISCSI_MAX_TARGETS, sizeof(*rq.volumes));
+	if (!rq.volumes)
 		return fail(why, why_len, -ENOMEM, "out of memory");
 	int rc = check_config(srv, cfg, &rq);
 	if (rc)
@@ -239,6 +255,6 @@ int iscsi_server_apply_config(struct iscsi_server *srv, const struct iscsi_confi
 out:
 	if (rc)
 		fail(why, why_len, rc, "%s", rq.why);
-	free(rq.volume_ids);
+	free(rq.volumes);
 	return rc;
 }

@@ -4,7 +4,7 @@
  *
  * The loop waits on the listening sockets (one per portal), a stop eventfd, a notify eventfd
  * (events from other threads: the pool's soft threshold, a configuration to
- * apply), a timer (keepalive and the stop deadline),
+ * apply, a volume to hold or release), a timer (keepalive and the stop deadline),
  * the cowstore completion queue and every connection.  After each round it writes out
  * what commands queued and frees connections that died and whose commands
  * have all finished: that is the only place a connection is freed.
@@ -54,6 +54,7 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 	if (!srv)
 		return -ENOMEM;
 	srv->cs = cs;
+	srv->finder = opts->finder;
 	srv->stats = opts->stats;
 	srv->gate = opts->gate;
 	int rc = iscsi_server_add_portal(srv, opts->address, opts->port);
@@ -72,9 +73,13 @@ int iscsi_server_create(struct cowstore *cs, const struct iscsi_server_options *
 		free(srv);
 		return rc;
 	}
+	pthread_condattr_t monotonic;
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
 	pthread_mutex_init(&srv->sessions_lock, NULL);
 	pthread_mutex_init(&srv->reconf_lock, NULL);
-	pthread_cond_init(&srv->reconf_cond, NULL);
+	pthread_cond_init(&srv->reconf_cond, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	*out = srv;
 	return 0;
 }
@@ -195,13 +200,15 @@ int iscsi_server_add_target(struct iscsi_server *srv, const char *iqn)
 }
 
 int iscsi_server_add_lun(struct iscsi_server *srv, const char *iqn, uint64_t lun,
-			 uint64_t volume_id)
+			 struct cowstore *cs, uint64_t volume_id)
 {
 	struct target_entry *t = server_find_target(srv, iqn);
-	int rc = t ? scsi_target_add_lun(t->scsi, lun, volume_id) : -ENOENT;
+	struct lun_binding volume = { cs ? cs : srv->cs, volume_id };
+	int rc = t ? scsi_target_add_lun(t->scsi, lun, volume.cs, volume_id) : -ENOENT;
 	if (!rc) {
-		t->lun_volume[lun] = volume_id;
+		t->served[lun] = t->configured[lun] = volume;
 		load_pr(t, lun);
+		holds_apply(srv, t); /* a volume being moved: held from the start */
 	}
 	return rc;
 }
@@ -262,6 +269,7 @@ static void on_notify(struct iscsi_server *srv)
 		for (int i = 0; i < srv->ntargets; i++)
 			scsi_target_thin_threshold(srv->targets[i]->scsi);
 	reconf_service(srv);
+	holds_service(srv);
 }
 
 /* ---- sockets ---------------------------------------------------------- */
@@ -395,9 +403,12 @@ static int start_timer(struct iscsi_server *srv)
 	return watch(srv, srv->timer_fd, &tag_timer);
 }
 
-/* Write out what commands queued; free what died and is idle. */
+/* Answer the holds whose volume became quiet; write out what commands
+ * queued; free what died and is idle. */
 static void after_round(struct iscsi_server *srv)
 {
+	if (srv->hold_waiters)
+		holds_service(srv);
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		if (!c->dead && c->tx_head)
@@ -491,6 +502,7 @@ void iscsi_server_stop(struct iscsi_server *srv)
 	srv->loop_owns = false;
 	pthread_mutex_unlock(&srv->reconf_lock);
 	reconf_service(srv); /* a request the loop ended before taking */
+	holds_service(srv);  /* and holds: no command runs now */
 }
 
 void iscsi_server_destroy(struct iscsi_server *srv)
@@ -506,6 +518,7 @@ void iscsi_server_destroy(struct iscsi_server *srv)
 		target_free(t);
 	}
 	free(srv->discovery.acl);
+	holds_free(srv);
 	for (unsigned i = 0; i < srv->nportals; i++)
 		if (srv->portals[i].fd >= 0)
 			close(srv->portals[i].fd);

@@ -4,9 +4,13 @@
  * COLD RESET.
  *
  * An aborted command that still waits for Data-Out is freed at once.  One
- * that cowstore is running cannot be stopped: it is marked (cmd->tmf), gets
- * no SCSI Response when it ends, and the TMF Response waits until the last
- * such command has ended (11.6.1: the response says the tasks are gone).
+ * that executes is marked (cmd->tmf) and gets no SCSI Response when it
+ * ends; the TMF Response waits until the last such command has ended
+ * (11.6.1: the response says the tasks are gone).  One held by a volume
+ * move (target/scsi) ends at once, inside scsi_task_abort(); one that
+ * cowstore is running cannot be stopped and ends later.  So a TMF counts
+ * itself as a task while it aborts: its response cannot go out before it
+ * is complete.
  * Functions wider than ABORT TASK / ABORT TASK SET reach the tasks of every
  * session on the same target; the SCSI layer then sets the unit attentions.
  * A TARGET COLD RESET closes every connection to the target, the
@@ -32,7 +36,7 @@ enum {
 struct tmf {
 	struct conn *c;
 	struct txpdu *rsp;
-	uint32_t tasks; /* aborted commands still in cowstore */
+	uint32_t tasks; /* aborted commands still running, and tmf_handle itself */
 };
 
 static void tmf_send(struct tmf *tmf)
@@ -57,6 +61,8 @@ static bool abort_cmd(struct cmd *cmd, struct tmf *tmf)
 	if (cmd->executing) {
 		cmd->tmf = tmf;
 		tmf->tasks++;
+		/* one held by a volume move ends, and is freed, now */
+		scsi_task_abort(cmd->c->target->scsi, &cmd->task);
 	} else {
 		cmd_free(cmd); /* waiting for Data-Out: nothing points into it */
 	}
@@ -108,8 +114,8 @@ static void close_other_sessions(struct conn *c)
 static uint8_t abort_task(struct conn *c, const uint8_t *bhs, struct tmf *tmf)
 {
 	struct cmd *cmd = cmd_by_itt(c, get_be32(bhs + 20));
-	if (cmd)
-		return abort_cmd(cmd, tmf) || cmd->tmf ? TMF_COMPLETE : TMF_NO_TASK;
+	if (cmd) /* cmd->tmf first: abort_cmd may free cmd */
+		return cmd->tmf || abort_cmd(cmd, tmf) ? TMF_COMPLETE : TMF_NO_TASK;
 	uint32_t ref_cmd_sn = get_be32(bhs + 32), cmd_sn = get_be32(bhs + 24);
 	bool lost = (int32_t)(ref_cmd_sn - c->exp_cmd_sn) >= 0 &&
 		    (int32_t)(ref_cmd_sn - cmd_sn) < 0;
@@ -171,11 +177,11 @@ void tmf_handle(struct conn *c, const struct pdu *pdu)
 	cmd_sn_accept(c, bhs);
 	tmf->c = c;
 	tmf->rsp = rsp;
+	tmf->tasks = 1; /* this function, until its response is ready */
 	c->ncmds++;
 	rsp->bhs[2] = run_function(c, function, bhs, tmf);
 	put_be32(rsp->bhs + 16, get_be32(bhs + 16));
 	rsp->close_after = function == TMF_TARGET_COLD_RESET && rsp->bhs[2] == TMF_COMPLETE;
 	rsp->close_reason = "TARGET COLD RESET";
-	if (tmf->tasks == 0)
-		tmf_send(tmf);
+	tmf_task_ended(tmf);
 }

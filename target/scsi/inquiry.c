@@ -7,6 +7,8 @@
  * of the volume id and a hash of the target name, nothing allocated at run
  * time.  The hash keeps two appliances that export the same volume id from
  * claiming to be one LU (cowstore pools have no id of their own to use).
+ * The volume id is the one the LUN was mapped with (lun->serial_id): a
+ * volume move that switches the LUN to another volume keeps it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -59,7 +61,7 @@ void lun_naa(const struct scsi_lun *lun, uint8_t *naa)
 	uint64_t hi = (uint64_t)6 << 60 | (uint64_t)SLATE_COMPANY_ID << 36 |
 		      (uint64_t)lun->t->name_hash << 4;
 	put_be64(naa, hi);
-	put_be64(naa + 8, lun->volume_id);
+	put_be64(naa + 8, lun->serial_id);
 }
 
 static uint32_t put_naa(uint8_t *p, const struct task_state *st)
@@ -116,7 +118,7 @@ static uint32_t vpd_page(const struct task_state *st, uint8_t page, uint8_t *d)
 		break;
 	case 0x80: /* unit serial number */
 		n += (uint32_t)snprintf((char *)d + 4, 17, "%016llx",
-					(unsigned long long)st->lun->volume_id);
+					(unsigned long long)st->lun->serial_id);
 		break;
 	case 0x83: /* device identification */
 		n += put_naa(d + n, st);

@@ -4,6 +4,8 @@
  * Logical blocks are 512 bytes, the same as cowstore sectors, so an LBA is a
  * cowstore lba and a block count is an nsectors.  Every structure here belongs
  * to the thread that owns the target (see scsi.h); nothing is locked.
+ * Each LUN has its pool (lun->cs): every cowstore call for a LUN goes there,
+ * never to the target's pool (t->cs, only the default for new LUNs).
  * A task's private state lives in scsi_task.state (struct task_state).
  */
 #ifndef SLATE_TARGET_SCSI_INTERNAL_H
@@ -170,11 +172,18 @@ struct pr_state {
 struct scsi_lun {
 	struct scsi_target *t;
 	uint64_t number;
+	struct cowstore *cs;     /* the pool of the volume */
 	uint64_t volume_id;
+	/* The volume id the LUN was mapped with: its serial number and NAA
+	 * designator (VPD 80h, 83h).  A volume move switches volume_id, not
+	 * this: the initiator must see the same logical unit. */
+	uint64_t serial_id;
+	uint32_t generation;     /* counts the times the number was mapped */
 	uint64_t nblocks;        /* capacity as last read from cowstore */
 	bool present;
 	bool wce;                /* caching mode page: 0 makes every write FUA */
 	bool swp;                /* control mode page: software write protect */
+	bool held;               /* scsi_target_hold_volume: tasks wait (hold.c) */
 	uint32_t inflight;       /* tasks started and not finished */
 	/* COMPARE AND WRITE exclusion (io.c): tasks whose compare-and-write is in
 	 * flight, and tasks parked until none of those overlaps them. */
@@ -197,7 +206,7 @@ struct xcopy_slot {
 };
 
 struct scsi_target {
-	struct cowstore *cs;
+	struct cowstore *cs;     /* the pool of a LUN added without one */
 	struct cowstore_queue *queue;
 	char name[224];
 	uint32_t name_hash;      /* FNV-1a of name: part of every LUN's NAA identifier */
@@ -205,6 +214,9 @@ struct scsi_target {
 	struct scsi_nexus *nexuses;
 	struct xcopy_slot xcopy[XCOPY_SLOTS];
 	unsigned xcopy_next;     /* the slot to reuse first */
+	/* Tasks waiting for a held LUN (hold.c), in arrival order, linked by
+	 * task_state.link. */
+	struct scsi_task *held_head, *held_tail;
 	struct qos_gate *gate;       /* NULL: IO goes straight to cowstore */
 	scsi_pr_save_fn pr_save;     /* NULL: APTPL is refused */
 	void *pr_save_arg;
@@ -287,12 +299,13 @@ enum task_flags {
 struct task_state {
 	struct scsi_target *t;
 	struct scsi_lun *lun;     /* NULL when the LUN is not present */
+	struct scsi_lun *lun2;    /* EXTENDED COPY: the other LUN of its piece */
 	const struct scsi_cmd *cmd;
 	uint8_t *buf;             /* data for the next chunk */
 	uint8_t *scratch;         /* owned by the task; task_finish() frees it */
 	task_fn after_io;         /* runs when the last chunk has completed */
-	task_fn resume;           /* runs when a parked task may go on */
-	struct scsi_task *link;   /* on lun->caw_active or lun->parked_* */
+	task_fn resume;           /* runs when a parked or held task may go on */
+	struct scsi_task *link;   /* on lun->caw_active, lun->parked_* or t->held_* */
 	uint64_t next_lba;
 	uint32_t left_blocks;
 	uint32_t cursor;          /* command progress (UNMAP: next descriptor) */
@@ -312,7 +325,8 @@ static inline struct task_state *task_state(struct scsi_task *task)
 void io_run(struct scsi_task *task, enum cowstore_op op, unsigned flags, uint64_t lba,
 	    uint32_t nblocks, uint8_t *buf, task_fn after);
 /* COPY nblocks from src_volume_id at src_lba into the task's LUN at lba
- * (cowstore shares extents where aligned), then call after(task). */
+ * (cowstore shares extents where aligned), then call after(task).  The
+ * source must be in the LUN's pool. */
 void io_copy(struct scsi_task *task, uint64_t lba, uint64_t src_volume_id, uint64_t src_lba,
 	     uint32_t nblocks, task_fn after);
 /* COMPARE AND WRITE: become the owner of [lba, lba + nblocks) against other
@@ -326,6 +340,20 @@ void task_finish(struct scsi_task *task);
  * transfer_len) and end the task with GOOD. */
 void task_data_in(struct scsi_task *task, const uint8_t *resp, uint32_t resp_len,
 		  uint32_t alloc_len);
+
+/* ---- holds for volume moves (hold.c) --------------------------------------- */
+
+/* Is lun present and held?  Then a task does nothing on it: it waits. */
+bool lun_held(const struct scsi_lun *lun);
+/* The task waits, counted nowhere, at the end of the target's held list;
+ * resume(task) runs when a hold may have ended, and must check again. */
+void hold_wait(struct scsi_task *task, task_fn resume);
+/* Resume every held task once, in order: a hold ended, or a LUN went. */
+void holds_kick(struct scsi_target *t);
+/* End the held tasks of nexus_id on lun (HOLD_ANY: every nexus, every LUN;
+ * lun is the one the task was sent to) with TASK ABORTED. */
+#define HOLD_ANY UINT64_MAX
+void holds_abort(struct scsi_target *t, uint64_t nexus_id, uint64_t lun);
 
 /* ---- reservations (pr.c) -------------------------------------------------- */
 

@@ -8,13 +8,17 @@
  * submission order, but a compare-and-write is two requests (read, then
  * write) and another write must not land between them.  So each LUN keeps
  * the list of tasks whose compare-and-write is in flight (caw_active);
- * before any request that changes data (WRITE, WRITE_ZEROES, DISCARD) is
- * or COPY) is submitted, and before a compare-and-write starts, the task checks that
- * list, and if its range overlaps one in flight (other than itself) it is
+ * before any request that changes data (WRITE, WRITE_ZEROES, DISCARD or
+ * COPY) is submitted, and before a compare-and-write starts, the task checks
+ * that list, and if its range overlaps one in flight (other than itself) it is
  * parked (parked_head..tail, FIFO).  When a compare-and-write ends, every
  * parked task is retried in order; overlapping ones park again behind any
  * compare-and-write that was started by the retry.  Reads never wait: the
  * write half is one cowstore request, which is atomic.
+ *
+ * Pools.  A request goes to the pool of the LUN the task works on
+ * (st->lun->cs); completions of every pool come back on the target's one
+ * queue.
  *
  * QoS.  Each chunk goes through the target's QoS gate (qos.h), which may
  * submit it later from another thread (room freed, or its VM's limit
@@ -122,7 +126,7 @@ static void submit_chunk(struct scsi_task *task)
 		park(task, submit_chunk);
 		return;
 	}
-	int rc = qos_gate_submit(st->t->gate, &task->gate_req, st->t->cs, io);
+	int rc = qos_gate_submit(st->t->gate, &task->gate_req, st->lun->cs, io);
 	if (rc)
 		task_fail_errno(task, rc, 0);
 }
@@ -231,6 +235,8 @@ void task_finish(struct scsi_task *task)
 	st->scratch = NULL;
 	if (st->lun)
 		st->lun->inflight--;
+	if (st->lun2)
+		st->lun2->inflight--;
 	if (task->status != SCSI_STATUS_GOOD)
 		task->io_kind = SCSI_IO_NONE; /* only IO that was done is counted */
 	task->done(task);

@@ -8,7 +8,8 @@
  * unit attention (not reported to INQUIRY, REPORT LUNS, REQUEST SENSE), then
  * unknown opcode, then reserved CDB bits (from the usage bitmaps in
  * opcodes.c), then a reservation conflict (pr.c), then software write
- * protection, then the handler.
+ * protection, then the handler.  All of it waits while the LUN is held
+ * (hold.c): a held task is checked when it starts, after the release.
  * Unit attentions are kept per I_T nexus and LUN (I_T_L, SAM-5 5.14): a
  * bit per condition, reported one at a time in the order of ua_codes[].
  */
@@ -136,6 +137,7 @@ void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initia
 
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id)
 {
+	holds_abort(t, nexus_id, HOLD_ANY);
 	for (int i = 0; i < SCSI_MAX_LUNS; i++)
 		pr_nexus_gone(&t->luns[i], nexus_id);
 	for (struct scsi_nexus **p = &t->nexuses; *p; p = &(*p)->next) {
@@ -194,7 +196,7 @@ void nexus_clear_luns_changed(struct scsi_target *t, uint64_t nexus_id)
 int lun_refresh_size(struct scsi_lun *lun)
 {
 	struct cowstore_volume_info info;
-	int rc = cowstore_volume_info(lun->t->cs, lun->volume_id, 0, &info);
+	int rc = cowstore_volume_info(lun->cs, lun->volume_id, 0, &info);
 	if (rc)
 		return rc;
 	uint64_t nblocks = info.size_bytes / BLOCK_BYTES;
@@ -205,7 +207,8 @@ int lun_refresh_size(struct scsi_lun *lun)
 	return 0;
 }
 
-int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id)
+int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, struct cowstore *cs,
+			uint64_t volume_id)
 {
 	struct cowstore_volume_info info;
 	if (lun >= SCSI_MAX_LUNS)
@@ -214,10 +217,14 @@ int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id)
 		return -EEXIST;
 	if (t->luns[lun].inflight)
 		return -EBUSY; /* removed, and its last commands still run on the old volume */
-	int rc = cowstore_volume_info(t->cs, volume_id, 0, &info);
+	if (!cs)
+		cs = t->cs;
+	int rc = cowstore_volume_info(cs, volume_id, 0, &info);
 	if (rc)
 		return rc;
-	t->luns[lun] = (struct scsi_lun){ .t = t, .number = lun, .volume_id = volume_id,
+	t->luns[lun] = (struct scsi_lun){ .t = t, .number = lun, .cs = cs, .volume_id = volume_id,
+					  .serial_id = volume_id,
+					  .generation = t->luns[lun].generation + 1,
 					  .nblocks = info.size_bytes / BLOCK_BYTES,
 					  .present = true, .wce = true };
 	ua_raise(t, SCSI_MAX_LUNS, UA_LUNS_CHANGED);
@@ -230,12 +237,14 @@ int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun)
 		return -ENOENT;
 	/* Commands already running keep their struct scsi_lun (the slot is not
 	 * reused until inflight is 0) and finish on the volume; new ones find
-	 * the LUN absent. */
+	 * the LUN absent, held ones too (they end now). */
 	t->luns[lun].present = false;
+	t->luns[lun].held = false;
 	pr_clear_all(&t->luns[lun]);
 	for (struct scsi_nexus *n = t->nexuses; n; n = n->next)
 		n->ua[lun] = UA_POWER_ON; /* as new, should it come back */
 	ua_raise(t, SCSI_MAX_LUNS, UA_LUNS_CHANGED);
+	holds_kick(t);
 	return 0;
 }
 
@@ -265,12 +274,14 @@ int scsi_lun_reset(struct scsi_target *t, uint64_t lun)
 {
 	if (!scsi_target_lun_present(t, lun))
 		return -ENOENT;
+	holds_abort(t, HOLD_ANY, lun);
 	lun_reset(&t->luns[lun], UA_LUN_RESET);
 	return 0;
 }
 
 void scsi_target_reset(struct scsi_target *t)
 {
+	holds_abort(t, HOLD_ANY, HOLD_ANY);
 	for (uint64_t i = 0; i < SCSI_MAX_LUNS; i++)
 		if (t->luns[i].present)
 			lun_reset(&t->luns[i], UA_POWER_ON);
@@ -368,16 +379,16 @@ static bool task_admit(struct scsi_task *task, const struct scsi_cmd *cmd, bool 
 	return true;
 }
 
-void scsi_task_execute(struct scsi_target *t, struct scsi_task *task)
+/* Run the task, or let it wait while its LUN is held. */
+static void task_start(struct scsi_task *task)
 {
 	struct task_state *st = task_state(task);
+	struct scsi_target *t = st->t;
 	bool bad_sa = false;
-	memset(st, 0, sizeof(*st));
-	task->status = SCSI_STATUS_GOOD;
-	task->sense_len = 0;
-	task->data_in_len = 0;
-	task->io_kind = SCSI_IO_NONE;
-	st->t = t;
+	if (task->lun < SCSI_MAX_LUNS && lun_held(&t->luns[task->lun])) {
+		hold_wait(task, task_start);
+		return;
+	}
 	if (task->lun < SCSI_MAX_LUNS && t->luns[task->lun].present) {
 		st->lun = &t->luns[task->lun];
 		st->lun->inflight++;
@@ -394,4 +405,16 @@ void scsi_task_execute(struct scsi_target *t, struct scsi_task *task)
 		return;
 	}
 	cmd->exec(task);
+}
+
+void scsi_task_execute(struct scsi_target *t, struct scsi_task *task)
+{
+	struct task_state *st = task_state(task);
+	memset(st, 0, sizeof(*st));
+	task->status = SCSI_STATUS_GOOD;
+	task->sense_len = 0;
+	task->data_in_len = 0;
+	task->io_kind = SCSI_IO_NONE;
+	st->t = t;
+	task_start(task);
 }

@@ -9,6 +9,11 @@
  * loop that owns the cowstore completion queue given at creation); tasks
  * complete through task->done(), called when that thread reaps the queue
  * (cowstore_queue_reap) or, for commands without IO, inside execute.
+ *
+ * Pools: each LUN is a volume of its own pool (struct cowstore), and every
+ * cowstore call for a LUN goes to that pool.  The target's one completion
+ * queue serves the requests of every pool: cowstore delivers a completion
+ * to io->queue whichever pool ran it (the queue's own pool is not used).
  */
 #ifndef SLATE_TARGET_SCSI_H
 #define SLATE_TARGET_SCSI_H
@@ -100,19 +105,26 @@ struct scsi_cdb_info {
 };
 void scsi_cdb_info(const uint8_t *cdb, uint8_t cdb_len, struct scsi_cdb_info *info);
 
-/* A SCSI target device: a set of LUNs on one pool.  name is the target's
- * name (iSCSI IQN) for VPD 0x83; the queue must belong to the calling
- * thread.  The caller owns *out; scsi_target_destroy() releases it. */
+/* A SCSI target device: a set of LUNs.  cs is the pool of the LUNs added
+ * without one.  name is the target's name (iSCSI IQN) for VPD 0x83; the
+ * queue must belong to the calling thread, and may have been created on
+ * any pool (see "Pools" above).  The caller owns *out;
+ * scsi_target_destroy() releases it. */
 int scsi_target_create(struct cowstore *cs, struct cowstore_queue *queue, const char *name,
 		       struct scsi_target **out);
 void scsi_target_destroy(struct scsi_target *t);
-/* Map a cowstore volume as a LUN (0..SCSI_MAX_LUNS-1).  Every nexus gets
- * REPORTED LUNS DATA HAS CHANGED.  -EBUSY while commands started before the
- * LUN number was last removed are still running (try again later). */
-int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, uint64_t volume_id);
+/* Map volume_id of pool cs (NULL: the target's pool) as a LUN
+ * (0..SCSI_MAX_LUNS-1).  Volume ids must be unique across the pools of one
+ * target: the LUN's identifiers (VPD 80h, 83h) are made from it.  Every
+ * nexus gets REPORTED LUNS DATA HAS CHANGED.  -EBUSY while commands started
+ * before the LUN number was last removed are still running (try again
+ * later). */
+int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, struct cowstore *cs,
+			uint64_t volume_id);
 /* Unmap a LUN (-ENOENT if absent): from now on commands find it absent
- * (LOGICAL UNIT NOT SUPPORTED); those already running finish on its volume.
- * Every nexus gets REPORTED LUNS DATA HAS CHANGED. */
+ * (LOGICAL UNIT NOT SUPPORTED), those held included, which end at once;
+ * those already running finish on its volume.  Every nexus gets REPORTED
+ * LUNS DATA HAS CHANGED. */
 int scsi_target_remove_lun(struct scsi_target *t, uint64_t lun);
 /* Call after the LUN's volume was resized: rereads its size and, if it
  * changed, raises CAPACITY DATA HAS CHANGED on every nexus.  (READ CAPACITY
@@ -127,6 +139,32 @@ void scsi_target_thin_threshold(struct scsi_target *t);
  * that need no IO).  Never fails: errors come back as status and sense. */
 void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
 
+/* ---- volume moves: hold and switch ----------------------------------------
+ * To move a volume online to another pool, its LUNs are held while the last
+ * changes are copied, then switched to the copy.  cs NULL below means the
+ * target's pool.  Holding again is harmless; a LUN mapped to the volume
+ * after the hold was taken is not held until it is taken again.  A
+ * switched LUN keeps its identity (serial number, NAA designator). */
+
+/* Hold the LUNs mapped to volume (cs, volume_id): commands that reach
+ * scsi_task_execute for them from now on wait in the target, in arrival
+ * order, without starting (their unit attention, reservation and other
+ * checks come when they start).  So does an EXTENDED COPY, from any LUN,
+ * before a piece that reads or writes a held LUN.  Returns how many
+ * commands are running on those LUNs (started before the hold). */
+unsigned scsi_target_hold_volume(struct scsi_target *t, struct cowstore *cs, uint64_t volume_id);
+/* Commands running on the volume through this target (0: quiet), those of
+ * LUNs removed since it was held and still finishing included. */
+unsigned scsi_target_volume_inflight(const struct scsi_target *t, struct cowstore *cs,
+				     uint64_t volume_id);
+/* End the hold.  to_cs not NULL: those LUNs now serve (to_cs, to_volume_id)
+ * (size re-read; a new size raises CAPACITY DATA HAS CHANGED; the caller
+ * checks that the volume exists); then the held commands run, in arrival
+ * order.  A LUN removed while held lost its held commands at the removal
+ * (LOGICAL UNIT NOT SUPPORTED). */
+void scsi_target_release_volume(struct scsi_target *t, struct cowstore *cs, uint64_t volume_id,
+				struct cowstore *to_cs, uint64_t to_volume_id);
+
 /* Longest initiator port name, NUL included (iSCSI: a 223-byte name, then
  * ",i,0x" and 12 hex digits of ISID). */
 #define SCSI_PORT_NAME_MAX 256
@@ -139,18 +177,27 @@ void scsi_task_execute(struct scsi_target *t, struct scsi_task *task);
  * NULL or a name too long gives the nexus a name of its own ("nexus.<id>").
  * A task whose nexus_id was never added creates its nexus on the spot, with
  * POWER ON, RESET OR BUS DEVICE RESET OCCURRED pending, like scsi_nexus_add,
- * and such a name.  Removing a nexus releases its RESERVE(6) reservations. */
+ * and such a name.  Removing a nexus ends its held tasks (TASK ABORTED) and
+ * releases its RESERVE(6) reservations. */
 void scsi_nexus_add(struct scsi_target *t, uint64_t nexus_id, const char *initiator_port);
 void scsi_nexus_remove(struct scsi_target *t, uint64_t nexus_id);
 
 /* ---- task management (SAM-5 7.x) ----------------------------------------
  * The transport finds and aborts the tasks a function covers (tasks already
  * in cowstore run to their end, and their done() still comes); these give
- * the logical units the state the function leaves behind. */
+ * the logical units the state the function leaves behind.
+ * A task waiting on a held LUN (scsi_target_hold_volume) has not started:
+ * the transport ends it with scsi_task_abort().  A reset and the removal of
+ * a nexus also end the held tasks they cover that the transport left. */
 bool scsi_target_lun_present(const struct scsi_target *t, uint64_t lun);
+/* Abort a task that waits on a held LUN: it leaves the wait and done() runs
+ * before this returns, with TASK ABORTED status.  false for a task that is
+ * not waiting (running: its done() comes when it ends). */
+bool scsi_task_abort(struct scsi_target *t, struct scsi_task *task);
 /* LOGICAL UNIT RESET of one LUN (-ENOENT if absent) or a target reset of
- * all: mode parameters return to their defaults, RESERVE(6) reservations
- * end (persistent ones stay, SPC-4 5.13.1) and every nexus gets BUS DEVICE
+ * all: held tasks sent to the LUN (all) end with TASK ABORTED, mode
+ * parameters return to their defaults, RESERVE(6) reservations end
+ * (persistent ones stay, SPC-4 5.13.1) and every nexus gets BUS DEVICE
  * RESET FUNCTION OCCURRED (LUN reset) or POWER ON, RESET, OR BUS DEVICE
  * RESET OCCURRED (target reset). */
 int scsi_lun_reset(struct scsi_target *t, uint64_t lun);

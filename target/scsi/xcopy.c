@@ -6,10 +6,21 @@
  * Supported: identification CSCD descriptors (E4h) and block-to-block
  * segment descriptors (02h).  A CSCD descriptor's designator is matched
  * against the NAA designators of this target's LUNs only, so a session can
- * copy only among LUNs it could address itself.  A segment runs as cowstore
- * COPY requests, which share extents where both ranges are 4 KiB aligned
- * and copy data elsewhere; when source and destination overlap on one LUN
- * the pieces go in memmove order and are never longer than the distance.
+ * copy only among LUNs it could address itself.  A segment runs in pieces.
+ * Between LUNs of one pool a piece is a cowstore COPY request, which shares
+ * extents where both ranges are 4 KiB aligned and copies data elsewhere;
+ * when source and destination overlap on one LUN the pieces go in memmove
+ * order and are never longer than the distance.  COPY cannot cross pools:
+ * between LUNs of different pools a piece is read into a bounce buffer
+ * (allocated with the first such piece) and written from it.
+ *
+ * In flight: while a piece runs, the task counts in lun->inflight on both
+ * of its LUNs (st->lun the one it does IO on, st->lun2 the other), so a
+ * LUN removed meanwhile keeps its number until the piece ends; between
+ * pieces it counts on neither.  A piece that would read or write a held
+ * LUN (hold.c) waits until the hold ends, and may then find its LUNs on
+ * other pools.  A segment whose LUN was unmapped (or mapped again) since
+ * the list was parsed is not copied: COPY ABORTED, UNREACHABLE COPY TARGET.
  *
  * Copy status: the target keeps the last XCOPY_SLOTS copies, keyed by I_T
  * nexus and list identifier, for RECEIVE COPY RESULTS.  A running copy
@@ -28,6 +39,7 @@
 #define MAX_SEGMENTS 32u
 #define MAX_DESC_LIST_BYTES 1024u /* CSCD and segment descriptors together */
 #define MAX_SEGMENT_BLOCKS 0xffffu
+#define BOUNCE_BLOCKS 2048u              /* a piece between pools: 1 MiB */
 
 #define CSCD_IDENTIFICATION 0xe4
 #define SEGMENT_BLOCK_TO_BLOCK 0x02
@@ -38,6 +50,7 @@
 
 struct xcopy_segment {
 	struct scsi_lun *src, *dst;
+	uint32_t src_generation, dst_generation; /* their mappings when parsed */
 	uint64_t src_lba, dst_lba;
 	uint32_t nblocks;
 };
@@ -48,7 +61,15 @@ struct xcopy_job {
 	uint32_t nsegments, current;
 	uint32_t done_blocks;             /* of the current segment */
 	struct xcopy_segment seg[MAX_SEGMENTS];
+	uint64_t bounce_dst_lba;          /* where the piece read into bounce goes */
+	bool has_bounce;                  /* bounce[] is there (job_with_bounce) */
+	uint8_t bounce[];                 /* BOUNCE_BLOCKS, for pieces between pools */
 };
+
+static struct xcopy_job *job_of(struct task_state *st)
+{
+	return (struct xcopy_job *)(void *)st->scratch;
+}
 
 /* ---- parsing the parameter list ------------------------------------------- */
 
@@ -134,6 +155,8 @@ static bool parse_segments(struct scsi_task *task, const uint8_t *p, uint32_t le
 		struct xcopy_segment *seg = &job->seg[job->nsegments++];
 		seg->src = luns[src];
 		seg->dst = luns[dst];
+		seg->src_generation = seg->src->generation;
+		seg->dst_generation = seg->dst->generation;
 		seg->nblocks = get_be16(d + 10);
 		seg->src_lba = get_be64(d + 12);
 		seg->dst_lba = get_be64(d + 20);
@@ -240,14 +263,19 @@ static void xcopy_done(struct scsi_task *task)
 
 /* ---- running the segments ------------------------------------------------- */
 
-/* The next piece of the current segment: at most MAX_IO_BLOCKS, and when
+static bool same_pool(const struct xcopy_segment *seg)
+{
+	return seg->src->cs == seg->dst->cs;
+}
+
+/* The next piece of the current segment: at most max blocks, and when
  * source and destination overlap on one volume, at most their distance,
  * taken from the end when the destination lies above the source. */
-static void next_piece(const struct xcopy_segment *seg, uint32_t done, uint64_t *src_lba,
-		       uint64_t *dst_lba, uint32_t *n)
+static void next_piece(const struct xcopy_segment *seg, uint32_t done, uint32_t max,
+		       uint64_t *src_lba, uint64_t *dst_lba, uint32_t *n)
 {
-	uint32_t left = seg->nblocks - done, max = MAX_IO_BLOCKS;
-	bool same = seg->src->volume_id == seg->dst->volume_id;
+	uint32_t left = seg->nblocks - done;
+	bool same = same_pool(seg) && seg->src->volume_id == seg->dst->volume_id;
 	uint64_t distance = seg->dst_lba > seg->src_lba ? seg->dst_lba - seg->src_lba
 							: seg->src_lba - seg->dst_lba;
 	bool backward = same && seg->dst_lba > seg->src_lba && distance < seg->nblocks;
@@ -259,12 +287,42 @@ static void next_piece(const struct xcopy_segment *seg, uint32_t done, uint64_t 
 	*dst_lba = seg->dst_lba + offset;
 }
 
-/* The task counts as in flight on the LUN it writes to (see task_finish). */
-static void move_to_lun(struct task_state *st, struct scsi_lun *lun)
+/* The task counts in flight on lun and lun2 (either may be NULL) instead
+ * of the LUNs it counted on (see task_finish). */
+static void count_on(struct task_state *st, struct scsi_lun *lun, struct scsi_lun *lun2)
 {
-	st->lun->inflight--;
+	if (lun)
+		lun->inflight++;
+	if (lun2)
+		lun2->inflight++;
+	if (st->lun)
+		st->lun->inflight--;
+	if (st->lun2)
+		st->lun2->inflight--;
 	st->lun = lun;
-	lun->inflight++;
+	st->lun2 = lun2;
+}
+
+/* Are both LUNs of seg still the ones the list named? */
+static bool reachable(const struct xcopy_segment *seg)
+{
+	return seg->src->present && seg->src->generation == seg->src_generation &&
+	       seg->dst->present && seg->dst->generation == seg->dst_generation;
+}
+
+/* The job with its bounce buffer; NULL when there is no memory for it.
+ * The job may move: pointers into the old one are stale. */
+static struct xcopy_job *job_with_bounce(struct task_state *st)
+{
+	struct xcopy_job *job = job_of(st);
+	if (job->has_bounce)
+		return job;
+	job = realloc(job, sizeof(*job) + (size_t)BOUNCE_BLOCKS * BLOCK_BYTES);
+	if (!job)
+		return NULL; /* the old job is still st->scratch */
+	job->has_bounce = true;
+	st->scratch = (uint8_t *)job;
+	return job;
 }
 
 static void copy_next(struct scsi_task *task);
@@ -272,7 +330,7 @@ static void copy_next(struct scsi_task *task);
 static void piece_done(struct scsi_task *task)
 {
 	struct task_state *st = task_state(task);
-	struct xcopy_job *job = (struct xcopy_job *)(void *)st->scratch;
+	struct xcopy_job *job = job_of(st);
 	job->done_blocks += st->cursor;
 	if (job->slot)
 		job->slot->transfer_blocks += st->cursor;
@@ -285,10 +343,47 @@ static void piece_done(struct scsi_task *task)
 	copy_next(task);
 }
 
+/* A piece between pools, read into the bounce buffer: now write it. */
+static void bounce_write(struct scsi_task *task)
+{
+	struct task_state *st = task_state(task);
+	struct xcopy_job *job = job_of(st);
+	count_on(st, st->lun2, st->lun); /* IO on the destination now */
+	io_run(task, COWSTORE_OP_WRITE, 0, job->bounce_dst_lba, st->cursor, job->bounce,
+	       piece_done);
+}
+
+/* The next piece of the current segment. */
+static void run_piece(struct scsi_task *task)
+{
+	struct task_state *st = task_state(task);
+	struct xcopy_job *job = job_of(st);
+	uint64_t src_lba, dst_lba;
+	uint32_t n;
+	if (same_pool(&job->seg[job->current])) {
+		const struct xcopy_segment *seg = &job->seg[job->current];
+		next_piece(seg, job->done_blocks, MAX_IO_BLOCKS, &src_lba, &dst_lba, &n);
+		st->cursor = n; /* piece_done reads it back */
+		count_on(st, seg->dst, seg->src);
+		io_copy(task, dst_lba, seg->src->volume_id, src_lba, n, piece_done);
+		return;
+	}
+	if (!(job = job_with_bounce(st))) {
+		task_fail_errno(task, -ENOMEM, 0);
+		return;
+	}
+	const struct xcopy_segment *seg = &job->seg[job->current];
+	next_piece(seg, job->done_blocks, BOUNCE_BLOCKS, &src_lba, &dst_lba, &n);
+	st->cursor = n;
+	job->bounce_dst_lba = dst_lba;
+	count_on(st, seg->src, seg->dst);
+	io_run(task, COWSTORE_OP_READ, 0, src_lba, n, job->bounce, bounce_write);
+}
+
 static void copy_next(struct scsi_task *task)
 {
 	struct task_state *st = task_state(task);
-	struct xcopy_job *job = (struct xcopy_job *)(void *)st->scratch;
+	struct xcopy_job *job = job_of(st);
 	while (job->current < job->nsegments && job->seg[job->current].nblocks == 0) {
 		job->current++;
 		if (job->slot)
@@ -300,12 +395,17 @@ static void copy_next(struct scsi_task *task)
 		return;
 	}
 	const struct xcopy_segment *seg = &job->seg[job->current];
-	uint64_t src_lba, dst_lba;
-	uint32_t n;
-	next_piece(seg, job->done_blocks, &src_lba, &dst_lba, &n);
-	move_to_lun(st, seg->dst);
-	st->cursor = n; /* piece_done reads it back */
-	io_copy(task, dst_lba, seg->src->volume_id, src_lba, n, piece_done);
+	if (!reachable(seg)) {
+		copy_aborted(task, ASC_UNREACHABLE_COPY_TARGET);
+		task_finish(task);
+		return;
+	}
+	if (lun_held(seg->src) || lun_held(seg->dst)) {
+		count_on(st, NULL, NULL);
+		hold_wait(task, copy_next);
+		return;
+	}
+	run_piece(task);
 }
 
 void spc_extended_copy(struct scsi_task *task)

@@ -42,7 +42,8 @@ static inline struct iscsi_server *fuzz_server(void)
 	    cowstore_volume_create(fuzz_pool.cs, "fuzz", 64u << 20, &vol, NULL) ||
 	    iscsi_server_create(fuzz_pool.cs, &opts, &fuzz_srv) ||
 	    iscsi_server_add_target(fuzz_srv, FUZZ_TARGET) ||
-	    iscsi_server_add_lun(fuzz_srv, FUZZ_TARGET, 0, vol) || server_open_loop(fuzz_srv)) {
+	    iscsi_server_add_lun(fuzz_srv, FUZZ_TARGET, 0, NULL, vol) ||
+	    server_open_loop(fuzz_srv)) {
 		fprintf(stderr, "fuzz: cannot set up the server\n");
 		abort();
 	}

@@ -7,160 +7,18 @@
  * it; a configuration naming a missing volume fails and changes nothing;
  * and configurations applied in a loop while a client does IO (run it under
  * the ASan build too: build/asan/tests/unit/target/iscsi/test_reconf).
- *
- * Only the public iscsi.h is included: libiscsi's headers define
- * struct scsi_task and SCSI_STATUS_* as target/scsi does.
+ * Volumes are found across two pools (the server's finder): a LUN on the
+ * second pool serves that pool's volume, and iscsi_config_drop_missing_luns
+ * finds volumes the same way.
  */
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <iscsi/iscsi.h>
-#include <iscsi/scsi-lowlevel.h>
+#include "tests/unit/target/iscsi/servertest.h"
 
-#include "target/iscsi/iscsi.h"
-#include "tests/harness.h"
-
-#define T1 "iqn.2026-11.dev.slate:reconf-one"
-#define T2 "iqn.2026-11.dev.slate:reconf-two"
-#define INITIATOR "iqn.2026-11.dev.slate:reconf-client"
 #define OTHER_INITIATOR "iqn.2026-11.dev.slate:someone-else"
-#define BLOCK 512
-
-/* Volumes of different sizes, so READ CAPACITY tells which one a LUN is. */
-static const struct {
-	const char *name;
-	uint64_t bytes;
-} volumes[] = { { "a", 8 << 20 }, { "b", 12 << 20 }, { "c", 20 << 20 } };
-
-struct fixture {
-	char dir[64];
-	struct cowstore *cs;
-	struct iscsi_server *srv;
-	char portal[32];
-};
-
-/* ---- configurations ----------------------------------------------------- */
-
-static struct iscsi_target_config *cfg_target(struct iscsi_config *cfg, const char *iqn)
-{
-	struct iscsi_target_config *t = &cfg->targets[cfg->ntargets++];
-	memset(t, 0, sizeof(*t));
-	snprintf(t->iqn, sizeof(t->iqn), "%s", iqn);
-	return t;
-}
-
-static void cfg_lun(struct iscsi_target_config *t, uint64_t lun, const char *volume)
-{
-	t->luns[t->nluns].lun = lun;
-	snprintf(t->luns[t->nluns].volume, sizeof(t->luns[0].volume), "%s", volume);
-	t->nluns++;
-}
-
-static int apply(struct fixture *f, const struct iscsi_config *cfg)
-{
-	char why[256] = "";
-	int rc = iscsi_server_apply_config(f->srv, cfg, why, sizeof(why));
-	if (rc)
-		fprintf(stderr, "  apply: %s (%s)\n", why, strerror(-rc));
-	return rc;
-}
-
-/* T1 with LUN 0 = a, applied before start (the path slated takes). */
-static int fixture_start(struct fixture *f)
-{
-	struct cowstore_err err = { "" };
-	struct iscsi_server_options opts = { .address = "127.0.0.1" };
-	static struct iscsi_config cfg;
-	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/slate-reconf-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -errno;
-	int rc = cowstore_pool_create(f->dir, NULL, &err);
-	if (!rc)
-		rc = cowstore_open(f->dir, &f->cs, &err);
-	for (size_t i = 0; !rc && i < sizeof(volumes) / sizeof(volumes[0]); i++) {
-		uint64_t id;
-		rc = cowstore_volume_create(f->cs, volumes[i].name, volumes[i].bytes, &id, &err);
-	}
-	if (!rc)
-		rc = iscsi_server_create(f->cs, &opts, &f->srv);
-	if (rc)
-		return rc;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg_lun(cfg_target(&cfg, T1), 0, "a");
-	rc = apply(f, &cfg);
-	if (!rc)
-		rc = iscsi_server_start(f->srv);
-	snprintf(f->portal, sizeof(f->portal), "127.0.0.1:%u", iscsi_server_port(f->srv));
-	return rc;
-}
-
-static void fixture_stop(struct fixture *f)
-{
-	iscsi_server_destroy(f->srv);
-	cowstore_close(f->cs);
-	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	CHECK_EQ(system(cmd), 0);
-}
-
-/* ---- the initiator ------------------------------------------------------- */
-
-static struct iscsi_context *login(struct fixture *f, const char *initiator, const char *target)
-{
-	struct iscsi_context *ini = iscsi_create_context(initiator);
-	if (!ini)
-		return NULL;
-	iscsi_set_targetname(ini, target);
-	iscsi_set_session_type(ini, ISCSI_SESSION_NORMAL);
-	iscsi_set_timeout(ini, 10);
-	if (iscsi_full_connect_sync(ini, f->portal, 0) != 0) {
-		iscsi_destroy_context(ini);
-		return NULL;
-	}
-	return ini;
-}
-
-/* SCSI status of a command, with its sense key and ASC/ASCQ; -1 when the
- * command got no answer. */
-struct outcome {
-	int status;
-	int key, asc_ascq;
-};
-
-static struct outcome outcome_of(struct scsi_task *task)
-{
-	struct outcome o = { -1, 0, 0 };
-	if (!task)
-		return o;
-	o.status = task->status;
-	if (task->status == SCSI_STATUS_CHECK_CONDITION) {
-		o.key = task->sense.key;
-		o.asc_ascq = task->sense.ascq;
-	}
-	scsi_free_scsi_task(task);
-	return o;
-}
-
-static struct outcome tur(struct iscsi_context *ini, int lun)
-{
-	return outcome_of(iscsi_testunitready_sync(ini, lun));
-}
-
-/* TEST UNIT READY until GOOD: the unit attentions of a new nexus pass. */
-static bool settle(struct iscsi_context *ini, int lun)
-{
-	for (int i = 0; i < 8; i++)
-		if (tur(ini, lun).status == SCSI_STATUS_GOOD)
-			return true;
-	return false;
-}
 
 /* REPORT LUNS as a bitmap of LUNs 0..63; UINT64_MAX on failure. */
 static uint64_t report_luns(struct iscsi_context *ini)
@@ -179,21 +37,6 @@ static uint64_t report_luns(struct iscsi_context *ini)
 	if (task)
 		scsi_free_scsi_task(task);
 	return map;
-}
-
-/* The LUN's size in bytes by READ CAPACITY(16); 0 on failure. */
-static uint64_t capacity(struct iscsi_context *ini, int lun)
-{
-	struct scsi_task *task = iscsi_readcapacity16_sync(ini, lun);
-	uint64_t bytes = 0;
-	if (task && task->status == SCSI_STATUS_GOOD) {
-		struct scsi_readcapacity16 *rc16 = scsi_datain_unmarshall(task);
-		if (rc16)
-			bytes = (rc16->returned_lba + 1) * rc16->block_length;
-	}
-	if (task)
-		scsi_free_scsi_task(task);
-	return bytes;
 }
 
 /* Has the target closed this session's connection (EOF within 5 s)? */
@@ -411,6 +254,38 @@ static void test_missing_volume_fails_and_changes_nothing(void)
 	fixture_stop(&f);
 }
 
+static void test_volumes_found_across_pools(void)
+{
+	struct fixture f;
+	struct iscsi_config cfg = { 0 };
+	uint8_t block[BLOCK], back[BLOCK];
+	REQUIRE(fixture_start(&f) == 0);
+	struct iscsi_target_config *t = cfg_target(&cfg, T1);
+	cfg_lun(t, 0, "a");
+	cfg_lun(t, 1, "d"); /* in the second pool */
+	REQUIRE(apply(&f, &cfg) == 0);
+	struct iscsi_context *ini = login(&f, INITIATOR, T1);
+	REQUIRE(ini);
+	CHECK(settle(ini, 1));
+	CHECK_EQ(capacity(ini, 1), volumes[3].bytes);
+	memset(block, 0x5d, sizeof(block));
+	CHECK_EQ(outcome_of(iscsi_write10_sync(ini, 1, 9, block, BLOCK, BLOCK, 0, 0, 0, 0, 0))
+			 .status,
+		 SCSI_STATUS_GOOD);
+	CHECK_EQ(cowstore_read(f.cs2, f.ids[3], 9, 1, back), 0);
+	CHECK(memcmp(back, block, BLOCK) == 0);
+	iscsi_destroy_context(ini);
+
+	struct iscsi_volume_finder finder = { find_volume, &f };
+	cfg_lun(t, 2, "no-such-volume");
+	iscsi_config_drop_missing_luns(f.cs, &finder, &cfg, NULL, NULL);
+	CHECK_EQ(cfg.targets[0].nluns, 2);  /* a and d stay */
+	iscsi_config_drop_missing_luns(f.cs, NULL, &cfg, NULL, NULL);
+	CHECK_EQ(cfg.targets[0].nluns, 1);  /* d is not in the server's pool */
+	CHECK(!strcmp(cfg.targets[0].luns[0].volume, "a"));
+	fixture_stop(&f);
+}
+
 /* ---- configurations applied while a client does IO ------------------------ */
 
 struct io_worker {
@@ -526,6 +401,7 @@ static const struct harness_test tests[] = {
 	{ "acl_leaving_out_a_session_closes_it", test_acl_leaving_out_a_session_closes_it },
 	{ "missing_volume_fails_and_changes_nothing",
 	  test_missing_volume_fails_and_changes_nothing },
+	{ "volumes_found_across_pools", test_volumes_found_across_pools },
 	{ "configs_applied_during_io", test_configs_applied_during_io },
 };
 

@@ -55,7 +55,7 @@ static int fixture_start_pool(struct fixture *f, const struct iscsi_server_optio
 	if (!rc)
 		rc = iscsi_server_add_target(f->srv, TARGET_IQN);
 	if (!rc)
-		rc = iscsi_server_add_lun(f->srv, TARGET_IQN, 0, volume_id);
+		rc = iscsi_server_add_lun(f->srv, TARGET_IQN, 0, NULL, volume_id);
 	return rc ? rc : iscsi_server_start(f->srv);
 }
 
@@ -513,7 +513,7 @@ static void test_aptpl_registration_survives_a_restart(void)
 	REQUIRE(cowstore_volume_lookup(f.cs, "v", &volume_id) == 0);
 	REQUIRE(iscsi_server_create(f.cs, &opts, &f.srv) == 0);
 	REQUIRE(iscsi_server_add_target(f.srv, TARGET_IQN) == 0);
-	REQUIRE(iscsi_server_add_lun(f.srv, TARGET_IQN, 0, volume_id) == 0);
+	REQUIRE(iscsi_server_add_lun(f.srv, TARGET_IQN, 0, NULL, volume_id) == 0);
 	REQUIRE(iscsi_server_start(f.srv) == 0);
 	REQUIRE(ini_connect(&in, iscsi_server_port(f.srv), 2) == 0 && ini_login(&in, "None") == 0);
 	ini_scsi(&in, tur, NULL, 0, false);

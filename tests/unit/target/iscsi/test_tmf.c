@@ -5,10 +5,15 @@
  * for its Data-Out after the R2T and can be aborted.  Checks the TMF
  * Response codes of every function, that an aborted command's data is
  * refused, the unit attention each reset leaves, and that TARGET COLD
- * RESET closes the connection after its response.
+ * RESET closes the connection after its response.  Commands held by a
+ * volume move (iscsi_server_hold_volume): ABORT TASK and LOGICAL UNIT
+ * RESET end them without a SCSI Response, one left runs at the release,
+ * and a session that closes with one held goes away cleanly.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -22,6 +27,7 @@
 struct session {
 	struct test_pool tp;
 	struct iscsi_server *srv;
+	uint64_t vol;
 	int fd;
 	uint32_t cmd_sn, itt;
 	uint8_t bhs[BHS_LEN];  /* the last PDU received */
@@ -86,15 +92,14 @@ static int session_open(struct session *s)
 	struct iscsi_server_options opts = { .address = "127.0.0.1" };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct timeval timeout = { .tv_sec = 10 };
-	uint64_t vol;
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	s->cmd_sn = 1;
 	if (test_pool_open(&s->tp, 64, 0) ||
-	    cowstore_volume_create(s->tp.cs, "vol", 1 << 20, &vol, NULL) ||
+	    cowstore_volume_create(s->tp.cs, "vol", 1 << 20, &s->vol, NULL) ||
 	    iscsi_server_create(s->tp.cs, &opts, &s->srv) ||
 	    iscsi_server_add_target(s->srv, TARGET) ||
-	    iscsi_server_add_lun(s->srv, TARGET, 0, vol) || iscsi_server_start(s->srv))
+	    iscsi_server_add_lun(s->srv, TARGET, 0, NULL, s->vol) || iscsi_server_start(s->srv))
 		return -1;
 	sin.sin_port = htons(iscsi_server_port(s->srv));
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
@@ -230,8 +235,89 @@ static void test_resets(void)
 	session_close(&s);
 }
 
+/* Nothing arrives from the target within ms. */
+static bool silent_for(struct session *s, int ms)
+{
+	struct pollfd pfd = { s->fd, POLLIN, 0 };
+	return poll(&pfd, 1, ms) == 0;
+}
+
+static const uint8_t tur_cdb[16] = { 0 };
+
+static void test_held_commands_and_task_management(void)
+{
+	struct session s;
+	uint16_t asc;
+	REQUIRE(session_open(&s) == 0);
+	tur(&s, &asc); /* power on */
+	CHECK_EQ(iscsi_server_hold_volume(s.srv, NULL, s.vol, 1000), 0);
+	CHECK_EQ(iscsi_server_hold_volume(s.srv, NULL, s.vol, 1000), -EBUSY);
+
+	REQUIRE(send_cdb(&s, 0, tur_cdb, false) == 0);
+	uint32_t held = s.itt;
+	CHECK(silent_for(&s, 200));                    /* held: no answer */
+	CHECK_EQ(tmf(&s, 1, 0, held, s.cmd_sn - 1), 0); /* ABORT TASK: its response only */
+	CHECK_EQ(tmf(&s, 1, 0, held, s.cmd_sn - 1), 1); /* and it is gone */
+
+	REQUIRE(send_cdb(&s, 0, tur_cdb, false) == 0);
+	CHECK(silent_for(&s, 100));
+	CHECK_EQ(tmf(&s, 5, 0, 0, 0), 0);              /* LOGICAL UNIT RESET */
+
+	REQUIRE(send_cdb(&s, 0, tur_cdb, false) == 0); /* this one waits for the release */
+	uint32_t last = s.itt;
+	CHECK(silent_for(&s, 100));
+	CHECK_EQ(iscsi_server_release_volume(s.srv, NULL, s.vol, NULL, 0), 0);
+	CHECK_EQ(recv_pdu(&s), OP_SCSI_RSP);
+	CHECK_EQ(get_be32(s.bhs + 16), last);
+	CHECK_EQ(s.bhs[3], SCSI_STATUS_CHECK_CONDITION);
+	CHECK_EQ(s.data[2 + 12] << 8 | s.data[2 + 13], 0x2903); /* the reset's */
+	CHECK_EQ(tur(&s, &asc), SCSI_STATUS_GOOD);
+	CHECK_EQ(iscsi_server_release_volume(s.srv, NULL, s.vol, NULL, 0), -ENOENT);
+	session_close(&s);
+}
+
+static size_t session_count(struct iscsi_server *srv)
+{
+	size_t count = 0;
+	iscsi_server_list_sessions(srv, NULL, 0, &count);
+	return count;
+}
+
+/* The initiator hangs up with a command held: the connection goes (its
+ * command ended), the release finds nothing to run, and the target serves
+ * a new session. */
+static void test_session_closed_with_held_command(void)
+{
+	struct session s;
+	uint16_t asc;
+	REQUIRE(session_open(&s) == 0);
+	tur(&s, &asc);
+	CHECK_EQ(iscsi_server_hold_volume(s.srv, NULL, s.vol, 1000), 0);
+	REQUIRE(send_cdb(&s, 0, tur_cdb, false) == 0);
+	CHECK(silent_for(&s, 100));
+	close(s.fd);
+	s.fd = -1;
+	for (int i = 0; i < 200 && session_count(s.srv); i++)
+		usleep(10000);
+	CHECK_EQ(session_count(s.srv), 0);
+	CHECK_EQ(iscsi_server_release_volume(s.srv, NULL, s.vol, NULL, 0), 0);
+
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(iscsi_server_port(s.srv)) };
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	s.fd = socket(AF_INET, SOCK_STREAM, 0);
+	REQUIRE(connect(s.fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	s.cmd_sn = 1;
+	REQUIRE(login(&s) == 0);
+	CHECK_EQ(tur(&s, &asc), SCSI_STATUS_CHECK_CONDITION); /* a new nexus: power on */
+	CHECK_EQ(tur(&s, &asc), SCSI_STATUS_GOOD);
+	session_close(&s);
+}
+
 static const struct harness_test tests[] = {
 	{ "abort_task", test_abort_task },
 	{ "resets", test_resets },
+	{ "held_commands_and_task_management", test_held_commands_and_task_management },
+	{ "session_closed_with_held_command", test_session_closed_with_held_command },
 };
 HARNESS_MAIN(tests)

@@ -1,6 +1,7 @@
 /*
  * scsitest.h - helpers shared by the target/scsi unit tests: a throw-away
- * pool with one volume mapped as LUN 0 of a target, a task runner that
+ * pool with one volume mapped as LUN 0 of a target (and a second pool for
+ * more LUNs), a task runner that
  * executes a CDB and reaps the cowstore queue until done() ran, CDB builders
  * and a check of status plus exact sense bytes.
  */
@@ -30,12 +31,12 @@ static inline void fixture_on_done(struct scsi_task *task)
 	(*(int *)task->priv)++;
 }
 
-/* Execute the CDB on lun with data (transfer_len bytes, either direction) and
- * wait until done() ran; returns the task for checks. */
-static inline struct scsi_task *run_on(struct fixture *f, uint64_t lun, const uint8_t *cdb,
-				       uint8_t cdb_len, void *data, uint32_t transfer_len)
+/* Execute the CDB on lun with data (transfer_len bytes, either direction)
+ * as task, for f->nexus; done() counts in *done_calls. */
+static inline void start_task(struct fixture *f, struct scsi_task *task, int *done_calls,
+			      uint64_t lun, const uint8_t *cdb, uint8_t cdb_len, void *data,
+			      uint32_t transfer_len)
 {
-	struct scsi_task *task = &f->task;
 	memset(task, 0, sizeof(*task));
 	task->lun = lun;
 	memcpy(task->cdb, cdb, cdb_len);
@@ -44,16 +45,44 @@ static inline struct scsi_task *run_on(struct fixture *f, uint64_t lun, const ui
 	task->nexus_id = f->nexus ? f->nexus : NEXUS;
 	task->data = data;
 	task->done = fixture_on_done;
-	f->done_calls = 0;
-	task->priv = &f->done_calls;
+	*done_calls = 0;
+	task->priv = done_calls;
 	scsi_task_execute(f->t, task);
-	for (int i = 0; i < 1000 && !f->done_calls; i++) {
-		cowstore_queue_wait(f->q, 100);
+}
+
+/* Reap completions until *done_calls is set or timeout_ms has passed;
+ * whether it was set. */
+static inline bool reap_until(struct fixture *f, const int *done_calls, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms && !*done_calls; waited += 10) {
+		cowstore_queue_wait(f->q, 10);
 		cowstore_queue_reap(f->q, 0);
 	}
+	return *done_calls != 0;
+}
+
+/* A task of its own, for tests that keep several going (held ones). */
+struct pending {
+	struct scsi_task task;
+	int done;
+};
+
+static inline void start_on(struct fixture *f, struct pending *p, uint64_t lun,
+			    const uint8_t *cdb, void *data, uint32_t transfer_len)
+{
+	start_task(f, &p->task, &p->done, lun, cdb, 16, data, transfer_len);
+}
+
+/* Execute the CDB on lun with data (transfer_len bytes, either direction) and
+ * wait until done() ran; returns the task for checks. */
+static inline struct scsi_task *run_on(struct fixture *f, uint64_t lun, const uint8_t *cdb,
+				       uint8_t cdb_len, void *data, uint32_t transfer_len)
+{
+	start_task(f, &f->task, &f->done_calls, lun, cdb, cdb_len, data, transfer_len);
+	reap_until(f, &f->done_calls, 100000);
 	if (f->done_calls != 1)
 		fprintf(stderr, "  done() ran %d times for opcode %02x\n", f->done_calls, cdb[0]);
-	return task;
+	return &f->task;
 }
 
 static inline struct scsi_task *run(struct fixture *f, const uint8_t *cdb, void *data,
@@ -72,7 +101,7 @@ static inline int fixture_open(struct fixture *f, uint64_t pool_mib, uint64_t vo
 	    cowstore_volume_create(f->tp.cs, "vol", vol_bytes, &f->vol, NULL) ||
 	    cowstore_queue_create(f->tp.cs, &f->q) ||
 	    scsi_target_create(f->tp.cs, f->q, "iqn.2026-01.io.slate:test", &f->t) ||
-	    scsi_target_add_lun(f->t, 0, f->vol))
+	    scsi_target_add_lun(f->t, 0, NULL, f->vol))
 		return -1;
 	scsi_nexus_add(f->t, NEXUS, "iqn.2026-01.io.slate:initiator,i,0x000000000001");
 	if (keep_ua)
@@ -80,6 +109,32 @@ static inline int fixture_open(struct fixture *f, uint64_t pool_mib, uint64_t vo
 	uint8_t tur[16] = { 0 };
 	struct scsi_task *task = run(f, tur, NULL, 0);
 	return task->status == SCSI_STATUS_CHECK_CONDITION && task->sense[12] == 0x29 ? 0 : -1;
+}
+
+/* A volume of vol_bytes in pool cs whose id no volume of the fixture's pool
+ * has (volume ids are unique across the pools of an appliance; test pools
+ * count from 1 each). */
+static inline int fixture_other_volume(struct fixture *f, struct cowstore *cs,
+				       uint64_t vol_bytes, uint64_t *vol)
+{
+	struct cowstore_volume_info info;
+	char name[16];
+	for (int i = 0;; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		if (cowstore_volume_create(cs, name, vol_bytes, vol, NULL))
+			return -1;
+		if (cowstore_volume_info(f->tp.cs, *vol, 0, &info) == -ENOENT)
+			return 0;
+	}
+}
+
+/* A second pool in tp with such a volume, mapped as lun. */
+static inline int fixture_add_pool(struct fixture *f, struct test_pool *tp, uint64_t lun,
+				   uint64_t vol_bytes, uint64_t *vol)
+{
+	if (test_pool_open(tp, 64, 0) || fixture_other_volume(f, tp->cs, vol_bytes, vol))
+		return -1;
+	return scsi_target_add_lun(f->t, lun, tp->cs, *vol);
 }
 
 static inline void fixture_close(struct fixture *f)

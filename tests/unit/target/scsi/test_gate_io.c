@@ -92,7 +92,7 @@ static int open_two(struct fixture *f)
 	uint64_t vol2;
 	if (fixture_open(f, 256, 64ull << 20, 0) ||
 	    cowstore_volume_create(f->tp.cs, "vol2", 64ull << 20, &vol2, NULL) ||
-	    scsi_target_add_lun(f->t, 1, vol2))
+	    scsi_target_add_lun(f->t, 1, NULL, vol2))
 		return -1;
 	/* LUN 1's unit attention (LUNS CHANGED) goes to a TEST UNIT READY */
 	uint8_t tur[16] = { 0 };

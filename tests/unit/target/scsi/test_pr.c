@@ -496,7 +496,7 @@ static struct scsi_target *use_second_target(struct fixture *f)
 	struct scsi_target *t1 = f->t, *t2;
 	if (scsi_target_create(f->tp.cs, f->q, "iqn.2026-01.io.slate:test", &t2))
 		return NULL;
-	if (scsi_target_add_lun(t2, 0, f->vol)) {
+	if (scsi_target_add_lun(t2, 0, NULL, f->vol)) {
 		scsi_target_destroy(t2);
 		return NULL;
 	}

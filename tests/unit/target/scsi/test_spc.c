@@ -48,8 +48,8 @@ static void test_unit_attention_capacity_and_luns(void)
 	CHECK_GOOD(run(&f, tur, NULL, 0));
 	/* a new LUN: LUN 0 reports REPORTED LUNS DATA HAS CHANGED */
 	REQUIRE(cowstore_volume_create(f.tp.cs, "vol2", 1 << 20, &vol2, NULL) == 0);
-	CHECK_EQ(scsi_target_add_lun(f.t, 3, vol2), 0);
-	CHECK_EQ(scsi_target_add_lun(f.t, 3, vol2), -EEXIST);
+	CHECK_EQ(scsi_target_add_lun(f.t, 3, NULL, vol2), 0);
+	CHECK_EQ(scsi_target_add_lun(f.t, 3, NULL, vol2), -EEXIST);
 	CHECK_EQ(scsi_target_lun_count(f.t), 2);
 	CHECK_SENSE(run(&f, tur, NULL, 0), 0x06, 0x3f0e);
 	/* LUN 3: power on first, then LUNs changed, which REPORT LUNS clears */
@@ -74,7 +74,7 @@ static void test_remove_lun_while_busy(void)
 	uint64_t vol2;
 	REQUIRE(fixture_open(&f, 64, 1 << 20, 0) == 0);
 	REQUIRE(cowstore_volume_create(f.tp.cs, "vol2", 1 << 20, &vol2, NULL) == 0);
-	CHECK_EQ(scsi_target_add_lun(f.t, 3, vol2), 0);
+	CHECK_EQ(scsi_target_add_lun(f.t, 3, NULL, vol2), 0);
 	CHECK_SENSE(run_on(&f, 3, tur, 16, NULL, 0), 0x06, 0x2900);
 	CHECK_GOOD(run_on(&f, 3, rl, 16, rl_data, 4096));
 	CHECK_GOOD(run(&f, tur, NULL, 0));
@@ -89,14 +89,14 @@ static void test_remove_lun_while_busy(void)
 	REQUIRE(busy_done == 0);
 	CHECK_EQ(scsi_target_remove_lun(f.t, 3), 0);
 	CHECK_SENSE(run_on(&f, 3, tur, 16, NULL, 0), 0x05, 0x2500);
-	CHECK_EQ(scsi_target_add_lun(f.t, 3, f.vol), -EBUSY);
+	CHECK_EQ(scsi_target_add_lun(f.t, 3, NULL, f.vol), -EBUSY);
 	for (int i = 0; i < 1000 && !busy_done; i++) {
 		cowstore_queue_wait(f.q, 100);
 		cowstore_queue_reap(f.q, 0);
 	}
 	CHECK_EQ(busy_done, 1);
 	CHECK_EQ(busy.status, SCSI_STATUS_GOOD);
-	CHECK_EQ(scsi_target_add_lun(f.t, 3, f.vol), 0);
+	CHECK_EQ(scsi_target_add_lun(f.t, 3, NULL, f.vol), 0);
 	CHECK_SENSE(run_on(&f, 3, tur, 16, NULL, 0), 0x06, 0x2900);
 	fixture_close(&f);
 }
@@ -233,7 +233,7 @@ static void test_vpd_device_id(void)
 	REQUIRE(test_pool_reopen(&f.tp) == 0);
 	REQUIRE(cowstore_queue_create(f.tp.cs, &f.q) == 0);
 	REQUIRE(scsi_target_create(f.tp.cs, f.q, "iqn.2026-01.io.slate:test", &f.t) == 0);
-	REQUIRE(scsi_target_add_lun(f.t, 0, f.vol) == 0);
+	REQUIRE(scsi_target_add_lun(f.t, 0, NULL, f.vol) == 0);
 	CHECK_GOOD(vpd(&f, 0x83)); /* INQUIRY does not report the power-on UA */
 	CHECK(memcmp(first, buf, len) == 0);
 	uint8_t tur[16] = { 0 };
@@ -248,7 +248,7 @@ static void test_report_luns(void)
 	uint8_t rl[16] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0 };
 	REQUIRE(fixture_open(&f, 64, 1 << 20, 0) == 0);
 	REQUIRE(cowstore_volume_create(f.tp.cs, "vol2", 1 << 20, &vol2, NULL) == 0);
-	REQUIRE(scsi_target_add_lun(f.t, 200, vol2) == 0);
+	REQUIRE(scsi_target_add_lun(f.t, 200, NULL, vol2) == 0);
 	for (uint8_t select = 0; select <= 2; select++) {
 		rl[2] = select;
 		memset(buf, 0xee, 64);

@@ -1,8 +1,10 @@
 /*
  * test_xcopy.c - EXTENDED COPY (LID1), RECEIVE COPY RESULTS and the
  * Third-party Copy VPD page (target/scsi/xcopy.c) on a real pool: copies
- * within a LUN (overlapping both ways) and across LUNs, the copy status,
- * and every refusal with its exact sense.
+ * within a LUN (overlapping both ways), across LUNs and across pools
+ * (through the bounce buffer, in pieces), a copy that waits for a held LUN
+ * (hold.c) and follows its switch to another pool, or ends when the LUN
+ * goes, the copy status, and every refusal with its exact sense.
  */
 #include "tests/unit/target/scsi/scsitest.h"
 
@@ -137,7 +139,7 @@ static void test_copy_across_luns(void)
 	struct list l = { 0 };
 	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
 	REQUIRE(cowstore_volume_create(f.tp.cs, "second", VOL_BYTES, &vol2, NULL) == 0);
-	REQUIRE(scsi_target_add_lun(f.t, 1, vol2) == 0);
+	REQUIRE(scsi_target_add_lun(f.t, 1, NULL, vol2) == 0);
 	run(&f, (uint8_t[16]){ 0 }, NULL, 0); /* REPORTED LUNS DATA HAS CHANGED */
 	fill(data, 128, 3);
 	CHECK_GOOD(rw(&f, 0, 0x2a, 64, 128, data));
@@ -151,6 +153,121 @@ static void test_copy_across_luns(void)
 		run_on(&f, 1, (uint8_t[16]){ 0 }, 16, NULL, 0);
 	CHECK_GOOD(rw(&f, 1, 0x28, VOL_BLOCKS - 128, 128, back));
 	CHECK(memcmp(back, data, sizeof(data)) == 0);
+	fixture_close(&f);
+}
+
+/* LUN 0 on the fixture's pool, LUN 1 on another: a segment each way, the
+ * first unaligned and longer than a bounce piece (2048 blocks). */
+static void test_copy_across_pools(void)
+{
+	struct fixture f;
+	struct test_pool other;
+	static uint8_t data[4500 * 512], back[4500 * 512], resp[16];
+	uint64_t vol1;
+	struct list l = { 0 };
+	REQUIRE(fixture_open(&f, 64, VOL_BYTES, 0) == 0);
+	REQUIRE(fixture_add_pool(&f, &other, 1, VOL_BYTES, &vol1) == 0);
+	run(&f, (uint8_t[16]){ 0 }, NULL, 0); /* REPORTED LUNS DATA HAS CHANGED */
+	fill(data, 4500, 5);
+	CHECK_GOOD(rw(&f, 0, 0x2a, 3, 4500, data));
+	fill(back, 16, 6);
+	REQUIRE(cowstore_write(other.cs, vol1, 9000, 16, back, 0) == 0);
+	add_cscd(&l, f.t, 0);
+	add_cscd(&l, f.t, 1);
+	add_segment(&l, 0, 1, 4500, 3, 1001);   /* pool 1 to pool 2 */
+	add_segment(&l, 1, 0, 16, 9000, 7000);  /* and back */
+	CHECK_GOOD(xcopy(&f, &l, finish(&l, 4)));
+	CHECK_EQ(f.t->luns[0].inflight, 0);
+	CHECK_EQ(f.t->luns[1].inflight, 0);
+	memset(back, 0, sizeof(back));
+	CHECK_EQ(cowstore_read(other.cs, vol1, 1001, 4500, back), 0);
+	CHECK(memcmp(back, data, sizeof(data)) == 0);
+	fill(data, 16, 6);
+	CHECK_EQ(cowstore_read(f.tp.cs, f.vol, 7000, 16, back), 0);
+	CHECK(memcmp(back, data, 16 * 512) == 0);
+
+	uint8_t cdb[16] = { 0x84, 0x00, 4 };    /* RECEIVE COPY RESULTS */
+	put_be32(cdb + 10, sizeof(resp));
+	CHECK_GOOD(run(&f, cdb, resp, sizeof(resp)));
+	CHECK_EQ(resp[4], 0x01);
+	CHECK_EQ(get_be16(resp + 5), 2);
+	CHECK_EQ(get_be32(resp + 8), (4500 + 16) * 512);
+	fixture_close(&f);
+	test_pool_destroy(&other);
+}
+
+static void start_xcopy(struct fixture *f, struct pending *p, struct list *l, uint32_t len)
+{
+	uint8_t cdb[16] = { 0x83 };
+	put_be32(cdb + 10, len);
+	start_on(f, p, 0, cdb, l->bytes, len);
+}
+
+/* LUN 0 and LUN 1 (volume vol1) in the fixture's pool, the unit attentions
+ * taken, and a segment 0 to 1 of 64 blocks of known data in l. */
+static int open_two_luns(struct fixture *f, struct list *l, uint8_t *data, uint64_t *vol1)
+{
+	if (fixture_open(f, 64, VOL_BYTES, 0) ||
+	    cowstore_volume_create(f->tp.cs, "second", VOL_BYTES, vol1, NULL) ||
+	    scsi_target_add_lun(f->t, 1, NULL, *vol1))
+		return -1;
+	run(f, (uint8_t[16]){ 0 }, NULL, 0); /* REPORTED LUNS DATA HAS CHANGED */
+	fill(data, 64, 8);
+	if (rw(f, 0, 0x2a, 0, 64, data)->status != SCSI_STATUS_GOOD)
+		return -1;
+	memset(l, 0, sizeof(*l));
+	add_cscd(l, f->t, 0);
+	add_cscd(l, f->t, 1);
+	add_segment(l, 0, 1, 64, 0, 500);
+	return 0;
+}
+
+/* The destination's volume is held: the copy waits, counted nowhere, and
+ * after the switch to a volume of another pool it writes there. */
+static void test_copy_waits_for_held_lun_and_follows_switch(void)
+{
+	struct fixture f;
+	struct test_pool other;
+	struct list l;
+	struct pending copy;
+	static uint8_t data[64 * 512], back[64 * 512], zero[64 * 512];
+	uint64_t vol1, to;
+	REQUIRE(open_two_luns(&f, &l, data, &vol1) == 0);
+	REQUIRE(test_pool_open(&other, 64, 0) == 0);
+	REQUIRE(fixture_other_volume(&f, other.cs, VOL_BYTES, &to) == 0);
+	CHECK_EQ(scsi_target_hold_volume(f.t, NULL, vol1), 0);
+	start_xcopy(&f, &copy, &l, finish(&l, 9));
+	CHECK(!reap_until(&f, &copy.done, 200));
+	CHECK_EQ(f.t->luns[0].inflight, 0);
+	CHECK_EQ(f.t->luns[1].inflight, 0);
+	scsi_target_release_volume(f.t, NULL, vol1, other.cs, to);
+	CHECK(reap_until(&f, &copy.done, 10000));
+	CHECK_GOOD(&copy.task);
+	CHECK_EQ(cowstore_read(other.cs, to, 500, 64, back), 0);
+	CHECK(memcmp(back, data, sizeof(data)) == 0);
+	CHECK_EQ(cowstore_read(f.tp.cs, vol1, 500, 64, back), 0);
+	CHECK(memcmp(back, zero, sizeof(zero)) == 0);
+	fixture_close(&f);
+	test_pool_destroy(&other);
+}
+
+/* The copy waits for held LUN 1, which is then unmapped: COPY ABORTED,
+ * UNREACHABLE COPY TARGET, at once. */
+static void test_copy_waiting_for_removed_lun_ends(void)
+{
+	struct fixture f;
+	struct list l;
+	struct pending copy;
+	static uint8_t data[64 * 512];
+	uint64_t vol1;
+	REQUIRE(open_two_luns(&f, &l, data, &vol1) == 0);
+	scsi_target_hold_volume(f.t, NULL, vol1);
+	start_xcopy(&f, &copy, &l, finish(&l, 9));
+	CHECK(!reap_until(&f, &copy.done, 200));
+	CHECK_EQ(scsi_target_remove_lun(f.t, 1), 0);
+	CHECK_EQ(copy.done, 1);
+	CHECK_SENSE(&copy.task, 0x0a, 0x0804);
+	CHECK_EQ(f.t->luns[0].inflight, 0);
 	fixture_close(&f);
 }
 
@@ -253,6 +370,10 @@ static const struct harness_test tests[] = {
 	{ "copy_within_a_lun_and_status", test_copy_within_a_lun_and_status },
 	{ "overlapping_copies_are_memmove", test_overlapping_copies_are_memmove },
 	{ "copy_across_luns", test_copy_across_luns },
+	{ "copy_across_pools", test_copy_across_pools },
+	{ "copy_waits_for_held_lun_and_follows_switch",
+	  test_copy_waits_for_held_lun_and_follows_switch },
+	{ "copy_waiting_for_removed_lun_ends", test_copy_waiting_for_removed_lun_ends },
 	{ "refusals", test_refusals },
 	{ "operating_parameters_and_vpd", test_operating_parameters_and_vpd },
 };
