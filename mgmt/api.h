@@ -28,7 +28,8 @@ struct api_queued_event;
 
 /* The context; one per daemon (mgmt_create). */
 struct mgmt {
-	struct cowstore *cs;
+	struct cowstore *cs;          /* the primary pool: objects, configuration, NFS */
+	struct mgmt_pools pools;      /* every pool; pools.pool[0].cs == cs */
 	struct iscsi_server *iscsi;
 	struct nfs_server *nfs;
 	struct qos_stats *stats;
@@ -112,7 +113,8 @@ struct api_routes {
 extern const struct api_routes *const api_all_routes[];
 extern const size_t api_nroute_tables;
 
-extern const struct api_routes api_pool_routes, api_volume_routes, api_snapshot_routes,
+extern const struct api_routes api_pool_routes, api_volume_routes, api_move_routes,
+	api_snapshot_routes,
 	api_vm_routes, api_target_routes, api_export_routes, api_file_routes,
 	api_schedule_routes, api_qos_routes, api_qos_status_routes, api_session_routes, api_stats_routes,
 	api_event_routes, api_task_routes, api_user_routes, api_meta_routes;
@@ -235,10 +237,28 @@ bool api_name_valid(const char *name);
 /* ---- shared by handlers ------------------------------------------------------ */
 
 struct cowstore_volume_info;
-/* A volume as the API shows it. */
-json_t *api_volume_json(const struct cowstore_volume_info *v);
-/* The volume named by c->params[0]; answers 404 when missing. */
-int api_volume_find(struct api_call *c, uint64_t *id);
+/* A volume as the API shows it; pool is the name of the pool holding it. */
+json_t *api_volume_json(const struct cowstore_volume_info *v, const char *pool);
+/* The volume named by c->params[0], in whichever pool: its pool and id;
+ * answers 404 when missing. */
+int api_volume_find(struct api_call *c, struct cowstore **cs, uint64_t *id);
+/* The id of the volume named name in whichever pool: 0 or -ENOENT. */
+int api_volume_id(struct mgmt *m, const char *name, uint64_t *id);
+/* The pool holding an id (a volume's or a snapshot's). */
+struct cowstore *api_pool_of(struct mgmt *m, uint64_t id);
+/* The pool named name, or NULL. */
+struct mgmt_pool *api_pool_named(struct mgmt *m, const char *name);
+struct cowstore_err;
+/* Create a volume in pool cs unless any pool has one of that name
+ * (-EEXIST, err says where). */
+int api_volume_create(struct mgmt *m, struct cowstore *cs, const char *name,
+		      uint64_t size_bytes, uint64_t *id, struct cowstore_err *err);
+/* 0 when no pool has a volume named name, else -EEXIST saying where.  The
+ * caller holds m->lock, so that the creation that follows is the only one. */
+int api_volume_name_free(struct mgmt *m, const char *name, struct cowstore_err *err);
+/* The same for a clone of snapshot snap_id of pool cs (made in that pool). */
+int api_clone_create(struct mgmt *m, struct cowstore *cs, uint64_t snap_id, const char *name,
+		     uint64_t *id, struct cowstore_err *err);
 /* The iSCSI sessions now (api_session.c): malloc'ed, *n of them; NULL
  * with *n 0 when there is no iSCSI server or on failure. */
 struct iscsi_session_info *api_iscsi_sessions(struct mgmt *m, size_t *n);
@@ -292,6 +312,21 @@ json_t *api_task_json(struct mgmt *m, uint64_t id);
 int api_tasks_create(struct mgmt *m);
 void api_tasks_join(struct mgmt *m);
 void api_tasks_stop(struct mgmt *m);
+
+/* ---- the pools' load and migration advice (pool_load.c) ---------------------- */
+
+struct api_pool_load;
+int api_pool_load_create(struct api_pool_load **out);
+void api_pool_load_destroy(struct api_pool_load *pl);
+/* One QoS period ending at now_ns (monotonic). */
+void api_pool_load_step(struct mgmt *m, struct api_pool_load *pl, uint64_t now_ns);
+/* Pool number pool's load: IOs in flight, latency, the fitted model (pl
+ * NULL: nothing measured). */
+json_t *api_pool_load_json(struct api_pool_load *pl, unsigned pool);
+/* The advised moves, as an array. */
+json_t *api_pool_advice_json(struct mgmt *m, struct api_pool_load *pl);
+/* The same for a pool of m (qos_loop.c; without a QoS loop, nothing measured). */
+json_t *api_qos_pool_load(struct mgmt *m, const struct mgmt_pool *pool);
 
 /* ---- idempotency (dispatch.c) and scheduler (scheduler.c) -------------------- */
 

@@ -165,7 +165,7 @@ static bool check(struct api_call *c, const json_t *rec)
 	else if (!strcmp(kind, "vm") && api_obj_get(c->m, "vm", target_name, &vm))
 		api_problem(c, 422, "invalid-value", "/target/name", "there is no VM '%s'",
 			    target_name);
-	else if (!strcmp(kind, "volume") && (cowstore_volume_lookup(c->m->cs, target_name, &vol) ||
+	else if (!strcmp(kind, "volume") && (api_volume_id(c->m, target_name, &vol) ||
 					     !strncmp(target_name, "file.", 5)))
 		api_problem(c, 422, "invalid-value", "/target/name", "there is no volume '%s'",
 			    target_name);

@@ -27,14 +27,15 @@ static json_t *snapshot_json(const struct cowstore_snapshot_info *s, const char 
 
 /* The snapshot named by the path's second parameter, of the volume named by
  * the first; answers 404 when either is missing. */
-static int find_snapshot(struct api_call *c, uint64_t *volume_id, struct cowstore_snapshot_info *out)
+static int find_snapshot(struct api_call *c, struct cowstore **cs, uint64_t *volume_id,
+			 struct cowstore_snapshot_info *out)
 {
 	struct cowstore_snapshot_info *list;
 	size_t n;
-	int rc = api_volume_find(c, volume_id);
+	int rc = api_volume_find(c, cs, volume_id);
 	if (rc)
 		return rc;
-	rc = cowstore_snapshot_list(c->m->cs, *volume_id, &list, &n);
+	rc = cowstore_snapshot_list(*cs, *volume_id, &list, &n);
 	if (rc) {
 		api_errno(c, rc, NULL, "cannot list the snapshots");
 		return rc;
@@ -56,10 +57,11 @@ static void list_snapshots(struct api_call *c)
 {
 	struct cowstore_snapshot_info *list;
 	size_t n;
+	struct cowstore *cs;
 	uint64_t id;
-	if (api_volume_find(c, &id))
+	if (api_volume_find(c, &cs, &id))
 		return;
-	int rc = cowstore_snapshot_list(c->m->cs, id, &list, &n);
+	int rc = cowstore_snapshot_list(cs, id, &list, &n);
 	if (rc) {
 		api_errno(c, rc, NULL, "cannot list the snapshots");
 		return;
@@ -75,18 +77,19 @@ static void create_snapshot(struct api_call *c)
 {
 	struct api_name_req req;
 	struct cowstore_err err = { "" };
+	struct cowstore *cs;
 	uint64_t id, snap_id;
 	if (api_decode_body(c, &api_name_spec, &req, NULL) ||
-	    !api_new_name_ok(c, req.name, "/name") || api_volume_find(c, &id))
+	    !api_new_name_ok(c, req.name, "/name") || api_volume_find(c, &cs, &id))
 		return;
-	int rc = cowstore_snapshot_create(c->m->cs, id, req.name, &snap_id, &err);
+	int rc = cowstore_snapshot_create(cs, id, req.name, &snap_id, &err);
 	if (rc) {
 		api_errno(c, rc, "/name", err.msg);
 		return;
 	}
 	snprintf(c->params[1], sizeof(c->params[1]), "%s", req.name);
 	struct cowstore_snapshot_info info;
-	if (!find_snapshot(c, &id, &info))
+	if (!find_snapshot(c, &cs, &id, &info))
 		api_created(c, snapshot_json(&info, c->params[0]), "/api/v1/volumes/%s/snapshots/%s",
 			    c->params[0], req.name);
 }
@@ -94,8 +97,9 @@ static void create_snapshot(struct api_call *c)
 static void get_snapshot(struct api_call *c)
 {
 	struct cowstore_snapshot_info info;
+	struct cowstore *cs;
 	uint64_t id;
-	if (!find_snapshot(c, &id, &info))
+	if (!find_snapshot(c, &cs, &id, &info))
 		api_json(c, 200, snapshot_json(&info, c->params[0]));
 }
 
@@ -103,10 +107,11 @@ static void delete_snapshot(struct api_call *c)
 {
 	struct cowstore_snapshot_info info;
 	struct cowstore_err err = { "" };
+	struct cowstore *cs;
 	uint64_t id;
-	if (find_snapshot(c, &id, &info))
+	if (find_snapshot(c, &cs, &id, &info))
 		return;
-	int rc = cowstore_snapshot_delete(c->m->cs, info.id, &err);
+	int rc = cowstore_snapshot_delete(cs, info.id, &err);
 	if (rc)
 		api_errno(c, rc, "snapshot", err.msg);
 	else
@@ -118,11 +123,12 @@ static void rollback_snapshot(struct api_call *c)
 	struct api_rollback_req req = { false };
 	struct cowstore_snapshot_info info;
 	struct cowstore_err err = { "" };
+	struct cowstore *cs;
 	uint64_t id;
 	if ((c->body && api_decode_body(c, &api_rollback_spec, &req, NULL)) ||
-	    find_snapshot(c, &id, &info))
+	    find_snapshot(c, &cs, &id, &info))
 		return;
-	int rc = cowstore_snapshot_rollback(c->m->cs, info.id,
+	int rc = cowstore_snapshot_rollback(cs, info.id,
 					    req.delete_newer ? COWSTORE_ROLLBACK_DELETE_NEWER : 0, &err);
 	if (rc) {
 		api_errno(c, rc, "snapshot", err.msg);
@@ -131,11 +137,11 @@ static void rollback_snapshot(struct api_call *c)
 	mgmt_event(c->m, "info", "rollback", c->params[0], "volume '%s' rolled back to snapshot "
 		   "'%s' by %s", c->params[0], info.name, c->who.user);
 	struct cowstore_volume_info vol;
-	rc = cowstore_volume_info(c->m->cs, id, 1, &vol);
+	rc = cowstore_volume_info(cs, id, 1, &vol);
 	if (rc)
 		api_errno(c, rc, NULL, "cannot read the volume");
 	else
-		api_json(c, 200, api_volume_json(&vol));
+		api_json(c, 200, api_volume_json(&vol, mgmt_pools_of_id(&c->m->pools, id)->name));
 }
 
 static void clone_snapshot(struct api_call *c)
@@ -144,17 +150,19 @@ static void clone_snapshot(struct api_call *c)
 	struct cowstore_snapshot_info info;
 	struct cowstore_volume_info vol;
 	struct cowstore_err err = { "" };
+	struct cowstore *cs;
 	uint64_t id, clone_id;
 	if (api_decode_body(c, &api_name_spec, &req, NULL) ||
-	    !api_new_name_ok(c, req.name, "/name") || find_snapshot(c, &id, &info))
+	    !api_new_name_ok(c, req.name, "/name") || find_snapshot(c, &cs, &id, &info))
 		return;
-	int rc = cowstore_clone_create(c->m->cs, info.id, req.name, &clone_id, &err);
+	int rc = api_clone_create(c->m, cs, info.id, req.name, &clone_id, &err);
 	if (!rc)
-		rc = cowstore_volume_info(c->m->cs, clone_id, 1, &vol);
+		rc = cowstore_volume_info(cs, clone_id, 1, &vol);
 	if (rc)
 		api_errno(c, rc, "/name", err.msg);
 	else
-		api_created(c, api_volume_json(&vol), "/api/v1/volumes/%s", vol.name);
+		api_created(c, api_volume_json(&vol, mgmt_pools_of_id(&c->m->pools, id)->name),
+			    "/api/v1/volumes/%s", vol.name);
 }
 
 static const struct api_route routes[] = {

@@ -31,7 +31,7 @@ static int internal_series(struct api_call *c, const char *name, char *out, size
 		snprintf(out, len, "group:%s", name + 3);
 	else if (!strncmp(name, "host:", 5) && name[5])
 		snprintf(out, len, "%s", name);
-	else if (!strncmp(name, "volume:", 7) && !cowstore_volume_lookup(c->m->cs, name + 7, &id))
+	else if (!strncmp(name, "volume:", 7) && !api_volume_id(c->m, name + 7, &id))
 		snprintf(out, len, "volume:%" PRIu64, id);
 	else if (!strncmp(name, "volume:", 7)) {
 		api_problem(c, 404, "not-found", "series", "no volume '%.64s'", name + 7);
@@ -156,24 +156,22 @@ static void list_series(struct api_call *c)
 		api_errno(c, rc, NULL, "cannot list the statistics");
 		return;
 	}
-	struct cowstore_volume_info *vols = NULL;
-	size_t nvols = 0;
-	cowstore_volume_list(c->m->cs, 0, &vols, &nvols);
 	json_t *items = json_array();
 	for (size_t i = 0; i < n; i++) {
 		char shown[320] = "";
 		if (!strncmp(names[i], "group:", 6))
 			snprintf(shown, sizeof(shown), "vm:%s", names[i] + 6);
-		else if (!strncmp(names[i], "volume:", 7))
-			for (size_t k = 0; k < nvols; k++)
-				if (vols[k].id == strtoull(names[i] + 7, NULL, 10))
-					snprintf(shown, sizeof(shown), "volume:%s", vols[k].name);
+		else if (!strncmp(names[i], "volume:", 7)) {
+			uint64_t id = strtoull(names[i] + 7, NULL, 10);
+			struct cowstore_volume_info vol;
+			if (!cowstore_volume_info(api_pool_of(c->m, id), id, 0, &vol))
+				snprintf(shown, sizeof(shown), "volume:%s", vol.name);
+		}
 		if (!strcmp(names[i], "appliance") || !strncmp(names[i], "host:", 5))
 			snprintf(shown, sizeof(shown), "%s", names[i]);
 		if (shown[0]) /* a deleted volume's history is not shown */
 			json_array_append_new(items, json_pack("{s:s}", "series", shown));
 	}
-	free(vols);
 	qos_history_series_free(names, n);
 	api_list(c, items, "series");
 }

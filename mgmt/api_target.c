@@ -74,7 +74,8 @@ static int apply_live(struct mgmt *m, const struct iscsi_config *cfg, char *why,
 	if (!serve)
 		return -ENOMEM;
 	*serve = *cfg;
-	iscsi_config_drop_missing_luns(m->cs, NULL, serve, NULL, NULL);
+	struct iscsi_volume_finder finder = { mgmt_pools_finder, &m->pools };
+	iscsi_config_drop_missing_luns(m->cs, &finder, serve, NULL, NULL);
 	int rc = iscsi_server_apply_config(m->iscsi, serve, why, len);
 	free(serve);
 	return rc;
@@ -114,8 +115,8 @@ static json_t *lun_json(struct mgmt *m, const struct iscsi_lun_map *l)
 {
 	struct cowstore_volume_info info;
 	uint64_t id;
-	bool present = !cowstore_volume_lookup(m->cs, l->volume, &id) &&
-		       !cowstore_volume_info(m->cs, id, 0, &info);
+	bool present = !api_volume_id(m, l->volume, &id) &&
+		       !cowstore_volume_info(api_pool_of(m, id), id, 0, &info);
 	return json_pack("{s:I, s:s, s:I}", "lun", (json_int_t)l->lun, "volume", l->volume,
 			 "size_bytes", (json_int_t)(present ? info.size_bytes : 0));
 }
@@ -332,7 +333,7 @@ static void add_lun(struct api_call *c)
 	uint64_t id;
 	if (api_decode_body(c, &api_lun_spec, &req, NULL))
 		return;
-	if (cowstore_volume_lookup(c->m->cs, req.volume, &id))
+	if (api_volume_id(c->m, req.volume, &id))
 		api_problem(c, 422, "invalid-value", "/volume", "no volume '%s'", req.volume);
 	else
 		change_config(c, map_lun, &req);

@@ -113,7 +113,7 @@ static bool vm_check(struct api_call *c, const json_t *rec)
 		if (k < i) {
 			api_problem(c, 422, "invalid-value", field, "volume '%s' is listed twice", vol);
 			ok = false;
-		} else if (!api_name_valid(vol) || cowstore_volume_lookup(m->cs, vol, &id) ||
+		} else if (!api_name_valid(vol) || api_volume_id(m, vol, &id) ||
 			   !strncmp(vol, "file.", 5)) {
 			api_problem(c, 422, "invalid-value", field, "there is no volume '%.64s'", vol);
 			ok = false;
@@ -186,11 +186,11 @@ static void vm_groups(struct mgmt *m, const json_t *old, const json_t *new)
 		bool kept = false;
 		json_array_foreach(new ? json_object_get(new, "volumes") : NULL, k, w)
 			kept |= json_equal(v, w);
-		if (!kept && !cowstore_volume_lookup(m->cs, json_string_value(v), &id))
+		if (!kept && !api_volume_id(m, json_string_value(v), &id))
 			qos_stats_set_group(m->stats, id, "");
 	}
 	json_array_foreach(new ? json_object_get(new, "volumes") : NULL, i, v)
-		if (!cowstore_volume_lookup(m->cs, json_string_value(v), &id))
+		if (!api_volume_id(m, json_string_value(v), &id))
 			qos_stats_set_group(m->stats, id,
 					    json_string_value(json_object_get(new, "name")));
 }
@@ -376,13 +376,40 @@ static void undo_snapshot(struct mgmt *m, const uint64_t *vol_ids, size_t n, con
 	for (size_t i = 0; i < nfiles; i++)
 		cowstore_ns_snapshot_delete(m->cs, inos[i], snap, NULL);
 	for (size_t i = 0; i < n; i++)
-		cowstore_snapshot_delete(m->cs, vol_ids[i], NULL);
+		cowstore_snapshot_delete(api_pool_of(m, vol_ids[i]), vol_ids[i], NULL);
+}
+
+/* Snapshot the volumes (ids, n of them) at one instant in each pool: a
+ * consistency group per pool, taken one pool after the other.  On failure
+ * the pools' groups already taken are deleted again. */
+static int group_snapshot(struct mgmt *m, const uint64_t *ids, size_t n, const char *snap,
+			  uint64_t *snap_ids, struct cowstore_err *err)
+{
+	uint64_t pool_ids[VM_MAX_VOLUMES], pool_snaps[VM_MAX_VOLUMES];
+	size_t done = 0;
+	int rc = 0;
+	for (unsigned p = 0; !rc && p < m->pools.count; p++) {
+		struct cowstore *cs = m->pools.pool[p].cs;
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (api_pool_of(m, ids[i]) == cs)
+				pool_ids[k++] = ids[i];
+		if (k && !(rc = cowstore_snapshot_group_create(cs, pool_ids, k, snap, pool_snaps,
+							       err)))
+			for (size_t i = 0, j = 0; i < n; i++)
+				if (api_pool_of(m, ids[i]) == cs)
+					snap_ids[i] = pool_snaps[j++], done++;
+	}
+	for (size_t i = 0; rc && done && i < n; i++)
+		if (snap_ids[i])
+			cowstore_snapshot_delete(api_pool_of(m, snap_ids[i]), snap_ids[i], NULL);
+	return rc;
 }
 
 int api_vm_snapshot_create(struct mgmt *m, const char *vm_name, const char *snap, char *why,
 			   size_t whylen)
 {
-	uint64_t vol_ids[VM_MAX_VOLUMES], snap_ids[VM_MAX_VOLUMES], inos[VM_MAX_FILES];
+	uint64_t vol_ids[VM_MAX_VOLUMES], snap_ids[VM_MAX_VOLUMES] = { 0 }, inos[VM_MAX_FILES];
 	struct cowstore_err err = { "" };
 	json_t *vm, *existing;
 	size_t nvol = 0, nfiles = 0, i;
@@ -404,15 +431,15 @@ int api_vm_snapshot_create(struct mgmt *m, const char *vm_name, const char *snap
 	json_array_foreach(vols, i, v) {
 		if (rc || i >= VM_MAX_VOLUMES)
 			break;
-		rc = cowstore_volume_lookup(m->cs, json_string_value(v), &vol_ids[nvol++]);
+		rc = api_volume_id(m, json_string_value(v), &vol_ids[nvol++]);
 		if (rc)
 			snprintf(why, whylen, "volume '%s' of VM '%s' is gone", json_string_value(v),
 				 vm_name);
 	}
 	json_t *vol_items = json_array(), *file_items = json_array();
-	/* the volumes: one instant */
+	/* the volumes: one instant in each pool */
 	if (!rc && nvol) {
-		rc = cowstore_snapshot_group_create(m->cs, vol_ids, nvol, snap, snap_ids, &err);
+		rc = group_snapshot(m, vol_ids, nvol, snap, snap_ids, &err);
 		if (rc)
 			snprintf(why, whylen, "%s", err.msg);
 		for (i = 0; !rc && i < nvol; i++)
@@ -468,8 +495,8 @@ static int member_snapshots(struct mgmt *m, const json_t *item,
 			    struct cowstore_snapshot_info **list, size_t *n)
 {
 	uint64_t vol_id;
-	int rc = cowstore_volume_lookup(m->cs, str(item, "volume"), &vol_id);
-	return rc ? rc : cowstore_snapshot_list(m->cs, vol_id, list, n);
+	int rc = api_volume_id(m, str(item, "volume"), &vol_id);
+	return rc ? rc : cowstore_snapshot_list(api_pool_of(m, vol_id), vol_id, list, n);
 }
 
 static int member_snapshot(struct mgmt *m, const json_t *item, struct cowstore_snapshot_info *info)
@@ -532,7 +559,8 @@ int api_vm_snapshot_delete(struct mgmt *m, const char *vm_name, const char *snap
 	}
 	json_array_foreach(json_object_get(rec, "volumes"), i, item) {
 		struct cowstore_err err = { "" };
-		int r = cowstore_snapshot_delete(m->cs, u64(item, "snapshot_id"), &err);
+		uint64_t snap_id = u64(item, "snapshot_id");
+		int r = cowstore_snapshot_delete(api_pool_of(m, snap_id), snap_id, &err);
 		if (r && r != -ENOENT && !rc) {
 			rc = r;
 			snprintf(why, whylen, "%s", err.msg);
@@ -787,7 +815,8 @@ static void rollback_vm_snapshot(struct api_call *c)
 		rc = -EBUSY;
 	json_array_foreach(rc ? NULL : json_object_get(rec, "volumes"), i, item) {
 		struct cowstore_err err = { "" };
-		rc = cowstore_snapshot_rollback(m->cs, u64(item, "snapshot_id"),
+		rc = cowstore_snapshot_rollback(api_pool_of(m, u64(item, "snapshot_id")),
+						u64(item, "snapshot_id"),
 						req.delete_newer ? COWSTORE_ROLLBACK_DELETE_NEWER : 0,
 						&err);
 		if (rc) {
@@ -944,7 +973,9 @@ static void clone_vm_snapshot(struct api_call *c)
 		if (snprintf(name, sizeof(name), "%s.%s", req.name, str(item, "volume")) >=
 		    (int)sizeof(name))
 			continue; /* checked above */
-		rc = cowstore_clone_create(m->cs, u64(item, "snapshot_id"), name, &made_vols[nvols],
+		uint64_t snap_id = u64(item, "snapshot_id");
+		rc = api_volume_name_free(m, name, &err) ?:
+		     cowstore_clone_create(api_pool_of(m, snap_id), snap_id, name, &made_vols[nvols],
 					   &err);
 		if (rc) {
 			api_errno(c, rc, "/name", err.msg);
@@ -994,7 +1025,7 @@ undo:
 	for (i = 0; i < nfiles; i++)
 		cowstore_ns_remove(m->cs, made_dirs[i], made_names[i], 0);
 	for (i = 0; i < nvols; i++)
-		cowstore_volume_delete(m->cs, made_vols[i], NULL);
+		cowstore_volume_delete(api_pool_of(m, made_vols[i]), made_vols[i], NULL);
 out:
 	pthread_mutex_unlock(&m->lock);
 	if (c->resp->status == 201)

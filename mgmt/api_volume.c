@@ -6,6 +6,12 @@
  *
  * A volume that an iSCSI LUN or a VM uses cannot be deleted (409 naming
  * the user); neither can one that clones depend on (cowstore says which).
+ *
+ * Pools (mgmt.h): a volume is made in the pool its request names (the
+ * primary by default) and found by name in whichever pool holds it; names
+ * are unique across the pools (checked under the context's lock, which
+ * every creation of a volume takes).  A copy is made in its source's pool:
+ * it shares blocks with it.  Moving a volume to another pool: api_move.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,69 +26,93 @@
 #define MAX_VOLUME_BYTES (UINT64_C(1) << 50) /* 1 PiB */
 #define COPY_CHUNK_SECTORS (COWSTORE_MAX_IO_BYTES / COWSTORE_SECTOR_SIZE)
 
-json_t *api_volume_json(const struct cowstore_volume_info *v)
+json_t *api_volume_json(const struct cowstore_volume_info *v, const char *pool)
 {
-	return json_pack("{s:s, s:I, s:I, s:o, s:I, s:i, s:i, s:I, s:I}", "name", v->name, "id",
-			 (json_int_t)v->id, "size_bytes", (json_int_t)v->size_bytes, "created_at",
-			 api_time(v->created_unix_ns), "parent_snapshot_id",
-			 (json_int_t)v->parent_snapshot_id, "snapshots", (int)v->nsnapshots, "clones",
-			 (int)v->nclones, "used_bytes", (json_int_t)v->mapped_bytes, "unique_bytes",
-			 (json_int_t)v->unique_bytes);
+	return json_pack("{s:s, s:s, s:I, s:I, s:o, s:I, s:i, s:i, s:I, s:I}", "name", v->name,
+			 "pool", pool, "id", (json_int_t)v->id, "size_bytes",
+			 (json_int_t)v->size_bytes, "created_at", api_time(v->created_unix_ns),
+			 "parent_snapshot_id", (json_int_t)v->parent_snapshot_id, "snapshots",
+			 (int)v->nsnapshots, "clones", (int)v->nclones, "used_bytes",
+			 (json_int_t)v->mapped_bytes, "unique_bytes", (json_int_t)v->unique_bytes);
 }
 
-/* The volume named by the path's first parameter; answers 404 if none. */
-int api_volume_find(struct api_call *c, uint64_t *id)
+int api_volume_find(struct api_call *c, struct cowstore **cs, uint64_t *id)
 {
-	int rc = cowstore_volume_lookup(c->m->cs, c->params[0], id);
+	int rc = mgmt_pools_find_volume(&c->m->pools, c->params[0], cs, id);
 	if (rc)
 		api_errno(c, rc, "name", rc == -ENOENT ? "no such volume" : NULL);
 	return rc;
 }
 
-static void reply_volume(struct api_call *c, uint64_t id, bool created)
+struct cowstore *api_pool_of(struct mgmt *m, uint64_t id)
+{
+	return mgmt_pools_of_id(&m->pools, id)->cs;
+}
+
+struct mgmt_pool *api_pool_named(struct mgmt *m, const char *name)
+{
+	return mgmt_pools_find(&m->pools, name);
+}
+
+static void reply_volume(struct api_call *c, struct cowstore *cs, uint64_t id, bool created)
 {
 	struct cowstore_volume_info info;
-	int rc = cowstore_volume_info(c->m->cs, id, 1, &info);
+	int rc = cowstore_volume_info(cs, id, 1, &info);
+	json_t *json = rc ? NULL : api_volume_json(&info, mgmt_pools_of_id(&c->m->pools, id)->name);
 	if (rc)
 		api_errno(c, rc, NULL, "cannot read the volume");
 	else if (created)
-		api_created(c, api_volume_json(&info), "/api/v1/volumes/%s", info.name);
+		api_created(c, json, "/api/v1/volumes/%s", info.name);
 	else
-		api_json(c, 200, api_volume_json(&info));
+		api_json(c, 200, json);
+}
+
+/* The volumes of one pool (not the data of NFS files) onto items. */
+static int list_pool(const struct mgmt_pool *pool, json_t *items)
+{
+	struct cowstore_volume_info *list;
+	size_t n;
+	int rc = cowstore_volume_list(pool->cs, 1, &list, &n);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (strncmp(list[i].name, "file.", 5) && list[i].name[0] != '.') /* see /files */
+			json_array_append_new(items, api_volume_json(&list[i], pool->name));
+	if (!rc)
+		free(list);
+	return rc;
 }
 
 static void list_volumes(struct api_call *c)
 {
-	struct cowstore_volume_info *list;
-	size_t n;
-	int rc = cowstore_volume_list(c->m->cs, 1, &list, &n);
+	json_t *items = json_array();
+	int rc = 0;
+	for (unsigned i = 0; !rc && i < c->m->pools.count; i++)
+		rc = list_pool(&c->m->pools.pool[i], items);
 	if (rc) {
+		json_decref(items);
 		api_errno(c, rc, NULL, "cannot list the volumes");
 		return;
 	}
-	json_t *items = json_array();
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(list[i].name, "file.", 5)) /* NFS files' data: see /files */
-			json_array_append_new(items, api_volume_json(&list[i]));
-	free(list);
 	api_list(c, items, "name");
 }
 
 static void get_volume(struct api_call *c)
 {
+	struct cowstore *cs;
 	uint64_t id;
-	if (!api_volume_find(c, &id))
-		reply_volume(c, id, false);
+	if (!api_volume_find(c, &cs, &id))
+		reply_volume(c, cs, id, false);
 }
 
 struct volume_req {
 	char name[COWSTORE_NAME_MAX + 1];
 	uint64_t size_bytes;
+	char pool[MGMT_POOL_NAME_MAX + 1];
 };
 static const struct api_field volume_fields[] = {
 	API_STRING(struct volume_req, name, "name", true, 1),
 	API_U64(struct volume_req, size_bytes, "size_bytes", true, COWSTORE_BLOCK_SIZE,
 		MAX_VOLUME_BYTES),
+	API_STRING(struct volume_req, pool, "pool", false, 1),
 };
 const struct api_fields api_volume_create_spec = API_SPEC("volume", volume_fields);
 const struct api_fields api_volume_resize_spec = { "volume", volume_fields + 1, 1 };
@@ -106,6 +136,41 @@ bool api_new_name_ok(struct api_call *c, const char *name, const char *field)
 	return false;
 }
 
+int api_volume_id(struct mgmt *m, const char *name, uint64_t *id)
+{
+	struct cowstore *cs;
+	return mgmt_pools_find_volume(&m->pools, name, &cs, id);
+}
+
+int api_volume_name_free(struct mgmt *m, const char *name, struct cowstore_err *err)
+{
+	struct cowstore *holder;
+	uint64_t other;
+	if (mgmt_pools_find_volume(&m->pools, name, &holder, &other))
+		return 0;
+	snprintf(err->msg, sizeof(err->msg), "volume '%s' exists in pool %s", name,
+		 mgmt_pools_of_id(&m->pools, other)->name);
+	return -EEXIST;
+}
+
+int api_volume_create(struct mgmt *m, struct cowstore *cs, const char *name,
+		      uint64_t size_bytes, uint64_t *id, struct cowstore_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	int rc = api_volume_name_free(m, name, err) ?: cowstore_volume_create(cs, name, size_bytes, id, err);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int api_clone_create(struct mgmt *m, struct cowstore *cs, uint64_t snap_id, const char *name,
+		     uint64_t *id, struct cowstore_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	int rc = api_volume_name_free(m, name, err) ?: cowstore_clone_create(cs, snap_id, name, id, err);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 static void create_volume(struct api_call *c)
 {
 	struct volume_req req;
@@ -114,26 +179,32 @@ static void create_volume(struct api_call *c)
 	if (api_decode_body(c, &api_volume_create_spec, &req, NULL) ||
 	    !api_new_name_ok(c, req.name, "/name") || !size_ok(c, req.size_bytes))
 		return;
-	int rc = cowstore_volume_create(c->m->cs, req.name, req.size_bytes, &id, &err);
+	struct mgmt_pool *pool = api_pool_named(c->m, req.pool[0] ? req.pool : MGMT_PRIMARY_POOL);
+	if (!pool) {
+		api_problem(c, 422, "invalid-value", "/pool", "no pool '%s'", req.pool);
+		return;
+	}
+	int rc = api_volume_create(c->m, pool->cs, req.name, req.size_bytes, &id, &err);
 	if (rc)
 		api_errno(c, rc, "/name", err.msg);
 	else
-		reply_volume(c, id, true);
+		reply_volume(c, pool->cs, id, true);
 }
 
 static void resize_volume(struct api_call *c)
 {
 	struct volume_req req;
 	struct cowstore_err err = { "" };
+	struct cowstore *cs;
 	uint64_t id;
 	if (api_decode_body(c, &api_volume_resize_spec, &req, NULL) ||
-	    !size_ok(c, req.size_bytes) || api_volume_find(c, &id))
+	    !size_ok(c, req.size_bytes) || api_volume_find(c, &cs, &id))
 		return;
-	int rc = cowstore_volume_resize(c->m->cs, id, req.size_bytes, &err);
+	int rc = cowstore_volume_resize(cs, id, req.size_bytes, &err);
 	if (rc)
 		api_errno(c, rc, "/size_bytes", err.msg);
 	else
-		reply_volume(c, id, false);
+		reply_volume(c, cs, id, false);
 }
 
 /* Who uses the volume: a sentence in why, or "" when nobody. */
@@ -169,8 +240,9 @@ static void delete_volume(struct api_call *c)
 {
 	struct cowstore_err err = { "" };
 	char why[512];
+	struct cowstore *cs;
 	uint64_t id;
-	if (api_volume_find(c, &id))
+	if (api_volume_find(c, &cs, &id))
 		return;
 	int rc = volume_users(c->m, c->params[0], why, sizeof(why));
 	if (!rc && why[0]) {
@@ -178,7 +250,7 @@ static void delete_volume(struct api_call *c)
 		return;
 	}
 	if (!rc)
-		rc = cowstore_volume_delete(c->m->cs, id, &err);
+		rc = cowstore_volume_delete(cs, id, &err);
 	if (rc)
 		api_errno(c, rc, "name", err.msg);
 	else
@@ -188,6 +260,7 @@ static void delete_volume(struct api_call *c)
 /* ---- full copy (a task) ------------------------------------------------------ */
 
 struct copy_job {
+	struct cowstore *cs;          /* the source's pool, and the copy's */
 	uint64_t src, dst;
 	uint64_t sectors;
 };
@@ -198,7 +271,7 @@ static int copy_task(struct mgmt *m, void *arg, struct api_task *t, char *result
 	for (uint64_t lba = 0; lba < job->sectors; lba += COPY_CHUNK_SECTORS) {
 		uint64_t n = job->sectors - lba < COPY_CHUNK_SECTORS ? job->sectors - lba
 								      : COPY_CHUNK_SECTORS;
-		int rc = cowstore_copy(m->cs, job->dst, lba, job->src, lba, (uint32_t)n);
+		int rc = cowstore_copy(job->cs, job->dst, lba, job->src, lba, (uint32_t)n);
 		if (rc) {
 			snprintf(result, len, "copy failed at sector %" PRIu64 ": %s", lba,
 				 strerror(-rc));
@@ -206,7 +279,7 @@ static int copy_task(struct mgmt *m, void *arg, struct api_task *t, char *result
 		}
 		api_task_progress(t, (int)((lba + n) * 100 / job->sectors));
 	}
-	int rc = cowstore_flush(m->cs);
+	int rc = cowstore_flush(job->cs);
 	snprintf(result, len, rc ? "could not make the copy durable" : "copied %" PRIu64 " bytes",
 		 job->sectors * COWSTORE_SECTOR_SIZE);
 	return rc;
@@ -217,20 +290,21 @@ static void copy_volume(struct api_call *c)
 	struct volume_req req;
 	struct cowstore_volume_info src;
 	struct cowstore_err err = { "" };
+	struct cowstore *cs;
 	uint64_t id, dst, task_id = 0;
 	if (api_decode_body(c, &api_volume_copy_spec, &req, NULL) ||
-	    !api_new_name_ok(c, req.name, "/name") || api_volume_find(c, &id))
+	    !api_new_name_ok(c, req.name, "/name") || api_volume_find(c, &cs, &id))
 		return;
-	int rc = cowstore_volume_info(c->m->cs, id, 0, &src);
+	int rc = cowstore_volume_info(cs, id, 0, &src);
 	if (!rc)
-		rc = cowstore_volume_create(c->m->cs, req.name, src.size_bytes, &dst, &err);
+		rc = api_volume_create(c->m, cs, req.name, src.size_bytes, &dst, &err);
 	if (rc) {
 		api_errno(c, rc, "/name", err.msg);
 		return;
 	}
 	struct copy_job *job = malloc(sizeof(*job));
 	if (job)
-		*job = (struct copy_job){ id, dst, src.size_bytes / COWSTORE_SECTOR_SIZE };
+		*job = (struct copy_job){ cs, id, dst, src.size_bytes / COWSTORE_SECTOR_SIZE };
 	rc = job ? api_task_start(c->m, "copy", req.name, copy_task, job, &task_id) : -ENOMEM;
 	api_accepted_task(c, rc, task_id);
 }

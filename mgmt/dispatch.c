@@ -24,7 +24,8 @@
 #include "mgmt/api.h"
 
 const struct api_routes *const api_all_routes[] = {
-	&api_meta_routes,    &api_pool_routes,	 &api_volume_routes, &api_snapshot_routes,
+	&api_meta_routes,    &api_pool_routes,	 &api_volume_routes, &api_move_routes,
+	&api_snapshot_routes,
 	&api_vm_routes,	     &api_target_routes, &api_export_routes, &api_file_routes,
 	&api_schedule_routes, &api_session_routes, &api_qos_routes, &api_qos_status_routes,  &api_stats_routes,
 	&api_event_routes,   &api_task_routes,	 &api_user_routes,

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cowstore/cowstore.h"
 #include "mgmt/api.h"
 #include "qos/qos.h"
 
@@ -54,6 +55,16 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 	if (!m)
 		return -ENOMEM;
 	m->cs = opts->cs;
+	if (opts->pools) {
+		m->pools = *opts->pools;
+	} else {
+		struct cowstore_pool_info info;
+		m->pools.count = 1;
+		m->pools.pool[0] = (struct mgmt_pool){ MGMT_PRIMARY_POOL, "", opts->cs,
+						       cowstore_pool_info(opts->cs, &info) ? 1
+						       : info.first_id };
+		snprintf(m->pools.pool[0].dir, sizeof(m->pools.pool[0].dir), "%s", opts->data_dir);
+	}
 	m->iscsi = opts->iscsi;
 	m->nfs = opts->nfs;
 	m->stats = opts->stats;

@@ -35,8 +35,61 @@ typedef int64_t (*mgmt_clock_fn)(void *arg);
 /* One log line (no newline). */
 typedef void (*mgmt_log_fn)(void *arg, const char *line);
 
+/* ---- pools (pools.c) -------------------------------------------------------
+ *
+ * An appliance serves a primary pool, the data directory, which also keeps
+ * the management objects, the iSCSI configuration and the NFS namespace
+ * (NFS files live there only), and up to MGMT_POOLS_MAX - 1 more pools named
+ * in the settings ("pool.NAME = DIR"), each on its own device.  Volumes live
+ * in any pool.  Their names are unique across the pools, and so are their
+ * ids: slated gives each pool it creates its own range of volume and
+ * snapshot ids (cowstore's first_id, a multiple of MGMT_POOL_ID_SPAN), and
+ * refuses to open pools whose ranges overlap, so an id alone says which pool
+ * holds it (statistics, the QoS gate and VM records keep ids). */
+#define MGMT_POOLS_MAX 8
+#define MGMT_POOL_NAME_MAX 32
+#define MGMT_PRIMARY_POOL "default"
+#define MGMT_POOL_ID_SPAN (1ull << 40)
+
+struct mgmt_pool {
+	char name[MGMT_POOL_NAME_MAX + 1];
+	char dir[4096];
+	struct cowstore *cs;
+	uint64_t first_id;            /* its ids: from here to the next pool's first_id */
+};
+
+struct mgmt_pools {
+	struct mgmt_pool pool[MGMT_POOLS_MAX]; /* [0] is the primary */
+	unsigned count;
+};
+
+/* The pool named name, or NULL. */
+struct mgmt_pool *mgmt_pools_find(struct mgmt_pools *p, const char *name);
+/* The pool whose id range holds id (a volume's or a snapshot's); the
+ * primary for ids below every range. */
+struct mgmt_pool *mgmt_pools_of_id(struct mgmt_pools *p, uint64_t id);
+/* The volume named name in whichever pool holds it: 0 or -ENOENT. */
+int mgmt_pools_find_volume(struct mgmt_pools *p, const char *name, struct cowstore **cs,
+			   uint64_t *volume_id);
+/* The same with the pools as a void * (an iscsi_volume_finder's find). */
+int mgmt_pools_finder(void *pools, const char *name, struct cowstore **cs, uint64_t *volume_id);
+
+struct mgmt_settings;
+/* Create (a directory that is missing or empty gets a new 64 GiB thin pool,
+ * with a fresh id range) and open every pool the settings name, the
+ * primary first; check that their id ranges are disjoint.  Each step is a
+ * line through log.  0, or a negative errno with the pools already opened
+ * closed again. */
+int mgmt_pools_open(struct mgmt_pools *p, const struct mgmt_settings *s, mgmt_log_fn log,
+		    void *log_arg);
+/* Close every pool (cowstore_close: in-flight IO finishes first). */
+void mgmt_pools_close(struct mgmt_pools *p);
+
 struct mgmt_options {
-	struct cowstore *cs;          /* required */
+	struct cowstore *cs;          /* required: the primary pool */
+	/* Every pool served, pools->pool[0].cs == cs (copied); NULL: cs alone,
+	 * named MGMT_PRIMARY_POOL. */
+	const struct mgmt_pools *pools;
 	struct iscsi_server *iscsi;   /* NULL: no live iSCSI changes or sessions */
 	struct nfs_server *nfs;       /* NULL: no live export changes or clients */
 	struct qos_stats *stats;      /* NULL: no VM groups are kept in it */
@@ -126,8 +179,17 @@ int mgmt_scheduler_tick(struct mgmt *m, int64_t now_unix_s);
 
 /* ---- the daemon's settings (settings.c) ---------------------------------- */
 
+struct mgmt_settings_pool {
+	char name[MGMT_POOL_NAME_MAX + 1];
+	char dir[4096];
+};
+
 struct mgmt_settings {
 	char data_dir[4096];
+	/* the pools besides the primary: "pool.NAME = DIR" (an empty DIR
+	 * removes NAME), in the order first named */
+	struct mgmt_settings_pool pools[MGMT_POOLS_MAX - 1];
+	unsigned npools;
 	char iscsi[80];      /* "" : the portals kept in the pool */
 	char nfs[80];
 	bool portmap;

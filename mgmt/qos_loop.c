@@ -28,6 +28,9 @@
  * out.  Turning QoS off, or stopping, clears the gate: requests waiting
  * in it go at once and the targets submit straight to the pool again.
  *
+ * Every period too, QoS on or off, the pools' load models take the
+ * period's IO and, now and then, plan migration advice (pool_load.c).
+ *
  * Threads: the loop is the only caller of qos_controller_tick() and the
  * only writer of the gate's configuration; the API's status route reads
  * the controller and the gate (each takes its own mutex).
@@ -62,6 +65,7 @@ struct api_qos {
 	uint64_t *gate_volumes;       /* mapped last period */
 	size_t ngate_volumes;
 	bool gate_on;
+	struct api_pool_load *load;   /* the pools' load models and advice (pool_load.c) */
 };
 
 struct qos_settings {
@@ -204,7 +208,7 @@ static uint32_t gate_push_vm(struct mgmt *m, struct api_qos *q, json_t *vm, bool
 	taken[id] = true;
 	json_array_foreach(json_object_get(vm, "volumes"), i, v) {
 		uint64_t volume_id;
-		if (!cowstore_volume_lookup(m->cs, json_string_value(v) ?: "", &volume_id) &&
+		if (!api_volume_id(m, json_string_value(v) ?: "", &volume_id) &&
 		    !qos_gate_set_volume_vm(m->gate, volume_id, id))
 			add_volume(vols, nvols, cap, volume_id);
 	}
@@ -301,6 +305,7 @@ static void qos_step(struct mgmt *m, struct api_qos *q, const struct qos_setting
 	}
 	if (!s->enabled && q->gate_on)
 		gate_off(m, q);
+	api_pool_load_step(m, q->load, qos_now_ns());
 	q->enabled = s->enabled;
 	free(sessions);
 	free(q->prev);
@@ -344,7 +349,7 @@ int api_qos_start(struct mgmt *m)
 	if (!q)
 		return -ENOMEM;
 	qos_controller_config_default(&cfg);
-	int rc = qos_table_create_pool(m->cs, &q->table);
+	int rc = api_pool_load_create(&q->load) ?: qos_table_create_pool(m->cs, &q->table);
 	if (!rc)
 		rc = qos_controller_create(&cfg, q->table, &q->ctl);
 	m->qos = q;
@@ -366,9 +371,15 @@ void api_qos_stop(struct mgmt *m)
 	free(q->gate_vms);
 	qos_controller_destroy(q->ctl);
 	qos_table_destroy(q->table);
+	api_pool_load_destroy(q->load);
 	free(q->prev);
 	free(q);
 	m->qos = NULL;
+}
+
+json_t *api_qos_pool_load(struct mgmt *m, const struct mgmt_pool *pool)
+{
+	return api_pool_load_json(m->qos ? m->qos->load : NULL, (unsigned)(pool - m->pools.pool));
 }
 
 /* ---- GET /api/v1/qos-status ------------------------------------------------ */
@@ -421,8 +432,14 @@ static json_t *status_json(struct mgmt *m, const struct qos_readout *r)
 	json_t *hosts = json_array();
 	for (size_t i = 0; i < r->nhosts; i++)
 		json_array_append_new(hosts, host_json(&r->hosts[i]));
+	json_t *pools = json_array();
+	for (unsigned i = 0; i < m->pools.count; i++) {
+		json_t *load = api_pool_load_json(m->qos->load, i);
+		json_object_set_new(load, "pool", json_string(m->pools.pool[i].name));
+		json_array_append_new(pools, load);
+	}
 	return json_pack("{s:b, s:s, s:i, s:f, s:s, s:f, s:f, s:{s:f, s:f, s:b}, "
-			 "s:{s:b, s:o, s:o, s:I}, s:o, s:o}",
+			 "s:{s:b, s:o, s:o, s:I}, s:o, s:o, s:o, s:o}",
 			 "enabled", s.enabled, "law", r->law == QOS_PARDA_PLAIN ? "plain" : "target",
 			 "period_ms", (int)r->period_ms, "threshold_us", r->threshold_us,
 			 "threshold_source", sources[r->threshold_source], "peak_iops", r->peak_iops,
@@ -435,7 +452,7 @@ static json_t *status_json(struct mgmt *m, const struct qos_readout *r)
 			 r->anomaly.detected_ms ? api_time(r->anomaly.detected_ms * 1000000)
 						: json_null(),
 			 "events", (json_int_t)r->anomaly.events, "hosts", hosts, "gate",
-			 gate_json(m));
+			 gate_json(m), "pools", pools, "advice", api_pool_advice_json(m, m->qos->load));
 }
 
 static void get_status(struct api_call *c)

@@ -155,8 +155,8 @@ static bool snapshot_exists(struct mgmt *m, const json_t *rec, const char *name)
 		return true;
 	}
 	uint64_t vol, snap_id;
-	return !cowstore_volume_lookup(m->cs, target_name(rec), &vol) &&
-	       !cowstore_snapshot_lookup(m->cs, vol, name, &snap_id);
+	return !api_volume_id(m, target_name(rec), &vol) &&
+	       !cowstore_snapshot_lookup(api_pool_of(m, vol), vol, name, &snap_id);
 }
 
 /* The snapshot name for scheduled_s: the pattern's, and "-2", "-3"... when
@@ -192,12 +192,12 @@ static int take_snapshot(struct mgmt *m, const json_t *rec, const char *name, ch
 		return api_vm_snapshot_create(m, target_name(rec), name, why, whylen);
 	struct cowstore_err err = { "" };
 	uint64_t vol, snap_id;
-	int rc = cowstore_volume_lookup(m->cs, target_name(rec), &vol);
+	int rc = api_volume_id(m, target_name(rec), &vol);
 	if (rc) {
 		snprintf(why, whylen, "there is no volume '%s'", target_name(rec));
 		return rc;
 	}
-	rc = cowstore_snapshot_create(m->cs, vol, name, &snap_id, &err);
+	rc = cowstore_snapshot_create(api_pool_of(m, vol), vol, name, &snap_id, &err);
 	if (rc)
 		snprintf(why, whylen, "%s", err.msg);
 	return rc;
@@ -218,8 +218,8 @@ static size_t made_list(struct mgmt *m, const json_t *rec, json_t *state, struct
 	struct cowstore_snapshot_info *infos = NULL;
 	size_t ninfos = 0, n = 0;
 	uint64_t vol;
-	if (!is_vm(rec) && !cowstore_volume_lookup(m->cs, target_name(rec), &vol))
-		cowstore_snapshot_list(m->cs, vol, &infos, &ninfos);
+	if (!is_vm(rec) && !api_volume_id(m, target_name(rec), &vol))
+		cowstore_snapshot_list(api_pool_of(m, vol), vol, &infos, &ninfos);
 	*out = calloc(json_array_size(made) + 1, sizeof(**out));
 	for (size_t i = 0; *out && i < json_array_size(made);) {
 		const char *name = json_string_value(json_array_get(made, i)) ?: "";
@@ -301,7 +301,8 @@ static void prune(struct mgmt *m, const json_t *rec, json_t *state, int64_t now_
 						    sizeof(why));
 		} else {
 			struct cowstore_err err = { "" };
-			rc = cowstore_snapshot_delete(m->cs, snaps[i].snap_id, &err);
+			rc = cowstore_snapshot_delete(api_pool_of(m, snaps[i].snap_id),
+						      snaps[i].snap_id, &err);
 			snprintf(why, sizeof(why), "%s", err.msg);
 		}
 		if (rc && rc != -ENOENT)

@@ -4,7 +4,8 @@
  * targets, exports, VMs, schedules, users) lives in the pool and is managed
  * through the API.
  *
- * The file is "key = value" lines; '#' starts a comment; unknown keys and
+ * The file is "key = value" lines ("pool.NAME = DIR" for each pool beside
+ * the primary, which is the data directory); '#' starts a comment; unknown keys and
  * bad values are errors naming the line.  Built-in defaults (printed by
  * `slated --print-config`) apply to keys the file does not set, and
  * command-line flags override both.
@@ -35,8 +36,42 @@ static int set_string(char *dst, size_t len, const char *value)
 	return 0;
 }
 
+/* A pool's name: 1 to MGMT_POOL_NAME_MAX of a-z 0-9 - _, a letter or digit
+ * first, not the primary's. */
+static bool pool_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+	if (!len || len > MGMT_POOL_NAME_MAX || !strcmp(name, MGMT_PRIMARY_POOL) ||
+	    !strchr("abcdefghijklmnopqrstuvwxyz0123456789", name[0]))
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_") == len;
+}
+
+/* "pool.NAME = DIR": add, change or (DIR "") remove a pool. */
+static int set_pool(struct mgmt_settings *s, const char *name, const char *dir)
+{
+	unsigned i = 0;
+	if (!pool_name_valid(name))
+		return -EINVAL;
+	while (i < s->npools && strcmp(s->pools[i].name, name))
+		i++;
+	if (!dir[0]) {
+		if (i < s->npools)
+			memmove(&s->pools[i], &s->pools[i + 1], (s->npools-- - i - 1) *
+				sizeof(s->pools[0]));
+		return 0;
+	}
+	if (i == s->npools && s->npools == MGMT_POOLS_MAX - 1)
+		return -EINVAL;
+	if (i == s->npools)
+		snprintf(s->pools[s->npools++].name, sizeof(s->pools[0].name), "%s", name);
+	return set_string(s->pools[i].dir, sizeof(s->pools[i].dir), dir);
+}
+
 int mgmt_settings_set(struct mgmt_settings *s, const char *key, const char *value)
 {
+	if (!strncmp(key, "pool.", 5))
+		return set_pool(s, key + 5, value);
 	if (!strcmp(key, "data"))
 		return value[0] ? set_string(s->data_dir, sizeof(s->data_dir), value) : -EINVAL;
 	if (!strcmp(key, "iscsi"))
@@ -100,8 +135,8 @@ int mgmt_settings_load(const char *path, struct mgmt_settings *s, char *err, siz
 		char *key = trim(text), *value = trim(eq + 1);
 		rc = mgmt_settings_set(s, key, value);
 		if (rc == -ENOENT)
-			snprintf(err, errlen, "%s:%u: unknown setting '%.64s' (known: data, iscsi, nfs, "
-				 "portmap, api, tls_cert, tls_key, web, log_level)", path, n, key);
+			snprintf(err, errlen, "%s:%u: unknown setting '%.64s' (known: data, pool.NAME, "
+				 "iscsi, nfs, portmap, api, tls_cert, tls_key, web, log_level)", path, n, key);
 		else if (rc)
 			snprintf(err, errlen, "%s:%u: bad value for %.64s: '%.200s'", path, n, key, value);
 		if (rc == -ENOENT)
@@ -129,4 +164,8 @@ void mgmt_settings_print(const struct mgmt_settings *s, FILE *out)
 		     "log_level = %s\n",
 		s->data_dir, s->iscsi, s->nfs, s->portmap ? "on" : "off", s->api, s->tls_cert,
 		s->tls_key, s->web, s->log_level);
+	fprintf(out, "# more pools (NAME: a-z 0-9 - _), each in its own directory:\n"
+		     "# pool.NAME = DIR\n");
+	for (unsigned i = 0; i < s->npools; i++)
+		fprintf(out, "pool.%s = %s\n", s->pools[i].name, s->pools[i].dir);
 }

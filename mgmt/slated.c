@@ -1,13 +1,13 @@
 /*
- * slated.c - the Slate daemon.  It owns the pool, the iSCSI target, the
+ * slated.c - the Slate daemon.  It owns the pools, the iSCSI target, the
  * NFS v3 server and the management plane (mgmt.h: REST API, users, events,
  * tasks, schedules), and starts and stops them in that order and its
  * reverse: the API goes first on SIGTERM or SIGINT, so no request starts
  * work while the data path drains; then iSCSI and NFS (in-flight commands
- * finish); then the pool closes cleanly.
+ * finish); then the pools close cleanly.
  *
- *   slated [--config FILE] [--data DIR] [--iscsi ADDR:PORT] [--nfs ADDR:PORT]
- *          [--portmap on|off] [--api ADDR:PORT] [--print-config]
+ *   slated [--config FILE] [--data DIR] [--pool NAME=DIR]... [--iscsi ADDR:PORT]
+ *          [--nfs ADDR:PORT] [--portmap on|off] [--api ADDR:PORT] [--print-config]
  *
  * Settings (settings.c): built-in defaults (data ./var, NFS 127.0.0.1:2049,
  * API 127.0.0.1:8080, log level info), then the --config file, then flags.
@@ -30,7 +30,9 @@
  * (--portmap off: neither; clients then need the port).
  *
  * DIR is created with a pool in it (64 GiB thin capacity, no plog) when it is
- * missing or empty; a non-empty DIR must already hold a pool.  On the first
+ * missing or empty; a non-empty DIR must already hold a pool.  DIR holds the
+ * primary pool; --pool NAME=DIR (setting pool.NAME) adds more, made the same
+ * way, each with its own range of volume ids (mgmt.h, pools.c).  On the first
  * start the API's admin token and password are written to DIR/admin-token
  * and DIR/admin-password (mode 0600).
  *
@@ -41,7 +43,6 @@
  * lines from other threads never interleave with main's.
  * Exit status: 0 after a clean shutdown, 1 a failure, 2 a usage error.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -76,7 +77,10 @@ struct slated {
 	const char *config_path;   /* NULL when not given */
 	char *flags[16][2];        /* the flags given, re-applied over a reloaded file */
 	unsigned nflags;
-	struct cowstore *cs;
+	char pool_keys[MGMT_POOLS_MAX][MGMT_POOL_NAME_MAX + 6]; /* "pool.NAME" of --pool */
+	unsigned npool_keys;
+	struct mgmt_pools pools;   /* every pool served; [0] is the primary */
+	struct cowstore *cs;       /* the primary's */
 	int signal_fd;
 	const char *iscsi_portal;  /* set.iscsi, or NULL: the configured portals */
 	struct iscsi_config *iscsi_cfg;
@@ -171,121 +175,46 @@ static void on_cowstore_event(void *arg, const struct cowstore_event *ev)
 				 ev->volume_id ? object : "pool", ev->message);
 }
 
-/* ---- the data directory --------------------------------------------- */
+/* ---- the pools -------------------------------------------------------- */
 
-/* mkdir -p; 0 or -errno. */
-static int make_dirs(const char *path)
+/* The primary (the data directory) and those the settings name; each
+ * pool's events come to on_cowstore_event. */
+static int open_pools(struct slated *sd)
 {
-	char *copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	int rc = 0;
-	for (char *p = copy + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
-			rc = -errno;
-			break;
-		}
-		*p = saved;
-		if (saved == '\0')
-			break;
-	}
-	free(copy);
-	if (rc == 0) {
-		struct stat st;
-		if (stat(path, &st) < 0)
-			rc = -errno;
-		else if (!S_ISDIR(st.st_mode))
-			rc = -ENOTDIR;
-	}
-	return rc;
-}
-
-/* 1 when dir has no entries, 0 when it has some, -errno on error. */
-static int dir_is_empty(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return -errno;
-	int empty = 1;
-	struct dirent *entry;
-	while ((entry = readdir(d))) {
-		if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..")) {
-			empty = 0;
-			break;
-		}
-	}
-	closedir(d);
-	return empty;
-}
-
-/* Create the directory and a default pool in it unless something is there. */
-static int prepare_pool(struct slated *sd)
-{
-	int rc = make_dirs(sd->data_dir);
-	if (rc < 0) {
-		log_line("error: cannot create data directory %s: %s", sd->data_dir, strerror(-rc));
+	int rc = mgmt_pools_open(&sd->pools, &sd->set, log_mgmt, NULL);
+	if (rc)
 		return rc;
-	}
-	rc = dir_is_empty(sd->data_dir);
-	if (rc < 0) {
-		log_line("error: cannot read data directory %s: %s", sd->data_dir, strerror(-rc));
-		return rc;
-	}
-	if (rc == 0)
-		return 0; /* an existing pool (cowstore_open checks it) */
-	struct cowstore_pool_options opts = { 0 }; /* 64 GiB thin, no plog, 80% */
-	struct cowstore_err err = { "" };
-	rc = cowstore_pool_create(sd->data_dir, &opts, &err);
-	if (rc < 0) {
-		log_line("error: cannot create a pool in %s: %s", sd->data_dir,
-			 err.msg[0] ? err.msg : strerror(-rc));
-		return rc;
-	}
-	log_line("created a new pool in %s (64 GiB thin capacity, no plog)", sd->data_dir);
+	sd->cs = sd->pools.pool[0].cs;
+	for (unsigned i = 0; i < sd->pools.count; i++)
+		cowstore_set_event_handler(sd->pools.pool[i].cs, on_cowstore_event, sd);
 	return 0;
 }
 
-static int open_pool(struct slated *sd)
-{
-	struct cowstore_err err = { "" };
-	int rc = cowstore_open(sd->data_dir, &sd->cs, &err);
-	if (rc < 0) {
-		log_line("error: cannot open the pool in %s: %s", sd->data_dir,
-			 err.msg[0] ? err.msg : strerror(-rc));
-		sd->cs = NULL;
-		return rc;
-	}
-	cowstore_set_event_handler(sd->cs, on_cowstore_event, sd);
-	return 0;
-}
-
-static void log_pool_state(struct slated *sd)
+static void log_pool_state(const struct mgmt_pool *pool)
 {
 	struct cowstore_pool_info info;
-	int rc = cowstore_pool_info(sd->cs, &info);
+	int rc = cowstore_pool_info(pool->cs, &info);
 	if (rc < 0) {
-		log_line("warning: cannot read the state of the pool in %s: %s", sd->data_dir,
-			 strerror(-rc));
+		log_line("warning: cannot read the state of pool %s in %s: %s", pool->name,
+			 pool->dir, strerror(-rc));
 		return;
 	}
-	log_line("pool %s: format %" PRIu32 ", capacity %" PRIu64 " bytes, allocated %" PRIu64
-		 " bytes (%.1f%%), free %" PRIu64 " bytes, %" PRIu32 " volumes, %" PRIu32
-		 " snapshots, plog %" PRIu64 " bytes, soft threshold %u%%%s", sd->data_dir,
-		 info.format_version, info.capacity_bytes, info.allocated_bytes,
-		 info.capacity_bytes ? 100.0 * (double)info.allocated_bytes /
-					       (double)info.capacity_bytes : 0.0,
+	log_line("pool %s in %s: format %" PRIu32 ", capacity %" PRIu64 " bytes, allocated %"
+		 PRIu64 " bytes (%.1f%%), free %" PRIu64 " bytes, %" PRIu32 " volumes, %" PRIu32
+		 " snapshots, plog %" PRIu64 " bytes, soft threshold %u%%%s, ids from %" PRIu64,
+		 pool->name, pool->dir, info.format_version, info.capacity_bytes,
+		 info.allocated_bytes, info.capacity_bytes ? 100.0 * (double)info.allocated_bytes /
+							       (double)info.capacity_bytes : 0.0,
 		 info.free_bytes, info.nvolumes, info.nsnapshots, info.plog_bytes,
-		 info.soft_threshold_pct, info.soft_threshold_crossed ? " (CROSSED)" : "");
+		 info.soft_threshold_pct, info.soft_threshold_crossed ? " (CROSSED)" : "",
+		 info.first_id);
 	struct cowstore_emulation emu;
 	char text[160];
-	if (cowstore_emulation_get(sd->cs, &emu) == 0 && emu.on) {
+	if (cowstore_emulation_get(pool->cs, &emu) == 0 && emu.on) {
 		cowstore_emulation_describe(&emu, text, sizeof(text));
-		log_line("warning: pool uses an EMULATED DEVICE (for tests and benchmarks): %s; "
-			 "remove it with slate-store POOLDIR pool emulate off", text);
+		log_line("warning: pool %s uses an EMULATED DEVICE (for tests and benchmarks): %s; "
+			 "remove it with slate-store %s pool emulate off", pool->name, text,
+			 pool->dir);
 	}
 }
 
@@ -353,7 +282,8 @@ static int load_iscsi_config(struct slated *sd)
 /* The portals: --iscsi, else the configured ones, else 127.0.0.1:3260. */
 static int add_portals(struct slated *sd, char *first, size_t first_len)
 {
-	struct iscsi_server_options opts = { .stats = sd->stats, .gate = sd->gate };
+	struct iscsi_server_options opts = { .stats = sd->stats, .gate = sd->gate,
+					     .finder = { mgmt_pools_finder, &sd->pools } };
 	const struct iscsi_config *cfg = sd->iscsi_cfg;
 	unsigned n = sd->iscsi_portal ? 1 : cfg->nportals ? cfg->nportals : 1;
 	for (unsigned i = 0; i < n; i++) {
@@ -395,7 +325,8 @@ static struct iscsi_config *servable_config(struct slated *sd)
 	if (!cfg)
 		return NULL;
 	*cfg = *sd->iscsi_cfg;
-	iscsi_config_drop_missing_luns(sd->cs, NULL, cfg, log_dropped_lun, NULL);
+	struct iscsi_volume_finder finder = { mgmt_pools_finder, &sd->pools };
+	iscsi_config_drop_missing_luns(sd->cs, &finder, cfg, log_dropped_lun, NULL);
 	return cfg;
 }
 
@@ -581,6 +512,7 @@ static int start_mgmt(struct slated *sd)
 	find_web_root(sd, web, sizeof(web));
 	struct mgmt_options opts = {
 		.cs = sd->cs,
+		.pools = &sd->pools,
 		.iscsi = sd->iscsi,
 		.nfs = sd->nfs,
 		.stats = sd->stats,
@@ -613,11 +545,12 @@ static int start_mgmt(struct slated *sd)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: slated [--config FILE] [--data DIR] [--iscsi ADDR:PORT] [--nfs ADDR:PORT]\n"
-		     "              [--portmap on|off] [--api ADDR:PORT] [--print-config]\n"
+	fprintf(out, "usage: slated [--config FILE] [--data DIR] [--pool NAME=DIR]... [--iscsi ADDR:PORT]\n"
+		     "              [--nfs ADDR:PORT] [--portmap on|off] [--api ADDR:PORT] [--print-config]\n"
 		     "  --config FILE     settings file (key = value; see --print-config)\n"
-		     "  --data DIR        pool directory (default ./var); created with a 64 GiB thin\n"
-		     "                    pool if missing or empty\n"
+		     "  --data DIR        the primary pool's directory (default ./var); created with a\n"
+		     "                    64 GiB thin pool if missing or empty\n"
+		     "  --pool NAME=DIR   one more pool (setting pool.NAME), made the same way\n"
 		     "  --iscsi ADDR:PORT iSCSI portal (default: the pool's, else 127.0.0.1:3260)\n"
 		     "  --nfs ADDR:PORT   NFS v3 and MOUNT v3 (default 127.0.0.1:2049)\n"
 		     "  --portmap on|off  register with rpcbind, or answer the portmapper on ADDR:111\n"
@@ -626,13 +559,31 @@ static void usage(FILE *out)
 		     "  --print-config    print the settings in effect and exit\n");
 }
 
+/* The last flag taken was --pool NAME=DIR: make it the setting pool.NAME
+ * with value DIR (kept in sd->pool_keys).  false when it is not NAME=DIR. */
+static bool pool_flag(struct slated *sd)
+{
+	char **flag = sd->flags[sd->nflags - 1];
+	const char *eq = strchr(flag[1], '=');
+	unsigned n = sd->npool_keys;
+	if (!eq || eq == flag[1] || !eq[1] || (size_t)(eq - flag[1]) > MGMT_POOL_NAME_MAX ||
+	    n == sizeof(sd->pool_keys) / sizeof(sd->pool_keys[0]))
+		return false;
+	snprintf(sd->pool_keys[n], sizeof(sd->pool_keys[n]), "pool.%.*s", (int)(eq - flag[1]),
+		 flag[1]);
+	flag[0] = sd->pool_keys[n];
+	flag[1] = (char *)eq + 1;
+	sd->npool_keys++;
+	return true;
+}
+
 /* 0, or the exit status after a usage message (or -1 after printing the
  * settings). */
 static int parse_args(int argc, char **argv, struct slated *sd)
 {
 	static const char *const keys[][2] = { { "--data", "data" },	 { "--iscsi", "iscsi" },
 					       { "--nfs", "nfs" },	 { "--portmap", "portmap" },
-					       { "--api", "api" } };
+					       { "--api", "api" },	 { "--pool", "pool" } };
 	bool print = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -654,10 +605,19 @@ static int parse_args(int argc, char **argv, struct slated *sd)
 			fprintf(stderr, "slated: %s needs a value\n", argv[i]);
 			return usage(stderr), 2;
 		}
-		if (k == sizeof(keys) / sizeof(keys[0]))
+		if (k == sizeof(keys) / sizeof(keys[0])) {
 			sd->config_path = argv[++i];
-		else if (sd->nflags < sizeof(sd->flags) / sizeof(sd->flags[0]))
-			sd->flags[sd->nflags][0] = (char *)keys[k][1], sd->flags[sd->nflags++][1] = argv[++i];
+			continue;
+		}
+		if (sd->nflags == sizeof(sd->flags) / sizeof(sd->flags[0])) {
+			fprintf(stderr, "slated: too many flags\n");
+			return usage(stderr), 2;
+		}
+		sd->flags[sd->nflags][0] = (char *)keys[k][1], sd->flags[sd->nflags++][1] = argv[++i];
+		if (!strcmp(keys[k][1], "pool") && !pool_flag(sd)) {
+			fprintf(stderr, "slated: --pool wants NAME=DIR\n");
+			return usage(stderr), 2;
+		}
 	}
 	char err[512];
 	if (load_settings(sd, &sd->set, err, sizeof(err))) {
@@ -699,12 +659,13 @@ int main(int argc, char **argv)
 		log_line("error: cannot set up signal handling: %s", strerror(-sd.signal_fd));
 		return 1;
 	}
-	if (prepare_pool(&sd) < 0 || open_pool(&sd) < 0) {
-		log_line("exiting: no usable pool in %s", sd.data_dir);
+	if (open_pools(&sd) < 0) {
+		log_line("exiting: the pools cannot all be opened");
 		close(sd.signal_fd);
 		return 1;
 	}
-	log_pool_state(&sd);
+	for (unsigned i = 0; i < sd.pools.count; i++)
+		log_pool_state(&sd.pools.pool[i]);
 	int rc;
 	if ((rc = qos_stats_create(&sd.stats)) == 0)
 		rc = qos_history_create(sd.stats, sd.cs, &sd.history);
@@ -732,14 +693,14 @@ int main(int argc, char **argv)
 	if (sd.iscsi)
 		iscsi_server_stop(sd.iscsi); /* sessions asked to log out; commands finish */
 	nfs_server_destroy(sd.nfs);     /* calls in flight finish; unregistered */
-	cowstore_close(sd.cs);          /* no more events after this */
+	mgmt_pools_close(&sd.pools);    /* no more events after this */
 	mgmt_destroy(sd.mgmt);
 	iscsi_server_destroy(sd.iscsi);
 	qos_gate_destroy(sd.gate);      /* both targets are gone */
 	qos_history_destroy(sd.history);
 	qos_stats_destroy(sd.stats);
 	free(sd.iscsi_cfg);
-	log_line("pool %s closed cleanly; exiting", sd.data_dir);
+	log_line("pools closed cleanly; exiting");
 	close(sd.signal_fd);
 	return rc < 0 ? 1 : 0;
 }

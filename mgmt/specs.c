@@ -11,7 +11,8 @@ extern const struct api_fields api_login_spec, api_user_create_spec, api_user_up
 	api_portal_spec, api_discovery_spec, api_export_create_spec, api_export_update_spec,
 	api_file_clone_spec, api_policy_create_spec, api_policy_update_spec,
 	api_host_shares_spec, api_qos_settings_spec, api_vm_create_spec, api_vm_patch_spec,
-	api_schedule_create_spec, api_schedule_patch_spec, api_schedule_preview_spec;
+	api_schedule_create_spec, api_schedule_patch_spec, api_schedule_preview_spec,
+	api_volume_move_spec;
 
 /* The order is the fuzz seeds' kind byte (tests/fuzz/seeds.py). */
 const struct api_fields *const api_request_specs[] = {
@@ -23,6 +24,6 @@ const struct api_fields *const api_request_specs[] = {
 	&api_export_update_spec,   &api_file_clone_spec,     &api_policy_create_spec,
 	&api_policy_update_spec,   &api_host_shares_spec,    &api_qos_settings_spec,
 	&api_vm_create_spec,	   &api_vm_patch_spec,	     &api_schedule_create_spec,
-	&api_schedule_patch_spec,  &api_schedule_preview_spec,
+	&api_schedule_patch_spec,  &api_schedule_preview_spec, &api_volume_move_spec,
 };
 const size_t api_nrequest_specs = sizeof(api_request_specs) / sizeof(api_request_specs[0]);

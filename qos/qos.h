@@ -105,6 +105,12 @@ struct qos_host_counts {
 	struct qos_stream_counts counts;
 };
 int qos_stats_hosts(struct qos_stats *st, struct qos_host_counts **out, size_t *count);
+/* The same per volume (summed over the hosts that use it). */
+struct qos_volume_counts {
+	uint64_t volume_id;
+	struct qos_stream_counts counts;
+};
+int qos_stats_volumes(struct qos_stats *st, struct qos_volume_counts **out, size_t *count);
 
 /* Group volumes (a VM): a volume belongs to at most one group; "" removes it.
  * Series for the group are the sum of its volumes.  -EINVAL for a bad

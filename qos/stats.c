@@ -187,6 +187,17 @@ void qos_stream_counts(const struct qos_stream *s, struct qos_stream_counts *out
 	out->latency_sum_ns = atomic_load_explicit(&m->latency_sum_ns, memory_order_relaxed);
 }
 
+static void add_counts(struct qos_stream_counts *sum, const struct qos_stream *s)
+{
+	struct qos_stream_counts c;
+	qos_stream_counts(s, &c);
+	sum->read_ios += c.read_ios;
+	sum->write_ios += c.write_ios;
+	sum->read_bytes += c.read_bytes;
+	sum->write_bytes += c.write_bytes;
+	sum->latency_sum_ns += c.latency_sum_ns;
+}
+
 int qos_stats_hosts(struct qos_stats *st, struct qos_host_counts **out, size_t *count)
 {
 	struct qos_host_counts *hosts = NULL;
@@ -203,17 +214,34 @@ int qos_stats_hosts(struct qos_stats *st, struct qos_host_counts **out, size_t *
 			h++;
 		if (h == n)
 			memcpy(hosts[n++].host, s->host, sizeof(s->host));
-		struct qos_stream_counts c;
-		qos_stream_counts(s, &c);
-		struct qos_stream_counts *sum = &hosts[h].counts;
-		sum->read_ios += c.read_ios;
-		sum->write_ios += c.write_ios;
-		sum->read_bytes += c.read_bytes;
-		sum->write_bytes += c.write_bytes;
-		sum->latency_sum_ns += c.latency_sum_ns;
+		add_counts(&hosts[h].counts, s);
 	}
 	pthread_mutex_unlock(&st->lock);
 	*out = hosts;
+	*count = n;
+	return 0;
+}
+
+int qos_stats_volumes(struct qos_stats *st, struct qos_volume_counts **out, size_t *count)
+{
+	struct qos_volume_counts *vols = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&st->lock);
+	if (st->nstreams && !(vols = calloc(st->nstreams, sizeof(*vols)))) {
+		pthread_mutex_unlock(&st->lock);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < st->nstreams; i++) {
+		const struct qos_stream *s = st->streams[i];
+		size_t v = 0;
+		while (v < n && vols[v].volume_id != s->volume_id)
+			v++;
+		if (v == n)
+			vols[n++].volume_id = s->volume_id;
+		add_counts(&vols[v].counts, s);
+	}
+	pthread_mutex_unlock(&st->lock);
+	*out = vols;
 	*count = n;
 	return 0;
 }

@@ -53,7 +53,8 @@ run_checks() {
 # (the first must be on 127.0.0.1); NFS always on 127.0.0.1 and a port the
 # kernel picks, without portmapper.  Sets PORT and PORTAL (the first portal)
 # and NFS_PORT (NFS and MOUNT share it), API_PORT and API_URL (the REST base URL;
-# the admin token is in POOLDIR/admin-token).
+# the admin token is in POOLDIR/admin-token).  $SLATED_ARGS, when set, are more
+# flags (split at blanks), e.g. "--pool fast=DIR".
 # When it does not come up, prints the failure with its log
 # ($TMP/slated.log) and the closing line, and returns 1.
 start_slated() {
@@ -63,10 +64,10 @@ start_slated() {
 	NFS_PORT=
 	if [ "${2:-}" = configured ]; then
 		"$SLATED" --data "$1" --nfs 127.0.0.1:0 --portmap off --api 127.0.0.1:0 \
-			2>"$TMP/slated.log" &
+			${SLATED_ARGS:-} 2>"$TMP/slated.log" &
 	else
 		"$SLATED" --data "$1" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off \
-			--api 127.0.0.1:0 2>"$TMP/slated.log" &
+			--api 127.0.0.1:0 ${SLATED_ARGS:-} 2>"$TMP/slated.log" &
 	fi
 	slated_pid=$!
 	# Until "ready" or slated dies; the bound (5 minutes) is there only so

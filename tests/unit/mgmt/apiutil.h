@@ -32,9 +32,11 @@ static void t_quiet(void *arg, const char *line)
 	(void)arg, (void)line;
 }
 
-static inline int t_mgmt_create(struct t_api *t)
+/* A management plane over pools (NULL: t->tp's pool alone). */
+static inline int t_mgmt_create_on(struct t_api *t, const struct mgmt_pools *pools)
 {
-	struct mgmt_options o = { .cs = t->tp.cs, .data_dir = t->data_dir, .no_scheduler = true,
+	struct mgmt_options o = { .cs = pools ? pools->pool[0].cs : t->tp.cs, .pools = pools,
+				  .data_dir = t->data_dir, .no_scheduler = true,
 				  .clock = t_clock, .clock_arg = t, .log = t_quiet };
 	char err[256] = "", path[128];
 	int rc = mgmt_create(&o, &t->m, err, sizeof(err));
@@ -54,6 +56,11 @@ static inline int t_mgmt_create(struct t_api *t)
 	token[strcspn(token, "\r\n")] = '\0';
 	snprintf(t->auth, sizeof(t->auth), "Bearer %s", token);
 	return 0;
+}
+
+static inline int t_mgmt_create(struct t_api *t)
+{
+	return t_mgmt_create_on(t, NULL);
 }
 
 static inline int t_open(struct t_api *t, int64_t now_s)

@@ -226,6 +226,24 @@ static void test_hosts_volumes_groups_and_appliance_sum(void)
 		for (int k = 0; k < io[i].writes; k++)
 			qos_stream_record(io[i].s, true, 512, io[i].lat_us * US);
 	}
+	/* the cumulative sums per host and per volume (the QoS loop's inputs) */
+	struct qos_host_counts *hosts;
+	struct qos_volume_counts *vols;
+	size_t nhosts, nvols;
+	REQUIRE(qos_stats_hosts(f.st, &hosts, &nhosts) == 0);
+	REQUIRE(nhosts == 2);
+	CHECK(!strcmp(hosts[1].host, "B"));
+	CHECK_EQ(hosts[1].counts.read_ios, 70);
+	CHECK_EQ(hosts[1].counts.latency_sum_ns, (33 * 300 + 44 * 400) * US);
+	free(hosts);
+	REQUIRE(qos_stats_volumes(f.st, &vols, &nvols) == 0);
+	REQUIRE(nvols == 3);
+	CHECK_EQ(vols[1].volume_id, 2);
+	CHECK_EQ(vols[1].counts.read_ios, 50);
+	CHECK_EQ(vols[1].counts.write_ios, 5);
+	CHECK_EQ(vols[1].counts.write_bytes, 5 * 512);
+	CHECK_EQ(vols[1].counts.latency_sum_ns, (22 * 200 + 33 * 300) * US);
+	free(vols);
 	CHECK_EQ(qos_history_sample(f.h, T0 + 1), 0);
 	struct { const char *series; double reads, writes, avg_us; } want[] = {
 		{ "appliance", 100, 10, (11 * 100 + 22 * 200 + 33 * 300 + 44 * 400) / 110.0 },
