@@ -353,29 +353,33 @@ static void bounce_write(struct scsi_task *task)
 	       piece_done);
 }
 
-/* The next piece of the current segment. */
-static void run_piece(struct scsi_task *task)
+/* The next piece of segment seg, within one pool: a COPY request. */
+static void copy_piece(struct scsi_task *task, const struct xcopy_segment *seg)
 {
 	struct task_state *st = task_state(task);
-	struct xcopy_job *job = job_of(st);
 	uint64_t src_lba, dst_lba;
 	uint32_t n;
-	if (same_pool(&job->seg[job->current])) {
-		const struct xcopy_segment *seg = &job->seg[job->current];
-		next_piece(seg, job->done_blocks, MAX_IO_BLOCKS, &src_lba, &dst_lba, &n);
-		st->cursor = n; /* piece_done reads it back */
-		count_on(st, seg->dst, seg->src);
-		io_copy(task, dst_lba, seg->src->volume_id, src_lba, n, piece_done);
-		return;
-	}
-	if (!(job = job_with_bounce(st))) {
+	next_piece(seg, job_of(st)->done_blocks, MAX_IO_BLOCKS, &src_lba, &dst_lba, &n);
+	st->cursor = n; /* piece_done reads it back */
+	count_on(st, seg->dst, seg->src);
+	io_copy(task, dst_lba, seg->src->volume_id, src_lba, n, piece_done);
+}
+
+/* The next piece of the current segment, between pools: read into the
+ * bounce buffer, then bounce_write. */
+static void bounce_piece(struct scsi_task *task)
+{
+	struct task_state *st = task_state(task);
+	struct xcopy_job *job = job_with_bounce(st);
+	uint64_t src_lba;
+	uint32_t n;
+	if (!job) {
 		task_fail_errno(task, -ENOMEM, 0);
 		return;
 	}
 	const struct xcopy_segment *seg = &job->seg[job->current];
-	next_piece(seg, job->done_blocks, BOUNCE_BLOCKS, &src_lba, &dst_lba, &n);
+	next_piece(seg, job->done_blocks, BOUNCE_BLOCKS, &src_lba, &job->bounce_dst_lba, &n);
 	st->cursor = n;
-	job->bounce_dst_lba = dst_lba;
 	count_on(st, seg->src, seg->dst);
 	io_run(task, COWSTORE_OP_READ, 0, src_lba, n, job->bounce, bounce_write);
 }
@@ -405,7 +409,10 @@ static void copy_next(struct scsi_task *task)
 		hold_wait(task, copy_next);
 		return;
 	}
-	run_piece(task);
+	if (same_pool(seg))
+		copy_piece(task, seg);
+	else
+		bounce_piece(task); /* may move the job: seg is stale after */
 }
 
 void spc_extended_copy(struct scsi_task *task)
