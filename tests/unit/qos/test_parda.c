@@ -161,9 +161,9 @@ static void test_share_split_and_latency(void)
 	struct run r;
 	REQUIRE(run_open(&r, QOS_PARDA_TARGET, 0, 1) == 0);
 	struct sim_host_cfg hosts[] = {
-		{ "iqn.2026-01.test:small", 1000, 64, { { 4096, 1 } }, 0, 0, 0 },
-		{ "iqn.2026-01.test:mixed", 2000, 64, { { 8192, 3 }, { 65536, 1 } }, 0, 0, 0 },
-		{ "iqn.2026-01.test:large", 3000, 64, { { 131072, 1 } }, 0, 0, 0 },
+		{ "iqn.2026-01.test:small", 1000, 64, { { 4096, 1 } }, 0, 0, 0, 0 },
+		{ "iqn.2026-01.test:mixed", 2000, 64, { { 8192, 3 }, { 65536, 1 } }, 0, 0, 0, 0 },
+		{ "iqn.2026-01.test:large", 3000, 64, { { 131072, 1 } }, 0, 0, 0, 0 },
 	};
 	for (int i = 0; i < 3; i++)
 		sim_add_host(&r.s, &hosts[i]);
@@ -200,9 +200,9 @@ static void test_demand_limited_host(void)
 	struct run r;
 	REQUIRE(run_open(&r, QOS_PARDA_TARGET, 0, 2) == 0);
 	struct sim_host_cfg hosts[] = {
-		{ "a", 1000, 64, { { 8192, 1 } }, 0, 0, 0 },
-		{ "b", 1000, 64, { { 8192, 1 } }, 0, 0, 0 },
-		{ "light", 4000, 3, { { 8192, 1 } }, 0, 0, 0 },
+		{ "a", 1000, 64, { { 8192, 1 } }, 0, 0, 0, 0 },
+		{ "b", 1000, 64, { { 8192, 1 } }, 0, 0, 0, 0 },
+		{ "light", 4000, 3, { { 8192, 1 } }, 0, 0, 0, 0 },
 	};
 	for (int i = 0; i < 3; i++)
 		sim_add_host(&r.s, &hosts[i]);
@@ -236,9 +236,9 @@ static struct phases start_stop(enum qos_parda_law law, double beta_per_share, d
 		return p;
 	}
 	struct sim_host_cfg hosts[] = {
-		{ "a", 1000, 96, { { 8192, 1 } }, 0, 0, 0 },
-		{ "b", 2000, 96, { { 65536, 1 } }, 0, 2 * phase, 0 },
-		{ "c", 3000, 96, { { 4096, 1 }, { 32768, 1 } }, phase, 0, 0 },
+		{ "a", 1000, 96, { { 8192, 1 } }, 0, 0, 0, 0 },
+		{ "b", 2000, 96, { { 65536, 1 } }, 0, 2 * phase, 0, 0 },
+		{ "c", 3000, 96, { { 4096, 1 }, { 32768, 1 } }, phase, 0, 0, 0 },
 	};
 	for (int i = 0; i < 3; i++)
 		sim_add_host(&r.s, &hosts[i]);
@@ -300,9 +300,9 @@ static void test_two_controllers_one_table(void)
 	strcpy(cfg.node, "slated-2");
 	REQUIRE(qos_controller_create(&cfg, r.table, &r.s.ctl[1]) == 0);
 	struct sim_host_cfg hosts[] = {
-		{ "a", 1000, 64, { { 8192, 1 } }, 0, 0, 0 },
-		{ "b", 3000, 64, { { 16384, 1 } }, 0, 0, 1 },
-		{ "c", 2000, 64, { { 65536, 1 } }, 5, 0, 1 },
+		{ "a", 1000, 64, { { 8192, 1 } }, 0, 0, 0, 0 },
+		{ "b", 3000, 64, { { 16384, 1 } }, 0, 0, 1, 0 },
+		{ "c", 2000, 64, { { 65536, 1 } }, 5, 0, 1, 0 },
 	};
 	for (int i = 0; i < 3; i++)
 		sim_add_host(&r.s, &hosts[i]);
