@@ -415,6 +415,8 @@ int qos_controller_tick(struct qos_controller *c, int64_t now_ms)
 		e->latency_us = h->last.latency_us;
 		e->ios = h->ios;
 		e->window = h->window;
+		/* window_ios is still the period's; ios_per_ref is now the period's too */
+		e->window_held = h->window_ios / h->ios_per_ref;
 		e->outstanding = h->last.outstanding;
 		e->shares = h->shares;
 		e->period_ms = period_ms;

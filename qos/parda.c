@@ -5,7 +5,11 @@
  *
  * Invariant of the target law: every host computes the same total and the
  * same split from the same table, so the windows add up to the total that
- * Little's law says gives latency L; a host only ever decides its own.
+ * Little's law says gives latency L; a host only ever decides its own.  So
+ * the law keeps nothing between periods but each host's window: what it
+ * needs to know about a host is in the host's entry (a correction kept by
+ * each controller would differ between processes started at different
+ * times, and so would their totals).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -68,12 +72,28 @@ static double split(struct part *parts, size_t n, double total)
 	return shares > 0 ? fmax(left, 0) * parts[0].shares / shares : 0;
 }
 
+static bool demand_limited(const struct qos_table_entry *e)
+{
+	return e->ios && e->outstanding < DEMAND_LIMITED * e->window;
+}
+
 static struct part part_of(const struct qos_table_entry *e)
 {
 	struct part p = { .shares = e->shares ? e->shares : 1, .cap = INFINITY };
-	if (e->ios && e->outstanding < DEMAND_LIMITED * e->window)
+	if (demand_limited(e))
 		p.cap = DEMAND_HEADROOM * e->outstanding;
 	return p;
+}
+
+/* Host e's part of the reference IOs in flight that the total scales: the
+ * window it was held to, if that held it, since a freed slot idles for the
+ * client's round trip and what is in flight falls short of the window by
+ * that (or what it had in flight, if more: its window has just shrunk). */
+static double in_flight_of(const struct qos_table_entry *e)
+{
+	if (demand_limited(e))
+		return e->outstanding;
+	return e->outstanding > e->window_held ? e->outstanding : e->window_held;
 }
 
 static double target_law(const struct qos_parda_config *cfg, double threshold_us,
@@ -92,11 +112,11 @@ static double target_law(const struct qos_parda_config *cfg, double threshold_us
 	size_t n = 0;
 	parts[n++] = part_of(self);
 	if (self->ios)
-		in_flight += self->outstanding;
+		in_flight += in_flight_of(self);
 	for (size_t i = 0; i < count; i++) {
 		if (!entries[i].ios || same_host(&entries[i], self))
 			continue;
-		in_flight += entries[i].outstanding;
+		in_flight += in_flight_of(&entries[i]);
 		parts[n++] = part_of(&entries[i]);
 	}
 	double target = split(parts, n, in_flight * factor);

@@ -250,11 +250,14 @@ double qos_cost_units(const struct qos_cost *m, double bytes);
  *   pool:   configuration records of the pool (cowstore_config_*), so that
  *           several slated processes serving one pool share them; a
  *           controller's entries go in one synced batch per period.
- *             Q/t/<node>/<host>  "1 time_ms latency_us ios window
- *                                 outstanding shares period_ms node host"
+ *             Q/t/<node>/<host>  "2 time_ms latency_us ios window
+ *                                 outstanding shares period_ms node host
+ *                                 window_held"
  *           <node> and <host> written as in history keys (%XX escapes); a
  *           host whose key would be too long is keyed "#<64-bit hash>".
- *           Entries older than QOS_TABLE_FORGET_MS are deleted by readers.
+ *           A record of version 1 (no window_held) reads as window_held =
+ *           window.  Entries older than QOS_TABLE_FORGET_MS are deleted by
+ *           readers.
  *   memory: the same in a process (the simulator; tests); thread-safe.
  * Times are the controllers' clock: slated uses wall-clock milliseconds
  * (CLOCK_REALTIME), so that processes on one machine agree.
@@ -268,6 +271,8 @@ struct qos_table_entry {
 	double latency_us;            /* normalized average latency (0: no IO) */
 	uint64_t ios;                 /* IOs completed in the period */
 	double window;                /* its PARDA window, in reference IOs */
+	double window_held;           /* the window enforced over the period (whole IOs),
+					 in reference IOs */
 	double outstanding;           /* average reference IOs in flight */
 	uint32_t shares;
 	uint32_t period_ms;
@@ -305,15 +310,23 @@ double qos_table_average_us(const struct qos_table_entry *entries, size_t count)
  *
  * QOS_PARDA_TARGET (the default) separates the two jobs, still from the
  * table alone.  By Little's law the reference IOs in flight over the
- * cluster, N = sum of published `outstanding`, give Lbar = N / X at
- * throughput X; the total window that would give latency L at the same
- * throughput is N * L / Lbar (its factor bounded by step_max per period).
- * Every host computes the same total and splits it by the published
- * shares, weighted max-min: a host using less than 80% of its window
- * (demand-limited) is given its use plus 50% and the rest goes to the
- * others in proportion to shares.  Each host moves its window by gain
- * (default 0.6) of the way to its part.  tests/unit/qos/test_parda.c
- * measures both laws on the simulated device.
+ * cluster, N, give Lbar = N / X at throughput X; the total window that
+ * would give latency L at the same throughput is N * L / Lbar (its factor
+ * bounded by step_max per period).  Every host computes the same total and
+ * splits it by the published shares, weighted max-min: a host using less
+ * than 80% of its window (demand-limited) is given its use plus 50% and
+ * the rest goes to the others in proportion to shares.  Each host moves
+ * its window by gain (default 0.6) of the way to its part.
+ *   In N a demand-limited host counts its `outstanding`, and a host held by
+ * its window its window_held (or `outstanding` if more, as when its window
+ * has just shrunk): a real initiator never keeps its window full, a freed
+ * slot idles for the client's round trip (bench/qos.sh: 0.87 of a window
+ * in flight), and scaling only what is in flight would settle Lbar at that
+ * fraction of L.  Fixed point: with every host held by its window, Lbar =
+ * L * (sum of window_held) / (sum of window), i.e. L but for the rounding
+ * of windows to whole IOs; the headroom of demand-limited hosts is not in
+ * flight and takes Lbar under that by half their `outstanding` over X.
+ * tests/unit/qos/test_parda.c measures both laws on the simulated device.
  */
 enum qos_parda_law { QOS_PARDA_TARGET = 0, QOS_PARDA_PLAIN = 1 };
 

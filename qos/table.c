@@ -4,9 +4,12 @@
  * in the pool's configuration records (prefix "Q/t/", so several slated
  * processes on one pool see each other) or in memory (the simulator).
  *
- * A record is text: "1 time_ms latency_us ios window outstanding shares
- * period_ms node host", node and host %XX-escaped (no spaces).  Readers
- * delete records older than QOS_TABLE_FORGET_MS; staleness for the
+ * A record is text: "2 time_ms latency_us ios window outstanding shares
+ * period_ms node host window_held", node and host %XX-escaped (no spaces).
+ * Version 1, written by slated before window_held, ends at host and is
+ * still read (window_held = window), so that a process not yet upgraded on
+ * the same pool is not taken for garbage.  Readers delete records that do
+ * not parse and those older than QOS_TABLE_FORGET_MS; staleness for the
  * average (a few periods) is the reader's max_age_ms.
  */
 #include <errno.h>
@@ -19,7 +22,7 @@
 #include "qos/internal.h"
 
 #define PREFIX "Q/t/"
-#define RECORD_VERSION 1
+#define RECORD_VERSION 2
 #define ESC_MAX (3 * QOS_HOST_MAX + 1)
 #define RECORD_MAX (2 * ESC_MAX + 256)
 
@@ -52,8 +55,8 @@ int table_entry_format(const struct qos_table_entry *e, char *buf, size_t size)
 	    qos_key_escape(e->host, host, sizeof(host)) < 0)
 		return -EINVAL;
 	int n = snprintf(buf, size, "%d %" PRId64 " %.3f %" PRIu64 " %.4f %.4f %" PRIu32 " %" PRIu32
-			 " %s %s", RECORD_VERSION, e->time_ms, e->latency_us, e->ios, e->window,
-			 e->outstanding, e->shares, e->period_ms, node, host);
+			 " %s %s %.4f", RECORD_VERSION, e->time_ms, e->latency_us, e->ios, e->window,
+			 e->outstanding, e->shares, e->period_ms, node, host, e->window_held);
 	return n > 0 && (size_t)n < size ? n : -EINVAL;
 }
 
@@ -64,18 +67,25 @@ int table_entry_parse(const char *buf, size_t len, struct qos_table_entry *e)
 		return -EINVAL;
 	memcpy(text, buf, len);
 	text[len] = 0;
-	int version, end = 0;
+	int version, end = 0, tail = 0;
 	memset(e, 0, sizeof(*e));
 	/* widths: sizeof(node) - 1 = 189, sizeof(host) - 1 = 765 */
 	if (sscanf(text, "%d %" SCNd64 " %lf %" SCNu64 " %lf %lf %" SCNu32 " %" SCNu32
 		   " %189s %765s%n", &version, &e->time_ms, &e->latency_us, &e->ios, &e->window,
-		   &e->outstanding, &e->shares, &e->period_ms, node, host, &end) != 10 ||
-	    version != RECORD_VERSION || (size_t)end != len)
+		   &e->outstanding, &e->shares, &e->period_ms, node, host, &end) != 10)
+		return -EINVAL;
+	if (version == 1)
+		e->window_held = e->window;
+	else if (version != RECORD_VERSION ||
+		 sscanf(text + end, " %lf%n", &e->window_held, &tail) != 1)
+		return -EINVAL;
+	if ((size_t)(end + tail) != len)
 		return -EINVAL;
 	if (!qos_key_unescape(node, e->node, sizeof(e->node)) ||
 	    !qos_key_unescape(host, e->host, sizeof(e->host)))
 		return -EINVAL;
-	if (!(e->latency_us >= 0) || !(e->window >= 0) || !(e->outstanding >= 0))
+	if (!(e->latency_us >= 0) || !(e->window >= 0) || !(e->window_held >= 0) ||
+	    !(e->outstanding >= 0))
 		return -EINVAL;
 	return 0;
 }

@@ -7,12 +7,18 @@
  * is one FIFO shared by all channels (an array with internal parallelism),
  * or, with random_routing, a FIFO per channel and each IO sent to a random
  * one (disks behind a stripe: the throughput curve bends smoothly).
- * Hosts: closed loop, each keeps min(qd, window) IOs at the device, sizes
- * drawn from its mix; a size is a stream (as a (host, volume) pair is in
+ * Hosts: closed loop, each keeps min(qd, window) slots busy, sizes drawn
+ * from its mix; a size is a stream (as a (host, volume) pair is in
  * slated), and each period the simulator hands every stream's IOs, bytes
  * and latency sum to the host's controller, ticks the controllers and
- * applies their windows.  An unmanaged host (controller -1) is load the
- * controllers do not see: an external workload.
+ * applies their windows.  A slot is busy from its IO's arrival at the
+ * device until round_trip_us after the IO completes: the response reaches
+ * the client, it sends the next command, that arrives.  A real initiator
+ * held by its window leaves the slot idle meanwhile, so its IOs in flight
+ * are latency / (latency + round trip) of its window (0: the next IO
+ * arrives as the last completes, the window always full).  An unmanaged
+ * host (controller -1) is load the controllers do not see: an external
+ * workload.
  *
  * Every period is recorded (per host: IOs, true cost in reference IOs,
  * latency sums raw and truly normalized, window) for the tests to judge;
@@ -50,6 +56,7 @@ struct sim_host_cfg {
 	struct sim_size sizes[SIM_SIZES];
 	double start_s, stop_s;      /* active in [start_s, stop_s); stop_s 0: to the end */
 	int controller;              /* index into sim.ctl; -1: unmanaged */
+	double round_trip_us;        /* a slot idles so long after its IO completes */
 };
 
 struct sim_device_cfg {
@@ -111,7 +118,9 @@ struct sim {
 	uint64_t now_ns;
 	struct sim_channel ch[SIM_CHANNELS];
 	struct sim_ring queue;       /* shared FIFO */
-	unsigned outstanding[SIM_HOSTS];
+	unsigned outstanding[SIM_HOSTS];     /* IOs at the device */
+	struct sim_ring returning[SIM_HOSTS]; /* slots in the round trip: issue_ns is when
+						 the host's next IO in that slot arrives */
 	uint32_t window_ios[SIM_HOSTS];
 	struct sim_stream_acc acc[SIM_HOSTS][SIM_SIZES];
 	struct sim_host_period cur[SIM_HOSTS];
@@ -181,6 +190,8 @@ static inline void sim_free(struct sim *s)
 	free(s->queue.io);
 	for (unsigned c = 0; c < SIM_CHANNELS; c++)
 		free(s->ch[c].queue.io);
+	for (unsigned h = 0; h < SIM_HOSTS; h++)
+		free(s->returning[h].io);
 }
 
 static inline int sim_add_host(struct sim *s, const struct sim_host_cfg *h)
@@ -214,7 +225,7 @@ static inline void sim_issue(struct sim *s, int h)
 	unsigned limit = hc->qd;
 	if (!s->no_qos && hc->controller >= 0 && s->window_ios[h] < limit)
 		limit = s->window_ios[h];
-	while (s->outstanding[h] < limit && sim_active(s, h)) {
+	while (s->outstanding[h] + s->returning[h].n < limit && sim_active(s, h)) {
 		double total = 0, pick;
 		int k = 0;
 		for (int i = 0; i < SIM_SIZES && hc->sizes[i].bytes; i++)
@@ -271,6 +282,20 @@ static inline void sim_complete(struct sim *s, unsigned c)
 	struct sim_ring *q = s->dev.random_routing ? &s->ch[c].queue : &s->queue;
 	if (ring_pop(q, &next))
 		sim_start_io(s, c, &next);
+	if (s->hosts[h].round_trip_us > 0) {
+		struct sim_io slot = { .host = h,
+				       .issue_ns = s->now_ns + (uint64_t)(s->hosts[h].round_trip_us * 1000) };
+		ring_push(&s->returning[h], &slot); /* a fixed delay: the ring stays in order */
+		return;
+	}
+	sim_issue(s, h);
+}
+
+/* The oldest slot of host h in its round trip is back: its IO may go. */
+static inline void sim_slot_back(struct sim *s, int h)
+{
+	struct sim_io slot;
+	ring_pop(&s->returning[h], &slot);
 	sim_issue(s, h);
 }
 
@@ -330,9 +355,11 @@ static inline void sim_run(struct sim *s, double end_s)
 {
 	uint64_t end_ns = (uint64_t)(end_s * 1e9);
 	while (s->now_ns < end_ns) {
-		/* the next event: a completion, a tick, or a host starting */
+		/* the next event: a completion, a tick, a host starting or a
+		 * slot back from its round trip */
 		uint64_t t = s->next_tick_ns;
-		int what = -1; /* -1 tick, >= 0 channel, -2 host start */
+		int what = -1; /* -1 tick, >= 0 channel, -2 host start, -3 slot back */
+		int slot_host = -1;
 		for (unsigned c = 0; c < s->dev.channels; c++)
 			if (s->ch[c].busy && s->ch[c].done_ns < t) {
 				t = s->ch[c].done_ns;
@@ -343,6 +370,12 @@ static inline void sim_run(struct sim *s, double end_s)
 			if (start > s->now_ns && start < t) {
 				t = start;
 				what = -2;
+			}
+			const struct sim_ring *back = &s->returning[h];
+			if (back->n && back->io[back->head].issue_ns < t) {
+				t = back->io[back->head].issue_ns;
+				what = -3;
+				slot_host = (int)h;
 			}
 		}
 		if (t > end_ns) {
@@ -356,6 +389,8 @@ static inline void sim_run(struct sim *s, double end_s)
 			sim_tick(s);
 			for (size_t h = 0; h < s->nhosts; h++)
 				sim_issue(s, (int)h);
+		} else if (what == -3) {
+			sim_slot_back(s, slot_host);
 		} else {
 			for (size_t h = 0; h < s->nhosts; h++)
 				sim_issue(s, (int)h);

@@ -98,10 +98,10 @@ static struct outcome run(enum qos_parda_law law, unsigned ext_qd, double ext_st
 	if (qos_table_create_memory(&t) || qos_controller_create(&cfg, t, &s.ctl[0]))
 		return o;
 	struct sim_host_cfg hosts[] = {
-		{ "a", 1000, 64, { { 8192, 1 } }, 0, 0, 0 },
-		{ "b", 2000, 64, { { 65536, 1 } }, 0, 25, 0 },
-		{ "b2", 2000, 64, { { 65536, 1 } }, 35, 0, 0 },
-		{ "external", 1, ext_qd, { { 16384, 1 } }, ext_start, ext_stop, -1 },
+		{ "a", 1000, 64, { { 8192, 1 } }, 0, 0, 0, 0 },
+		{ "b", 2000, 64, { { 65536, 1 } }, 0, 25, 0, 0 },
+		{ "b2", 2000, 64, { { 65536, 1 } }, 35, 0, 0, 0 },
+		{ "external", 1, ext_qd, { { 16384, 1 } }, ext_start, ext_stop, -1, 0 },
 	};
 	for (int i = 0; i < (ext_qd ? 4 : 3); i++)
 		sim_add_host(&s, &hosts[i]);

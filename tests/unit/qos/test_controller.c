@@ -119,6 +119,7 @@ static void test_period_and_readout(void)
 	REQUIRE(qos_table_read(t, T0 + 500, 1000, &e, &n) == 0);
 	REQUIRE(n == 1);
 	CHECK(!strcmp(e[0].node, "slated") && e[0].ios == 2000 && e[0].shares == 2000);
+	CHECK(e[0].window == 1 && e[0].window_held == 1); /* the period's, not the next */
 	free(e);
 	REQUIRE(qos_controller_remove_host(c, "iqn.2026-01.test:esx1") == 0);
 	REQUIRE(qos_table_read(t, T0 + 500, 1000, &e, &n) == 0);

@@ -25,6 +25,7 @@ static struct qos_table_entry entry(const char *node, const char *host, int64_t 
 	e.latency_us = lat;
 	e.ios = ios;
 	e.window = 12.5;
+	e.window_held = 12.25;
 	e.outstanding = 10.25;
 	e.shares = 1000;
 	e.period_ms = 500;
@@ -55,7 +56,8 @@ static void exercise(struct qos_table *t)
 	CHECK(fabs(qos_table_average_us(e, n) - (1000 * 100 + 4000 * 300) / 400.0) < 1e-9);
 	const struct qos_table_entry *b = find(e, n, "iqn.b");
 	REQUIRE(b != NULL);
-	CHECK(b->window == 12.5 && b->outstanding == 10.25 && b->shares == 1000 &&
+	CHECK(b->window == 12.5 && b->window_held == 12.25 && b->outstanding == 10.25 &&
+	      b->shares == 1000 &&
 	      b->period_ms == 500 && b->time_ms == T0 && b->ios == 300);
 	free(e);
 	/* the next period replaces the entry */
@@ -103,7 +105,14 @@ static void test_record_format(void)
 	REQUIRE(table_entry_parse(buf, (size_t)n, &back) == 0);
 	CHECK(!strcmp(back.node, "node one") && !strcmp(back.host, "10.0.0.7:900/%x"));
 	CHECK(back.latency_us == 1234.5 && back.ios == 42 && back.time_ms == T0);
+	CHECK(back.window == 12.5 && back.window_held == 12.25);
+	/* version 1 (before window_held) still reads: held to its window */
+	REQUIRE(table_entry_parse("1 1 1 1 7.5 1 1 1 a b", 21, &back) == 0);
+	CHECK(back.window == 7.5 && back.window_held == 7.5 && !strcmp(back.host, "b"));
 	CHECK_EQ(table_entry_parse("2 1 1 1 1 1 1 1 a b", 19, &back), -EINVAL);
+	CHECK_EQ(table_entry_parse("2 1 1 1 1 1 1 1 a b -1", 22, &back), -EINVAL);
+	CHECK_EQ(table_entry_parse("2 1 1 1 1 1 1 1 a b 1 junk", 26, &back), -EINVAL);
+	CHECK_EQ(table_entry_parse("3 1 1 1 1 1 1 1 a b 1", 21, &back), -EINVAL);
 	CHECK_EQ(table_entry_parse("1 1 1 1 1 1 1 1 a", 17, &back), -EINVAL);
 	CHECK_EQ(table_entry_parse("1 1 -1 1 1 1 1 1 a b", 20, &back), -EINVAL);
 	CHECK_EQ(table_entry_parse("1 1 1 1 1 1 1 1 a b junk", 24, &back), -EINVAL);

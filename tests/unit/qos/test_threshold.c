@@ -22,7 +22,7 @@ static void steady(unsigned n, double *iops, double *lat_us)
 {
 	struct sim s;
 	sim_init(&s, &DISKS, 500, 11 + n);
-	struct sim_host_cfg h = { "load", 1, n, { { 8192, 1 } }, 0, 0, -1 };
+	struct sim_host_cfg h = { "load", 1, n, { { 8192, 1 } }, 0, 0, -1, 0 };
 	sim_add_host(&s, &h);
 	sim_run(&s, 6);
 	struct sim_sums r = sim_sum(&s, 1, 6, false);
@@ -53,7 +53,7 @@ static void test_knee_from_a_ramp(void)
 	sim_init(&s, &DISKS, 500, 5);
 	static const unsigned qd[] = { 2, 1, 1, 2, 2, 3, 5, 6, 10, 13, 19, 26, 38, 52, 76 };
 	for (size_t i = 0; i < sizeof(qd) / sizeof(qd[0]); i++) {
-		struct sim_host_cfg h = { "load", 1, qd[i], { { 8192, 1 } }, 2.0 * i, 0, -1 };
+		struct sim_host_cfg h = { "load", 1, qd[i], { { 8192, 1 } }, 2.0 * i, 0, -1, 0 };
 		sim_add_host(&s, &h);
 	}
 	sim_run(&s, 32);
