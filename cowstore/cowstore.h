@@ -112,6 +112,8 @@ struct cowstore_volume_info {
 	uint64_t size_bytes;
 	int64_t created_unix_ns;
 	uint64_t parent_snapshot_id; /* 0 unless a clone */
+	uint64_t serial;             /* identity for hosts (SCSI serial, NAA): the id, or
+				      * the serial of the volume it was moved from */
 	uint32_t nsnapshots;
 	uint32_t nclones;            /* clones made from this volume's snapshots */
 	/* Space (filled by cowstore_volume_info/_list only when asked): */

@@ -96,6 +96,8 @@ struct vol {
 	uint64_t size_bytes;
 	uint64_t cur_gen;  /* birth of mappings written now */
 	int64_t created_ns;
+	uint64_t serial;     /* the identity hosts see (SCSI serial number, NAA): its
+			      * id, or the serial of the volume it was moved from */
 	struct snap *parent; /* clone source, or NULL */
 	struct snap **snaps; /* alive snapshots, oldest (lowest gen) first */
 	uint32_t nsnaps, snaps_cap;

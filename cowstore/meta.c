@@ -326,6 +326,7 @@ void vol_record_put(rocksdb_writebatch_t *wb, const struct vol *v)
 	enc_u64(&e, v->cur_gen);
 	enc_u64(&e, (uint64_t)v->created_ns);
 	enc_u64(&e, v->parent ? v->parent->id : 0);
+	enc_u64(&e, v->serial); /* added after format 1's first records: optional */
 	rocksdb_writebatch_put(wb, (const char *)key, 9, (const char *)e.buf, e.len);
 }
 
@@ -407,6 +408,7 @@ static int load_vol(struct cowstore *cs, uint64_t id, struct dec *d, void *arg)
 	v->cur_gen = dec_u64(d);
 	v->created_ns = (int64_t)dec_u64(d);
 	uint64_t parent = dec_u64(d);
+	v->serial = d->left >= 8 ? dec_u64(d) : id; /* older records: the id */
 	if (d->bad) {
 		free(v);
 		return -EUCLEAN;

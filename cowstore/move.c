@@ -156,6 +156,7 @@ struct cowstore_move {
 	uint64_t src_id, dst_id;
 	uint64_t size_bytes;         /* the source's; fixed while it moves */
 	int64_t created_ns;
+	uint64_t serial;             /* the source's identity, which the destination takes */
 	struct move_snap *snaps;     /* the source's snapshots, oldest first */
 	size_t nsnaps;
 	struct move_track *track;    /* vol->moving of the source until end */
@@ -325,6 +326,7 @@ static int do_start(struct cowstore *cs, void *arg)
 	}
 	m->size_bytes = v->size_bytes;
 	m->created_ns = v->created_ns;
+	m->serial = v->serial;
 	uint64_t nchunks = chunks_of(v->size_bytes), words = (nchunks + 63) / 64;
 	int rc = list_snapshots(cs, v, m, a->err);
 	if (!rc)
@@ -352,6 +354,7 @@ static int do_stop(struct cowstore *cs, void *arg)
 struct created_args {
 	uint64_t id; /* a volume or a snapshot */
 	int64_t created_ns;
+	uint64_t serial; /* a volume's */
 };
 
 static int do_set_created(struct cowstore *cs, void *arg)
@@ -361,6 +364,7 @@ static int do_set_created(struct cowstore *cs, void *arg)
 	struct snap *s = v ? NULL : snap_find(cs, a->id);
 	if (v) {
 		v->created_ns = a->created_ns;
+		v->serial = a->serial;
 		vol_record_put(cs->ctl_wb, v);
 	} else if (s) {
 		s->created_ns = a->created_ns;
@@ -369,10 +373,11 @@ static int do_set_created(struct cowstore *cs, void *arg)
 	return v || s ? 0 : -ENOENT;
 }
 
-/* The destination's copies keep their originals' creation times. */
-static int set_created(struct cowstore *cs, uint64_t id, int64_t created_ns)
+/* The destination's copies keep their originals' creation times, and the
+ * volume its identity (hosts must see the same device after a restart). */
+static int set_created(struct cowstore *cs, uint64_t id, int64_t created_ns, uint64_t serial)
 {
-	struct created_args a = { id, created_ns };
+	struct created_args a = { id, created_ns, serial };
 	return engine_control(cs, do_set_created, &a, false);
 }
 
@@ -540,7 +545,7 @@ static int snapshot_destination(struct cowstore_move *m, const struct move_snap 
 	uint64_t snap_id;
 	int rc = cowstore_snapshot_create(m->dst, m->dst_id, s->name, &snap_id, NULL);
 	if (!rc)
-		rc = set_created(m->dst, snap_id, s->created_ns);
+		rc = set_created(m->dst, snap_id, s->created_ns, 0);
 	if (rc)
 		return rc;
 	m->base_snap = s->id;
@@ -679,7 +684,7 @@ int cowstore_move_start(struct cowstore *src, uint64_t volume_id, struct cowstor
 	}
 	rc = cowstore_volume_create(dst, dst_name, m->size_bytes, &m->dst_id, err);
 	if (!rc)
-		rc = set_created(dst, m->dst_id, m->created_ns);
+		rc = set_created(dst, m->dst_id, m->created_ns, m->serial);
 	if (rc) {
 		cowstore_move_end(m, false);
 		return rc;

@@ -419,6 +419,7 @@ static int do_clone(struct cowstore *cs, void *arg)
 	v->size_bytes = s->size_bytes;
 	v->cur_gen = 1;
 	v->created_ns = now_ns();
+	v->serial = v->id;
 	v->parent = s;
 	rc = vol_add(cs, v);
 	if (rc) {

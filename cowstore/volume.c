@@ -206,6 +206,7 @@ static int fill_info(struct cowstore *cs, struct vol *v, int with_space,
 	snprintf(info->name, sizeof(info->name), "%s", v->name);
 	info->size_bytes = v->size_bytes;
 	info->created_unix_ns = v->created_ns;
+	info->serial = v->serial;
 	info->parent_snapshot_id = v->parent ? v->parent->id : 0;
 	info->nsnapshots = v->nsnaps;
 	for (uint32_t i = 0; i < v->nsnaps; i++)
@@ -253,6 +254,7 @@ static int do_create(struct cowstore *cs, void *arg)
 	v->size_bytes = a->size_bytes;
 	v->cur_gen = 1;
 	v->created_ns = now_ns();
+	v->serial = v->id;
 	int rc = vol_add(cs, v);
 	if (rc) {
 		free(v);

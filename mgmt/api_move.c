@@ -65,18 +65,19 @@ static int put_record(struct mgmt *m, const struct move_job *job, const char *st
 	return rc;
 }
 
-/* Copy until what is left is small enough to copy with IO held. */
-static int copy_online(struct mgmt *m, struct cowstore_move *mv, struct api_task *t)
+/* Copy until what is left is small enough to copy with IO held; *p: how
+ * far it got. */
+static int copy_online(struct mgmt *m, struct cowstore_move *mv, struct api_task *t,
+		       struct cowstore_move_progress *p)
 {
-	struct cowstore_move_progress p = { 0 };
 	do {
 		if (stopping(m))
 			return -ECANCELED;
-		int rc = cowstore_move_step(mv, STEP_BYTES, &p);
+		int rc = cowstore_move_step(mv, STEP_BYTES, p);
 		if (rc)
 			return rc;
-		api_task_progress(t, p.total_bytes ? (int)(p.copied_bytes * 95 / p.total_bytes) : 0);
-	} while (p.pass < 2 || (p.dirty_bytes > SWITCH_DIRTY_BYTES && p.pass <= MAX_PASSES));
+		api_task_progress(t, p->total_bytes ? (int)(p->copied_bytes * 95 / p->total_bytes) : 0);
+	} while (p->pass < 2 || (p->dirty_bytes > SWITCH_DIRTY_BYTES && p->pass <= MAX_PASSES));
 	return 0;
 }
 
@@ -188,11 +189,12 @@ static int move_task(struct mgmt *m, void *arg, struct api_task *t, char *result
 	uint64_t new_id = 0;
 	int64_t held_ms = 0;
 	bool switched = false;
+	struct cowstore_move_progress progress = { 0 };
 	snprintf(tmp, sizeof(tmp), ".moving.%" PRIu64, job->source_id);
 	int rc = cowstore_move_start(from, job->source_id, to, tmp, &mv, &err);
 	if (rc)
 		snprintf(why, sizeof(why), "%s", err.msg);
-	if (!rc && (rc = copy_online(m, mv, t)))
+	if (!rc && (rc = copy_online(m, mv, t, &progress)))
 		snprintf(why, sizeof(why), "copying failed: %s", strerror(-rc));
 	if (!rc && (rc = hold_io(m, from, job->source_id, mv)))
 		snprintf(why, sizeof(why), "the volume's commands did not finish: %s",
@@ -223,8 +225,10 @@ static int move_task(struct mgmt *m, void *arg, struct api_task *t, char *result
 			 m->pools.pool[job->to].name, why[0] ? why : strerror(-rc));
 		return rc;
 	}
-	snprintf(result, len, "moved volume '%s' from pool %s to pool %s; IO held %" PRId64 " ms",
-		 job->name, m->pools.pool[job->from].name, m->pools.pool[job->to].name, held_ms);
+	snprintf(result, len, "moved volume '%s' from pool %s to pool %s: %.1f MiB copied online "
+		 "in %u passes, IO held %" PRId64 " ms for the last", job->name,
+		 m->pools.pool[job->from].name, m->pools.pool[job->to].name,
+		 (double)progress.copied_bytes / 1048576.0, progress.pass, held_ms);
 	return 0;
 }
 

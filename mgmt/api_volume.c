@@ -173,7 +173,7 @@ int api_clone_create(struct mgmt *m, struct cowstore *cs, uint64_t snap_id, cons
 
 static void create_volume(struct api_call *c)
 {
-	struct volume_req req;
+	struct volume_req req = { .name = "" }; /* an absent pool stays "" */
 	struct cowstore_err err = { "" };
 	uint64_t id;
 	if (api_decode_body(c, &api_volume_create_spec, &req, NULL) ||

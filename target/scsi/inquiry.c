@@ -3,12 +3,14 @@
  * 00, 80, 83, 86 (SPC-4 7.8) and B0, B1, B2 (SBC-3 6.5); 8F is xcopy.c's.
  *
  * Identity must not change across restarts (hosts key multipath on it): the
- * unit serial number is the volume id in hex, and the NAA designator is made
- * of the volume id and a hash of the target name, nothing allocated at run
- * time.  The hash keeps two appliances that export the same volume id from
- * claiming to be one LU (cowstore pools have no id of their own to use).
- * The volume id is the one the LUN was mapped with (lun->serial_id): a
- * volume move that switches the LUN to another volume keeps it.
+ * unit serial number is the volume's serial in hex, and the NAA designator
+ * is made of that serial and a hash of the target name, nothing allocated
+ * at run time.  The hash keeps two appliances that export the same volume
+ * id from claiming to be one LU (cowstore pools have no id of their own to
+ * use).  A volume's serial is its id, or, once it was moved to another
+ * pool, the serial of the volume it was moved from (cowstore keeps it):
+ * the LUN a move switches keeps its identity (lun->serial_id) while it
+ * runs and after a restart.
  */
 #include <stdio.h>
 #include <string.h>

@@ -223,7 +223,7 @@ int scsi_target_add_lun(struct scsi_target *t, uint64_t lun, struct cowstore *cs
 	if (rc)
 		return rc;
 	t->luns[lun] = (struct scsi_lun){ .t = t, .number = lun, .cs = cs, .volume_id = volume_id,
-					  .serial_id = volume_id,
+					  .serial_id = info.serial,
 					  .generation = t->luns[lun].generation + 1,
 					  .nblocks = info.size_bytes / BLOCK_BYTES,
 					  .present = true, .wce = true };

@@ -51,6 +51,9 @@ head -c 33554432 /dev/urandom >"$TMP/img1"
 timeout 300 qemu-img convert -n -f raw -O raw "$TMP/img0" "$LUN" 2>"$TMP/convert.err"
 check "qemu-img writes an image onto the volume's LUN" test $? -eq 0
 api POST /volumes/mv/snapshots '{"name":"before"}' >/dev/null
+serial() { iscsi-inq -e 1 -c 0x80 "$LUN" 2>&1 | grep -i 'serial'; }
+SERIAL=$(serial)
+check "iscsi-inq reads the LUN's unit serial number" test -n "$SERIAL"
 
 # writer: whole images onto the LUN, alternating, until $TMP/stop exists;
 # the last one written completely is named in $TMP/last
@@ -83,12 +86,14 @@ move_under_writes() {
 move_under_writes fast
 jcheck "the move to pool fast succeeds while qemu-img writes" "$TMP/move-fast.json.task" \
 	'd["state"] == "succeeded" and "IO held" in d["result"]'
-grep -o 'IO held [0-9]* ms' "$TMP/move-fast.json.task" | sed 's/^/     /'
+grep -o '[0-9.]* MiB copied online in [0-9]* passes, IO held [0-9]* ms' "$TMP/move-fast.json.task" |
+	sed 's/^/     /'
 check "qemu-img saw no error during the move" sh -c "test \"\$(cat '$TMP/last')\" != failed"
 api GET /volumes/mv >"$TMP/vol.json"
 jcheck "the volume is in pool fast now" "$TMP/vol.json" 'd["pool"] == "fast" and d["snapshots"] == 1'
 timeout 300 qemu-img compare -f raw -F raw "$LUN" "$(cat "$TMP/last")" >"$TMP/compare.out" 2>&1
 check "the LUN reads exactly the last image written" grep -q "Images are identical" "$TMP/compare.out"
+check "the LUN keeps its unit serial number through the move" test "$(serial)" = "$SERIAL"
 api GET /volumes/mv/snapshots/before >"$TMP/snap.json"
 jcheck "its snapshot moved with it" "$TMP/snap.json" 'd["name"] == "before"'
 api GET /pools >"$TMP/pools.json"
@@ -102,6 +107,8 @@ LUN=iscsi://127.0.0.1:$PORT/$TARGET/1
 timeout 300 qemu-img compare -f raw -F raw "$LUN" "$(cat "$TMP/last")" >"$TMP/compare.out" 2>&1
 check "after a restart the LUN still serves the moved volume" \
 	grep -q "Images are identical" "$TMP/compare.out"
+check "  ... with the same unit serial number (hosts see the same device)" \
+	test "$(serial)" = "$SERIAL"
 
 # back again, this time under iscsi-load's reads (4 KiB and 64 KiB) too
 build/bench/iscsi-load --initiator iqn.2026-12.dev.test:mover --sizes 4k:70,64k:30 \

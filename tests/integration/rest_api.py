@@ -238,6 +238,18 @@ for _ in range(600):
         break
     time.sleep(0.05)
 check("the copy task finishes at 100%", s == 200 and p["state"] == "succeeded" and p["progress_pct"] == 100, p)
+s, p, _ = call("POST", "/volumes/vm1-flat/move", {"pool": "fast"})
+check("move a volume to pool fast: 202 with a task", s == 202 and p["kind"] == "move")
+task = p["id"] if s == 202 else 0
+for _ in range(600):
+    s, p, _ = call("GET", f"/tasks/{task}")
+    if s != 200 or p["state"] != "running":
+        break
+    time.sleep(0.05)
+check("the move task succeeds", s == 200 and p["state"] == "succeeded", p)
+s, p, _ = call("GET", "/volumes/vm1-flat")
+check("the volume is in pool fast", s == 200 and p["pool"] == "fast", p)
+problem("a move to a missing pool: 422", call("POST", "/volumes/vm1-flat/move", {"pool": "nope"}), 422, None, "/pool")
 s, p, _ = call("POST", "/pools/default/scrub")
 check("scrub the pool: 202", s == 202 and p["kind"] == "scrub")
 check("list tasks", len(page_all("/tasks") or []) >= 2)

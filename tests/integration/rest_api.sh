@@ -1,12 +1,14 @@
 #!/bin/sh
 # rest_api.sh - the REST API over HTTP against a real slated, every answer
 # checked against the OpenAPI document (tests/integration/rest_api.py); and
-# the API's HTTPS mode with a throw-away certificate.  Debian's python3 runs
+# the API's HTTPS mode with a throw-away certificate.  slated serves two
+# pools (the second for a volume move).  Debian's python3 runs
 # the checks: its python3-jsonschema is what packaging/deps.sh installs.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/harness.sh
 
-start_slated "$TMP/pool" || exit 1
+# a second pool, "fast", for volume moves
+SLATED_ARGS="--pool fast=$TMP/fast" start_slated "$TMP/pool" || exit 1
 run_checks rest /usr/bin/python3 tests/integration/rest_api.py "$API_URL" "$(cat "$TMP/pool/admin-token")" \
 	"$PORT" "$NFS_PORT"
 stop_slated

@@ -1,6 +1,6 @@
 #!/bin/sh
 # slatectl.sh - build/slatectl end to end against the real slated: health,
-# volumes, snapshots, clones, rollback, a copy task followed with --wait,
+# volumes (in two pools), snapshots, clones, rollback, copy and move tasks followed with --wait,
 # paging, the three token sources, users, login and a read-only token,
 # problems printed as one line (404, 409, 422 with its field, 401, 403),
 # an unreachable URL, usage errors, events and the pool.  A fake server
@@ -24,7 +24,7 @@ if [ ! -x "$CTL" ] || [ ! -x "$SLATED" ]; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-start_slated "$TMP/pool" || exit 1
+SLATED_ARGS="--pool fast=$TMP/fast" start_slated "$TMP/pool" || exit 1
 export SLATE_URL="http://127.0.0.1:$API_PORT" SLATE_DATA="$TMP/pool"
 unset SLATE_TOKEN
 ADMIN=$(cat "$TMP/pool/admin-token")
@@ -86,7 +86,7 @@ ctl volumes create v1 size=1G
 expect "volumes create v1 size=1G" "[ $rc -eq 0 ] && grep -q '^size_bytes: *1.0 GiB (1073741824)' '$TMP/out'"
 ctl volumes list
 expect "volumes list shows v1 with its size, 1.0 GiB" \
-	"[ $rc -eq 0 ] && grep -q '^NAME ' '$TMP/out' && grep -qE '^v1 +1\\.0 GiB ' '$TMP/out'"
+	"[ $rc -eq 0 ] && grep -q '^NAME ' '$TMP/out' && grep -qE '^v1 +default +1\\.0 GiB ' '$TMP/out'"
 ctl volumes show v1 --json
 expect "volumes show --json prints the server's JSON" \
 	"[ $rc -eq 0 ] && $PY \"d['name'] == 'v1' and d['size_bytes'] == 1073741824\""
@@ -139,6 +139,13 @@ ctl tasks list
 expect "tasks list shows the copy" "[ $rc -eq 0 ] && grep -qE '^$task_id +copy +v1copy +succeeded +100%' '$TMP/out'"
 ctl --json volumes show v1copy
 expect "the copy has v1's size" "[ $rc -eq 0 ] && $PY \"d['size_bytes'] == 2 * 1024**3\""
+ctl volumes move v1copy pool=fast --wait
+expect "volumes move v1copy pool=fast --wait follows the task" \
+	"[ $rc -eq 0 ] && tail -n 1 '$TMP/out' | grep -q '^task [0-9]* (move of v1copy): succeeded 100%'"
+ctl volumes create inf size=1M pool=fast
+ctl volumes list
+expect "volumes list shows each volume's pool" \
+	"[ $rc -eq 0 ] && grep -qE '^v1copy +fast ' '$TMP/out' && grep -qE '^inf +fast ' '$TMP/out' && grep -qE '^v1 +default ' '$TMP/out'"
 ctl pools scrub default --wait
 expect "pools scrub --wait" "[ $rc -eq 0 ] && tail -n 1 '$TMP/out' | grep -q 'succeeded 100%'"
 ctl volumes copy nosuch new=x --wait
@@ -148,7 +155,7 @@ expect "a copy of a missing volume fails before any task" "[ $rc -eq 1 ] && grep
 ctl pools show default
 expect "pools show default" "[ $rc -eq 0 ] && grep -q '^name: *default' '$TMP/out' && grep -qE '^capacity_bytes: +[0-9.]+ [KMGT]iB \\([0-9]+\\)' '$TMP/out'"
 ctl pools list
-expect "pools list" "[ $rc -eq 0 ] && grep -q '^default ' '$TMP/out'"
+expect "pools list shows both pools" "[ $rc -eq 0 ] && grep -q '^default ' '$TMP/out' && grep -q '^fast ' '$TMP/out'"
 for i in 1 2 3 4 5; do "$CTL" volumes create "p$i" size=4M >/dev/null 2>&1; done
 ctl --json volumes list
 total=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$TMP/out" 2>/dev/null)

@@ -235,12 +235,15 @@ static void test_move_data_and_holes(void)
 	CHECK_EQ(allocated(b.cs), src_mapped);
 	CHECK_EQ(dst_info.size_bytes, src_info.size_bytes);
 	CHECK_EQ(dst_info.created_unix_ns, src_info.created_unix_ns);
+	CHECK_EQ(src_info.serial, src);           /* a volume's identity: its id... */
+	CHECK_EQ(dst_info.serial, src);           /* ...which its moved copy keeps */
 	/* the source is intact, and its own again */
 	CHECK(cowstore_read(a.cs, src, 15 * MIB_SECTORS, MIB_SECTORS, out) == 0 &&
 	      check_pattern(out, 15 * MIB_SECTORS, MIB_SECTORS, 4));
 	CHECK_EQ(cowstore_volume_resize(a.cs, src, 32 * MIB, NULL), 0);
 	REQUIRE(test_pool_reopen(&b) == 0);
 	CHECK(views_equal(a.cs, src, 0, b.cs, dst, 0, 16 * MIB));
+	CHECK(cowstore_volume_info(b.cs, dst, 0, &dst_info) == 0 && dst_info.serial == src);
 	test_pool_destroy(&a);
 	test_pool_destroy(&b);
 }

@@ -416,7 +416,7 @@ static void simulate(const struct sim_device_cfg *dev, const unsigned *qd, size_
 	struct sim s;
 	sim_init(&s, dev, 500, 17 + n);
 	for (size_t i = 0; i < n; i++) {
-		struct sim_host_cfg h = { "volume", 1, qd[i], { { 8192, 1 } }, 0, 0, -1 };
+		struct sim_host_cfg h = { "volume", 1, qd[i], { { 8192, 1 } }, 0, 0, -1, 0 };
 		sim_add_host(&s, &h);
 	}
 	sim_run(&s, MEASURE_S);
@@ -440,7 +440,7 @@ static void learn(const struct sim_device_cfg *dev, struct qos_load_fit *out)
 	struct sim s;
 	sim_init(&s, dev, 500, 5);
 	for (size_t i = 0; i < sizeof(qd) / sizeof(qd[0]); i++) {
-		struct sim_host_cfg h = { "ramp", 1, qd[i], { { 8192, 1 } }, 2.0 * i, 0, -1 };
+		struct sim_host_cfg h = { "ramp", 1, qd[i], { { 8192, 1 } }, 2.0 * i, 0, -1, 0 };
 		sim_add_host(&s, &h);
 	}
 	sim_run(&s, 20);
