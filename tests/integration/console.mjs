@@ -221,6 +221,18 @@ await step("a full copy runs as a task whose progress reaches 100%", async () =>
   return (await page.locator(".task progress").getAttribute("value")) === "100";
 });
 
+await step("the copy moves to pool fast as a task; the volume list then names its pool", async () => {
+  await go("#/volumes/console-copy", "Volume console-copy");
+  await page.getByLabel("Move to pool").selectOption("fast");
+  await page.getByRole("button", { name: "Move", exact: true }).click();
+  await page.locator('#volume-move + .tasks .task[data-state="succeeded"]').waitFor({ timeout: 30000 });
+  await go("#/volumes", "Volumes"); // the list shows each volume's pool
+  const row = page.locator("#volume-list tbody tr", { hasText: "console-copy" });
+  const cells = await row.locator("td, th").allInnerTexts();
+  if (cells[1] !== "fast") console.error("row:", JSON.stringify(cells));
+  return cells[1] === "fast";
+});
+
 // ---- QoS policy, VM ----------------------------------------------------------------
 await step("create a QoS policy", async () => {
   await go("#/qos", "QoS");

@@ -18,7 +18,8 @@ if [ ! -x /usr/bin/chromium ]; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-start_slated "$TMP/pool" || exit 1
+# a second pool, "fast", for a volume move in the page
+SLATED_ARGS="--pool fast=$TMP/fast" start_slated "$TMP/pool" || exit 1
 check "slated serves the console at /" \
 	sh -c "curl -sf http://127.0.0.1:$API_PORT/ | grep -q 'js/app.js'"
 rm -rf "$ARTIFACTS"

@@ -1,11 +1,12 @@
 /*
- * volumes.js - volumes: the list (size, used, QoS through the VM they
- * belong to) with create; one volume's page with resize, snapshot now, its
- * snapshots (space, clone, rollback, delete), a full copy (a task with its
- * progress) and delete.
+ * volumes.js - volumes: the list (pool, size, used, QoS through the VM
+ * they belong to) with create in a chosen pool; one volume's page with
+ * resize, snapshot now, its snapshots (space, clone, rollback, delete), a
+ * full copy and a move to another pool (tasks with their progress) and
+ * delete.
  */
 import { get, post, patch, del, listAll, seg } from "./api.js";
-import { h, field, input, form, button, run, table, bytes, number, timeEl, heading, section, sizeField, status, confirmDialog } from "./ui.js";
+import { h, field, input, select, form, button, run, table, bytes, number, timeEl, heading, section, sizeField, status, confirmDialog } from "./ui.js";
 import { confirmRollback } from "./snapshots.js";
 import { trackTask } from "./tasks.js";
 
@@ -23,13 +24,14 @@ function qosText(vm) {
 
 export async function render(main, name) {
   if (name) return renderOne(main, name);
-  const [volumes, vms] = await Promise.all([listAll("/volumes"), vmOfVolume()]);
+  const [volumes, vms, pools] = await Promise.all([listAll("/volumes"), vmOfVolume(), listAll("/pools")]);
   const nameIn = input({ name: "name", required: true, autocomplete: "off", pattern: "[A-Za-z0-9._-]+" });
   const size = sizeField("Size", "/size_bytes", { value: "1", unit: "GiB" });
+  const poolSel = select(pools.map((p) => [p.name, `${p.name} (${bytes(p.free_bytes)} free)`]), { name: "pool" });
   const create = form(
-    [field("Name", nameIn, { pointer: "/name" }), size.block],
+    [field("Name", nameIn, { pointer: "/name" }), size.block, field("Pool", poolSel, { pointer: "/pool" })],
     async () => {
-      const v = await post("/volumes", { name: nameIn.value.trim(), size_bytes: size.bytes() });
+      const v = await post("/volumes", { name: nameIn.value.trim(), size_bytes: size.bytes(), pool: poolSel.value });
       status(`Volume ${v.name} created (${bytes(v.size_bytes)}).`);
       location.hash = `#/volumes/${seg(v.name)}`;
     },
@@ -42,9 +44,10 @@ export async function render(main, name) {
       "All volumes",
       table(
         "Volumes",
-        ["Name", "Size", "Used", "Unique", "Snapshots", "Clones", "QoS", "Created"],
+        ["Name", "Pool", "Size", "Used", "Unique", "Snapshots", "Clones", "QoS", "Created"],
         volumes.map((v) => [
           h("a", { href: `#/volumes/${seg(v.name)}` }, v.name),
+          v.pool,
           bytes(v.size_bytes),
           bytes(v.used_bytes),
           bytes(v.unique_bytes),
@@ -62,7 +65,7 @@ export async function render(main, name) {
 
 async function renderOne(main, name) {
   const path = `/volumes/${seg(name)}`;
-  const [vol, snaps, vms] = await Promise.all([get(path), listAll(`${path}/snapshots`), vmOfVolume()]);
+  const [vol, snaps, vms, pools] = await Promise.all([get(path), listAll(`${path}/snapshots`), vmOfVolume(), listAll("/pools")]);
   const reload = () => render(main, name);
   const vm = vms.get(name);
 
@@ -88,6 +91,15 @@ async function renderOne(main, name) {
     const task = await post(`${path}/copy`, { name: copyName.value.trim() });
     trackTask(task, copyTasks);
   }, { submit: "Copy", cls: "inline" });
+
+  const others = pools.filter((p) => p.name !== vol.pool);
+  const moveTasks = h("div.tasks");
+  const moveSel = select(others.map((p) => [p.name, `${p.name} (${bytes(p.free_bytes)} free)`]), { name: "pool" });
+  const moveForm = form([field("Move to pool", moveSel, { pointer: "/pool", hint: "With its snapshots, while it serves IO; runs as a task" })], async () => {
+    const task = await post(`${path}/move`, { pool: moveSel.value });
+    trackTask(task, moveTasks);
+  }, { submit: "Move", cls: "inline" });
+  moveForm.id = "volume-move";
 
   const snapBox = h("div#snapshot-list-box");
   const snapRows = snaps.map((s) => {
@@ -138,6 +150,7 @@ async function renderOne(main, name) {
       h(
         "dl.figures",
         { id: "volume-facts" },
+        h("div", {}, h("dt", {}, "Pool"), h("dd", {}, vol.pool)),
         h("div", {}, h("dt", {}, "Size"), h("dd", {}, bytes(vol.size_bytes))),
         h("div", {}, h("dt", {}, "Used"), h("dd", {}, bytes(vol.used_bytes))),
         h("div", {}, h("dt", {}, "Unique"), h("dd", {}, bytes(vol.unique_bytes))),
@@ -150,6 +163,7 @@ async function renderOne(main, name) {
     section("Snapshots", snapForm, snapBox),
     section("Resize", resize),
     section("Copy", copyForm, copyTasks),
+    ...(others.length ? [section("Move", moveForm, moveTasks)] : []),
     section("Delete", dangerBox),
   );
 }
