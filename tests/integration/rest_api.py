@@ -134,6 +134,16 @@ def problem(name, got, status, ptype=None, field=None):
     check(name, ok, f"{s} {p}")
 
 
+def wait_task(task):
+    """Follow a task until it ends (30 s at most): the last status and body."""
+    for _ in range(600):
+        s, p, _ = call("GET", f"/tasks/{task}")
+        if s != 200 or p["state"] != "running":
+            break
+        time.sleep(0.05)
+    return s, p
+
+
 def page_all(path, query=""):
     items, after = [], None
     while True:
@@ -231,21 +241,11 @@ s, p, _ = call("GET", "/volumes/vm1-disk/snapshots")
 check("list snapshots", s == 200 and [x["name"] for x in p["items"]] == ["before"])
 s, p, h = call("POST", "/volumes/vm1-clone/copy", {"name": "vm1-flat"})
 check("copy a volume: 202 with a task", s == 202 and h.get("Location", "").startswith("/api/v1/tasks/"))
-task = p["id"] if s == 202 else 0
-for _ in range(600):
-    s, p, _ = call("GET", f"/tasks/{task}")
-    if s != 200 or p["state"] != "running":
-        break
-    time.sleep(0.05)
+s, p = wait_task(p["id"] if s == 202 else 0)
 check("the copy task finishes at 100%", s == 200 and p["state"] == "succeeded" and p["progress_pct"] == 100, p)
 s, p, _ = call("POST", "/volumes/vm1-flat/move", {"pool": "fast"})
 check("move a volume to pool fast: 202 with a task", s == 202 and p["kind"] == "move")
-task = p["id"] if s == 202 else 0
-for _ in range(600):
-    s, p, _ = call("GET", f"/tasks/{task}")
-    if s != 200 or p["state"] != "running":
-        break
-    time.sleep(0.05)
+s, p = wait_task(p["id"] if s == 202 else 0)
 check("the move task succeeds", s == 200 and p["state"] == "succeeded", p)
 s, p, _ = call("GET", "/volumes/vm1-flat")
 check("the volume is in pool fast", s == 200 and p["pool"] == "fast", p)

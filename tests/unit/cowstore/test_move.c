@@ -286,6 +286,18 @@ static void test_move_256mib_rate(void)
 	test_pool_destroy(&b);
 }
 
+/* Pools a (ids from 1) and b (from 1000000); in a, an 8 MiB volume name
+ * written with pattern 1 and its snapshot "s1".  false if a step failed. */
+static bool two_pools_and_a_snapshot(struct test_pool *a, struct test_pool *b, const char *name,
+				     uint64_t *src, uint64_t *s1)
+{
+	bool ok = open_pool(a, 64, 1) == 0 && open_pool(b, 64, 1000000) == 0 &&
+		  cowstore_volume_create(a->cs, name, 8 * MIB, src, NULL) == 0;
+	for (uint32_t i = 0; ok && i < 8; i++)
+		ok = write_pattern(a->cs, *src, (uint64_t)i * MIB_SECTORS, MIB_SECTORS, 1) == 0;
+	return ok && cowstore_snapshot_create(a->cs, *src, "s1", s1, NULL) == 0;
+}
+
 static void test_move_snapshots(void)
 {
 	struct test_pool a, b;
@@ -294,12 +306,7 @@ static void test_move_snapshots(void)
 	struct cowstore_snapshot_info *src_snaps, *dst_snaps;
 	size_t n_src, n_dst;
 	uint64_t src, dst, s;
-	REQUIRE(open_pool(&a, 64, 1) == 0);
-	REQUIRE(open_pool(&b, 64, 1000000) == 0);
-	REQUIRE(cowstore_volume_create(a.cs, "vm", 8 * MIB, &src, NULL) == 0);
-	for (uint32_t i = 0; i < 8; i++)
-		CHECK_EQ(write_pattern(a.cs, src, (uint64_t)i * MIB_SECTORS, MIB_SECTORS, 1), 0);
-	CHECK_EQ(cowstore_snapshot_create(a.cs, src, "s1", &s, NULL), 0);
+	REQUIRE(two_pools_and_a_snapshot(&a, &b, "vm", &src, &s));
 	CHECK_EQ(write_pattern(a.cs, src, MIB_SECTORS, MIB_SECTORS, 2), 0);
 	CHECK_EQ(write_pattern(a.cs, src, 2 * MIB_SECTORS, MIB_SECTORS, 2), 0);
 	CHECK_EQ(cowstore_discard(a.cs, src, 5 * MIB_SECTORS, MIB_SECTORS), 0);
@@ -431,12 +438,7 @@ static void test_move_abandoned(void)
 	struct cowstore_move_progress p;
 	struct cowstore_pool_info info;
 	uint64_t src, s, found;
-	REQUIRE(open_pool(&a, 64, 1) == 0);
-	REQUIRE(open_pool(&b, 64, 1000000) == 0);
-	REQUIRE(cowstore_volume_create(a.cs, "v", 8 * MIB, &src, NULL) == 0);
-	for (uint32_t i = 0; i < 8; i++)
-		CHECK_EQ(write_pattern(a.cs, src, (uint64_t)i * MIB_SECTORS, MIB_SECTORS, 1), 0);
-	CHECK_EQ(cowstore_snapshot_create(a.cs, src, "s1", &s, NULL), 0);
+	REQUIRE(two_pools_and_a_snapshot(&a, &b, "v", &src, &s));
 	CHECK_EQ(write_pattern(a.cs, src, 0, MIB_SECTORS, 2), 0);
 	CHECK_EQ(cowstore_snapshot_create(a.cs, src, "s2", &s, NULL), 0);
 	CHECK_EQ(write_pattern(a.cs, src, MIB_SECTORS, MIB_SECTORS, 3), 0);
