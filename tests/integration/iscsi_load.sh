@@ -70,7 +70,7 @@ check "pool info shows it" grep -q "^emulated device: ON .*2 channels, 2000 us" 
 start_slated "$TMP/pool" || exit 1
 URL=iscsi://$PORTAL/$TARGET/0 # a new port each start
 check "slated logs the EMULATED DEVICE at open" \
-	grep -q "pool uses an EMULATED DEVICE (for tests and benchmarks): 2 channels" "$TMP/slated.log"
+	grep -q "pool default uses an EMULATED DEVICE (for tests and benchmarks): 2 channels" "$TMP/slated.log"
 
 for mix in 100 0; do
 	timeout 60 "$LOAD" --seconds 2 --qd 8 --size 4k --read-pct "$mix" --json "$URL" \

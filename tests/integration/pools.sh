@@ -127,9 +127,58 @@ check "the LUN reads the last image written after the move back" \
 api POST /volumes/mv/move '{"pool":"default"}' >"$TMP/same.json"
 jcheck "moving a volume to the pool it is in is refused (422)" "$TMP/same.json" \
 	'd["status"] == 422'
-api GET /qos-status >"$TMP/status.json"
-jcheck "qos-status shows both pools' load" "$TMP/status.json" \
-	'[p["pool"] for p in d["pools"]] == ["default", "fast"] and isinstance(d["advice"], list)'
+
+# ---- migration advice --------------------------------------------------------------
+# The fast pool gets an emulated device too, 8 channels of 100 us (slated must
+# be down for slate-store), four times the primary's channels at a third of
+# its service time.  Two hot volumes on the primary and a cool one on fast
+# are loaded at two levels (each pool's load model needs a spread of IOs in
+# flight), then hard: the primary's latency is then far above fast's, and
+# slated must advise moving a hot volume there.
+stop_slated
+build/slate-store "$TMP/fast" pool emulate --channels 8 --service-us 100 >/dev/null
+check "the fast pool gets an emulated device too" \
+	sh -c "build/slate-store '$TMP/fast' pool info | grep -q 'emulated device: ON'"
+SLATED_ARGS="--pool fast=$TMP/fast" start_slated "$POOL" || exit 1
+api PATCH /qos-settings '{"period_ms":250}' >/dev/null
+for v in hot1:default:2 hot2:default:3 cool:fast:4; do
+	IFS=: read -r name pool lun <<EOF2
+$v
+EOF2
+	api POST /volumes "{\"name\":\"$name\",\"size_bytes\":67108864,\"pool\":\"$pool\"}" >/dev/null
+	api POST "/targets/$TARGET/luns" "{\"lun\":$lun,\"volume\":\"$name\"}" >/dev/null
+done
+# load SECONDS QD LUN...: iscsi-load 4 KiB random reads on each LUN at once
+load() {
+	secs=$1 qd=$2
+	shift 2
+	pids=
+	for lun in "$@"; do
+		build/bench/iscsi-load --initiator "iqn.2026-12.dev.test:lun$lun" --qd "$qd" \
+			--seconds "$secs" "iscsi://127.0.0.1:$PORT/$TARGET/$lun" >/dev/null 2>&1 &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p"; done
+}
+load 4 2 2 4
+load 4 8 2 4
+load 8 16 2 3 4 &
+heavy_pid=$!
+for _ in $(seq 40); do
+	api GET /qos-status >"$TMP/status.json"
+	grep -q '"from": *"default"' "$TMP/status.json" && break
+	sleep 0.25
+done
+wait "$heavy_pid"
+jcheck "qos-status shows both pools' fitted load models" "$TMP/status.json" \
+	'[p["pool"] for p in d["pools"]] == ["default", "fast"] and all(p["fitted"] for p in d["pools"])'
+jcheck "slated advises moving a hot volume from the primary to fast" "$TMP/status.json" \
+	'any(a["volume"] in ("hot1", "hot2") and a["from"] == "default" and a["to"] == "fast" and a["gain_us"] > 0 for a in d["advice"])'
+/usr/bin/python3 -c "import json; d=json.load(open('$TMP/status.json'))
+for a in d['advice']: print('     advice:', a['reason'])" 2>/dev/null
+api GET '/events?limit=50' >"$TMP/events.json"
+jcheck "  ... and says so in a migration-advice event" "$TMP/events.json" \
+	'any(e["type"] == "migration-advice" for e in d["items"])'
 
 stop_slated
 check "slated exits 0" test "$slated_rc" -eq 0

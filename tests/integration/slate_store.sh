@@ -240,7 +240,7 @@ DPOOL=$TMP/daemon/pool
 slated_pid=$!
 if wait_for "$TMP/slated.log" ready; then
 	check "slated creates the directory and a pool on first start" \
-		grep -q 'created a new pool' "$TMP/slated.log"
+		grep -q 'created pool default in ' "$TMP/slated.log"
 	check "slated logs the pool state with a timestamp" \
 		grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z slated: pool .*capacity 68719476736 bytes.*0 volumes, 0 snapshots' \
 		"$TMP/slated.log"
@@ -261,7 +261,7 @@ printf '# test settings\ndata = %s\nnfs = 127.0.0.1:0\napi=127.0.0.1:0 # any por
 slated_pid=$!
 if wait_for "$TMP/slated2.log" ready; then
 	check "slated reopens its pool instead of creating one" \
-		sh -c "! grep -q 'created a new pool' '$TMP/slated2.log'"
+		sh -c "! grep -q 'created pool ' '$TMP/slated2.log'"
 	check "slated takes its addresses from the settings file" \
 		grep -q 'API: listening on http://127.0.0.1:[1-9]' "$TMP/slated2.log"
 	check "a flag overrides the settings file" test ! -e "$TMP/not-this-one"
@@ -281,7 +281,7 @@ mkdir -p "$TMP/junk" && echo hello >"$TMP/junk/file"
 timeout 30 "$SLATED" --data "$TMP/junk" --iscsi 127.0.0.1:0 --nfs 127.0.0.1:0 --portmap off \
 	2>"$TMP/slated3.log"
 check "slated refuses a directory without a pool" \
-	sh -c "[ $? -eq 1 ] && grep -q 'cannot open the pool' '$TMP/slated3.log'"
+	sh -c "[ $? -eq 1 ] && grep -q 'cannot open pool default in ' '$TMP/slated3.log'"
 timeout 10 "$SLATED" --bogus 2>/dev/null
 check "slated with an unknown flag exits 2" [ $? -eq 2 ]
 printf 'colour = blue\n' >"$TMP/bad.conf"
