@@ -87,7 +87,7 @@ static int hold_io(struct mgmt *m, struct cowstore *cs, uint64_t id, struct cows
 {
 	struct cowstore_move_progress p;
 	int rc = -ETIMEDOUT;
-	for (unsigned i = 0; m->iscsi && rc == -ETIMEDOUT && i < HOLD_TRIES; i++) {
+	for (unsigned i = 0; m->iscsi && rc == -ETIMEDOUT && i < HOLD_TRIES && !stopping(m); i++) {
 		rc = iscsi_server_hold_volume(m->iscsi, cs, id, HOLD_TIMEOUT_MS);
 		if (rc == -ETIMEDOUT && cowstore_move_step(mv, STEP_BYTES, &p))
 			break;

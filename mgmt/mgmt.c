@@ -161,13 +161,13 @@ uint16_t mgmt_port(const struct mgmt *m)
 void mgmt_stop(struct mgmt *m)
 {
 	api_http_stop(m);
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true; /* a volume move gives up (it is undone) rather than hold the stop */
+	pthread_cond_broadcast(&m->wake); /* the management thread and the QoS loop */
+	pthread_mutex_unlock(&m->lock);
 	api_tasks_join(m);
 	if (!m->thread_running)
 		return;
-	pthread_mutex_lock(&m->lock);
-	m->stopping = true;
-	pthread_cond_broadcast(&m->wake); /* the management thread and the QoS loop */
-	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);
 	api_qos_stop(m);
 	m->thread_running = false;

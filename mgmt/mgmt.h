@@ -117,8 +117,9 @@ int mgmt_create(const struct mgmt_options *opts, struct mgmt **out, char *err, s
 int mgmt_start(struct mgmt *m, char *err, size_t errlen);
 /* The port listened on (after mgmt_start). */
 uint16_t mgmt_port(const struct mgmt *m);
-/* Stop listening (requests in flight finish), wait for running tasks, stop
- * the management thread: after it nothing uses the pool.  Idempotent; the
+/* Stop listening (requests in flight finish), wait for running tasks (a
+ * volume move gives up and is undone), stop the management thread: after
+ * it nothing uses the pool.  Idempotent; the
  * context stays valid (mgmt_event_async() only queues) until mgmt_destroy. */
 void mgmt_stop(struct mgmt *m);
 void mgmt_destroy(struct mgmt *m);

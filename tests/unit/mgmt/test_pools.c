@@ -335,11 +335,48 @@ static void test_interrupted_moves_end_at_open(void)
 	two_close(&w);
 }
 
+/* A stop in the middle of a move loses nothing: afterwards the volume is in
+ * one pool or the other, whole, and no partial copy or record is left. */
+static void test_stop_during_a_move(void)
+{
+	struct two w;
+	json_t *j;
+	int status;
+	uint64_t id, got;
+	char tmp[64];
+	void *value;
+	size_t len;
+	REQUIRE(!two_open(&w));
+	CHECK_EQ(t_status(&w.api, "POST", "/api/v1/volumes",
+			  "{\"name\":\"disk\",\"size_bytes\":67108864}"), 201);
+	REQUIRE(!cowstore_volume_lookup(pool_cs(&w, MGMT_PRIMARY_POOL), "disk", &id));
+	for (uint64_t lba = 0; lba < 131072; lba += 2048)
+		fill(pool_cs(&w, MGMT_PRIMARY_POOL), id, lba, (unsigned char)(lba >> 11));
+	j = t_req(&w.api, "POST", "/api/v1/volumes/disk/move", &status, "{\"pool\":\"fast\"}");
+	CHECK_EQ(status, 202);
+	json_decref(j);
+	mgmt_destroy(w.api.m); /* at once: the move gives up, or has just finished */
+	mgmt_pools_close(&w.pools);
+	REQUIRE(!pools_open(&w));
+	REQUIRE(!t_mgmt_create_on(&w.api, &w.pools));
+	struct cowstore *cs = pool_cs(&w, MGMT_PRIMARY_POOL);
+	if (cowstore_volume_lookup(cs, "disk", &got))
+		cs = pool_cs(&w, "fast");
+	REQUIRE(!cowstore_volume_lookup(cs, "disk", &got));
+	for (uint64_t lba = 0; lba < 131072; lba += 2048)
+		CHECK(holds(cs, got, 0, lba, (unsigned char)(lba >> 11)));
+	snprintf(tmp, sizeof(tmp), ".moving.%" PRIu64, id);
+	CHECK_EQ(cowstore_volume_lookup(pool_cs(&w, "fast"), tmp, &got), -ENOENT);
+	CHECK_EQ(cowstore_config_get(w.pools.pool[0].cs, "M/move/disk", &value, &len), -ENOENT);
+	two_close(&w);
+}
+
 static const struct harness_test tests[] = {
 	{ "settings_name_pools", test_settings_name_pools },
 	{ "id_ranges", test_id_ranges },
 	{ "volumes_in_both_pools", test_volumes_in_both_pools },
 	{ "move_with_snapshots", test_move_with_snapshots },
 	{ "interrupted_moves_end_at_open", test_interrupted_moves_end_at_open },
+	{ "stop_during_a_move", test_stop_during_a_move },
 };
 HARNESS_MAIN(tests)
