@@ -18,7 +18,8 @@
  * truth and a restart deletes the partial copy; the record turns
  * "switched" (durably) before the first command runs on the new volume,
  * and from then on the destination is the truth and a restart finishes the
- * renames and deletes the source.
+ * renames, deletes the source and remaps the VM snapshot records
+ * (mgmt_pools_remap_snapshots, which the task itself runs too).
  *
  * NFS files cannot move (their data volumes belong to the primary pool's
  * namespace); volumes whose snapshots have clones cannot either (cowstore
@@ -95,39 +96,6 @@ static int hold_io(struct mgmt *m, struct cowstore *cs, uint64_t id, struct cows
 	return m->iscsi ? rc : 0;
 }
 
-/* Every VM snapshot record naming a snapshot of the moved volume gets the
- * id of the snapshot of that name in the new volume. */
-static void remap_vm_snapshots(struct mgmt *m, const char *name, struct cowstore *cs,
-			       uint64_t new_id)
-{
-	json_t *vms = NULL, *vm, *snaps = NULL, *snap, *item;
-	size_t i, j, k;
-	api_obj_list(m, "vm", &vms);
-	json_array_foreach(vms, i, vm) {
-		char kind[320];
-		snprintf(kind, sizeof(kind), "vmsnap/%s",
-			 json_string_value(json_object_get(vm, "name")));
-		if (api_obj_list(m, kind, &snaps))
-			continue;
-		json_array_foreach(snaps, j, snap) {
-			bool changed = false;
-			uint64_t snap_id;
-			json_array_foreach(json_object_get(snap, "volumes"), k, item)
-				if (!strcmp(json_string_value(json_object_get(item, "volume")) ?: "",
-					    name) &&
-				    !cowstore_snapshot_lookup(cs, new_id, json_string_value(
-						json_object_get(snap, "name")), &snap_id))
-					changed |= !json_object_set_new(item, "snapshot_id",
-									json_integer((json_int_t)snap_id));
-			if (changed)
-				api_obj_put(m, kind, json_string_value(json_object_get(snap, "name")),
-					    snap);
-		}
-		json_decref(snaps);
-	}
-	json_decref(vms);
-}
-
 /* After the switch (and the move's end): the new volume takes the name;
  * the old one goes (when it cannot, a sentence in warning). */
 static int take_name(struct mgmt *m, const struct move_job *job, uint64_t new_id,
@@ -143,7 +111,7 @@ static int take_name(struct mgmt *m, const struct move_job *job, uint64_t new_id
 		snprintf(why, len, "cannot rename: %s", err.msg);
 		return rc;
 	}
-	remap_vm_snapshots(m, job->name, to, new_id);
+	mgmt_pools_remap_snapshots(m->cs, job->name, to, new_id);
 	if (cowstore_volume_delete(from, job->source_id, &err))
 		snprintf(warning, warning_len, "the old copy '%s' of volume '%s' in pool %s could "
 			 "not be deleted: %s", moved, job->name, m->pools.pool[job->from].name,

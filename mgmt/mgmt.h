@@ -71,6 +71,11 @@ struct mgmt_pool *mgmt_pools_of_id(struct mgmt_pools *p, uint64_t id);
 /* The volume named name in whichever pool holds it: 0 or -ENOENT. */
 int mgmt_pools_find_volume(struct mgmt_pools *p, const char *name, struct cowstore **cs,
 			   uint64_t *volume_id);
+/* After a volume moved to pool cs as volume_id: the VM snapshot records in
+ * the primary pool that name its snapshots get their new ids (by the
+ * snapshots' names).  0 or a negative errno. */
+int mgmt_pools_remap_snapshots(struct cowstore *primary, const char *volume, struct cowstore *cs,
+			       uint64_t volume_id);
 /* The same with the pools as a void * (an iscsi_volume_finder's find). */
 int mgmt_pools_finder(void *pools, const char *name, struct cowstore **cs, uint64_t *volume_id);
 

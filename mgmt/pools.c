@@ -216,6 +216,43 @@ static int check_ranges(struct mgmt_pools *p, mgmt_log_fn log, void *arg)
 	return 0;
 }
 
+/* ---- VM snapshot records after a move ---------------------------------------- */
+
+struct remap {
+	struct cowstore *primary, *cs;
+	const char *volume;
+	uint64_t volume_id;
+};
+
+/* One record "M/vmsnap/<vm>/<snapshot>": its members on the moved volume
+ * get the id of the snapshot of the record's name in the new volume. */
+static int remap_record(void *arg, const char *key, const void *value, size_t len)
+{
+	struct remap *r = arg;
+	json_t *rec = json_loadb(value, len, 0, NULL), *item;
+	const char *name = json_string_value(json_object_get(rec, "name"));
+	bool changed = false;
+	size_t i;
+	uint64_t snap_id;
+	json_array_foreach(name ? json_object_get(rec, "volumes") : NULL, i, item)
+		if (!strcmp(json_string_value(json_object_get(item, "volume")) ?: "", r->volume) &&
+		    !cowstore_snapshot_lookup(r->cs, r->volume_id, name, &snap_id))
+			changed |= !json_object_set_new(item, "snapshot_id",
+							json_integer((json_int_t)snap_id));
+	char *text = changed ? json_dumps(rec, JSON_COMPACT) : NULL;
+	int rc = text ? cowstore_config_put(r->primary, key, text, strlen(text)) : 0;
+	free(text);
+	json_decref(rec);
+	return rc;
+}
+
+int mgmt_pools_remap_snapshots(struct cowstore *primary, const char *volume, struct cowstore *cs,
+			       uint64_t volume_id)
+{
+	struct remap r = { primary, cs, volume, volume_id };
+	return cowstore_config_list(primary, "M/vmsnap/", remap_record, &r);
+}
+
 /* ---- moves a stop interrupted ------------------------------------------------ */
 
 static int collect_move(void *arg, const char *key, const void *value, size_t len)
@@ -262,6 +299,8 @@ static int end_move(struct mgmt_pools *p, const json_t *rec, mgmt_log_fn log, vo
 		rc = cowstore_volume_delete(from->cs, source_id, &err);
 	if (!rc && have_tmp)
 		rc = cowstore_volume_rename(to->cs, id, str(rec, "name"), &err);
+	if (!rc && !cowstore_volume_lookup(to->cs, str(rec, "name"), &id))
+		rc = mgmt_pools_remap_snapshots(p->pool[0].cs, str(rec, "name"), to->cs, id);
 	say(log, arg, "%s: the move of volume '%s' from pool %s to pool %s was interrupted after "
 	    "the switch; %s%s", rc ? "error" : "warning", str(rec, "name"), from->name, to->name,
 	    rc ? "cannot complete it: " : "completed", err.msg);

@@ -323,10 +323,23 @@ static void test_interrupted_moves_end_at_open(void)
 	CHECK_EQ(cowstore_volume_lookup(pool_cs(&w, "fast"), tmp, &got), -ENOENT);
 	CHECK(!cowstore_volume_lookup(pool_cs(&w, MGMT_PRIMARY_POOL), "disk", &got));
 	CHECK_EQ(cowstore_config_get(w.pools.pool[0].cs, "M/move/disk", &value, &len), -ENOENT);
-	/* switched: the copy takes the name, the source goes */
+	/* switched: the copy takes the name, the source goes, and the VM
+	 * snapshot record names the copy's snapshot */
+	CHECK_EQ(t_status(&w.api, "POST", "/api/v1/vms", "{\"name\":\"vm\",\"volumes\":[\"disk\"]}"),
+		 201);
+	CHECK_EQ(t_status(&w.api, "POST", "/api/v1/vms/vm/snapshots", "{\"name\":\"snap\"}"), 201);
+	uint64_t copy_snap;
 	REQUIRE(!cowstore_volume_create(pool_cs(&w, "fast"), tmp, 1048576, &tmp_id, &err));
 	fill(pool_cs(&w, "fast"), tmp_id, 0, 0x77);
+	REQUIRE(!cowstore_snapshot_create(pool_cs(&w, "fast"), tmp_id, "snap", &copy_snap, &err));
 	interrupted(&w, "switched", id);
+	json_t *rec;
+	int status;
+	rec = t_req(&w.api, "GET", "/api/v1/vms/vm/snapshots/snap", &status, NULL);
+	CHECK_EQ(status, 200);
+	json_t *member = json_array_get(json_object_get(rec, "volumes"), 0);
+	CHECK_EQ((uint64_t)json_integer_value(json_object_get(member, "snapshot_id")), copy_snap);
+	json_decref(rec);
 	CHECK_EQ(cowstore_volume_lookup(pool_cs(&w, MGMT_PRIMARY_POOL), "disk", &got), -ENOENT);
 	REQUIRE(!cowstore_volume_lookup(pool_cs(&w, "fast"), "disk", &got));
 	CHECK_EQ(got, tmp_id);
