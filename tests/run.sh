@@ -20,7 +20,10 @@ for prog in "$@"; do
 		f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
 		total_pass=$((total_pass + p))
 		total_fail=$((total_fail + f))
-		[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && total_fail=$((total_fail + 1))
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			echo "FAIL $prog: exit $rc after a closing line with no failure"
+			total_fail=$((total_fail + 1))
+		fi
 	else
 		echo "$prog: exit $rc without a closing line"
 		total_fail=$((total_fail + 1))
