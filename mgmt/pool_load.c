@@ -152,8 +152,11 @@ static struct qos_advice_volume *advice_volumes(struct mgmt *m, struct api_pool_
 		if (!dio || cowstore_volume_info(api_pool_of(m, id), id, 1, &info) ||
 		    !strncmp(info.name, "file.", 5)) /* NFS files' data cannot move */
 			continue;
-		out[(*count)++] = (struct qos_advice_volume){ id, pool_index(m, id),
-			(double)dlat / period_ns, (double)dio * 1e9 / period_ns, info.mapped_bytes };
+		struct qos_advice_volume *v = &out[(*count)++];
+		*v = (struct qos_advice_volume){ .volume_id = id, .pool = pool_index(m, id),
+			.oio = (double)dlat / period_ns, .iops = (double)dio * 1e9 / period_ns,
+			.used_bytes = info.mapped_bytes };
+		snprintf(v->name, sizeof(v->name), "%s", info.name);
 	}
 	return out;
 }

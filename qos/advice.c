@@ -166,13 +166,17 @@ static void pool_label(const struct plan *p, size_t index, char *out, size_t siz
 static void write_reason(const struct plan *p, const struct qos_advice_move *m,
 			 const struct qos_advice_volume *v, char *out, size_t size)
 {
-	char from[QOS_NAME_MAX + 8], to[QOS_NAME_MAX + 8];
+	char from[QOS_NAME_MAX + 8], to[QOS_NAME_MAX + 8], volume[QOS_NAME_MAX + 24];
 	pool_label(p, m->from_pool, from, sizeof(from));
 	pool_label(p, m->to_pool, to, sizeof(to));
+	if (v->name[0])
+		snprintf(volume, sizeof(volume), "'%s'", v->name);
+	else
+		snprintf(volume, sizeof(volume), "%" PRIu64, v->volume_id);
 	snprintf(out, size,
-		 "%s at %.2f ms, %s at %.2f ms: moving volume %" PRIu64
+		 "%s at %.2f ms, %s at %.2f ms: moving volume %s"
 		 " (%.1f IOs in flight, %.0f IO/s, %.1f GiB) leaves %.2f ms and %.2f ms",
-		 from, m->from_before_us / 1000, to, m->to_before_us / 1000, v->volume_id, v->oio,
+		 from, m->from_before_us / 1000, to, m->to_before_us / 1000, volume, v->oio,
 		 v->iops, (double)v->used_bytes / (1u << 30), m->from_after_us / 1000,
 		 m->to_after_us / 1000);
 }

@@ -815,7 +815,7 @@ double qos_load_fit_predict(const struct qos_load_fit *f, double oio);
  * pool, balanced pools and nothing loaded.
  */
 #define QOS_ADVICE_POOLS_MAX 64u
-#define QOS_ADVICE_REASON_MAX 320u
+#define QOS_ADVICE_REASON_MAX 400u
 
 struct qos_advice_config {
 	double margin;             /* 0.2 */
@@ -839,6 +839,7 @@ struct qos_advice_volume {
 	double oio;                    /* its IOs in flight, as the pool's: IOPS x latency */
 	double iops;                   /* for the reason */
 	uint64_t used_bytes;
+	char name[QOS_NAME_MAX + 1];   /* for the reason; "": the id */
 };
 struct qos_advice_move {
 	uint64_t volume_id;

@@ -230,6 +230,9 @@ static void test_moves_the_volume_that_helps(void)
 	CHECK(m.to_after_us == device_latency_us(&FAST, 28));
 	CHECK(m.gain_us == 21500 - device_latency_us(&SLOW, 16));
 	CHECK(strstr(m.reason, "pool slow at 21.50 ms") && strstr(m.reason, "volume 1 "));
+	snprintf(vols[0].name, sizeof(vols[0].name), "db");
+	REQUIRE(plan(NULL, pools, 2, vols, 4, &m, 1) == 1);
+	CHECK(strstr(m.reason, "moving volume 'db' (") != NULL); /* named when the caller names it */
 	/* the model's error now carries over: measured 10% above its line */
 	pools[0].latency_us *= 1.1;
 	REQUIRE(plan(NULL, pools, 2, vols, 4, &m, 1) == 1);
@@ -486,8 +489,9 @@ static int advise_and_verify(const struct scenario *sc)
 	pools[0].free_bytes = pools[1].free_bytes = 1000 * GIB;
 	for (int i = 0; i < 3; i++)
 		vols[i] = (struct qos_advice_volume){ i + 1, 0, src.volume_oio[i],
-						      src.volume_iops[i], sc->source_used_bytes[i] };
-	vols[3] = (struct qos_advice_volume){ 9, 1, dst.volume_oio[0], dst.volume_iops[0], GIB };
+						      src.volume_iops[i], sc->source_used_bytes[i], "" };
+	vols[3] = (struct qos_advice_volume){ 9, 1, dst.volume_oio[0], dst.volume_iops[0], GIB,
+					      "cool" };
 	struct qos_advice_move m;
 	if (plan(NULL, pools, 2, vols, 4, &m, 1) != 1) {
 		CHECK(!"advice");
