@@ -129,13 +129,15 @@ jcheck "moving a volume to the pool it is in is refused (422)" "$TMP/same.json" 
 	'd["status"] == 422'
 
 # ---- migration advice --------------------------------------------------------------
-# The fast pool gets an emulated device too, 8 channels of 100 us (slated must
-# be down for slate-store), four times the primary's channels at a third of
-# its service time.  Two hot volumes on the primary and a cool one on fast
-# are loaded at two levels (each pool's load model needs a spread of IOs in
-# flight), then hard: the primary's latency is then far above fast's, and
-# slated must advise moving a hot volume there.
+# The fast pool gets an emulated device too, 8 channels of 100 us, and the
+# primary a slower one, 2 channels of 1 ms (slated must be down for
+# slate-store): so slow that even a loaded machine's few IOs make its
+# latency stand far above fast's.  Two hot volumes on the primary and a cool
+# one on fast are loaded at two levels (each pool's load model needs a
+# spread of IOs in flight), then hard, and slated must advise moving a hot
+# volume to fast.
 stop_slated
+build/slate-store "$POOL" pool emulate --channels 2 --service-us 1000 >/dev/null
 build/slate-store "$TMP/fast" pool emulate --channels 8 --service-us 100 >/dev/null
 check "the fast pool gets an emulated device too" \
 	sh -c "build/slate-store '$TMP/fast' pool info | grep -q 'emulated device: ON'"
