@@ -246,8 +246,6 @@ int api_volume_find(struct api_call *c, struct cowstore **cs, uint64_t *id);
 int api_volume_id(struct mgmt *m, const char *name, uint64_t *id);
 /* The pool holding an id (a volume's or a snapshot's). */
 struct cowstore *api_pool_of(struct mgmt *m, uint64_t id);
-/* The pool named name, or NULL. */
-struct mgmt_pool *api_pool_named(struct mgmt *m, const char *name);
 struct cowstore_err;
 /* Create a volume in pool cs unless any pool has one of that name
  * (-EEXIST, err says where). */

@@ -254,7 +254,7 @@ static void move_volume(struct api_call *c)
 	if (api_decode_body(c, &api_volume_move_spec, &req, NULL) ||
 	    api_volume_find(c, &cs, &id))
 		return;
-	struct mgmt_pool *to = api_pool_named(c->m, req.pool);
+	struct mgmt_pool *to = mgmt_pools_find(&c->m->pools, req.pool);
 	struct mgmt_pool *from = check_move(c, id, to, req.pool);
 	if (!from)
 		return;

@@ -36,7 +36,7 @@ static int pool_json(struct mgmt *m, const struct mgmt_pool *pool, json_t **out)
 
 static struct mgmt_pool *known_pool(struct api_call *c)
 {
-	struct mgmt_pool *pool = api_pool_named(c->m, c->params[0]);
+	struct mgmt_pool *pool = mgmt_pools_find(&c->m->pools, c->params[0]);
 	if (!pool)
 		api_problem(c, 404, "not-found", "pool", "no pool '%.64s'", c->params[0]);
 	return pool;

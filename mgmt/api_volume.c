@@ -49,11 +49,6 @@ struct cowstore *api_pool_of(struct mgmt *m, uint64_t id)
 	return mgmt_pools_of_id(&m->pools, id)->cs;
 }
 
-struct mgmt_pool *api_pool_named(struct mgmt *m, const char *name)
-{
-	return mgmt_pools_find(&m->pools, name);
-}
-
 static void reply_volume(struct api_call *c, struct cowstore *cs, uint64_t id, bool created)
 {
 	struct cowstore_volume_info info;
@@ -179,7 +174,7 @@ static void create_volume(struct api_call *c)
 	if (api_decode_body(c, &api_volume_create_spec, &req, NULL) ||
 	    !api_new_name_ok(c, req.name, "/name") || !size_ok(c, req.size_bytes))
 		return;
-	struct mgmt_pool *pool = api_pool_named(c->m, req.pool[0] ? req.pool : MGMT_PRIMARY_POOL);
+	struct mgmt_pool *pool = mgmt_pools_find(&c->m->pools, req.pool[0] ? req.pool : MGMT_PRIMARY_POOL);
 	if (!pool) {
 		api_problem(c, 422, "invalid-value", "/pool", "no pool '%s'", req.pool);
 		return;

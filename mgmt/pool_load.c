@@ -94,34 +94,45 @@ static const struct qos_stream_counts *previous(const struct api_pool_load *pl, 
 	return NULL;
 }
 
-/* What a volume did in the period: IOs, bytes, summed latency. */
-static void delta(const struct qos_volume_counts *now, const struct qos_stream_counts *before,
-		  uint64_t *ios, uint64_t *bytes, uint64_t *latency_ns)
-{
-	const struct qos_stream_counts *c = &now->counts, zero = { 0 };
-	if (!before)
-		before = &zero;
-	*ios = c->read_ios + c->write_ios - before->read_ios - before->write_ios;
-	*bytes = c->read_bytes + c->write_bytes - before->read_bytes - before->write_bytes;
-	*latency_ns = c->latency_sum_ns - before->latency_sum_ns;
-}
+/* What a volume did in the period, and the pool that holds it. */
+struct vol_period {
+	uint64_t id;
+	unsigned pool;
+	uint64_t ios, bytes, latency_ns;
+};
 
-static unsigned pool_index(struct mgmt *m, uint64_t volume_id)
+/* The period's differences of the cumulative counters (allocated; NULL
+ * when out of memory). */
+static struct vol_period *periods_of(struct mgmt *m, const struct api_pool_load *pl,
+				     const struct qos_volume_counts *vols, size_t n)
 {
-	return (unsigned)(mgmt_pools_of_id(&m->pools, volume_id) - m->pools.pool);
+	struct vol_period *out = calloc(n ? n : 1, sizeof(*out));
+	static const struct qos_stream_counts zero;
+	for (size_t i = 0; out && i < n; i++) {
+		const struct qos_stream_counts *c = &vols[i].counts;
+		const struct qos_stream_counts *b = previous(pl, vols[i].volume_id) ?: &zero;
+		out[i] = (struct vol_period){
+			.id = vols[i].volume_id,
+			.pool = (unsigned)(mgmt_pools_of_id(&m->pools, vols[i].volume_id) -
+					   m->pools.pool),
+			.ios = c->read_ios + c->write_ios - b->read_ios - b->write_ios,
+			.bytes = c->read_bytes + c->write_bytes - b->read_bytes - b->write_bytes,
+			.latency_ns = c->latency_sum_ns - b->latency_sum_ns,
+		};
+	}
+	return out;
 }
 
 /* The period's samples into the pools' cost and load models (under lock). */
-static void sample_pools(struct mgmt *m, struct api_pool_load *pl,
-			 const struct qos_volume_counts *vols, size_t n, double period_ns)
+static void sample_pools(struct mgmt *m, struct api_pool_load *pl, const struct vol_period *vols,
+			 size_t n, double period_ns)
 {
 	uint64_t ios[MGMT_POOLS_MAX] = { 0 }, bytes[MGMT_POOLS_MAX] = { 0 };
 	uint64_t latency_ns[MGMT_POOLS_MAX] = { 0 };
 	for (size_t i = 0; i < n; i++) {
-		uint64_t dio, dbytes, dlat;
-		unsigned p = pool_index(m, vols[i].volume_id);
-		delta(&vols[i], previous(pl, vols[i].volume_id), &dio, &dbytes, &dlat);
-		ios[p] += dio, bytes[p] += dbytes, latency_ns[p] += dlat;
+		ios[vols[i].pool] += vols[i].ios;
+		bytes[vols[i].pool] += vols[i].bytes;
+		latency_ns[vols[i].pool] += vols[i].latency_ns;
 	}
 	for (unsigned p = 0; p < m->pools.count; p++) {
 		struct pool_sample *s = &pl->last[p];
@@ -138,23 +149,21 @@ static void sample_pools(struct mgmt *m, struct api_pool_load *pl,
 }
 
 /* The volumes that did IO in the period, for the planner (allocated). */
-static struct qos_advice_volume *advice_volumes(struct mgmt *m, struct api_pool_load *pl,
-						const struct qos_volume_counts *vols, size_t n,
-						double period_ns, size_t *count)
+static struct qos_advice_volume *advice_volumes(struct mgmt *m, const struct vol_period *vols,
+						size_t n, double period_ns, size_t *count)
 {
 	struct qos_advice_volume *out = calloc(n ? n : 1, sizeof(*out));
 	*count = 0;
 	for (size_t i = 0; out && i < n; i++) {
-		uint64_t dio, dbytes, dlat;
 		struct cowstore_volume_info info;
-		uint64_t id = vols[i].volume_id;
-		delta(&vols[i], previous(pl, id), &dio, &dbytes, &dlat);
-		if (!dio || cowstore_volume_info(api_pool_of(m, id), id, 1, &info) ||
+		if (!vols[i].ios || cowstore_volume_info(m->pools.pool[vols[i].pool].cs, vols[i].id, 1,
+							 &info) ||
 		    !strncmp(info.name, "file.", 5)) /* NFS files' data cannot move */
 			continue;
 		struct qos_advice_volume *v = &out[(*count)++];
-		*v = (struct qos_advice_volume){ .volume_id = id, .pool = pool_index(m, id),
-			.oio = (double)dlat / period_ns, .iops = (double)dio * 1e9 / period_ns,
+		*v = (struct qos_advice_volume){ .volume_id = vols[i].id, .pool = vols[i].pool,
+			.oio = (double)vols[i].latency_ns / period_ns,
+			.iops = (double)vols[i].ios * 1e9 / period_ns,
 			.used_bytes = info.mapped_bytes };
 		snprintf(v->name, sizeof(v->name), "%s", info.name);
 	}
@@ -202,17 +211,20 @@ static void announce(struct mgmt *m, struct api_pool_load *pl)
 void api_pool_load_step(struct mgmt *m, struct api_pool_load *pl, uint64_t now_ns)
 {
 	struct qos_volume_counts *vols;
+	struct vol_period *periods = NULL;
+	struct qos_advice_volume *adv = NULL;
 	size_t n, nadv = 0;
 	if (qos_stats_volumes(m->stats, &vols, &n))
 		return;
 	pthread_mutex_lock(&pl->lock);
 	double period_ns = (double)(now_ns - pl->prev_ns);
 	bool first = !pl->prev_ns || now_ns <= pl->prev_ns;
-	struct qos_advice_volume *adv = NULL;
 	if (!first)
-		sample_pools(m, pl, vols, n, period_ns);
-	if (!first && m->pools.count > 1 && ++pl->periods % ADVICE_PERIODS == 0)
-		adv = advice_volumes(m, pl, vols, n, period_ns, &nadv);
+		periods = periods_of(m, pl, vols, n);
+	if (periods)
+		sample_pools(m, pl, periods, n, period_ns);
+	if (periods && m->pools.count > 1 && ++pl->periods % ADVICE_PERIODS == 0)
+		adv = advice_volumes(m, periods, n, period_ns, &nadv);
 	if (adv)
 		plan(m, pl, adv, nadv);
 	free(pl->prev);
@@ -223,6 +235,7 @@ void api_pool_load_step(struct mgmt *m, struct api_pool_load *pl, uint64_t now_n
 	if (adv)
 		announce(m, pl);
 	free(adv);
+	free(periods);
 }
 
 /* ---- what the API shows ------------------------------------------------------- */

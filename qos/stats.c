@@ -198,52 +198,67 @@ static void add_counts(struct qos_stream_counts *sum, const struct qos_stream *s
 	sum->latency_sum_ns += c.latency_sum_ns;
 }
 
-int qos_stats_hosts(struct qos_stats *st, struct qos_host_counts **out, size_t *count)
+/* Where a stream's counters add up: the entry of its key among the n made
+ * so far, or a new one appended (n grows). */
+typedef struct qos_stream_counts *(*slot_fn)(void *entries, size_t *n,
+					     const struct qos_stream *s);
+
+/* Every stream's counters summed into entries of `size` bytes that slot
+ * picks, under the registry mutex; *out malloc'ed (NULL when none). */
+static int sum_streams(struct qos_stats *st, size_t size, slot_fn slot, void **out,
+		       size_t *count)
 {
-	struct qos_host_counts *hosts = NULL;
+	void *entries = NULL;
 	size_t n = 0;
 	pthread_mutex_lock(&st->lock);
-	if (st->nstreams && !(hosts = calloc(st->nstreams, sizeof(*hosts)))) {
+	if (st->nstreams && !(entries = calloc(st->nstreams, size))) {
 		pthread_mutex_unlock(&st->lock);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < st->nstreams; i++) {
-		const struct qos_stream *s = st->streams[i];
-		size_t h = 0;
-		while (h < n && strcmp(hosts[h].host, s->host))
-			h++;
-		if (h == n)
-			memcpy(hosts[n++].host, s->host, sizeof(s->host));
-		add_counts(&hosts[h].counts, s);
-	}
+	for (size_t i = 0; i < st->nstreams; i++)
+		add_counts(slot(entries, &n, st->streams[i]), st->streams[i]);
 	pthread_mutex_unlock(&st->lock);
-	*out = hosts;
+	*out = entries;
 	*count = n;
 	return 0;
 }
 
+static struct qos_stream_counts *host_slot(void *entries, size_t *n, const struct qos_stream *s)
+{
+	struct qos_host_counts *hosts = entries;
+	size_t h = 0;
+	while (h < *n && strcmp(hosts[h].host, s->host))
+		h++;
+	if (h == *n)
+		memcpy(hosts[(*n)++].host, s->host, sizeof(s->host));
+	return &hosts[h].counts;
+}
+
+static struct qos_stream_counts *volume_slot(void *entries, size_t *n, const struct qos_stream *s)
+{
+	struct qos_volume_counts *vols = entries;
+	size_t v = 0;
+	while (v < *n && vols[v].volume_id != s->volume_id)
+		v++;
+	if (v == *n)
+		vols[(*n)++].volume_id = s->volume_id;
+	return &vols[v].counts;
+}
+
+int qos_stats_hosts(struct qos_stats *st, struct qos_host_counts **out, size_t *count)
+{
+	void *entries = NULL;
+	int rc = sum_streams(st, sizeof(**out), host_slot, &entries, count);
+	*out = entries;
+	return rc;
+}
+
 int qos_stats_volumes(struct qos_stats *st, struct qos_volume_counts **out, size_t *count)
 {
-	struct qos_volume_counts *vols = NULL;
-	size_t n = 0;
-	pthread_mutex_lock(&st->lock);
-	if (st->nstreams && !(vols = calloc(st->nstreams, sizeof(*vols)))) {
-		pthread_mutex_unlock(&st->lock);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < st->nstreams; i++) {
-		const struct qos_stream *s = st->streams[i];
-		size_t v = 0;
-		while (v < n && vols[v].volume_id != s->volume_id)
-			v++;
-		if (v == n)
-			vols[n++].volume_id = s->volume_id;
-		add_counts(&vols[v].counts, s);
-	}
-	pthread_mutex_unlock(&st->lock);
-	*out = vols;
-	*count = n;
-	return 0;
+	void *entries = NULL;
+	int rc = sum_streams(st, sizeof(**out), volume_slot, &entries, count);
+	*out = entries;
+	return rc;
 }
 
 /* ---- groups ------------------------------------------------------------------- */
